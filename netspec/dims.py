@@ -1,0 +1,154 @@
+"""Dimensions that are either a known int or a symbol such as ``T``.
+
+A symbolic dimension is a polynomial with integer coefficients over named atoms, so
+``T``, ``2*T + 1`` and ``T*T`` (attention's QK product) stay exact. An operation that leaves
+the polynomials (floor division that does not divide evenly) produces a new atom named after
+the expression, e.g. ``(T-1)//2``: still exact, just opaque.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Union
+
+Monomial = tuple[str, ...]  # sorted atom names, repeated for powers; () is the constant term
+
+
+@dataclass(frozen=True)
+class Sym:
+    """A symbolic dimension: ``sum(coeff * prod(atoms))`` over its terms."""
+
+    terms: tuple[tuple[Monomial, int], ...]
+
+    @staticmethod
+    def atom(name: str) -> Sym:
+        return Sym(((((name,)), 1),))
+
+    def __str__(self) -> str:
+        return _format(self.terms)
+
+    def atoms(self) -> set[str]:
+        return {a for mono, _ in self.terms for a in mono}
+
+
+Dim = Union[int, Sym]
+Shape = tuple[Dim, ...]
+
+
+def _normalize(terms: Mapping[Monomial, int]) -> Dim:
+    kept = tuple(sorted(((m, c) for m, c in terms.items() if c != 0), key=_term_order))
+    if not kept:
+        return 0
+    if len(kept) == 1 and kept[0][0] == ():
+        return kept[0][1]
+    return Sym(kept)
+
+
+def _term_order(term: tuple[Monomial, int]) -> tuple[int, Monomial]:
+    return (-len(term[0]), term[0])
+
+
+def _terms(d: Dim) -> dict[Monomial, int]:
+    if isinstance(d, int):
+        return {(): d}
+    return dict(d.terms)
+
+
+def _format(terms: Iterable[tuple[Monomial, int]]) -> str:
+    out = ""
+    for mono, coeff in terms:
+        body = "*".join(mono)
+        if not mono:
+            piece = str(abs(coeff))
+        elif abs(coeff) == 1:
+            piece = body
+        else:
+            piece = f"{abs(coeff)}*{body}"
+        if not out:
+            out = piece if coeff > 0 else "-" + piece
+        else:
+            out += ("+" if coeff > 0 else "-") + piece
+    return out
+
+
+def add(a: Dim, b: Dim) -> Dim:
+    if isinstance(a, int) and isinstance(b, int):
+        return a + b
+    terms = _terms(a)
+    for mono, coeff in _terms(b).items():
+        terms[mono] = terms.get(mono, 0) + coeff
+    return _normalize(terms)
+
+
+def sub(a: Dim, b: Dim) -> Dim:
+    return add(a, mul(b, -1))
+
+
+def mul(a: Dim, b: Dim) -> Dim:
+    if isinstance(a, int) and isinstance(b, int):
+        return a * b
+    terms: dict[Monomial, int] = {}
+    for ma, ca in _terms(a).items():
+        for mb, cb in _terms(b).items():
+            mono = tuple(sorted(ma + mb))
+            terms[mono] = terms.get(mono, 0) + ca * cb
+    return _normalize(terms)
+
+
+def prod(dims: Iterable[Dim]) -> Dim:
+    total: Dim = 1
+    for d in dims:
+        total = mul(total, d)
+    return total
+
+
+def total(dims: Iterable[Dim]) -> Dim:
+    acc: Dim = 0
+    for d in dims:
+        acc = add(acc, d)
+    return acc
+
+
+def floordiv(a: Dim, b: int) -> Dim:
+    if isinstance(a, int):
+        return a // b
+    if b == 1:
+        return a
+    if all(c % b == 0 for _, c in a.terms):
+        return _normalize({m: c // b for m, c in a.terms})
+    return Sym.atom(f"({a})//{b}")
+
+
+def ceildiv(a: Dim, b: int) -> Dim:
+    if isinstance(a, int):
+        return -(-a // b)
+    if b == 1 or all(c % b == 0 for _, c in a.terms):
+        return floordiv(a, b)
+    return Sym.atom(f"ceil(({a})/{b})")
+
+
+def is_known(d: Dim) -> bool:
+    return isinstance(d, int)
+
+
+def substitute(d: Dim, values: Mapping[str, int]) -> Dim:
+    """Replace atoms by ints where the atom is a plain symbol listed in ``values``."""
+    if isinstance(d, int):
+        return d
+    acc: Dim = 0
+    for mono, coeff in d.terms:
+        term: Dim = coeff
+        for atom in mono:
+            term = mul(term, values[atom] if atom in values else Sym.atom(atom))
+        acc = add(acc, term)
+    return acc
+
+
+def to_json(d: Dim) -> int | str:
+    return d if isinstance(d, int) else str(d)
+
+
+def format_shape(shape: Shape, batch: str = "N") -> str:
+    """``(N, 32, 14, 14)``: the batch dimension first, symbols by name."""
+    return "(" + ", ".join([batch, *(str(d) for d in shape)]) + ")"

@@ -1,0 +1,136 @@
+"""Diagnostics: user mistakes that point into the YAML.
+
+A :class:`SpecError` carries one or more :class:`Diagnostic`; the CLI prints them and exits 2.
+Anything else that escapes is a netspec bug, never blamed on the user.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+
+YPath = tuple[str | int, ...]
+
+
+def format_path(path: YPath) -> str:
+    """``("layers", 3, "conv2d", "kernel_size")`` -> ``layers[3].conv2d.kernel_size``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += f".{part}" if out else part
+    return out or "<top level>"
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
+    """The closest valid name, if one is close enough to be a likely typo."""
+    options = sorted(set(choices))
+    matches = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    if not matches:
+        lowered = {o.lower(): o for o in options}
+        matches = difflib.get_close_matches(word.lower(), list(lowered), n=1, cutoff=0.6)
+        matches = [lowered[m] for m in matches]
+    return matches[0] if matches else None
+
+
+@dataclass(frozen=True)
+class Location:
+    file: str | None = None
+    line: int | None = None  # 1-based
+    col: int | None = None  # 1-based
+
+    def __str__(self) -> str:
+        parts = [self.file or "<spec>"]
+        if self.line is not None:
+            parts.append(str(self.line))
+            if self.col is not None:
+                parts.append(str(self.col))
+        return ":".join(parts)
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    code: str
+    message: str
+    path: YPath | None = None
+    location: Location = field(default_factory=Location)
+    received: str | None = None
+    expected: str | None = None
+    hints: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    snippet: str | None = None  # the offending YAML line with a caret under it
+
+    def located(self, location: Location, snippet: str | None) -> Diagnostic:
+        return replace(self, location=location, snippet=snippet)
+
+    def render(self) -> str:
+        where = f"{format_path(self.path)}: " if self.path is not None else ""
+        lines = [f"{self.location}: error[{self.code}]: {where}{self.message}"]
+        if self.received is not None:
+            lines.append(f"  received: {self.received}")
+        if self.expected is not None:
+            lines.append(f"  expected: {self.expected}")
+        lines.extend(f"  note: {n}" for n in self.notes)
+        lines.extend(f"  hint: {h}" for h in self.hints)
+        if self.snippet:
+            lines.append(self.snippet)
+        return "\n".join(lines)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "code": self.code,
+            "message": self.message,
+            "path": format_path(self.path) if self.path is not None else None,
+            "file": self.location.file,
+            "line": self.location.line,
+            "column": self.location.col,
+            "received": self.received,
+            "expected": self.expected,
+            "hints": list(self.hints),
+            "notes": list(self.notes),
+        }
+
+
+class SpecError(Exception):
+    """One or more user mistakes in a spec (exit code 2 in the CLI)."""
+
+    def __init__(self, diagnostics: Sequence[Diagnostic]) -> None:
+        self.diagnostics = tuple(diagnostics)
+        super().__init__("\n".join(d.render() for d in self.diagnostics))
+
+    @classmethod
+    def single(cls, code: str, message: str, **kwargs: object) -> SpecError:
+        return cls([Diagnostic(code, message, **kwargs)])  # type: ignore[arg-type]
+
+    def render(self) -> str:
+        n = len(self.diagnostics)
+        tail = f"\n{n} error{'s' if n != 1 else ''} found" if n > 1 else ""
+        return "\n\n".join(d.render() for d in self.diagnostics) + tail
+
+
+class ShapeError(Exception):
+    """Raised by a layer's shape rule; the planner adds the layer name and YAML position."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        received: str | None = None,
+        expected: str | None = None,
+        hint: str | None = None,
+        field: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.received = received
+        self.expected = expected
+        self.hint = hint
+        self.field = field
+
+
+def netspec_bug(message: str) -> RuntimeError:
+    return RuntimeError(
+        f"netspec bug: {message} (please report it with the spec that caused it)"
+    )

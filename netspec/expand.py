@@ -1,0 +1,445 @@
+"""Raw YAML data -> a flat list of layer entries: spellings, vars, blocks, repeat, residual.
+
+Every layer entry comes out with a fully qualified name (``block_0.conv2d_0``), resolved input
+references and the YAML path it was written at, so later stages can point back into the file.
+Mistakes are collected as diagnostics; expansion goes on past them where it safely can.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from netspec.errors import Diagnostic, YPath, did_you_mean, format_path
+from netspec.exprs import ExpressionError, has_reference, substitute
+from netspec.layers import registry
+from netspec.source import SourceMap
+
+COMMON_FIELDS = ("name", "from", "repeat", "trainable")
+TOP_LEVEL = ("name", "description", "vars", "input", "blocks", "layers", "data", "train")
+INPUT_NAME = "input"
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+@dataclass(frozen=True)
+class LayerEntry:
+    """One layer after expansion, before its arguments are validated."""
+
+    name: str
+    type: str  # canonical layer type
+    inputs: tuple[str, ...]
+    args: dict[str, Any]
+    path: YPath  # the entry in the YAML
+    args_path: YPath  # where its arguments were written
+    primary_path: YPath | None  # set when the primary argument was written as a scalar
+    trainable: bool = True
+    notes: tuple[str, ...] = ()
+
+
+@dataclass
+class Expanded:
+    name: str
+    description: str | None
+    sections: dict[str, Any]  # input, data, train after ${...} substitution
+    entries: list[LayerEntry]
+    diagnostics: list[Diagnostic]
+
+
+@dataclass
+class _Block:
+    params: dict[str, Any]
+    layers: Any
+    path: YPath
+
+
+@dataclass
+class _Scope:
+    prefix: str
+    input_ref: str
+    values: Mapping[str, Any]
+    parent: _Scope | None = None
+    notes: tuple[str, ...] = ()
+    names: dict[str, str] = field(default_factory=dict)
+    reserved: set[str] = field(default_factory=set)
+    counters: dict[str, int] = field(default_factory=dict)
+
+    def lookup(self, local: str) -> str | None:
+        scope: _Scope | None = self
+        while scope is not None:
+            if local in scope.names:
+                return scope.names[local]
+            if local == INPUT_NAME:
+                return scope.input_ref
+            scope = scope.parent
+        return None
+
+    def visible(self) -> list[str]:
+        out: list[str] = [INPUT_NAME]
+        scope: _Scope | None = self
+        while scope is not None:
+            out.extend(scope.names)
+            scope = scope.parent
+        return out
+
+
+@dataclass
+class _Form:
+    word: str
+    args: dict[str, Any]
+    common: dict[str, Any]
+    args_path: YPath
+    primary_path: YPath | None
+
+
+def expand(data: dict[str, Any], source: SourceMap, default_name: str) -> Expanded:
+    return _Expander(data, source).run(default_name)
+
+
+class _Expander:
+    def __init__(self, data: dict[str, Any], source: SourceMap) -> None:
+        self.data = data
+        self.source = source
+        self.diags: list[Diagnostic] = []
+        self.entries: list[LayerEntry] = []
+        self.blocks: dict[str, _Block] = {}
+        self.vars: dict[str, Any] = {}
+        self.block_stack: list[str] = []
+
+    # -- diagnostics -------------------------------------------------------------------------
+    def error(self, code: str, message: str, path: YPath, *, key: bool = False, **kw: Any) -> None:
+        self.diags.append(self.source.attach(Diagnostic(code, message, path=path, **kw), key=key))
+
+    # -- top level ---------------------------------------------------------------------------
+    def run(self, default_name: str) -> Expanded:
+        for key in self.data:
+            if key not in TOP_LEVEL:
+                self._unknown_top_level(key)
+        self._load_vars()
+        self._load_blocks()
+        name = self.data.get("name", default_name)
+        if not isinstance(name, str) or not name.strip():
+            self.error("invalid-value", "name must be a non-empty string", ("name",),
+                       received=repr(name))
+            name = default_name
+        description = self.data.get("description")
+        if description is not None and not isinstance(description, str):
+            self.error("invalid-value", "description must be a string", ("description",))
+            description = None
+        sections = {
+            key: self.interpolate(self.data[key], (key,), self.vars)
+            for key in ("input", "data", "train")
+            if key in self.data
+        }
+        if "input" not in self.data:
+            self.error("missing-field", "the spec needs `input`: the per-sample input shape", (),
+                       hints=("e.g. `input: [1, 28, 28]` or `input: [784]`",))
+        layers = self.data.get("layers")
+        if layers is None:
+            self.error("missing-field", "the spec needs `layers`: a list of layer entries", ())
+        else:
+            scope = _Scope(prefix="", input_ref=INPUT_NAME, values=self.vars)
+            self.run_list(layers, ("layers",), scope)
+        return Expanded(name, description, sections, self.entries, self.diags)
+
+    def _unknown_top_level(self, key: Any) -> None:
+        if key == "networks":
+            self.error("unsupported", "`networks` (several networks in one spec) comes in v1.1",
+                       (key,), key=True, hints=("describe one network with `input` and `layers`",))
+            return
+        guess = did_you_mean(str(key), TOP_LEVEL)
+        self.error(
+            "unknown-field",
+            f"unknown top-level key {key!r}" + (f"; did you mean {guess!r}?" if guess else ""),
+            (key,), key=True, expected=", ".join(TOP_LEVEL),
+        )
+
+    def _load_vars(self) -> None:
+        raw = self.data.get("vars", {})
+        if raw is None:
+            return
+        if not isinstance(raw, dict):
+            self.error("invalid-value", "vars must be a mapping of names to values", ("vars",))
+            return
+        for key, value in raw.items():
+            if not isinstance(key, str) or not _IDENT.match(key):
+                self.error("invalid-value", f"var name {key!r} is not an identifier",
+                           ("vars", key), key=True)
+                continue
+            # A var may use the vars defined above it.
+            self.vars[key] = self.interpolate(value, ("vars", key), dict(self.vars))
+
+    def _load_blocks(self) -> None:
+        raw = self.data.get("blocks", {})
+        if raw is None:
+            return
+        if not isinstance(raw, dict):
+            self.error("invalid-value", "blocks must be a mapping of block names to definitions",
+                       ("blocks",))
+            return
+        for bname, body in raw.items():
+            path: YPath = ("blocks", bname)
+            if not isinstance(bname, str) or not _IDENT.match(bname):
+                self.error("invalid-value", f"block name {bname!r} is not an identifier", path,
+                           key=True)
+                continue
+            if registry.resolve(bname) is not None:
+                self.error("invalid-value", f"block name {bname!r} is already a layer type",
+                           path, key=True, hints=("choose another name for the block",))
+                continue
+            if not isinstance(body, dict):
+                self.error("invalid-value", "a block is a mapping with `layers` (and `params`)",
+                           path)
+                continue
+            for key in body:
+                if key not in ("params", "layers", "description"):
+                    guess = did_you_mean(str(key), ("params", "layers", "description"))
+                    self.error("unknown-field", f"unknown block key {key!r}"
+                               + (f"; did you mean {guess!r}?" if guess else ""),
+                               (*path, key), key=True)
+            params = body.get("params") or {}
+            if not isinstance(params, dict):
+                self.error("invalid-value", "block params must be a mapping of defaults",
+                           (*path, "params"))
+                params = {}
+            defaults = {k: self.interpolate(v, (*path, "params", k), self.vars)
+                        for k, v in params.items()}
+            if "layers" not in body:
+                self.error("missing-field", f"block {bname!r} needs `layers`", path)
+            self.blocks[bname] = _Block(defaults, body.get("layers"), path)
+
+    # -- ${...} ------------------------------------------------------------------------------
+    def interpolate(self, value: Any, path: YPath, scope: Mapping[str, Any]) -> Any:
+        if isinstance(value, str) and has_reference(value):
+            try:
+                return substitute(value, scope)
+            except ExpressionError as exc:
+                self.error(exc.code, str(exc), path, received=repr(value),
+                           hints=(exc.hint,) if exc.hint else ())
+                return value
+        if isinstance(value, dict):
+            return {k: self.interpolate(v, (*path, k), scope) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.interpolate(v, (*path, i), scope) for i, v in enumerate(value)]
+        return value
+
+    # -- entries -----------------------------------------------------------------------------
+    def run_list(self, raw: Any, path: YPath, scope: _Scope) -> str:
+        if not isinstance(raw, list) or not raw:
+            self.error("invalid-value", "layers must be a non-empty list of layer entries", path,
+                       received=type(raw).__name__)
+            return scope.input_ref
+        for item in raw:
+            name = item.get("name") if isinstance(item, dict) else None
+            if isinstance(name, str):
+                scope.reserved.add(name)
+        prev = scope.input_ref
+        for i, item in enumerate(raw):
+            prev = self.entry(item, (*path, i), scope, prev)
+        return prev
+
+    def entry(self, raw: Any, path: YPath, scope: _Scope, prev: str) -> str:
+        form = self.normalize(raw, path)
+        if form is None:
+            return prev
+        common = {k: self.interpolate(v, (*path, k), scope.values) for k, v in form.common.items()}
+        repeat = common.get("repeat", 1)
+        if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
+            self.error("invalid-value", "repeat must be an integer >= 1", (*path, "repeat"),
+                       received=repr(repeat))
+            return prev
+        name = common.get("name")
+        if name is not None and (not isinstance(name, str) or not _IDENT.match(name)):
+            self.error("invalid-name", "a layer name must be an identifier (letters, digits, _)",
+                       (*path, "name"), received=repr(name))
+            return prev
+        if name == INPUT_NAME:
+            self.error("invalid-name", "'input' is reserved for the network input",
+                       (*path, "name"))
+            return prev
+        trainable = common.get("trainable", True)
+        if not isinstance(trainable, bool):
+            self.error("invalid-value", "trainable must be true or false", (*path, "trainable"))
+            trainable = True
+        sources = self.references(common.get("from"), (*path, "from"), scope)
+        if sources is None:
+            return prev
+        for copy in range(repeat):
+            local = f"{name}_{copy}" if name is not None and repeat > 1 else name
+            inputs = sources if (sources and copy == 0) else (prev,)
+            prev = self.one(form, local, inputs, path, scope, trainable, form.args)
+        if name is not None and repeat > 1:
+            scope.names.setdefault(name, prev)  # `from: name` means the last copy
+        return prev
+
+    def normalize(self, raw: Any, path: YPath) -> _Form | None:
+        if isinstance(raw, str):
+            return self._form(raw, {}, {}, path, None, path)
+        if not isinstance(raw, dict):
+            self.error("bad-entry", "a layer entry is a name, a one-key mapping or {type: ...}",
+                       path, received=repr(raw),
+                       hints=("e.g. `- flatten`, `- dense: 64` or `- {type: dense, units: 64}`",))
+            return None
+        if "type" in raw:
+            rest = {k: v for k, v in raw.items() if k != "type"}
+            common = {k: rest.pop(k) for k in COMMON_FIELDS if k in rest}
+            if not isinstance(raw["type"], str):
+                self.error("bad-entry", "type must be a layer type name", (*path, "type"))
+                return None
+            return self._form(raw["type"], rest, common, path, None, (*path, "type"))
+        keys = [k for k in raw if k not in COMMON_FIELDS]
+        if len(keys) != 1 or not isinstance(keys[0], str):
+            found = ", ".join(repr(k) for k in keys) or "only common fields"
+            self.error("bad-entry", f"a layer entry needs exactly one layer type key; found {found}",
+                       path, hints=("write several arguments as `dense: {units: 64, bias: false}`"
+                                    " or use the explicit form `{type: dense, units: 64}`",))
+            return None
+        word = keys[0]
+        common = {k: raw[k] for k in COMMON_FIELDS if k in raw}
+        value = raw[word]
+        vpath: YPath = (*path, word)
+        if value is None:
+            return self._form(word, {}, common, vpath, None, path, key=True)
+        if isinstance(value, dict):
+            args = dict(value)
+            for k in COMMON_FIELDS:
+                if k in args:
+                    if k in common:
+                        self.error("duplicate-key", f"{k!r} is given twice", (*vpath, k), key=True)
+                    common[k] = args.pop(k)
+            return self._form(word, args, common, vpath, None, path, key=True)
+        return self._form(word, None, common, vpath, vpath, path, key=True, primary=value)
+
+    def _form(self, word: str, args: dict[str, Any] | None, common: dict[str, Any],
+              args_path: YPath, primary_path: YPath | None, type_path: YPath, *,
+              key: bool = False, primary: Any = None) -> _Form | None:
+        canonical = registry.resolve(word)
+        if canonical is None and word not in self.blocks:
+            guess = did_you_mean(word, [*registry.all_words(), *self.blocks])
+            self.error("unknown-layer",
+                       f"unknown layer type {word!r}" + (f"; did you mean {guess!r}?" if guess
+                                                          else ""),
+                       type_path, key=key, received=repr(word),
+                       hints=() if guess else ("`netspec schema` or docs/reference.md lists the "
+                                               "layer types",))
+            return None
+        if args is None:
+            lt = registry.get(canonical) if canonical else None
+            if lt is None or lt.primary is None:
+                what = f"layer {word!r}" if lt else f"block {word!r}"
+                self.error("bad-entry", f"{what} takes no primary argument",
+                           args_path, received=repr(primary),
+                           hints=(f"write its arguments as a mapping: `{word}: {{...}}`",))
+                return None
+            args = {lt.primary: primary}
+        return _Form(word, args, common, args_path, primary_path)
+
+    def references(self, raw: Any, path: YPath, scope: _Scope) -> tuple[str, ...] | None:
+        if raw is None:
+            return ()
+        names = raw if isinstance(raw, list) else [raw]
+        out: list[str] = []
+        for i, ref in enumerate(names):
+            rpath = (*path, i) if isinstance(raw, list) else path
+            if not isinstance(ref, str):
+                self.error("invalid-value", "from names a layer, `input`, or a list of them",
+                           rpath, received=repr(ref))
+                return None
+            found = scope.lookup(ref)
+            if found is None:
+                if ref in scope.reserved:
+                    self.error("forward-reference",
+                               f"{ref!r} is defined later: references may only point backwards "
+                               "(a forward reference would make a cycle)", rpath)
+                else:
+                    guess = did_you_mean(ref, scope.visible())
+                    self.error("unknown-reference", f"no layer named {ref!r} before this one"
+                               + (f"; did you mean {guess!r}?" if guess else ""), rpath,
+                               expected="one of: " + ", ".join(scope.visible()[-12:]))
+                return None
+            out.append(found)
+        return tuple(out)
+
+    def one(self, form: _Form, local: str | None, inputs: tuple[str, ...], path: YPath,
+            scope: _Scope, trainable: bool, raw_args: dict[str, Any]) -> str:
+        canonical = registry.resolve(form.word)
+        kind = canonical or form.word
+        if local is None:
+            local = self._default_name(scope, kind)
+        elif local in scope.names:
+            self.error("duplicate-name", f"the name {local!r} is already used", (*path, "name"))
+            return scope.names[local]
+        qualified = scope.prefix + local
+        if canonical is None:
+            out = self._block(form, qualified, inputs, path, scope)
+        elif canonical == "residual":
+            out = self._residual(form, qualified, inputs, path, scope, trainable)
+        else:
+            args = self.interpolate(raw_args, form.args_path, scope.values)
+            self.entries.append(LayerEntry(qualified, canonical, inputs, args, path,
+                                           form.args_path, form.primary_path, trainable,
+                                           scope.notes))
+            out = qualified
+        scope.names[local] = out
+        return out
+
+    def _default_name(self, scope: _Scope, kind: str) -> str:
+        k = scope.counters.get(kind, 0)
+        while f"{kind}_{k}" in scope.reserved or f"{kind}_{k}" in scope.names:
+            k += 1
+        scope.counters[kind] = k + 1
+        return f"{kind}_{k}"
+
+    def _residual(self, form: _Form, qualified: str, inputs: tuple[str, ...], path: YPath,
+                  scope: _Scope, trainable: bool) -> str:
+        if len(inputs) > 1:
+            self.error("invalid-value", "residual takes one input", (*path, "from"))
+            return qualified
+        extra = [k for k in form.args if k != "layers"]
+        for k in extra:
+            self.error("unknown-field", f"residual takes only `layers`, not {k!r}",
+                       (*form.args_path, k), key=True)
+        body = form.args.get("layers")
+        body_path = form.primary_path or (*form.args_path, "layers")
+        child = _Scope(prefix=qualified + ".", input_ref=inputs[0] if inputs else "",
+                       values=scope.values, parent=scope, notes=scope.notes)
+        if not inputs:
+            return qualified
+        last = self.run_list(body, body_path, child)
+        self.entries.append(LayerEntry(qualified, "residual", (inputs[0], last),
+                                       {"layers": tuple(body or ())}, path, form.args_path,
+                                       None, trainable, scope.notes))
+        return qualified
+
+    def _block(self, form: _Form, qualified: str, inputs: tuple[str, ...], path: YPath,
+               scope: _Scope) -> str:
+        block = self.blocks[form.word]
+        if form.word in self.block_stack:
+            chain = " -> ".join([*self.block_stack, form.word])
+            self.error("block-cycle", f"block {form.word!r} uses itself ({chain})", path)
+            return qualified
+        values = dict(self.vars)
+        values.update(block.params)
+        for key, value in form.args.items():
+            if key not in block.params:
+                guess = did_you_mean(str(key), block.params)
+                self.error("unknown-field", f"block {form.word!r} has no parameter {key!r}"
+                           + (f"; did you mean {guess!r}?" if guess else ""),
+                           (*form.args_path, key), key=True,
+                           expected=", ".join(block.params) or "no parameters")
+                continue
+            values[key] = self.interpolate(value, (*form.args_path, key), scope.values)
+        line = self.source.locate(path).line
+        note = f"in block {form.word!r} used at {format_path(path)}" + (
+            f" (line {line})" if line else "")
+        child = _Scope(prefix=qualified + ".", input_ref=inputs[0], values=values, parent=scope,
+                       notes=(*scope.notes, note))
+        if len(inputs) > 1:
+            self.error("invalid-value", "a block takes one input", (*path, "from"))
+            return qualified
+        self.block_stack.append(form.word)
+        try:
+            return self.run_list(block.layers, (*block.path, "layers"), child)
+        finally:
+            self.block_stack.pop()

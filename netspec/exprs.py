@@ -1,0 +1,93 @@
+"""``${...}`` substitution with a small, safe arithmetic evaluator (never ``eval``).
+
+Allowed: int and float literals, names (vars and block parameters), ``+ - * / // %``, unary
+minus and parentheses. Anything else (calls, attributes, subscripts, ``**``) is refused.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from netspec.errors import did_you_mean
+
+_PATTERN = re.compile(r"\$\{([^{}]*)\}")
+_BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+}
+
+
+class ExpressionError(Exception):
+    """A bad ``${...}``: unknown name or unsupported syntax. ``hint`` may suggest a fix."""
+
+    def __init__(self, message: str, hint: str | None = None, code: str = "bad-expression"):
+        super().__init__(message)
+        self.hint = hint
+        self.code = code
+
+
+def evaluate(expression: str, scope: Mapping[str, Any]) -> Any:
+    """Value of one expression such as ``c * 2`` in ``scope``."""
+    try:
+        tree = ast.parse(expression.strip(), mode="eval")
+    except SyntaxError:
+        raise ExpressionError(f"cannot parse expression {expression!r}") from None
+    return _eval_node(tree.body, scope, expression)
+
+
+def _eval_node(node: ast.expr, scope: Mapping[str, Any], text: str) -> Any:
+    if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+        return node.value
+    if isinstance(node, ast.Name):
+        if node.id not in scope:
+            guess = did_you_mean(node.id, scope)
+            names = ", ".join(sorted(scope)) or "none defined"
+            raise ExpressionError(
+                f"unknown name {node.id!r} in ${{{text}}}",
+                hint=f"did you mean {guess!r}?" if guess else f"known names: {names}",
+                code="unknown-var",
+            )
+        return scope[node.id]
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        value = _number(_eval_node(node.operand, scope, text), text)
+        return -value if isinstance(node.op, ast.USub) else value
+    if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+        left = _number(_eval_node(node.left, scope, text), text)
+        right = _number(_eval_node(node.right, scope, text), text)
+        if isinstance(node.op, (ast.Div, ast.FloorDiv, ast.Mod)) and right == 0:
+            raise ExpressionError(f"division by zero in ${{{text}}}")
+        return _BINARY[type(node.op)](left, right)
+    raise ExpressionError(
+        f"unsupported syntax in ${{{text}}}",
+        hint="only numbers, names, + - * / // % and parentheses are allowed",
+    )
+
+
+def _number(value: Any, text: str) -> int | float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ExpressionError(f"arithmetic on a non-number ({value!r}) in ${{{text}}}")
+    return value
+
+
+def has_reference(value: str) -> bool:
+    return "${" in value
+
+
+def substitute(value: str, scope: Mapping[str, Any]) -> Any:
+    """Replace every ``${...}`` in a string.
+
+    A string that is exactly one ``${...}`` takes the value's own type (an int stays an int);
+    otherwise the pieces are formatted into the string.
+    """
+    whole = _PATTERN.fullmatch(value)
+    if whole:
+        return evaluate(whole.group(1), scope)
+    return _PATTERN.sub(lambda m: str(evaluate(m.group(1), scope)), value)

@@ -1,0 +1,26 @@
+"""Layer types. Each module registers its layers on import; add one import line per new file."""
+
+from netspec.layers import activation, conv, dense, merge  # noqa: F401
+from netspec.layers.registry import (
+    Example,
+    Inferred,
+    LayerConfig,
+    LayerType,
+    Tensor,
+    all_layers,
+    all_words,
+    get,
+    resolve,
+)
+
+__all__ = [
+    "Example",
+    "Inferred",
+    "LayerConfig",
+    "LayerType",
+    "Tensor",
+    "all_layers",
+    "all_words",
+    "get",
+    "resolve",
+]

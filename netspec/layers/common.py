@@ -1,0 +1,114 @@
+"""Pieces shared by several layer files: argument types, shape checks, fused activations."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import Field
+
+from netspec.dims import Dim, Shape, format_shape
+from netspec.errors import ShapeError
+from netspec.layers.registry import Tensor
+
+if TYPE_CHECKING:
+    from torch import fx
+
+PositiveInt = Annotated[int, Field(gt=0)]
+NonNegativeInt = Annotated[int, Field(ge=0)]
+Rate = Annotated[float, Field(ge=0.0, lt=1.0)]
+# A size given once for every spatial dim, or once per dim.
+IntOrTuple = PositiveInt | tuple[PositiveInt, ...]
+PadOrTuple = NonNegativeInt | tuple[NonNegativeInt, ...]
+
+ActivationName = Literal[
+    "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "silu", "elu", "softmax", "log_softmax",
+    "identity", "linear",
+]  # fmt: skip
+
+
+def per_dim(value: int | tuple[int, ...], n: int, field: str) -> tuple[int, ...]:
+    """Expand an int to ``n`` values; a tuple must already have ``n``."""
+    if isinstance(value, int):
+        return (value,) * n
+    if len(value) != n:
+        raise ShapeError(
+            f"{field} has {len(value)} values but the layer has {n} spatial dimension(s)",
+            received=str(list(value)),
+            expected=f"one int or a list of {n}",
+            field=field,
+        )
+    return tuple(value)
+
+
+def only_input(inputs: tuple[Tensor, ...]) -> Tensor:
+    return inputs[0]
+
+
+def require_float(t: Tensor, layer: str) -> None:
+    if t.dtype != "float32":
+        raise ShapeError(
+            f"{layer} needs a floating-point input but receives {t.dtype} token ids",
+            received=f"{format_shape(t.shape)} {t.dtype}",
+            hint="integer inputs feed an `embedding` layer first",
+        )
+
+
+def require_rank(t: Tensor, ranks: Sequence[int], layer: str, layout: str) -> None:
+    """Per-sample rank check with a message in the user's terms (``(N, C, H, W)``)."""
+    if len(t.shape) + 1 not in ranks:
+        hint = None
+        if len(t.shape) > 1 and ranks == (2,):
+            hint = "add a flatten before " + layer
+        elif len(t.shape) == 1 and min(ranks) > 2:
+            hint = "add a reshape to give the input channel and spatial dimensions"
+        raise ShapeError(
+            f"{layer} expects input {layout}",
+            received=format_shape(t.shape),
+            expected=layout,
+            hint=hint,
+        )
+
+
+def known(d: Dim, what: str) -> int:
+    """An int dimension; a symbolic one cannot size a weight."""
+    if isinstance(d, int):
+        return d
+    raise ShapeError(
+        f"{what} must be a fixed size to create weights, but it is the symbol {d}",
+        hint="give that dimension a number in `input`, or pool/reduce it away first",
+    )
+
+
+def positive(d: Dim, what: str, received: Shape) -> Dim:
+    if isinstance(d, int) and d < 1:
+        raise ShapeError(
+            f"{what} would be {d}: the input is too small for this layer",
+            received=format_shape(received),
+        )
+    return d
+
+
+def activation_call(name: str | None) -> tuple[Callable[..., Any], dict[str, Any]] | None:
+    """The torch function and kwargs of a fused activation (None for no activation)."""
+    if name in (None, "identity", "linear"):
+        return None
+    import torch
+    import torch.nn.functional as F  # noqa: N812
+
+    table: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {
+        "relu": (torch.relu, {}),
+        "leaky_relu": (F.leaky_relu, {"negative_slope": 0.01}),
+        "sigmoid": (torch.sigmoid, {}),
+        "tanh": (torch.tanh, {}),
+        "gelu": (F.gelu, {}),
+        "silu": (F.silu, {}),
+        "elu": (F.elu, {}),
+        "softmax": (torch.softmax, {"dim": -1}),
+        "log_softmax": (torch.log_softmax, {"dim": -1}),
+    }
+    return table[str(name)]
+
+
+def emit_module_call(graph: fx.Graph, target: str, args: Sequence[fx.Node]) -> fx.Node:
+    return graph.call_module(target, tuple(args))

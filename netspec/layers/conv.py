@@ -1,0 +1,141 @@
+"""conv1d / conv2d / conv3d: PyTorch convolutions with Keras-style `same` at any stride.
+
+Input (N, C, *spatial) -> output (N, filters, *spatial'). Per spatial dim
+``out = floor((in + 2p - d(k-1) - 1) / s) + 1``; ``padding: same`` keeps the size at stride 1
+and gives ``ceil(in / s)`` at stride > 1 (TF/Keras), padding asymmetrically when it must.
+Params ``filters * (C/groups) * prod(k) (+ filters)``; MACs ``filters * prod(out) * (C/groups) * prod(k)``.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import AliasChoices, Field
+
+from netspec import dims
+from netspec.errors import ShapeError
+from netspec.layers.common import (
+    ActivationName,
+    IntOrTuple,
+    PadOrTuple,
+    PositiveInt,
+    known,
+    per_dim,
+    positive,
+    require_float,
+    require_rank,
+)
+from netspec.layers.registry import Example, Inferred, LayerConfig, LayerType, Tensor, register
+
+if TYPE_CHECKING:
+    from torch import nn
+
+
+class ConvConfig(LayerConfig):
+    filters: PositiveInt = Field(validation_alias=AliasChoices("filters", "out_channels"))
+    kernel_size: IntOrTuple
+    stride: IntOrTuple = 1
+    padding: PadOrTuple | Literal["same", "valid"] = 0
+    dilation: IntOrTuple = 1
+    groups: PositiveInt = 1
+    bias: bool = True
+    activation: ActivationName | None = None
+
+
+def _layout(n: int) -> str:
+    return "(N, C, " + ", ".join(["L"] if n == 1 else ["D", "H", "W"][-n:]) + ")"
+
+
+def _infer(n: int) -> Any:
+    name = f"conv{n}d"
+
+    def infer(cfg: ConvConfig, inputs: tuple[Tensor, ...]) -> Inferred:
+        (x,) = inputs
+        require_float(x, name)
+        require_rank(x, (n + 2,), name, _layout(n))
+        channels = known(x.shape[0], f"the channel dimension of {name}'s input")
+        k = per_dim(cfg.kernel_size, n, "kernel_size")
+        s = per_dim(cfg.stride, n, "stride")
+        d = per_dim(cfg.dilation, n, "dilation")
+        for what, count in (("input channels", channels), ("filters", cfg.filters)):
+            if count % cfg.groups:
+                raise ShapeError(
+                    f"{what} ({count}) must be divisible by groups ({cfg.groups})",
+                    received=dims.format_shape(x.shape),
+                    field="groups",
+                )
+        spatial: list[dims.Dim] = []
+        for i, size in enumerate(x.shape[1:]):
+            if cfg.padding == "same":
+                out = dims.ceildiv(size, s[i])
+            else:
+                p = 0 if cfg.padding == "valid" else per_dim(cfg.padding, n, "padding")[i]
+                span = dims.add(size, 2 * p - d[i] * (k[i] - 1) - 1)
+                out = dims.add(dims.floordiv(span, s[i]), 1)
+            spatial.append(positive(out, f"output size along spatial dim {i + 1}", x.shape))
+        per_position = (channels // cfg.groups) * math.prod(k)
+        params = cfg.filters * per_position + (cfg.filters if cfg.bias else 0)
+        macs = dims.mul(dims.prod(spatial), cfg.filters * per_position)
+        return Inferred(Tensor((cfg.filters, *spatial)), params, macs)
+
+    return infer
+
+
+def _build(n: int) -> Any:
+    def build(cfg: ConvConfig, inputs: tuple[Tensor, ...]) -> nn.Module:
+        from torch import nn
+
+        conv_cls = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}[n]
+        k = per_dim(cfg.kernel_size, n, "kernel_size")
+        s = per_dim(cfg.stride, n, "stride")
+        d = per_dim(cfg.dilation, n, "dilation")
+        channels = known(inputs[0].shape[0], "channels")
+        common: dict[str, Any] = {"dilation": d, "groups": cfg.groups, "bias": cfg.bias}
+        if cfg.padding == "same" and any(si > 1 for si in s):
+            # torch's padding='same' is stride-1 only: pad like TF at run time instead.
+            return same_padded(conv_cls)(channels, cfg.filters, k, stride=s, **common)
+        padding: Any = cfg.padding if isinstance(cfg.padding, str) else per_dim(cfg.padding, n, "")
+        return conv_cls(channels, cfg.filters, k, stride=s, padding=padding, **common)
+
+    return build
+
+
+@functools.cache
+def same_padded(conv_cls: type[Any]) -> type[Any]:
+    """A conv class that pads like TF/Keras `same` at stride > 1 (asymmetric when needed)."""
+    import torch.nn.functional as F  # noqa: N812
+
+    def forward(self: Any, x: Any) -> Any:
+        pads: list[int] = []
+        for i in reversed(range(len(self.kernel_size))):
+            size = x.shape[2 + i]
+            stride, dilation, kernel = self.stride[i], self.dilation[i], self.kernel_size[i]
+            out = -(-size // stride)
+            total = max((out - 1) * stride + dilation * (kernel - 1) + 1 - size, 0)
+            pads += [total // 2, total - total // 2]
+        return conv_cls.forward(self, F.pad(x, pads))
+
+    return type(f"SamePad{conv_cls.__name__}", (conv_cls,), {"forward": forward})
+
+
+for _n in (1, 2, 3):
+    _in = ((3, 16), (3, 8, 8), (2, 5, 6, 7))[_n - 1]
+    register(
+        LayerType(
+            name=f"conv{_n}d",
+            config=ConvConfig,
+            infer=_infer(_n),
+            build=_build(_n),
+            family="convolution",
+            summary=f"{_n}-D convolution (torch.nn.Conv{_n}d); `padding: same` works at any stride.",
+            shape_rule=f"{_layout(_n)} -> (N, filters, ...): PyTorch conv formula per spatial dim",
+            examples=(
+                Example({"filters": 4, "kernel_size": 3}, _in),
+                Example({"filters": 6, "kernel_size": 3, "padding": "same", "stride": 2}, _in),
+                Example({"filters": 3, "kernel_size": 2, "padding": "same", "groups": 3}, _in),
+                Example({"filters": 2, "kernel_size": 1, "bias": False, "activation": "relu"}, _in),
+            ),
+        )
+    )

@@ -1,0 +1,59 @@
+"""dense (linear): a fully connected layer on the last dimension.
+
+Input (N, ..., F) -> output (N, ..., units). Params ``F*units + units``; MACs ``prod(...)*F*units``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pydantic import AliasChoices, Field
+
+from netspec import dims
+from netspec.layers.common import ActivationName, PositiveInt, known, require_float, require_rank
+from netspec.layers.registry import Example, Inferred, LayerConfig, LayerType, Tensor, register
+
+if TYPE_CHECKING:
+    from torch import nn
+
+
+class DenseConfig(LayerConfig):
+    units: PositiveInt = Field(validation_alias=AliasChoices("units", "out_features"))
+    bias: bool = True
+    activation: ActivationName | None = None
+
+
+def infer(cfg: DenseConfig, inputs: tuple[Tensor, ...]) -> Inferred:
+    (x,) = inputs
+    require_float(x, "dense")
+    require_rank(x, range(2, 9), "dense", "(N, ..., features)")
+    features = known(x.shape[-1], "the feature dimension of dense's input")
+    params = features * cfg.units + (cfg.units if cfg.bias else 0)
+    rows = dims.prod(x.shape[:-1])
+    return Inferred(Tensor((*x.shape[:-1], cfg.units)), params, dims.mul(rows, features * cfg.units))
+
+
+def build(cfg: DenseConfig, inputs: tuple[Tensor, ...]) -> nn.Module:
+    from torch import nn
+
+    return nn.Linear(known(inputs[0].shape[-1], "features"), cfg.units, bias=cfg.bias)
+
+
+register(
+    LayerType(
+        name="dense",
+        config=DenseConfig,
+        infer=infer,
+        build=build,
+        aliases=("linear",),
+        primary="units",
+        family="core",
+        summary="Fully connected layer (torch.nn.Linear) acting on the last dimension.",
+        shape_rule="(N, ..., F) -> (N, ..., units)",
+        examples=(
+            Example({"units": 10}, (64,)),
+            Example({"units": 4, "bias": False}, (3, 7)),
+            Example({"units": 8, "activation": "relu"}, (16,)),
+        ),
+    )
+)

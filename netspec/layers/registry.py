@@ -1,0 +1,134 @@
+"""The layer registry: one :class:`LayerType` per layer, registered from its own file.
+
+Everything that depends on the set of layers (spec validation, the JSON Schema, summary rows,
+the docs reference, the conformance tests) reads this registry, so adding a layer is one file
+plus one import line in ``netspec/layers/__init__.py``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+
+from pydantic import AliasChoices, BaseModel, ConfigDict
+
+from netspec.dims import Dim, Shape
+
+if TYPE_CHECKING:
+    from torch import fx, nn
+
+DType = Literal["float32", "int64"]
+
+
+class LayerConfig(BaseModel):
+    """Base of every layer's arguments: strict about unknown fields, immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+C = TypeVar("C", bound=LayerConfig)
+
+
+@dataclass(frozen=True)
+class Tensor:
+    """A planned tensor: per-sample shape (batch dim implicit) and element type."""
+
+    shape: Shape
+    dtype: DType = "float32"
+
+
+@dataclass(frozen=True)
+class Inferred:
+    """What a shape rule returns: the output, parameter count and MACs per sample."""
+
+    out: Tensor
+    params: int = 0
+    macs: Dim = 0
+
+
+@dataclass(frozen=True)
+class Example:
+    """A conformance example: layer arguments and one input shape (per sample)."""
+
+    args: Mapping[str, Any]
+    in_shape: Shape
+    dtype: DType = "float32"
+    extra_inputs: int = 0  # merges: how many more inputs of the same shape
+
+
+InferFn = Callable[[Any, tuple[Tensor, ...]], Inferred]
+BuildFn = Callable[[Any, tuple[Tensor, ...]], "nn.Module"]
+EmitFn = Callable[["fx.Graph", Any, Sequence["fx.Node"]], "fx.Node"]
+
+
+@dataclass(frozen=True)
+class LayerType(Generic[C]):
+    """One layer type: config model, pure shape rule, torch builder, docs and examples.
+
+    ``build`` returns the nn.Module called as a submodule named after the layer; layers without
+    parameters or state that are plain functions of their inputs (add, concat) give ``emit``
+    instead, which adds the call to the fx graph.
+    """
+
+    name: str
+    config: type[C]
+    infer: InferFn
+    summary: str
+    family: str
+    build: BuildFn | None = None
+    emit: EmitFn | None = None
+    aliases: tuple[str, ...] = ()
+    primary: str | None = None
+    min_inputs: int = 1
+    max_inputs: int | None = 1
+    examples: tuple[Example, ...] = ()
+    shape_rule: str = ""
+    field_docs: Mapping[str, str] = field(default_factory=dict)
+
+
+_REGISTRY: dict[str, LayerType[Any]] = {}
+_ALIASES: dict[str, str] = {}
+
+
+def register(layer: LayerType[Any]) -> LayerType[Any]:
+    for word in (layer.name, *layer.aliases):
+        if word in _ALIASES:
+            raise ValueError(f"layer name {word!r} registered twice")
+        _ALIASES[word] = layer.name
+    _REGISTRY[layer.name] = layer
+    return layer
+
+
+def get(name: str) -> LayerType[Any]:
+    return _REGISTRY[_ALIASES[name]]
+
+
+def resolve(word: str) -> str | None:
+    """Canonical type name for a type word or alias, or None if unknown."""
+    return _ALIASES.get(word)
+
+
+def all_layers() -> list[LayerType[Any]]:
+    return sorted(_REGISTRY.values(), key=lambda layer: (layer.family, layer.name))
+
+
+def all_words() -> list[str]:
+    return sorted(_ALIASES)
+
+
+def field_names(config: type[LayerConfig]) -> dict[str, str]:
+    """Every accepted spelling of every field, mapped to the field name."""
+    names: dict[str, str] = {}
+    for fname, finfo in config.model_fields.items():
+        names[fname] = fname
+        alias = finfo.validation_alias
+        if isinstance(alias, AliasChoices):
+            for choice in alias.choices:
+                if isinstance(choice, str):
+                    names[choice] = fname
+        elif isinstance(alias, str):
+            names[alias] = fname
+        if finfo.alias:
+            names[finfo.alias] = fname
+    return names

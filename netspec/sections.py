@@ -1,0 +1,130 @@
+"""The non-layer sections of a spec: `input`, `data` and `train` (pydantic models).
+
+`data` keeps source-specific options (path, target, noise, ...) as extra fields for the data
+loaders to check; `train` is strict so a misspelt option is caught by `netspec validate`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+from netspec.dims import Dim, Sym
+
+_SYMBOL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_DTYPES = {"float32": "float32", "float": "float32", "int64": "int64", "long": "int64",
+           "int": "int64"}
+
+
+def _dim(value: Any) -> Any:
+    if isinstance(value, str):
+        if not _SYMBOL.match(value):
+            raise ValueError(f"a symbolic dimension must be a name like T, got {value!r}")
+        return Sym.atom(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"a dimension is a positive int or a symbol name, got {value!r}")
+    return value
+
+
+def _dtype(value: Any) -> Any:
+    if isinstance(value, str) and value in _DTYPES:
+        return _DTYPES[value]
+    return value
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+
+class InputSpec(Strict):
+    """Per-sample input: shape without the batch dim; int64 for token ids."""
+
+    shape: tuple[Annotated[Dim, BeforeValidator(_dim)], ...] = Field(min_length=1)
+    dtype: Annotated[Literal["float32", "int64"], BeforeValidator(_dtype)] = "float32"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_list(cls, value: Any) -> Any:
+        if isinstance(value, (list, tuple)):
+            return {"shape": value}
+        if isinstance(value, int) and not isinstance(value, bool):
+            return {"shape": [value]}
+        return value
+
+
+class SplitSpec(Strict):
+    val: float = Field(0.1, ge=0.0, lt=1.0)
+    test: float = Field(0.1, ge=0.0, lt=1.0)
+    seed: int = 0
+
+
+class DataSpec(BaseModel):
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    source: str
+    split: SplitSpec = SplitSpec()
+
+
+class OptimizerSpec(Strict):
+    type: Literal["sgd", "adam", "adamw", "rmsprop"] = "adam"
+    lr: float = Field(1e-3, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    momentum: float = Field(0.0, ge=0)
+    nesterov: bool = False
+    betas: tuple[float, float] | None = None
+    eps: float | None = None
+
+
+class SchedulerSpec(Strict):
+    type: Literal["none", "step", "cosine", "onecycle", "plateau"] = "none"
+    warmup_epochs: int = Field(0, ge=0)
+    step_size: int | None = Field(None, gt=0)
+    gamma: float | None = Field(None, gt=0)
+    patience: int | None = Field(None, ge=0)
+    factor: float | None = Field(None, gt=0)
+    max_lr: float | None = Field(None, gt=0)
+    min_lr: float | None = Field(None, ge=0)
+
+
+class LossSpec(Strict):
+    type: Literal["cross_entropy", "bce_with_logits", "mse", "l1", "huber"]
+    label_smoothing: float = Field(0.0, ge=0, lt=1)
+    delta: float = Field(1.0, gt=0)
+
+
+class EarlyStoppingSpec(Strict):
+    monitor: str = "val_loss"
+    patience: int = Field(5, ge=1)
+    mode: Literal["min", "max", "auto"] = "auto"
+    min_delta: float = Field(0.0, ge=0)
+
+
+def _loss(value: Any) -> Any:
+    return {"type": value} if isinstance(value, str) else value
+
+
+def _typed(value: Any) -> Any:
+    return {"type": value} if isinstance(value, str) else value
+
+
+Metric = Literal["accuracy", "f1", "roc_auc", "mae", "mse", "rmse", "r2"]
+
+
+class TrainSpec(Strict):
+    task: Literal["classification", "binary", "regression", "autoencoder"] = "classification"
+    loss: Annotated[LossSpec | None, BeforeValidator(_loss)] = None
+    optimizer: Annotated[OptimizerSpec, BeforeValidator(_typed)] = OptimizerSpec()
+    scheduler: Annotated[SchedulerSpec, BeforeValidator(_typed)] = SchedulerSpec()
+    epochs: int = Field(10, ge=1)
+    batch_size: int = Field(32, ge=1)
+    metrics: tuple[Metric, ...] = ()
+    early_stopping: EarlyStoppingSpec | None = None
+    seed: int = 0
+    device: str = "auto"
+    precision: Literal["32", "bf16-mixed", "16-mixed"] = "32"
+    grad_clip: float | None = Field(None, gt=0)
+    accumulate_grad_batches: int = Field(1, ge=1)
+    scale_lr: bool = False
+    checkpoint_every: int | None = Field(None, ge=1)

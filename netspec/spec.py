@@ -1,0 +1,240 @@
+"""Loading a spec: source -> expand -> a validated, frozen :class:`Spec`.
+
+``load_spec`` accepts a path, YAML text or an already-parsed dict. All schema mistakes are
+collected and raised together as one :class:`SpecError`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Union, get_args, get_origin
+
+from pydantic import BaseModel, ConfigDict, PrivateAttr, SerializeAsAny, ValidationError
+
+from netspec.errors import Diagnostic, SpecError, YPath, did_you_mean
+from netspec.expand import LayerEntry, expand
+from netspec.layers import registry
+from netspec.layers.registry import LayerConfig
+from netspec.sections import DataSpec, InputSpec, TrainSpec
+from netspec.source import Document, SourceMap, parse, read_file
+
+SpecSource = Union[str, "os.PathLike[str]", Mapping[str, Any]]
+
+
+class LayerSpec(BaseModel):
+    """One validated layer: qualified name, type, input references and typed config."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    name: str
+    type: str
+    inputs: tuple[str, ...]
+    config: SerializeAsAny[LayerConfig]
+    trainable: bool = True
+    path: YPath = ()
+    notes: tuple[str, ...] = ()
+
+
+class Spec(BaseModel):
+    """A whole validated spec. ``source`` maps YAML paths back to lines for later errors."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    description: str | None = None
+    input: InputSpec
+    layers: tuple[LayerSpec, ...]
+    data: DataSpec | None = None
+    train: TrainSpec | None = None
+    _source: SourceMap = PrivateAttr(default_factory=SourceMap)
+
+    @property
+    def source(self) -> SourceMap:
+        return self._source
+
+
+def load_spec(source: SpecSource | Spec) -> Spec:
+    """Parse and validate a spec from a path, YAML text, or a dict. Raises SpecError."""
+    if isinstance(source, Spec):
+        return source
+    doc, default_name = read_document(source)
+    return validate_document(doc, default_name)
+
+
+def read_document(source: SpecSource) -> tuple[Document, str]:
+    if isinstance(source, Mapping):
+        return Document(dict(source), SourceMap()), "model"
+    path = _as_path(source)
+    if path is not None:
+        return parse(read_file(path), str(path)), path.stem
+    return parse(str(source), None), "model"
+
+
+def _as_path(source: str | os.PathLike[str]) -> Path | None:
+    if isinstance(source, os.PathLike):
+        return Path(source)
+    if "\n" not in source and (source.endswith((".yaml", ".yml")) or Path(source).is_file()):
+        return Path(source)
+    return None
+
+
+def validate_document(doc: Document, default_name: str) -> Spec:
+    expanded = expand(doc.data, doc.source, default_name)
+    diags = list(expanded.diagnostics)
+    layers = [layer for entry in expanded.entries if (layer := _layer(entry, doc.source, diags))]
+    sections: dict[str, Any] = {}
+    for key, model in (("input", InputSpec), ("data", DataSpec), ("train", TrainSpec)):
+        if key in expanded.sections and expanded.sections[key] is not None:
+            raw = expanded.sections[key]
+            try:
+                sections[key] = model.model_validate(raw)
+            except ValidationError as exc:
+                diags.extend(_diagnostics(exc, raw, (key,), None, model, doc.source))
+    if diags:
+        raise SpecError(_dedupe(diags))
+    spec = Spec(name=expanded.name, description=expanded.description, layers=tuple(layers),
+                **sections)
+    spec._source = doc.source
+    return spec
+
+
+def _layer(entry: LayerEntry, source: SourceMap, diags: list[Diagnostic]) -> LayerSpec | None:
+    layer_type = registry.get(entry.type)
+    try:
+        config = layer_type.config.model_validate(entry.args)
+    except ValidationError as exc:
+        found = _diagnostics(exc, entry.args, entry.args_path, entry.primary_path,
+                             layer_type.config, source)
+        diags.extend(d if not entry.notes else _with_notes(d, entry.notes) for d in found)
+        return None
+    n = len(entry.inputs) or 1
+    if n < layer_type.min_inputs or (layer_type.max_inputs is not None and n >
+                                     layer_type.max_inputs):
+        want = (f"at least {layer_type.min_inputs}" if layer_type.max_inputs is None
+                else str(layer_type.max_inputs))
+        diags.append(source.attach(Diagnostic(
+            "wrong-inputs", f"{entry.type} takes {want} input(s) but `from` names {n}",
+            path=(*entry.path, "from") if entry.inputs else entry.path,
+            hints=("name the inputs: `from: [a, b]`",) if layer_type.min_inputs > 1 else (),
+            notes=entry.notes)))
+        return None
+    return LayerSpec(name=entry.name, type=entry.type, inputs=entry.inputs, config=config,
+                     trainable=entry.trainable, path=entry.path, notes=entry.notes)
+
+
+def _with_notes(d: Diagnostic, notes: tuple[str, ...]) -> Diagnostic:
+    from dataclasses import replace
+
+    return replace(d, notes=(*d.notes, *notes))
+
+
+def _dedupe(diags: list[Diagnostic]) -> list[Diagnostic]:
+    seen: set[tuple[str, str, str]] = set()
+    out = []
+    for d in diags:
+        key = (d.code, str(d.path), d.message)
+        if key not in seen:
+            seen.add(key)
+            out.append(d)
+    return out
+
+
+def _diagnostics(exc: ValidationError, raw: Any, base: YPath, primary_path: YPath | None,
+                 model: type[BaseModel], source: SourceMap) -> list[Diagnostic]:
+    """pydantic errors -> diagnostics; union members' errors for one field become one."""
+    names = registry.field_names(model) if issubclass(model, LayerConfig) else {
+        f: f for f in model.model_fields}
+    by_field: dict[tuple[str | int, ...], list[Any]] = {}
+    for err in exc.errors():
+        by_field.setdefault(_user_loc(err["loc"], raw), []).append(err)
+    out: list[Diagnostic] = []
+    for loc, errs in by_field.items():
+        first = errs[0]
+        field = loc[0] if loc else None
+        if first["type"] == "extra_forbidden":
+            guess = did_you_mean(str(field), names)
+            message = f"unknown field {field!r}" + (f"; did you mean {guess!r}?" if guess else "")
+            out.append(source.attach(Diagnostic(
+                "unknown-field", message, path=(*base, *loc),
+                expected="one of: " + ", ".join(model.model_fields)), key=True))
+            continue
+        if first["type"] == "missing":
+            out.append(source.attach(Diagnostic(
+                "missing-field", f"missing required argument {field!r}", path=base,
+                expected=_describe(model, str(field)))))
+            continue
+        path: YPath = (*base, *loc)
+        if primary_path is not None and field is not None and len(loc) == 1:
+            path = primary_path
+        received = _received(raw, loc)
+        messages = "; ".join(dict.fromkeys(_clean(e["msg"]) for e in errs))
+        out.append(source.attach(Diagnostic(
+            "invalid-value", f"invalid value for {field!r}: {messages}" if field is not None
+            else messages, path=path, received=received,
+            expected=_describe(model, str(field)) if field is not None else None)))
+    return out
+
+
+def _user_loc(loc: tuple[Any, ...], raw: Any) -> tuple[str | int, ...]:
+    """Keep only the loc parts that are real keys/indexes of the user's data."""
+    out: list[str | int] = []
+    node = raw
+    for part in loc:
+        if isinstance(node, Mapping) and part in node:
+            out.append(part)
+            node = node[part]
+        elif isinstance(node, (list, tuple)) and isinstance(part, int) and 0 <= part < len(node):
+            out.append(part)
+            node = node[part]
+        elif not out and isinstance(part, str):
+            out.append(part)  # a missing or aliased top-level field
+            break
+    return tuple(out)
+
+
+def _received(raw: Any, loc: tuple[str | int, ...]) -> str | None:
+    node = raw
+    for part in loc:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return repr(node)
+
+
+def _clean(msg: str) -> str:
+    return msg.removeprefix("Value error, ")
+
+
+def _describe(model: type[BaseModel], field: str) -> str | None:
+    finfo = model.model_fields.get(field)
+    if finfo is None:
+        return None
+    return _type_words(finfo.annotation, finfo.metadata)
+
+
+def _type_words(annotation: Any, metadata: list[Any] | None = None) -> str:
+    origin = get_origin(annotation)
+    args = get_args(annotation)
+    if origin is Union or (origin is not None and str(origin) == "<class 'types.UnionType'>"):
+        return " or ".join(_type_words(a) for a in args if a is not type(None))
+    if origin is not None and getattr(origin, "__name__", "") == "Literal":
+        return "one of " + ", ".join(repr(a) for a in args)
+    if str(origin) == "typing.Literal":
+        return "one of " + ", ".join(repr(a) for a in args)
+    if origin is tuple:
+        return "a list"
+    if hasattr(annotation, "__metadata__"):
+        return _type_words(get_args(annotation)[0], list(annotation.__metadata__))
+    words = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+    base = words.get(annotation, getattr(annotation, "__name__", str(annotation)))
+    for meta in metadata or []:
+        gt = getattr(meta, "gt", None)
+        ge = getattr(meta, "ge", None)
+        if gt is not None:
+            base += f" > {gt}"
+        if ge is not None:
+            base += f" >= {ge}"
+    return base
