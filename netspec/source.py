@@ -79,11 +79,14 @@ def read_file(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise SpecError.single("file-not-found", f"no such spec file: {path}") from None
+        message = "no such spec file"
     except IsADirectoryError:
-        raise SpecError.single("file-not-found", f"{path} is a directory, not a spec file") from None
+        message = "this is a directory, not a spec file"
     except UnicodeDecodeError as exc:
-        raise SpecError.single("yaml-syntax", f"{path} is not UTF-8 text: {exc.reason}") from None
+        message = f"not UTF-8 text ({exc.reason})"
+    except OSError as exc:
+        message = f"cannot read the file ({exc.strerror})"
+    raise SpecError.single("file-not-found", message, location=Location(str(path)))
 
 
 def parse(text: str, file: str | None = None) -> Document:

@@ -34,6 +34,7 @@ class LayerSpec(BaseModel):
     config: SerializeAsAny[LayerConfig]
     trainable: bool = True
     path: YPath = ()
+    args_path: YPath = ()
     notes: tuple[str, ...] = ()
 
 
@@ -121,7 +122,8 @@ def _layer(entry: LayerEntry, source: SourceMap, diags: list[Diagnostic]) -> Lay
             notes=entry.notes)))
         return None
     return LayerSpec(name=entry.name, type=entry.type, inputs=entry.inputs, config=config,
-                     trainable=entry.trainable, path=entry.path, notes=entry.notes)
+                     trainable=entry.trainable, path=entry.path, args_path=entry.args_path,
+                     notes=entry.notes)
 
 
 def _with_notes(d: Diagnostic, notes: tuple[str, ...]) -> Diagnostic:

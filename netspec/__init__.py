@@ -1,0 +1,35 @@
+"""netspec: describe a PyTorch network in YAML; validate, summarize, build and train it.
+
+Importing netspec does not import torch; only ``build_model`` does, when called.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from netspec.errors import Diagnostic, SpecError
+from netspec.plan import Plan, PlannedLayer, plan
+from netspec.spec import Spec, load_spec
+
+if TYPE_CHECKING:
+    from torch import fx
+
+__version__ = "0.1.0"
+__all__ = [
+    "Diagnostic",
+    "Plan",
+    "PlannedLayer",
+    "Spec",
+    "SpecError",
+    "__version__",
+    "build_model",
+    "load_spec",
+    "plan",
+]
+
+
+def build_model(source: Any, seed: int | None = None, **kwargs: Any) -> fx.GraphModule:
+    """Build the torch module of a spec; see :func:`netspec.build.build_model`."""
+    from netspec.build import build_model as _build
+
+    return _build(source, seed=seed, **kwargs)

@@ -1,0 +1,175 @@
+"""rnn (simple_rnn), lstm, gru: PyTorch recurrent layers, batch first, Keras-style outputs.
+
+Input (N, T, F) -> output (N, T, H*D) with ``return_sequences``, else (N, H*D): the final hidden
+state of the LAST layer, forward and backward directions concatenated (``cat(h_n[-2], h_n[-1])``
+when bidirectional, not ``output[:, -1]``, whose backward half is that direction's first step).
+``D = 2`` if bidirectional; G gates = 1 (rnn), 3 (gru), 4 (lstm); ``in_l = F`` for the first
+layer and ``D*H`` after it.
+Params ``sum over layers/directions G*H*(in_l + H) (+ 2*G*H bias)``;
+MACs ``T * sum over layers/directions G*H*(in_l + H)``.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import AliasChoices, Field, model_validator
+
+from netspec import dims
+from netspec.layers.common import PositiveInt, Rate, known, require_float, require_rank
+from netspec.layers.registry import Example, Inferred, LayerConfig, LayerType, Tensor, register
+
+if TYPE_CHECKING:
+    from torch import nn
+
+_GATES = {"rnn": 1, "gru": 3, "lstm": 4}
+_TORCH_CLASS = {"rnn": "RNN", "gru": "GRU", "lstm": "LSTM"}
+
+
+class RecurrentConfig(LayerConfig):
+    hidden_size: PositiveInt = Field(validation_alias=AliasChoices("hidden_size", "units"))
+    num_layers: PositiveInt = 1
+    bidirectional: bool = False
+    return_sequences: bool = False
+    dropout: Rate = 0.0
+    bias: bool = True
+
+    @model_validator(mode="after")
+    def _dropout_needs_layers(self) -> RecurrentConfig:
+        # torch applies this dropout between stacked layers only; with one layer it would
+        # silently do nothing (torch merely warns), which hides a mistake.
+        if self.dropout > 0 and self.num_layers == 1:
+            raise ValueError(
+                "dropout acts between stacked recurrent layers, so it needs num_layers > 1; "
+                "add a `dropout` layer after this one instead"
+            )
+        return self
+
+
+class RNNConfig(RecurrentConfig):
+    nonlinearity: Literal["tanh", "relu"] = Field(
+        default="tanh", validation_alias=AliasChoices("nonlinearity", "activation")
+    )
+
+
+def _infer(kind: str) -> Any:
+    gates = _GATES[kind]
+
+    def infer(cfg: RecurrentConfig, inputs: tuple[Tensor, ...]) -> Inferred:
+        (x,) = inputs
+        require_float(x, kind)
+        require_rank(x, (3,), kind, "(N, T, features)")
+        steps = x.shape[0]
+        features = known(x.shape[1], f"the feature dimension of {kind}'s input")
+        h = cfg.hidden_size
+        directions = 2 if cfg.bidirectional else 1
+        params = 0
+        per_step = 0
+        in_l = features
+        for _ in range(cfg.num_layers):
+            weights = gates * h * (in_l + h)
+            params += directions * (weights + (2 * gates * h if cfg.bias else 0))
+            per_step += directions * weights
+            in_l = directions * h
+        out = (steps, directions * h) if cfg.return_sequences else (directions * h,)
+        return Inferred(Tensor(out), params, dims.mul(steps, per_step))
+
+    return infer
+
+
+def _build(kind: str) -> Any:
+    def build(cfg: RecurrentConfig, inputs: tuple[Tensor, ...]) -> nn.Module:
+        features = known(inputs[0].shape[1], "features")
+        extra: dict[str, Any] = {}
+        if isinstance(cfg, RNNConfig):
+            extra["nonlinearity"] = cfg.nonlinearity
+        module: nn.Module = recurrent_class(_TORCH_CLASS[kind])(
+            features,
+            cfg.hidden_size,
+            num_layers=cfg.num_layers,
+            bias=cfg.bias,
+            dropout=cfg.dropout,
+            bidirectional=cfg.bidirectional,
+            return_sequences=cfg.return_sequences,
+            **extra,
+        )
+        return module
+
+    return build
+
+
+@functools.cache
+def recurrent_class(torch_name: str) -> type[Any]:
+    """A subclass of ``nn.<torch_name>`` (batch first) whose ``forward(x)`` returns one tensor.
+
+    Subclassing (not wrapping) keeps the state_dict keys torch's own: ``weight_ih_l0``, ...
+    """
+    import torch
+    from torch import nn
+
+    base: type[Any] = getattr(nn, torch_name)
+
+    def __init__(self: Any, *args: Any, return_sequences: bool = False, **kwargs: Any) -> None:
+        base.__init__(self, *args, batch_first=True, **kwargs)
+        self.return_sequences = return_sequences
+
+    def forward(self: Any, x: Any) -> Any:
+        output, state = base.forward(self, x)  # output (N, T, D*H); h_n (layers*D, N, H)
+        if self.return_sequences:
+            return output
+        h_n = state[0] if isinstance(state, tuple) else state  # LSTM: (h_n, c_n)
+        if self.bidirectional:
+            return torch.cat((h_n[-2], h_n[-1]), dim=-1)  # (N, 2*H)
+        return h_n[-1]  # (N, H)
+
+    def extra_repr(self: Any) -> str:
+        return f"{base.extra_repr(self)}, return_sequences={self.return_sequences}"
+
+    return type(
+        torch_name,
+        (base,),
+        {"__init__": __init__, "forward": forward, "extra_repr": extra_repr},
+    )
+
+
+_SUMMARIES = {
+    "rnn": "Elman RNN (torch.nn.RNN, tanh or relu)",
+    "lstm": "LSTM (torch.nn.LSTM)",
+    "gru": "GRU (torch.nn.GRU)",
+}
+
+_FIELD_DOCS = {
+    "hidden_size": "features in the hidden state, per direction",
+    "return_sequences": "return every step (N, T, H*D) instead of the last state",
+    "dropout": "dropout between stacked layers (needs num_layers > 1)",
+}
+_RNN_DOCS = {"nonlinearity": "tanh or relu"}
+
+for _kind in ("rnn", "lstm", "gru"):
+    register(
+        LayerType(
+            name=_kind,
+            config=RNNConfig if _kind == "rnn" else RecurrentConfig,
+            infer=_infer(_kind),
+            build=_build(_kind),
+            aliases=("simple_rnn",) if _kind == "rnn" else (),
+            primary="hidden_size",
+            family="recurrent",
+            summary=f"{_SUMMARIES[_kind]}, batch first; returns the last layer's final hidden "
+            "state (both directions concatenated) or, with return_sequences, every step.",
+            shape_rule="(N, T, F) -> (N, H*D), or (N, T, H*D) with return_sequences; "
+            "D = 2 if bidirectional",
+            examples=(
+                Example({"hidden_size": 8}, (5, 3)),
+                Example({"hidden_size": 6, "return_sequences": True}, (4, 5)),
+                Example({"hidden_size": 4, "num_layers": 2, "bidirectional": True}, (6, 3)),
+                Example(
+                    {"units": 5, "num_layers": 3, "dropout": 0.2, "bias": False,
+                     "return_sequences": True, "bidirectional": True},
+                    (3, 7),
+                ),
+            ),
+            field_docs=_FIELD_DOCS if _kind != "rnn" else {**_FIELD_DOCS, **_RNN_DOCS},
+        )
+    )

@@ -1,0 +1,128 @@
+"""transformer_encoder: a stack of PyTorch TransformerEncoderLayers, batch first.
+
+Input (N, T, E) -> output (N, T, E); ``E % num_heads == 0``; feed-forward size F defaults to 4E.
+Pre-norm (``norm_first``) by default, with no final norm (add a `layernorm` after it).
+Params per layer ``4E^2 + 4E + 2EF + F + E + 4E`` (attention, feed-forward, two LayerNorms);
+MACs per layer ``4TE^2 + 2T^2E + 2TEF``.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING, Any, Literal
+
+from pydantic import AliasChoices, Field
+
+from netspec import dims
+from netspec.layers.attention import attention_macs, causal_mask, check_heads
+from netspec.layers.common import PositiveInt, Rate, known
+from netspec.layers.registry import Example, Inferred, LayerConfig, LayerType, Tensor, register
+
+if TYPE_CHECKING:
+    from torch import nn
+
+
+class TransformerEncoderConfig(LayerConfig):
+    num_heads: PositiveInt = Field(validation_alias=AliasChoices("num_heads", "nhead", "heads"))
+    dim_feedforward: PositiveInt | None = Field(
+        default=None, validation_alias=AliasChoices("dim_feedforward", "ff_dim")
+    )
+    dropout: Rate = 0.1
+    # Named `activation` in YAML, but not the fused output activation other layers have
+    # under that name: it is the feed-forward block's inner nonlinearity.
+    ffn_activation: Literal["gelu", "relu"] = Field(
+        default="gelu", validation_alias=AliasChoices("activation", "ffn_activation")
+    )
+    norm_first: bool = True
+    num_layers: PositiveInt = 1
+    causal: bool = False
+
+
+def infer(cfg: TransformerEncoderConfig, inputs: tuple[Tensor, ...]) -> Inferred:
+    (x,) = inputs
+    embed = check_heads(x, cfg.num_heads, "transformer_encoder")
+    ff = cfg.dim_feedforward or 4 * embed
+    steps = x.shape[0]
+    per_layer = 4 * embed * embed + 4 * embed + 2 * embed * ff + ff + embed + 4 * embed
+    macs_per_layer = dims.add(attention_macs(steps, embed), dims.mul(steps, 2 * embed * ff))
+    return Inferred(
+        Tensor(x.shape), cfg.num_layers * per_layer, dims.mul(macs_per_layer, cfg.num_layers)
+    )
+
+
+def build(cfg: TransformerEncoderConfig, inputs: tuple[Tensor, ...]) -> nn.Module:
+    embed = known(inputs[0].shape[1], "embed_dim")
+    module: nn.Module = encoder_class()(
+        embed,
+        cfg.num_heads,
+        dim_feedforward=cfg.dim_feedforward or 4 * embed,
+        dropout=cfg.dropout,
+        activation=cfg.ffn_activation,
+        norm_first=cfg.norm_first,
+        num_layers=cfg.num_layers,
+        causal=cfg.causal,
+    )
+    return module
+
+
+@functools.cache
+def encoder_class() -> type[Any]:
+    """nn.TransformerEncoder (batch first, no nested tensors) whose ``forward(x)`` may be causal.
+
+    torch's TransformerEncoder deep-copies one layer ``num_layers`` times, so every layer
+    would start from identical weights; here each layer is constructed (initialised) afresh.
+    """
+    from torch import nn
+
+    def __init__(self: Any, d_model: int, nhead: int, *, num_layers: int, causal: bool,
+                 **layer_args: Any) -> None:
+        def make() -> nn.TransformerEncoderLayer:
+            return nn.TransformerEncoderLayer(d_model, nhead, batch_first=True, **layer_args)
+
+        # nested tensors have no meta kernel and never apply to norm_first anyway
+        nn.TransformerEncoder.__init__(self, make(), 1, enable_nested_tensor=False)
+        self.layers = nn.ModuleList([self.layers[0], *(make() for _ in range(num_layers - 1))])
+        self.num_layers = num_layers
+        self.causal = causal
+
+    def forward(self: Any, x: Any) -> Any:
+        if not self.causal:
+            return nn.TransformerEncoder.forward(self, x)
+        return nn.TransformerEncoder.forward(self, x, mask=causal_mask(x), is_causal=True)
+
+    def extra_repr(self: Any) -> str:
+        return f"num_layers={self.num_layers}, causal={self.causal}"
+
+    return type(
+        "TransformerEncoder",
+        (nn.TransformerEncoder,),
+        {"__init__": __init__, "forward": forward, "extra_repr": extra_repr},
+    )
+
+
+register(
+    LayerType(
+        name="transformer_encoder",
+        config=TransformerEncoderConfig,
+        infer=infer,
+        build=build,
+        family="attention",
+        summary="Stack of transformer encoder layers (torch.nn.TransformerEncoderLayer, batch "
+        "first, pre-norm by default); `causal: true` masks future positions.",
+        shape_rule="(N, T, E) -> (N, T, E); E divisible by num_heads",
+        examples=(
+            Example({"num_heads": 4}, (10, 16)),
+            Example({"num_heads": 2, "num_layers": 2, "causal": True, "dim_feedforward": 24},
+                    (6, 8)),
+            Example({"num_heads": 3, "activation": "relu", "norm_first": False, "dropout": 0.0},
+                    (5, 12)),
+        ),
+        field_docs={
+            "num_heads": "attention heads; must divide the embedding size",
+            "dim_feedforward": "hidden size of the feed-forward block (default 4 * E)",
+            "activation": "the feed-forward block's nonlinearity: gelu or relu",
+            "norm_first": "pre-norm (LayerNorm before attention and feed-forward)",
+            "causal": "position t attends to positions <= t only",
+        },
+    )
+)

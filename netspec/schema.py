@@ -1,0 +1,138 @@
+"""The JSON Schema of the spec language, generated from the layer registry.
+
+Editors (yaml-language-server) use it for completion and inline checks; `netspec validate`
+remains the authority (it also checks shapes, references and `${...}` values).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel
+
+from netspec.expand import COMMON_FIELDS
+from netspec.layers import registry
+from netspec.sections import DataSpec, InputSpec, TrainSpec
+
+SCHEMA_ID = "https://netspec.dev/schema/v1.json"
+_INTERPOLATED = {"type": "string", "pattern": r"\$\{[^{}]*\}"}
+_COMMON = {
+    "name": {"type": "string", "description": "unique layer name (default <type>_<k>)"},
+    "from": {
+        "description": "input reference(s): a layer name, `input`, or a list of them",
+        "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
+    },
+    "repeat": {"anyOf": [{"type": "integer", "minimum": 1}, _INTERPOLATED],
+               "description": "stack this entry that many times"},
+    "trainable": {"type": "boolean", "description": "false freezes the layer's parameters"},
+}
+
+
+def spec_schema() -> dict[str, Any]:
+    defs: dict[str, Any] = {}
+    entry_forms: list[dict[str, Any]] = [{"type": "string", "description": "bare layer name"}]
+    for layer in registry.all_layers():
+        config_ref = _config_def(layer, defs)
+        words = [layer.name, *layer.aliases]
+        entry_forms.append({
+            "type": "object",
+            "description": f"{layer.name}: {layer.summary}",
+            "properties": {"type": {"enum": words}},
+            "required": ["type"],
+            "allOf": [{"$ref": config_ref}],
+        })
+        value_forms: list[dict[str, Any]] = [{"$ref": config_ref}, {"type": "null"}]
+        if layer.primary:
+            value_forms.insert(0, _primary_schema(layer))
+        for word in words:
+            entry_forms.append({
+                "type": "object",
+                "description": f"{word}: {layer.summary}",
+                "properties": {word: {"anyOf": value_forms}, **_COMMON},
+                "required": [word],
+                "additionalProperties": False,
+            })
+    entry_forms.append({
+        "type": "object",
+        "description": "use of a block defined under `blocks`",
+        "minProperties": 1,
+        "propertyNames": {"not": {"enum": ["type", *registry.all_words()]}},
+    })
+    defs["entry"] = {"anyOf": entry_forms}
+    defs["layers"] = {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/entry"}}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": SCHEMA_ID,
+        "title": "netspec spec",
+        "description": "A neural network described in YAML (netspec v1).",
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "description": {"type": "string"},
+            "vars": {"type": "object", "description": "values referenced as ${name}"},
+            "input": {"anyOf": [
+                {"type": "array", "items": _dim_schema(), "minItems": 1},
+                _model_schema(InputSpec, defs),
+            ]},
+            "blocks": {"type": "object", "additionalProperties": {
+                "type": "object",
+                "properties": {"params": {"type": "object"}, "description": {"type": "string"},
+                               "layers": {"$ref": "#/$defs/layers"}},
+                "required": ["layers"],
+                "additionalProperties": False,
+            }},
+            "layers": {"$ref": "#/$defs/layers"},
+            "data": _model_schema(DataSpec, defs),
+            "train": _model_schema(TrainSpec, defs),
+        },
+        "required": ["input", "layers"],
+        "additionalProperties": False,
+        "$defs": defs,
+    }
+
+
+def _dim_schema() -> dict[str, Any]:
+    return {"anyOf": [{"type": "integer", "minimum": 1},
+                      {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"}]}
+
+
+def _config_def(layer: registry.LayerType[Any], defs: dict[str, Any]) -> str:
+    key = layer.config.__name__
+    if key in defs:
+        return f"#/$defs/{key}"
+    schema = layer.config.model_json_schema(ref_template="#/$defs/{model}")
+    defs.update(schema.pop("$defs", {}))
+    props: dict[str, Any] = schema.get("properties", {})
+    for fname, field_schema in list(props.items()):
+        props[fname] = {"anyOf": [field_schema, _INTERPOLATED]}
+    for spelling, fname in registry.field_names(layer.config).items():
+        if spelling not in props:
+            props[spelling] = props[fname]
+    props.update(_COMMON)
+    props["type"] = {"type": "string"}
+    # Aliased fields may be required under any spelling, so "required" is left to netspec.
+    schema.pop("required", None)
+    schema["additionalProperties"] = False
+    defs[key] = schema
+    return f"#/$defs/{key}"
+
+
+def _primary_schema(layer: registry.LayerType[Any]) -> dict[str, Any]:
+    field = layer.config.model_fields[layer.primary or ""]
+    schema = layer.config.model_json_schema()["properties"].get(layer.primary, {})
+    schema = {k: v for k, v in schema.items() if k not in ("title", "default")}
+    if "$ref" in json.dumps(schema):
+        schema = {}
+    return {"anyOf": [schema, _INTERPOLATED], "description": f"the primary argument: "
+            f"{layer.primary}" + (f" ({field.description})" if field.description else "")}
+
+
+def _model_schema(model: type[BaseModel], defs: dict[str, Any]) -> dict[str, Any]:
+    schema = model.model_json_schema(ref_template="#/$defs/{model}")
+    defs.update(schema.pop("$defs", {}))
+    return schema
+
+
+def schema_text() -> str:
+    return json.dumps(spec_schema(), indent=2, sort_keys=False) + "\n"
