@@ -66,7 +66,7 @@ class Diagnostic:
         return replace(self, location=location, snippet=snippet)
 
     def render(self) -> str:
-        where = f"{format_path(self.path)}: " if self.path is not None else ""
+        where = f"{format_path(self.path)}: " if self.path else ""
         lines = [f"{self.location}: error[{self.code}]: {where}{self.message}"]
         if self.received is not None:
             lines.append(f"  received: {self.received}")

@@ -36,6 +36,7 @@ class LayerEntry:
     primary_path: YPath | None  # set when the primary argument was written as a scalar
     trainable: bool = True
     notes: tuple[str, ...] = ()
+    from_path: YPath | None = None  # where `from` was written, if it was
 
 
 @dataclass
@@ -91,10 +92,25 @@ class _Form:
     common: dict[str, Any]
     args_path: YPath
     primary_path: YPath | None
+    common_paths: dict[str, YPath] = field(default_factory=dict)
+
+    def at(self, key: str, entry_path: YPath) -> YPath:
+        return self.common_paths.get(key, (*entry_path, key))
 
 
 def expand(data: dict[str, Any], source: SourceMap, default_name: str) -> Expanded:
     return _Expander(data, source).run(default_name)
+
+
+def _explicit_name(item: Any) -> str | None:
+    """The `name` an entry gives itself, in any spelling (for forward-reference messages)."""
+    if not isinstance(item, dict):
+        return None
+    name = item.get("name")
+    if name is None and len(item) == 1:
+        (value,) = item.values()
+        name = value.get("name") if isinstance(value, dict) else None
+    return name if isinstance(name, str) else None
 
 
 class _Expander:
@@ -231,8 +247,8 @@ class _Expander:
                        received=type(raw).__name__)
             return scope.input_ref
         for item in raw:
-            name = item.get("name") if isinstance(item, dict) else None
-            if isinstance(name, str):
+            name = _explicit_name(item)
+            if name is not None:
                 scope.reserved.add(name)
         prev = scope.input_ref
         for i, item in enumerate(raw):
@@ -243,26 +259,28 @@ class _Expander:
         form = self.normalize(raw, path)
         if form is None:
             return prev
-        common = {k: self.interpolate(v, (*path, k), scope.values) for k, v in form.common.items()}
+        common = {k: self.interpolate(v, form.at(k, path), scope.values)
+                  for k, v in form.common.items()}
         repeat = common.get("repeat", 1)
         if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
-            self.error("invalid-value", "repeat must be an integer >= 1", (*path, "repeat"),
+            self.error("invalid-value", "repeat must be an integer >= 1", form.at("repeat", path),
                        received=repr(repeat))
             return prev
         name = common.get("name")
         if name is not None and (not isinstance(name, str) or not _IDENT.match(name)):
             self.error("invalid-name", "a layer name must be an identifier (letters, digits, _)",
-                       (*path, "name"), received=repr(name))
+                       form.at("name", path), received=repr(name))
             return prev
         if name == INPUT_NAME:
             self.error("invalid-name", "'input' is reserved for the network input",
-                       (*path, "name"))
+                       form.at("name", path))
             return prev
         trainable = common.get("trainable", True)
         if not isinstance(trainable, bool):
-            self.error("invalid-value", "trainable must be true or false", (*path, "trainable"))
+            self.error("invalid-value", "trainable must be true or false",
+                       form.at("trainable", path))
             trainable = True
-        sources = self.references(common.get("from"), (*path, "from"), scope)
+        sources = self.references(common.get("from"), form.at("from", path), scope)
         if sources is None:
             return prev
         for copy in range(repeat):
@@ -303,12 +321,17 @@ class _Expander:
             return self._form(word, {}, common, vpath, None, path, key=True)
         if isinstance(value, dict):
             args = dict(value)
+            inner: dict[str, YPath] = {}
             for k in COMMON_FIELDS:
                 if k in args:
                     if k in common:
                         self.error("duplicate-key", f"{k!r} is given twice", (*vpath, k), key=True)
                     common[k] = args.pop(k)
-            return self._form(word, args, common, vpath, None, path, key=True)
+                    inner[k] = (*vpath, k)
+            form = self._form(word, args, common, vpath, None, path, key=True)
+            if form is not None:
+                form.common_paths = inner
+            return form
         return self._form(word, None, common, vpath, vpath, path, key=True, primary=value)
 
     def _form(self, word: str, args: dict[str, Any] | None, common: dict[str, Any],
@@ -368,7 +391,8 @@ class _Expander:
         if local is None:
             local = self._default_name(scope, kind)
         elif local in scope.names:
-            self.error("duplicate-name", f"the name {local!r} is already used", (*path, "name"))
+            self.error("duplicate-name", f"the name {local!r} is already used",
+                       form.at("name", path))
             return scope.names[local]
         qualified = scope.prefix + local
         if canonical is None:
@@ -376,10 +400,15 @@ class _Expander:
         elif canonical == "residual":
             out = self._residual(form, qualified, inputs, path, scope, trainable)
         else:
+            before = len(self.diags)
             args = self.interpolate(raw_args, form.args_path, scope.values)
+            if len(self.diags) > before:  # a bad ${...}: don't also report its raw text
+                scope.names[local] = qualified
+                return qualified
+            from_path = form.at("from", path) if "from" in form.common else None
             self.entries.append(LayerEntry(qualified, canonical, inputs, args, path,
                                            form.args_path, form.primary_path, trainable,
-                                           scope.notes))
+                                           scope.notes, from_path))
             out = qualified
         scope.names[local] = out
         return out
@@ -394,7 +423,7 @@ class _Expander:
     def _residual(self, form: _Form, qualified: str, inputs: tuple[str, ...], path: YPath,
                   scope: _Scope, trainable: bool) -> str:
         if len(inputs) > 1:
-            self.error("invalid-value", "residual takes one input", (*path, "from"))
+            self.error("invalid-value", "residual takes one input", form.at("from", path))
             return qualified
         extra = [k for k in form.args if k != "layers"]
         for k in extra:
@@ -436,7 +465,7 @@ class _Expander:
         child = _Scope(prefix=qualified + ".", input_ref=inputs[0], values=values, parent=scope,
                        notes=(*scope.notes, note))
         if len(inputs) > 1:
-            self.error("invalid-value", "a block takes one input", (*path, "from"))
+            self.error("invalid-value", "a block takes one input", form.at("from", path))
             return qualified
         self.block_stack.append(form.word)
         try:

@@ -76,7 +76,9 @@ def read_document(source: SpecSource) -> tuple[Document, str]:
 def _as_path(source: str | os.PathLike[str]) -> Path | None:
     if isinstance(source, os.PathLike):
         return Path(source)
-    if "\n" not in source and (source.endswith((".yaml", ".yml")) or Path(source).is_file()):
+    # One line that names a file, or could only be a file name, is a path; else YAML text.
+    if "\n" not in source and (source.endswith((".yaml", ".yml")) or Path(source).exists()
+                               or ":" not in source):
         return Path(source)
     return None
 
@@ -117,7 +119,7 @@ def _layer(entry: LayerEntry, source: SourceMap, diags: list[Diagnostic]) -> Lay
                 else str(layer_type.max_inputs))
         diags.append(source.attach(Diagnostic(
             "wrong-inputs", f"{entry.type} takes {want} input(s) but `from` names {n}",
-            path=(*entry.path, "from") if entry.inputs else entry.path,
+            path=entry.from_path or entry.path,
             hints=("name the inputs: `from: [a, b]`",) if layer_type.min_inputs > 1 else (),
             notes=entry.notes)))
         return None
@@ -171,11 +173,19 @@ def _diagnostics(exc: ValidationError, raw: Any, base: YPath, primary_path: YPat
         if primary_path is not None and field is not None and len(loc) == 1:
             path = primary_path
         received = _received(raw, loc)
-        messages = "; ".join(dict.fromkeys(_clean(e["msg"]) for e in errs))
+        expected = _describe(model, str(field)) if field is not None else None
+        if len(errs) > 1 and expected:  # a union: one line saying what is accepted
+            message = f"invalid value for {field!r}"
+        else:
+            messages = "; ".join(dict.fromkeys(_clean(e["msg"]) for e in errs))
+            message = f"invalid value for {field!r}: {messages}" if field is not None else messages
+        value = _value(raw, loc)
+        choices = _literal_values(model, str(field))
+        guess = did_you_mean(value, choices) if isinstance(value, str) and choices else None
+        if guess:
+            message += f"; did you mean {guess!r}?"
         out.append(source.attach(Diagnostic(
-            "invalid-value", f"invalid value for {field!r}: {messages}" if field is not None
-            else messages, path=path, received=received,
-            expected=_describe(model, str(field)) if field is not None else None)))
+            "invalid-value", message, path=path, received=received, expected=expected)))
     return out
 
 
@@ -196,14 +206,37 @@ def _user_loc(loc: tuple[Any, ...], raw: Any) -> tuple[str | int, ...]:
     return tuple(out)
 
 
-def _received(raw: Any, loc: tuple[str | int, ...]) -> str | None:
+_MISSING = object()
+
+
+def _value(raw: Any, loc: tuple[str | int, ...]) -> Any:
     node = raw
     for part in loc:
         try:
             node = node[part]
         except (KeyError, IndexError, TypeError):
-            return None
-    return repr(node)
+            return _MISSING
+    return node
+
+
+def _received(raw: Any, loc: tuple[str | int, ...]) -> str | None:
+    value = _value(raw, loc)
+    return None if value is _MISSING else repr(value)
+
+
+def _literal_values(model: type[BaseModel], field: str) -> list[str]:
+    finfo = model.model_fields.get(field)
+    found: list[str] = []
+
+    def walk(annotation: Any) -> None:
+        if str(get_origin(annotation)) == "typing.Literal":
+            found.extend(str(a) for a in get_args(annotation))
+        for arg in get_args(annotation):
+            walk(arg)
+
+    if finfo is not None:
+        walk(finfo.annotation)
+    return found
 
 
 def _clean(msg: str) -> str:

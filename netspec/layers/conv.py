@@ -134,7 +134,7 @@ for _n in (1, 2, 3):
             examples=(
                 Example({"filters": 4, "kernel_size": 3}, _in),
                 Example({"filters": 6, "kernel_size": 3, "padding": "same", "stride": 2}, _in),
-                Example({"filters": 3, "kernel_size": 2, "padding": "same", "groups": 3}, _in),
+                Example({"filters": _in[0], "kernel_size": 2, "padding": "same", "groups": _in[0]}, _in),
                 Example({"filters": 2, "kernel_size": 1, "bias": False, "activation": "relu"}, _in),
             ),
         )

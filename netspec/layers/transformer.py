@@ -120,7 +120,7 @@ register(
         field_docs={
             "num_heads": "attention heads; must divide the embedding size",
             "dim_feedforward": "hidden size of the feed-forward block (default 4 * E)",
-            "activation": "the feed-forward block's nonlinearity: gelu or relu",
+            "ffn_activation": "(YAML: `activation`) the feed-forward block's nonlinearity",
             "norm_first": "pre-norm (LayerNorm before attention and feed-forward)",
             "causal": "position t attends to positions <= t only",
         },
