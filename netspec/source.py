@@ -155,9 +155,12 @@ class _Builder:
             raise self._fail(node, "yaml-syntax", f"invalid YAML value: {exc}", path=path) from None
 
     def _mapping(self, node: yaml.MappingNode, path: YPath) -> dict[Any, Any]:
-        self.constructor.flatten_mapping(node)  # resolves `<<:` merge keys
+        explicit = sum(1 for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge")
+        self.constructor.flatten_mapping(node)  # resolves `<<:` merge keys, placed first
+        merged = len(node.value) - explicit
         out: dict[Any, Any] = {}
-        for key_node, value_node in node.value:
+        from_merge: set[Any] = set()
+        for index, (key_node, value_node) in enumerate(node.value):
             if isinstance(key_node, (yaml.MappingNode, yaml.SequenceNode)):
                 raise self._fail(key_node, "invalid-value", "mapping keys must be plain scalars")
             key = self.build(key_node, (*path, "<key>"))
@@ -167,7 +170,11 @@ class _Builder:
             if isinstance(key, bool) or key is None:
                 # YAML 1.1 reads `on:`/`yes:`/`null:` as bool/None; keep the user's spelling.
                 key = str(key_node.value)
-            if key in out:
+            if index < merged:
+                from_merge.add(key)
+            elif key in from_merge:
+                from_merge.discard(key)  # an explicit key overrides a merged one
+            elif key in out:
                 raise self._fail(
                     key_node, "duplicate-key", f"duplicate key {key!r}", path=(*path, key)
                 )

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import AliasChoices, Field
 
 from netspec import dims
-from netspec.dims import Dim, Sym
+from netspec.dims import Dim, Shape, Sym, format_shape
 from netspec.errors import ShapeError
 from netspec.layers.common import (
     IntOrTuple,
@@ -113,6 +113,8 @@ def _pool_infer(kind: Literal["max", "avg"], n: int) -> Any:
                     hint="use a larger kernel_size or less padding",
                     field="padding",
                 )
+        if kind == "avg" and n == 3:
+            _fits_unpadded(x.shape, k, name)
         spatial = tuple(
             positive(
                 pool_out(size, k[i], s[i], p[i], d[i], cfg.ceil_mode),
@@ -124,6 +126,20 @@ def _pool_infer(kind: Literal["max", "avg"], n: int) -> Any:
         return Inferred(Tensor((x.shape[0], *spatial)))
 
     return infer
+
+
+def _fits_unpadded(shape: Shape, k: tuple[int, ...], name: str) -> None:
+    """torch's avg_pool3d (alone among the pools) needs ``in >= k`` before padding."""
+    for i, (size, ki) in enumerate(zip(shape[1:], k, strict=True)):
+        if isinstance(size, int) and size < ki:
+            raise ShapeError(
+                f"{name} needs every spatial size >= its kernel size (torch's avg_pool3d "
+                f"checks this before padding), but spatial dim {i + 1} is {size} < {ki}",
+                received=format_shape(shape),
+                expected=f"spatial sizes >= kernel_size {list(k)}",
+                hint="use a smaller kernel_size",
+                field="kernel_size",
+            )
 
 
 def _pool_build(kind: Literal["max", "avg"], n: int) -> Any:

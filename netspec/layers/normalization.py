@@ -1,0 +1,125 @@
+"""Normalization: batchnorm (1d/2d/3d from the input rank) and layernorm (over the last dim).
+
+batchnorm: input (N, C), (N, C, L), (N, C, H, W) or (N, C, D, H, W) -> unchanged; uses
+torch.nn.BatchNorm1d for the first two, BatchNorm2d / BatchNorm3d for the others. Params ``2C``
+(weight and bias; running mean/var are buffers, not parameters). ``momentum`` is PyTorch's
+(weight of the new batch statistic, default 0.1): Keras' 0.99 corresponds to 0.01 here.
+layernorm: input (N, ..., E) -> unchanged, normalized over E. Params ``2E``.
+No MACs for either (normalization is not a multiply-accumulate we count).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+from pydantic import AliasChoices, Field
+
+from netspec.layers.common import known, require_float, require_rank
+from netspec.layers.registry import Example, Inferred, LayerConfig, LayerType, Tensor, register
+
+if TYPE_CHECKING:
+    from torch import nn
+
+Eps = Annotated[float, Field(gt=0.0)]
+_EPS = AliasChoices("eps", "epsilon")
+
+
+class BatchNormConfig(LayerConfig):
+    momentum: Annotated[float, Field(ge=0.0, le=1.0)] | None = 0.1
+    eps: Eps = Field(default=1e-5, validation_alias=_EPS)
+    affine: bool = True
+    track_running_stats: bool = True
+
+
+class LayerNormConfig(LayerConfig):
+    eps: Eps = Field(default=1e-5, validation_alias=_EPS)
+    elementwise_affine: bool = True
+    bias: bool = True
+
+
+_BN_LAYOUT = "(N, C), (N, C, L), (N, C, H, W) or (N, C, D, H, W)"
+
+
+def _bn_infer(cfg: BatchNormConfig, inputs: tuple[Tensor, ...]) -> Inferred:
+    (x,) = inputs
+    require_float(x, "batchnorm")
+    require_rank(x, (2, 3, 4, 5), "batchnorm", _BN_LAYOUT)
+    channels = known(x.shape[0], "the channel dimension of batchnorm's input")
+    return Inferred(x, 2 * channels if cfg.affine else 0)
+
+
+def _bn_build(cfg: BatchNormConfig, inputs: tuple[Tensor, ...]) -> nn.Module:
+    from torch import nn
+
+    rank = len(inputs[0].shape)  # per sample: (C,) and (C, L) -> 1d, (C, H, W) -> 2d, ...
+    bn_cls = {1: nn.BatchNorm1d, 2: nn.BatchNorm1d, 3: nn.BatchNorm2d, 4: nn.BatchNorm3d}[rank]
+    channels = known(inputs[0].shape[0], "channels")
+    module: nn.Module = bn_cls(
+        channels, cfg.eps, cfg.momentum, cfg.affine, cfg.track_running_stats
+    )
+    return module
+
+
+def _ln_infer(cfg: LayerNormConfig, inputs: tuple[Tensor, ...]) -> Inferred:
+    (x,) = inputs
+    require_float(x, "layernorm")
+    require_rank(x, range(2, 9), "layernorm", "(N, ..., E)")
+    features = known(x.shape[-1], "the last dimension of layernorm's input")
+    per_tensor = features if cfg.elementwise_affine else 0
+    return Inferred(x, per_tensor * (2 if cfg.bias else 1))
+
+
+def _ln_build(cfg: LayerNormConfig, inputs: tuple[Tensor, ...]) -> nn.Module:
+    from torch import nn
+
+    features = known(inputs[0].shape[-1], "features")
+    return nn.LayerNorm(features, cfg.eps, cfg.elementwise_affine, cfg.bias)
+
+
+register(
+    LayerType(
+        name="batchnorm",
+        config=BatchNormConfig,
+        infer=_bn_infer,
+        build=_bn_build,
+        aliases=(
+            *(f"batchnorm{n}d" for n in (1, 2, 3)),
+            "batch_norm",
+            *(f"batch_norm{n}d" for n in (1, 2, 3)),
+            "batch_normalization",
+        ),
+        family="normalization",
+        summary="Batch normalization over the channel dim (torch.nn.BatchNorm1d/2d/3d, chosen "
+        "from the input rank).",
+        shape_rule="unchanged: (N, C), (N, C, L), (N, C, H, W) or (N, C, D, H, W)",
+        field_docs={
+            "momentum": "PyTorch's momentum (weight of the new batch; default 0.1): Keras' "
+            "momentum=0.99 is 0.01 here. null: a cumulative average.",
+        },
+        # Batch 1 in training mode needs more than one value per channel, so the examples
+        # all have a spatial dim > 1 (a (C,) input is fine at any real batch size > 1).
+        examples=(
+            Example({}, (4, 10)),
+            Example({"momentum": 0.01, "eps": 1e-3}, (3, 5, 5)),
+            Example({"affine": False}, (2, 3, 4, 5)),
+        ),
+    )
+)
+register(
+    LayerType(
+        name="layernorm",
+        config=LayerNormConfig,
+        infer=_ln_infer,
+        build=_ln_build,
+        aliases=("layer_norm", "layer_normalization"),
+        family="normalization",
+        summary="Layer normalization over the last dim (torch.nn.LayerNorm).",
+        shape_rule="unchanged: (N, ..., E), normalized over E",
+        examples=(
+            Example({}, (16,)),
+            Example({"eps": 1e-6}, (5, 8)),
+            Example({"bias": False}, (2, 3, 4)),
+            Example({"elementwise_affine": False}, (6,)),
+        ),
+    )
+)

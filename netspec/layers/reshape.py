@@ -1,0 +1,267 @@
+"""Reshaping: flatten, reshape, permute. No parameters, no MACs; the dtype passes through
+(token ids may be reshaped like anything else).
+
+flatten: dims ``start_dim..end_dim`` (PyTorch numbering, batch = 0; defaults 1 and -1) become
+one: (N, d1, ..., dr) -> (N, d1*...*dr) by default.
+reshape: (N, *in) -> (N, *shape), ``shape`` per sample with at most one -1; the element counts
+must match.
+permute: (N, d1, ..., dr) -> (N, d_dims[0], ..., d_dims[r-1]); ``dims`` lists the per-sample
+dims 1..r (batch = 0, as in PyTorch and Keras' Permute) in their new order, so [2, 1] swaps
+the last two of a rank-2 sample. A leading 0 (``[0, 2, 1]``, the full PyTorch form) is accepted.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import TYPE_CHECKING, Annotated, Any
+
+from pydantic import Field, field_validator
+
+from netspec import dims
+from netspec.dims import Dim, Shape, format_shape
+from netspec.errors import ShapeError
+from netspec.layers.registry import Example, Inferred, LayerConfig, LayerType, Tensor, register
+
+if TYPE_CHECKING:
+    from torch import nn
+
+
+class FlattenConfig(LayerConfig):
+    start_dim: int = 1
+    end_dim: int = -1
+
+
+class ReshapeConfig(LayerConfig):
+    shape: tuple[Annotated[int, Field(ge=-1)], ...] = Field(min_length=1)
+
+    @field_validator("shape")
+    @classmethod
+    def _one_unknown(cls, shape: tuple[int, ...]) -> tuple[int, ...]:
+        if 0 in shape:
+            raise ValueError("sizes must be positive (or one -1 for 'whatever is left')")
+        if shape.count(-1) > 1:
+            raise ValueError("at most one size may be -1")
+        return shape
+
+
+class PermuteConfig(LayerConfig):
+    dims: tuple[int, ...] = Field(min_length=1)
+
+    @field_validator("dims")
+    @classmethod
+    def _distinct(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        if len(set(value)) != len(value):
+            raise ValueError("each dim may appear only once")
+        return value
+
+
+# --- flatten -------------------------------------------------------------------------------
+
+
+def _flatten_span(cfg: FlattenConfig, shape: Shape) -> tuple[int, int]:
+    """Per-sample ``[start, stop)`` covered by torch's ``flatten(start_dim, end_dim)``."""
+    rank = len(shape) + 1  # with the batch dim
+    start = cfg.start_dim + rank if cfg.start_dim < 0 else cfg.start_dim
+    end = cfg.end_dim + rank if cfg.end_dim < 0 else cfg.end_dim
+    if rank < 2 or not 1 <= start <= end < rank:
+        raise ShapeError(
+            f"flatten cannot flatten dims {cfg.start_dim}..{cfg.end_dim} of a rank-{rank} "
+            "tensor (PyTorch numbering, batch = 0)",
+            received=format_shape(shape),
+            expected=f"1 <= start_dim <= end_dim <= {rank - 1} (negative counts from the end; "
+            "the batch dim 0 is never flattened)",
+            field="start_dim" if not 1 <= start < rank else "end_dim",
+        )
+    return start - 1, end
+
+
+def _flatten_infer(cfg: FlattenConfig, inputs: tuple[Tensor, ...]) -> Inferred:
+    (x,) = inputs
+    lo, hi = _flatten_span(cfg, x.shape)
+    out = (*x.shape[:lo], dims.prod(x.shape[lo:hi]), *x.shape[hi:])
+    return Inferred(Tensor(out, x.dtype))
+
+
+def _flatten_build(cfg: FlattenConfig, inputs: tuple[Tensor, ...]) -> nn.Module:
+    from torch import nn
+
+    return nn.Flatten(cfg.start_dim, cfg.end_dim)
+
+
+# --- reshape -------------------------------------------------------------------------------
+
+
+def _reshape_infer(cfg: ReshapeConfig, inputs: tuple[Tensor, ...]) -> Inferred:
+    (x,) = inputs
+    count = dims.prod(x.shape)
+    fixed = 1
+    for size in cfg.shape:
+        fixed *= size if size != -1 else 1
+    target = f"(N, {', '.join(map(str, cfg.shape))})"
+
+    def mismatch(why: str) -> ShapeError:
+        return ShapeError(
+            f"reshape cannot turn {format_shape(x.shape)} into {target}: {why}",
+            received=f"{format_shape(x.shape)}, {count} elements per sample",
+            expected=f"a shape with {count} elements per sample"
+            + (" (a -1 takes what is left)" if -1 in cfg.shape else ""),
+            field="shape",
+        )
+
+    if -1 not in cfg.shape:
+        if count != fixed:
+            raise mismatch(f"{count} elements per sample vs {fixed}")
+        return Inferred(Tensor(cfg.shape, x.dtype))
+    rest = _exact_div(count, fixed)
+    if rest is None:
+        raise mismatch(f"{count} elements per sample do not divide by {fixed}")
+    out: Shape = tuple(rest if size == -1 else size for size in cfg.shape)
+    return Inferred(Tensor(out, x.dtype))
+
+
+def _exact_div(count: Dim, by: int) -> Dim | None:
+    """``count / by`` when it divides exactly for every value of its symbols, else None."""
+    if isinstance(count, int):
+        return count // by if count % by == 0 else None
+    if all(c % by == 0 for _, c in count.terms):
+        return dims.floordiv(count, by)
+    return None
+
+
+def _reshape_build(cfg: ReshapeConfig, inputs: tuple[Tensor, ...]) -> nn.Module:
+    module: nn.Module = module_class("Reshape")(cfg.shape)
+    return module
+
+
+# --- permute -------------------------------------------------------------------------------
+
+
+def permutation(cfg: PermuteConfig, shape: Shape) -> tuple[int, ...]:
+    """The per-sample dims (1..r) in their new order, from the user's ``dims``."""
+    r = len(shape)
+    given = list(cfg.dims)
+    if len(given) == r + 1 and given[0] in (0, -(r + 1)):
+        given = given[1:]  # the full PyTorch form with the batch dim left in place
+    order = tuple(d + r + 1 if d < 0 else d for d in given)
+    if sorted(order) != list(range(1, r + 1)):
+        raise ShapeError(
+            f"permute dims {list(cfg.dims)} are not an ordering of the {r} per-sample dims",
+            received=format_shape(shape),
+            expected=f"a permutation of {list(range(1, r + 1))} (batch = 0 stays first)",
+            hint="dims count from 1 for the first dim after the batch, like Keras' Permute",
+            field="dims",
+        )
+    return order
+
+
+def _permute_infer(cfg: PermuteConfig, inputs: tuple[Tensor, ...]) -> Inferred:
+    (x,) = inputs
+    order = permutation(cfg, x.shape)
+    return Inferred(Tensor(tuple(x.shape[d - 1] for d in order), x.dtype))
+
+
+def _permute_build(cfg: PermuteConfig, inputs: tuple[Tensor, ...]) -> nn.Module:
+    module: nn.Module = module_class("Permute")(permutation(cfg, inputs[0].shape))
+    return module
+
+
+# --- torch modules -------------------------------------------------------------------------
+
+
+@functools.cache
+def module_class(name: str) -> type[nn.Module]:
+    """The torch module class ``Reshape`` or ``Permute``, created on first use.
+
+    Classes are made lazily so this file never imports torch; the module-level ``__getattr__``
+    below exposes them as ``netspec.layers.reshape.Reshape`` so a saved model unpickles.
+    """
+    from torch import Tensor as TorchTensor
+    from torch import nn
+
+    class Reshape(nn.Module):
+        def __init__(self, shape: tuple[int, ...]) -> None:
+            super().__init__()
+            self.shape = tuple(shape)
+
+        def forward(self, x: TorchTensor) -> TorchTensor:
+            return x.reshape(x.shape[0], *self.shape)  # (N, *in) -> (N, *shape)
+
+        def extra_repr(self) -> str:
+            return f"shape={self.shape}"
+
+    class Permute(nn.Module):
+        def __init__(self, dims: tuple[int, ...]) -> None:
+            super().__init__()
+            self.dims = tuple(dims)
+
+        def forward(self, x: TorchTensor) -> TorchTensor:
+            return x.permute(0, *self.dims)  # the batch dim stays first
+
+        def extra_repr(self) -> str:
+            return f"dims={self.dims}"
+
+    classes: dict[str, type[nn.Module]] = {"Reshape": Reshape, "Permute": Permute}
+    cls = classes[name]
+    cls.__qualname__ = name
+    cls.__module__ = __name__
+    return cls
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("Reshape", "Permute"):
+        return module_class(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+register(
+    LayerType(
+        name="flatten",
+        config=FlattenConfig,
+        infer=_flatten_infer,
+        build=_flatten_build,
+        family="reshape",
+        summary="Flattens dims start_dim..end_dim into one (torch.nn.Flatten; batch = dim 0).",
+        shape_rule="(N, ...) -> (N, prod(...)) with the defaults start_dim=1, end_dim=-1",
+        examples=(
+            Example({}, (3, 4, 5)),
+            Example({"start_dim": 2}, (3, 4, 5)),
+            Example({}, (7,)),
+            Example({"start_dim": 1, "end_dim": 2}, (2, 3, 4, 5)),
+            Example({}, (4, 6), "int64"),
+        ),
+    )
+)
+register(
+    LayerType(
+        name="reshape",
+        config=ReshapeConfig,
+        infer=_reshape_infer,
+        build=_reshape_build,
+        primary="shape",
+        family="reshape",
+        summary="Reshapes each sample to `shape` (one size may be -1); the batch dim stays.",
+        shape_rule="(N, *in) -> (N, *shape); the element counts must match",
+        examples=(
+            Example({"shape": [1, 8, 8]}, (64,)),
+            Example({"shape": [-1, 4]}, (3, 4, 2)),
+            Example({"shape": [6, -1]}, (2, 3, 5), "int64"),
+        ),
+    )
+)
+register(
+    LayerType(
+        name="permute",
+        config=PermuteConfig,
+        infer=_permute_infer,
+        build=_permute_build,
+        primary="dims",
+        family="reshape",
+        summary="Reorders the per-sample dims (numbered from 1, batch = 0 stays first).",
+        shape_rule="(N, d1, ..., dr) -> (N, d[dims[0]], ..., d[dims[r-1]])",
+        examples=(
+            Example({"dims": [2, 1]}, (5, 3)),
+            Example({"dims": [3, 1, 2]}, (2, 3, 4)),
+            Example({"dims": [0, 2, 1]}, (4, 6), "int64"),
+        ),
+    )
+)

@@ -1,0 +1,122 @@
+"""The CLI: exit codes, the summary table (golden), JSON, schema, and no torch import."""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+import netspec
+from netspec.cli import app
+from netspec.schema import schema_text
+
+ROOT = pathlib.Path(__file__).parent.parent
+GOLDEN = ROOT / "tests" / "golden"
+SPEC = GOLDEN / "small_cnn.yaml"
+runner = CliRunner()
+
+
+def _golden(name: str, text: str) -> None:
+    path = GOLDEN / name
+    if os.environ.get("NETSPEC_UPDATE_GOLDENS"):
+        path.write_text(text, encoding="utf-8")
+    assert text == path.read_text(encoding="utf-8")
+
+
+def test_validate_ok() -> None:
+    result = runner.invoke(app, ["validate", str(SPEC)])
+    assert result.exit_code == 0
+    assert "small_cnn, 7 layers" in result.stdout
+
+
+def test_validate_json_reports_errors() -> None:
+    result = runner.invoke(app, ["validate", "--json", str(GOLDEN / "missing.yaml")])
+    assert result.exit_code == 2
+    payload = json.loads(result.stdout)
+    assert payload["valid"] is False
+    assert payload["errors"][0]["code"] == "file-not-found"
+
+
+def test_validate_max_params_budget() -> None:
+    result = runner.invoke(app, ["validate", "--max-params", "100", str(SPEC)])
+    assert result.exit_code == 2
+    assert "over the budget of 100" in result.stderr
+
+
+def test_summary_table_golden() -> None:
+    result = runner.invoke(app, ["summary", str(SPEC)])
+    assert result.exit_code == 0
+    _golden("small_cnn.summary.txt", result.stdout)
+
+
+def test_summary_json_matches_torch() -> None:
+    result = runner.invoke(app, ["summary", "--json", "--batch-size", "4", str(SPEC)])
+    assert result.exit_code == 0
+    data = json.loads(result.stdout)
+    model = netspec.build_model(SPEC)
+    out = model(torch.zeros(2, 1, 8, 8))
+    assert data["output_shape"] == [None, *out.shape[1:]]
+    assert data["input_shape"] == [None, 1, 8, 8]
+    assert data["total_params"] == sum(p.numel() for p in model.parameters())
+    assert data["non_trainable_params"] == 4 * 8 + 4
+    assert data["trainable_params"] + data["non_trainable_params"] == data["total_params"]
+    assert data["batch_size"] == 4
+    assert [layer["name"] for layer in data["layers"]] == [
+        "conv2d_0", "conv2d_1", "residual_0.conv2d_0", "residual_0.relu_0", "residual_0",
+        "conv2d_2", "dense_0"]
+    assert data["layers"][4]["inputs"] == ["conv2d_1", "residual_0.relu_0"]
+    assert {"name", "type", "inputs", "output_shape", "params", "macs"} <= set(data["layers"][0])
+
+
+def test_summary_of_bad_spec_exits_2_without_traceback() -> None:
+    result = runner.invoke(app, ["summary", str(ROOT / "tests/bad_specs/unknown_layer.yaml")])
+    assert result.exit_code == 2
+    assert "did you mean 'dense'" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_committed_schema_is_current() -> None:
+    committed = (ROOT / "netspec.schema.json").read_text(encoding="utf-8")
+    assert committed == schema_text(), "run: netspec schema -o netspec.schema.json"
+    result = runner.invoke(app, ["schema"])
+    assert json.loads(result.stdout)["required"] == ["input", "layers"]
+
+
+def test_every_example_spec_has_the_schema_modeline() -> None:
+    for path in sorted((ROOT / "specs").glob("*.yaml")):
+        first = path.read_text(encoding="utf-8").splitlines()[0]
+        assert first == "# yaml-language-server: $schema=../netspec.schema.json", path
+
+
+@pytest.mark.parametrize("command", [["validate", str(SPEC)], ["summary", str(SPEC)],
+                                     ["summary", "--json", str(SPEC)], ["schema"]])
+def test_validate_summary_schema_never_import_torch(command: list[str]) -> None:
+    code = (
+        "import sys\nfrom netspec.cli import main\n"
+        f"try:\n    main({command!r})\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+        "bad = sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.'))\n"
+        "assert not bad, bad[:5]\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=ROOT, check=False)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_python_dash_m_and_version() -> None:
+    proc = subprocess.run([sys.executable, "-m", "netspec", "--version"], capture_output=True,
+                          text=True, check=False)
+    assert proc.returncode == 0
+    assert proc.stdout.strip() == f"netspec {netspec.__version__}"
+
+
+def test_help_explains_commands() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for word in ("validate", "summary", "schema"):
+        assert word in result.stdout

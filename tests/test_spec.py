@@ -1,0 +1,146 @@
+"""Loading: the four entry spellings, aliases, vars, blocks, repeat, residual, references."""
+
+from __future__ import annotations
+
+import pytest
+
+from netspec import SpecError, load_spec
+from netspec.spec import Spec
+
+
+def _layers(spec: Spec) -> list[tuple[str, str, tuple[str, ...]]]:
+    return [(layer.name, layer.type, layer.inputs) for layer in spec.layers]
+
+
+def test_four_spellings_load_the_same() -> None:
+    spellings = [
+        "input: [8]\nlayers:\n  - dense: 4\n  - relu\n",
+        "input: [8]\nlayers:\n  - dense: {units: 4}\n  - relu:\n",
+        "input: [8]\nlayers:\n  - {type: dense, units: 4}\n  - {type: relu}\n",
+        "input: [8]\nlayers:\n  - linear: {out_features: 4}\n  - relu\n",
+    ]
+    loaded = [load_spec(text) for text in spellings]
+    for spec in loaded[1:]:
+        assert _layers(spec) == _layers(loaded[0])
+        assert spec.layers[0].config == loaded[0].layers[0].config
+    assert _layers(loaded[0]) == [("dense_0", "dense", ("input",)), ("relu_0", "relu", ("dense_0",))]
+
+
+def test_dict_and_path_sources(tmp_path: pytest.TempPathFactory) -> None:
+    data = {"input": [3], "layers": [{"dense": 2}]}
+    path = tmp_path / "my_net.yaml"  # type: ignore[operator]
+    path.write_text("input: [3]\nlayers:\n  - dense: 2\n")
+    assert load_spec(data).name == "model"
+    assert load_spec(path).name == "my_net"
+    assert load_spec(str(path)).layers[0].config == load_spec(data).layers[0].config
+
+
+def test_vars_keep_their_type_and_arithmetic_works() -> None:
+    spec = load_spec(
+        "vars: {c: 32, rate: 0.25}\ninput: [8]\nlayers:\n"
+        "  - dense: ${c}\n  - dense: ${c * 2 + 1}\n  - dense: ${c // 3}\n"
+    )
+    units = [layer.config.units for layer in spec.layers]  # type: ignore[attr-defined]
+    assert units == [32, 65, 10]
+    assert all(isinstance(u, int) for u in units)
+
+
+def test_blocks_expand_with_qualified_names_and_params() -> None:
+    spec = load_spec(
+        """
+vars: {c: 8}
+input: [3, 16, 16]
+blocks:
+  conv_relu:
+    params: {filters: 16, k: 3}
+    layers:
+      - conv2d: {filters: "${filters}", kernel_size: "${k}", padding: same}
+      - relu
+layers:
+  - conv_relu: {filters: "${c}"}
+  - conv_relu: {filters: 4, repeat: 2}
+  - dense: {units: 2, from: conv_relu_1}
+"""
+    )
+    names = [layer.name for layer in spec.layers]
+    assert names == [
+        "conv_relu_0.conv2d_0", "conv_relu_0.relu_0",
+        "conv_relu_1.conv2d_0", "conv_relu_1.relu_0",
+        "conv_relu_2.conv2d_0", "conv_relu_2.relu_0",
+        "dense_0",
+    ]
+    filters = [layer.config.filters for layer in spec.layers if layer.type == "conv2d"]  # type: ignore[attr-defined]
+    assert filters == [8, 4, 4]
+    assert spec.layers[2].inputs == ("conv_relu_0.relu_0",)
+    assert spec.layers[-1].inputs == ("conv_relu_1.relu_0",)
+
+
+def test_repeat_of_a_named_entry_and_reference_to_last_copy() -> None:
+    spec = load_spec(
+        "input: [4]\nlayers:\n  - dense: {units: 4, name: enc, repeat: 3}\n"
+        "  - dense: {units: 2, from: enc}\n"
+    )
+    assert [layer.name for layer in spec.layers] == ["enc_0", "enc_1", "enc_2", "dense_0"]
+    assert spec.layers[1].inputs == ("enc_0",)
+    assert spec.layers[-1].inputs == ("enc_2",)
+
+
+def test_residual_expands_body_then_sum() -> None:
+    spec = load_spec("input: [4]\nlayers:\n  - dense: 4\n  - residual: [dense: 4, relu]\n")
+    assert _layers(spec) == [
+        ("dense_0", "dense", ("input",)),
+        ("residual_0.dense_0", "dense", ("dense_0",)),
+        ("residual_0.relu_0", "relu", ("residual_0.dense_0",)),
+        ("residual_0", "residual", ("dense_0", "residual_0.relu_0")),
+    ]
+
+
+def test_input_inside_a_block_is_the_block_input() -> None:
+    spec = load_spec(
+        "input: [4]\nblocks:\n  skip:\n    layers:\n      - dense: {units: 4, name: f}\n"
+        "      - add: {from: [input, f]}\nlayers:\n  - dense: 4\n  - skip\n"
+    )
+    assert spec.layers[-1].inputs == ("dense_0", "skip_0.f")
+
+
+def test_default_names_skip_explicit_ones() -> None:
+    spec = load_spec("input: [4]\nlayers:\n  - dense: 4\n  - dense: {units: 4, name: dense_1}\n"
+                     "  - dense: 4\n")
+    assert [layer.name for layer in spec.layers] == ["dense_0", "dense_1", "dense_2"]
+
+
+def test_aliases_for_fields() -> None:
+    spec = load_spec("input: [3, 8, 8]\nlayers:\n  - conv2d: {out_channels: 5, kernel_size: 3}\n")
+    assert spec.layers[0].config.filters == 5  # type: ignore[attr-defined]
+
+
+def test_symbolic_input_and_int64_input() -> None:
+    spec = load_spec("input: {shape: [T, 4], dtype: long}\nlayers:\n  - identity\n")
+    assert str(spec.input.shape[0]) == "T"
+    assert spec.input.dtype == "int64"
+
+
+def test_all_schema_errors_are_collected() -> None:
+    with pytest.raises(SpecError, match="unknown layer type 'dens'") as info:
+        load_spec("input: [4]\nlayers:\n  - dens: 3\n  - dense: {units: 0}\n  - relu: {x: 1}\n")
+    codes = [d.code for d in info.value.diagnostics]
+    assert codes == ["unknown-layer", "invalid-value", "unknown-field"]
+    assert [d.location.line for d in info.value.diagnostics] == [3, 4, 5]
+
+
+def test_train_section_is_checked_with_did_you_mean() -> None:
+    with pytest.raises(SpecError, match="unknown field 'epoch'; did you mean 'epochs'"):
+        load_spec("input: [4]\nlayers: [dense: 2]\ntrain: {epoch: 3}\n")
+
+
+def test_networks_is_reserved_for_v1_1() -> None:
+    with pytest.raises(SpecError, match="comes in v1.1"):
+        load_spec("networks: {}\ninput: [4]\nlayers: [dense: 2]\n")
+
+
+def test_yaml_merge_keys_and_anchors_work() -> None:
+    spec = load_spec(
+        "input: [3, 8, 8]\nlayers:\n  - conv2d: &c {filters: 4, kernel_size: 3}\n"
+        "  - conv2d: {<<: *c, filters: 6}\n"
+    )
+    assert [layer.config.filters for layer in spec.layers] == [4, 6]  # type: ignore[attr-defined]
