@@ -30,7 +30,7 @@ _TRIAL_SIZES = (16, 8, 32, 4, 64, 2, 1, 128)  # values tried for symbolic dims i
 def build_model(
     source: Spec | SpecSource,
     seed: int | None = None,
-    max_params: int | None | object = _UNSET,
+    max_params: int | object | None = _UNSET,
 ) -> fx.GraphModule:
     """Build the PyTorch module of a spec (path, YAML text, dict or Spec).
 

@@ -38,10 +38,15 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _main(
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks of internal errors.")]
-    = False,
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                          help="Print the version and exit.")] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks of internal errors.")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
     _state["debug"] = debug
 
@@ -58,8 +63,11 @@ def _run(job: Callable[[], T]) -> T:
     except Exception as exc:
         if _state["debug"]:
             raise
-        typer.echo(f"internal error: {exc}\n(run with --debug for the traceback; this is a "
-                   "netspec bug, please report it)", err=True)
+        typer.echo(
+            f"internal error: {exc}\n(run with --debug for the traceback; this is a "
+            "netspec bug, please report it)",
+            err=True,
+        )
         raise typer.Exit(1) from None
 
 
@@ -67,8 +75,10 @@ def _run(job: Callable[[], T]) -> T:
 def validate(
     spec: SpecArg,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
-    max_params: Annotated[int | None, typer.Option(
-        "--max-params", help="Also refuse a spec with more parameters than this.")] = None,
+    max_params: Annotated[
+        int | None,
+        typer.Option("--max-params", help="Also refuse a spec with more parameters than this."),
+    ] = None,
 ) -> None:
     """Check a spec: schema, names, references and every shape. Exit 0 if valid, 2 if not.
 
@@ -84,16 +94,26 @@ def validate(
         except SpecError as exc:
             if not as_json:
                 raise
-            typer.echo(json.dumps({"valid": False,
-                                   "errors": [d.to_json() for d in exc.diagnostics]}))
+            typer.echo(
+                json.dumps({"valid": False, "errors": [d.to_json() for d in exc.diagnostics]})
+            )
             typer.echo(exc.render(), err=True)
             raise typer.Exit(2) from None
         if as_json:
-            typer.echo(json.dumps({"valid": True, "name": p.name, "layers": len(p.layers),
-                                   "total_params": p.total_params}))
+            typer.echo(
+                json.dumps(
+                    {
+                        "valid": True,
+                        "name": p.name,
+                        "layers": len(p.layers),
+                        "total_params": p.total_params,
+                    }
+                )
+            )
         else:
-            typer.echo(f"ok: {spec}: {p.name}, {len(p.layers)} layers, "
-                       f"{p.total_params:,} parameters")
+            typer.echo(
+                f"ok: {spec}: {p.name}, {len(p.layers)} layers, {p.total_params:,} parameters"
+            )
 
     _run(job)
 
@@ -101,11 +121,18 @@ def validate(
 @app.command()
 def summary(
     spec: SpecArg,
-    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object instead of "
-                                          "the table.")] = False,
-    batch_size: Annotated[int | None, typer.Option(
-        "--batch-size", "-b", min=1,
-        help="Batch size for activation memory (default: train.batch_size, else 1).")] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object instead of the table.")
+    ] = False,
+    batch_size: Annotated[
+        int | None,
+        typer.Option(
+            "--batch-size",
+            "-b",
+            min=1,
+            help="Batch size for activation memory (default: train.batch_size, else 1).",
+        ),
+    ] = None,
 ) -> None:
     """Per-layer shapes, parameters and MACs, with totals and memory. Never allocates."""
     from netspec.plan import plan
@@ -126,9 +153,9 @@ def summary(
 
 @app.command()
 def schema(
-    output: Annotated[Path | None, typer.Option("--output", "-o",
-                                                help="Write to this file instead of stdout.")]
-    = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
+    ] = None,
 ) -> None:
     """Print the JSON Schema of the spec language (for yaml-language-server and editors).
 

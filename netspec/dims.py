@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Union
 
 Monomial = tuple[str, ...]  # sorted atom names, repeated for powers; () is the constant term
 
@@ -32,7 +31,7 @@ class Sym:
         return {a for mono, _ in self.terms for a in mono}
 
 
-Dim = Union[int, Sym]
+Dim = int | Sym
 Shape = tuple[Dim, ...]
 
 

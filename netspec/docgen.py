@@ -176,7 +176,9 @@ def type_words(annotation: Any, metadata: Sequence[Any] = ()) -> str:
     if origin is Annotated:
         return type_words(args[0], [*metadata, *annotation.__metadata__])
     if origin is Union or origin is types.UnionType:
+        # `or` chains need no parentheses; a member with commas does.
         words = [type_words(a) for a in args if a is not type(None)]
+        words = [f"({w})" if ", " in w else w for w in words]
         if type(None) in args:
             words.append("null")
         return " or ".join(words)
@@ -185,7 +187,7 @@ def type_words(annotation: Any, metadata: Sequence[Any] = ()) -> str:
         return " or ".join(values) if len(values) < 3 else "one of " + ", ".join(values)
     if origin is tuple:
         if len(args) == 2 and args[1] is Ellipsis:
-            return f"list of {type_words(args[0])}"
+            return f"list of {_grouped(type_words(args[0]))}"
         items = [type_words(a) for a in args]
         if len(set(items)) == 1:
             item = f"({items[0]})" if " " in items[0] else items[0]
@@ -195,6 +197,11 @@ def type_words(annotation: Any, metadata: Sequence[Any] = ()) -> str:
         annotation, "any" if annotation is Any else getattr(annotation, "__name__", "any")
     )
     return " ".join([base, *_constraints(metadata)]).replace(" ,", ",")
+
+
+def _grouped(words: str) -> str:
+    """Parenthesize a compound type so that `or` and `,` read unambiguously around it."""
+    return f"({words})" if " or " in words or ", " in words else words
 
 
 def _constraints(metadata: Sequence[Any]) -> list[str]:

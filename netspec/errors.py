@@ -12,6 +12,32 @@ from dataclasses import dataclass, field, replace
 
 YPath = tuple[str | int, ...]
 
+ERROR_CODES: dict[str, str] = {
+    "file-not-found": "the spec file does not exist or cannot be read",
+    "yaml-syntax": "the file is not valid YAML (or not UTF-8)",
+    "empty-spec": "the file holds no YAML document",
+    "not-a-mapping": "the top level is a list or a scalar instead of a mapping",
+    "unsafe-tag": "a YAML tag such as !!python/object: refused, never constructed",
+    "duplicate-key": "the same key appears twice in one mapping",
+    "unknown-field": "a key that the section, layer or block does not take (with did-you-mean)",
+    "missing-field": "a required key is absent",
+    "invalid-value": "a value of the wrong type or out of range",
+    "unsupported": "a feature of a later version of the spec language",
+    "bad-entry": "a layer entry that is none of the four spellings",
+    "unknown-layer": "a layer type that is neither registered nor a block (with did-you-mean)",
+    "invalid-name": "a layer name that is not an identifier, or is reserved",
+    "duplicate-name": "two layers with the same name",
+    "unknown-reference": "`from` names no earlier layer (with did-you-mean)",
+    "forward-reference": "`from` names a later layer: references only point backwards",
+    "wrong-inputs": "a layer given the wrong number of inputs in `from`",
+    "unknown-var": "${...} names no var or block parameter (with did-you-mean)",
+    "bad-expression": "${...} uses syntax outside the safe arithmetic subset",
+    "block-cycle": "a block that uses itself, directly or through other blocks",
+    "shape": "a layer cannot take the shape it receives; names the layer and both shapes",
+    "budget": "the model has more parameters than the allowed budget",
+}
+"""Every diagnostic code, with what it means (docs/errors.md is generated from this)."""
+
 
 def format_path(path: YPath) -> str:
     """``("layers", 3, "conv2d", "kernel_size")`` -> ``layers[3].conv2d.kernel_size``."""
@@ -61,6 +87,10 @@ class Diagnostic:
     hints: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     snippet: str | None = None  # the offending YAML line with a caret under it
+
+    def __post_init__(self) -> None:
+        if self.code not in ERROR_CODES:
+            raise netspec_bug(f"diagnostic code {self.code!r} is not in ERROR_CODES")
 
     def located(self, location: Location, snippet: str | None) -> Diagnostic:
         return replace(self, location=location, snippet=snippet)
@@ -131,6 +161,4 @@ class ShapeError(Exception):
 
 
 def netspec_bug(message: str) -> RuntimeError:
-    return RuntimeError(
-        f"netspec bug: {message} (please report it with the spec that caused it)"
-    )
+    return RuntimeError(f"netspec bug: {message} (please report it with the spec that caused it)")

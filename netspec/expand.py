@@ -136,21 +136,26 @@ class _Expander:
         self._load_blocks()
         name = self.data.get("name", default_name)
         if not isinstance(name, str) or not name.strip():
-            self.error("invalid-value", "name must be a non-empty string", ("name",),
-                       received=repr(name))
+            self.error(
+                "invalid-value", "name must be a non-empty string", ("name",), received=repr(name)
+            )
             name = default_name
         description = self.data.get("description")
         if description is not None and not isinstance(description, str):
             self.error("invalid-value", "description must be a string", ("description",))
             description = None
-        sections = {
+        sections: dict[str, Any] = {
             key: self.interpolate(self.data[key], (key,), self.vars)
             for key in ("input", "data", "train")
             if key in self.data
         }
         if "input" not in self.data:
-            self.error("missing-field", "the spec needs `input`: the per-sample input shape", (),
-                       hints=("e.g. `input: [1, 28, 28]` or `input: [784]`",))
+            self.error(
+                "missing-field",
+                "the spec needs `input`: the per-sample input shape",
+                (),
+                hints=("e.g. `input: [1, 28, 28]` or `input: [784]`",),
+            )
         layers = self.data.get("layers")
         if layers is None:
             self.error("missing-field", "the spec needs `layers`: a list of layer entries", ())
@@ -161,14 +166,21 @@ class _Expander:
 
     def _unknown_top_level(self, key: Any) -> None:
         if key == "networks":
-            self.error("unsupported", "`networks` (several networks in one spec) comes in v1.1",
-                       (key,), key=True, hints=("describe one network with `input` and `layers`",))
+            self.error(
+                "unsupported",
+                "`networks` (several networks in one spec) comes in v1.1",
+                (key,),
+                key=True,
+                hints=("describe one network with `input` and `layers`",),
+            )
             return
         guess = did_you_mean(str(key), TOP_LEVEL)
         self.error(
             "unknown-field",
             f"unknown top-level key {key!r}" + (f"; did you mean {guess!r}?" if guess else ""),
-            (key,), key=True, expected=", ".join(TOP_LEVEL),
+            (key,),
+            key=True,
+            expected=", ".join(TOP_LEVEL),
         )
 
     def _load_vars(self) -> None:
@@ -180,8 +192,12 @@ class _Expander:
             return
         for key, value in raw.items():
             if not isinstance(key, str) or not _IDENT.match(key):
-                self.error("invalid-value", f"var name {key!r} is not an identifier",
-                           ("vars", key), key=True)
+                self.error(
+                    "invalid-value",
+                    f"var name {key!r} is not an identifier",
+                    ("vars", key),
+                    key=True,
+                )
                 continue
             # A var may use the vars defined above it.
             self.vars[key] = self.interpolate(value, ("vars", key), dict(self.vars))
@@ -191,36 +207,52 @@ class _Expander:
         if raw is None:
             return
         if not isinstance(raw, dict):
-            self.error("invalid-value", "blocks must be a mapping of block names to definitions",
-                       ("blocks",))
+            self.error(
+                "invalid-value",
+                "blocks must be a mapping of block names to definitions",
+                ("blocks",),
+            )
             return
         for bname, body in raw.items():
             path: YPath = ("blocks", bname)
             if not isinstance(bname, str) or not _IDENT.match(bname):
-                self.error("invalid-value", f"block name {bname!r} is not an identifier", path,
-                           key=True)
+                self.error(
+                    "invalid-value", f"block name {bname!r} is not an identifier", path, key=True
+                )
                 continue
             if registry.resolve(bname) is not None:
-                self.error("invalid-value", f"block name {bname!r} is already a layer type",
-                           path, key=True, hints=("choose another name for the block",))
+                self.error(
+                    "invalid-value",
+                    f"block name {bname!r} is already a layer type",
+                    path,
+                    key=True,
+                    hints=("choose another name for the block",),
+                )
                 continue
             if not isinstance(body, dict):
-                self.error("invalid-value", "a block is a mapping with `layers` (and `params`)",
-                           path)
+                self.error(
+                    "invalid-value", "a block is a mapping with `layers` (and `params`)", path
+                )
                 continue
             for key in body:
                 if key not in ("params", "layers", "description"):
                     guess = did_you_mean(str(key), ("params", "layers", "description"))
-                    self.error("unknown-field", f"unknown block key {key!r}"
-                               + (f"; did you mean {guess!r}?" if guess else ""),
-                               (*path, key), key=True)
+                    self.error(
+                        "unknown-field",
+                        f"unknown block key {key!r}"
+                        + (f"; did you mean {guess!r}?" if guess else ""),
+                        (*path, key),
+                        key=True,
+                    )
             params = body.get("params") or {}
             if not isinstance(params, dict):
-                self.error("invalid-value", "block params must be a mapping of defaults",
-                           (*path, "params"))
+                self.error(
+                    "invalid-value", "block params must be a mapping of defaults", (*path, "params")
+                )
                 params = {}
-            defaults = {k: self.interpolate(v, (*path, "params", k), self.vars)
-                        for k, v in params.items()}
+            defaults = {
+                k: self.interpolate(v, (*path, "params", k), self.vars) for k, v in params.items()
+            }
             if "layers" not in body:
                 self.error("missing-field", f"block {bname!r} needs `layers`", path)
             self.blocks[bname] = _Block(defaults, body.get("layers"), path)
@@ -231,8 +263,13 @@ class _Expander:
             try:
                 return substitute(value, scope)
             except ExpressionError as exc:
-                self.error(exc.code, str(exc), path, received=repr(value),
-                           hints=(exc.hint,) if exc.hint else ())
+                self.error(
+                    exc.code,
+                    str(exc),
+                    path,
+                    received=repr(value),
+                    hints=(exc.hint,) if exc.hint else (),
+                )
                 return value
         if isinstance(value, dict):
             return {k: self.interpolate(v, (*path, k), scope) for k, v in value.items()}
@@ -243,8 +280,12 @@ class _Expander:
     # -- entries -----------------------------------------------------------------------------
     def run_list(self, raw: Any, path: YPath, scope: _Scope) -> str:
         if not isinstance(raw, list) or not raw:
-            self.error("invalid-value", "layers must be a non-empty list of layer entries", path,
-                       received=type(raw).__name__)
+            self.error(
+                "invalid-value",
+                "layers must be a non-empty list of layer entries",
+                path,
+                received=type(raw).__name__,
+            )
             return scope.input_ref
         for item in raw:
             name = _explicit_name(item)
@@ -259,26 +300,37 @@ class _Expander:
         form = self.normalize(raw, path)
         if form is None:
             return prev
-        common = {k: self.interpolate(v, form.at(k, path), scope.values)
-                  for k, v in form.common.items()}
+        common = {
+            k: self.interpolate(v, form.at(k, path), scope.values) for k, v in form.common.items()
+        }
         repeat = common.get("repeat", 1)
         if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
-            self.error("invalid-value", "repeat must be an integer >= 1", form.at("repeat", path),
-                       received=repr(repeat))
+            self.error(
+                "invalid-value",
+                "repeat must be an integer >= 1",
+                form.at("repeat", path),
+                received=repr(repeat),
+            )
             return prev
         name = common.get("name")
         if name is not None and (not isinstance(name, str) or not _IDENT.match(name)):
-            self.error("invalid-name", "a layer name must be an identifier (letters, digits, _)",
-                       form.at("name", path), received=repr(name))
+            self.error(
+                "invalid-name",
+                "a layer name must be an identifier (letters, digits, _)",
+                form.at("name", path),
+                received=repr(name),
+            )
             return prev
         if name == INPUT_NAME:
-            self.error("invalid-name", "'input' is reserved for the network input",
-                       form.at("name", path))
+            self.error(
+                "invalid-name", "'input' is reserved for the network input", form.at("name", path)
+            )
             return prev
         trainable = common.get("trainable", True)
         if not isinstance(trainable, bool):
-            self.error("invalid-value", "trainable must be true or false",
-                       form.at("trainable", path))
+            self.error(
+                "invalid-value", "trainable must be true or false", form.at("trainable", path)
+            )
             trainable = True
         sources = self.references(common.get("from"), form.at("from", path), scope)
         if sources is None:
@@ -295,9 +347,13 @@ class _Expander:
         if isinstance(raw, str):
             return self._form(raw, {}, {}, path, None, path)
         if not isinstance(raw, dict):
-            self.error("bad-entry", "a layer entry is a name, a one-key mapping or {type: ...}",
-                       path, received=repr(raw),
-                       hints=("e.g. `- flatten`, `- dense: 64` or `- {type: dense, units: 64}`",))
+            self.error(
+                "bad-entry",
+                "a layer entry is a name, a one-key mapping or {type: ...}",
+                path,
+                received=repr(raw),
+                hints=("e.g. `- flatten`, `- dense: 64` or `- {type: dense, units: 64}`",),
+            )
             return None
         if "type" in raw:
             rest = {k: v for k, v in raw.items() if k != "type"}
@@ -309,9 +365,15 @@ class _Expander:
         keys = [k for k in raw if k not in COMMON_FIELDS]
         if len(keys) != 1 or not isinstance(keys[0], str):
             found = ", ".join(repr(k) for k in keys) or "only common fields"
-            self.error("bad-entry", f"a layer entry needs exactly one layer type key; found {found}",
-                       path, hints=("write several arguments as `dense: {units: 64, bias: false}`"
-                                    " or use the explicit form `{type: dense, units: 64}`",))
+            self.error(
+                "bad-entry",
+                f"a layer entry needs exactly one layer type key; found {found}",
+                path,
+                hints=(
+                    "write several arguments as `dense: {units: 64, bias: false}`"
+                    " or use the explicit form `{type: dense, units: 64}`",
+                ),
+            )
             return None
         word = keys[0]
         common = {k: raw[k] for k in COMMON_FIELDS if k in raw}
@@ -334,26 +396,43 @@ class _Expander:
             return form
         return self._form(word, None, common, vpath, vpath, path, key=True, primary=value)
 
-    def _form(self, word: str, args: dict[str, Any] | None, common: dict[str, Any],
-              args_path: YPath, primary_path: YPath | None, type_path: YPath, *,
-              key: bool = False, primary: Any = None) -> _Form | None:
+    def _form(
+        self,
+        word: str,
+        args: dict[str, Any] | None,
+        common: dict[str, Any],
+        args_path: YPath,
+        primary_path: YPath | None,
+        type_path: YPath,
+        *,
+        key: bool = False,
+        primary: Any = None,
+    ) -> _Form | None:
         canonical = registry.resolve(word)
         if canonical is None and word not in self.blocks:
             guess = did_you_mean(word, [*registry.all_words(), *self.blocks])
-            self.error("unknown-layer",
-                       f"unknown layer type {word!r}" + (f"; did you mean {guess!r}?" if guess
-                                                          else ""),
-                       type_path, key=key, received=repr(word),
-                       hints=() if guess else ("`netspec schema` or docs/reference.md lists the "
-                                               "layer types",))
+            self.error(
+                "unknown-layer",
+                f"unknown layer type {word!r}" + (f"; did you mean {guess!r}?" if guess else ""),
+                type_path,
+                key=key,
+                received=repr(word),
+                hints=()
+                if guess
+                else ("`netspec schema` or docs/reference.md lists the layer types",),
+            )
             return None
         if args is None:
             lt = registry.get(canonical) if canonical else None
             if lt is None or lt.primary is None:
                 what = f"layer {word!r}" if lt else f"block {word!r}"
-                self.error("bad-entry", f"{what} takes no primary argument",
-                           args_path, received=repr(primary),
-                           hints=(f"write its arguments as a mapping: `{word}: {{...}}`",))
+                self.error(
+                    "bad-entry",
+                    f"{what} takes no primary argument",
+                    args_path,
+                    received=repr(primary),
+                    hints=(f"write its arguments as a mapping: `{word}: {{...}}`",),
+                )
                 return None
             args = {lt.primary: primary}
         return _Form(word, args, common, args_path, primary_path)
@@ -366,33 +445,53 @@ class _Expander:
         for i, ref in enumerate(names):
             rpath = (*path, i) if isinstance(raw, list) else path
             if not isinstance(ref, str):
-                self.error("invalid-value", "from names a layer, `input`, or a list of them",
-                           rpath, received=repr(ref))
+                self.error(
+                    "invalid-value",
+                    "from names a layer, `input`, or a list of them",
+                    rpath,
+                    received=repr(ref),
+                )
                 return None
             found = scope.lookup(ref)
             if found is None:
                 if ref in scope.reserved:
-                    self.error("forward-reference",
-                               f"{ref!r} is defined later: references may only point backwards "
-                               "(a forward reference would make a cycle)", rpath)
+                    self.error(
+                        "forward-reference",
+                        f"{ref!r} is defined later: references may only point backwards "
+                        "(a forward reference would make a cycle)",
+                        rpath,
+                    )
                 else:
                     guess = did_you_mean(ref, scope.visible())
-                    self.error("unknown-reference", f"no layer named {ref!r} before this one"
-                               + (f"; did you mean {guess!r}?" if guess else ""), rpath,
-                               expected="one of: " + ", ".join(scope.visible()[-12:]))
+                    self.error(
+                        "unknown-reference",
+                        f"no layer named {ref!r} before this one"
+                        + (f"; did you mean {guess!r}?" if guess else ""),
+                        rpath,
+                        expected="one of: " + ", ".join(scope.visible()[-12:]),
+                    )
                 return None
             out.append(found)
         return tuple(out)
 
-    def one(self, form: _Form, local: str | None, inputs: tuple[str, ...], path: YPath,
-            scope: _Scope, trainable: bool, raw_args: dict[str, Any]) -> str:
+    def one(
+        self,
+        form: _Form,
+        local: str | None,
+        inputs: tuple[str, ...],
+        path: YPath,
+        scope: _Scope,
+        trainable: bool,
+        raw_args: dict[str, Any],
+    ) -> str:
         canonical = registry.resolve(form.word)
         kind = canonical or form.word
         if local is None:
             local = self._default_name(scope, kind)
         elif local in scope.names:
-            self.error("duplicate-name", f"the name {local!r} is already used",
-                       form.at("name", path))
+            self.error(
+                "duplicate-name", f"the name {local!r} is already used", form.at("name", path)
+            )
             return scope.names[local]
         qualified = scope.prefix + local
         if canonical is None:
@@ -406,9 +505,20 @@ class _Expander:
                 scope.names[local] = qualified
                 return qualified
             from_path = form.at("from", path) if "from" in form.common else None
-            self.entries.append(LayerEntry(qualified, canonical, inputs, args, path,
-                                           form.args_path, form.primary_path, trainable,
-                                           scope.notes, from_path))
+            self.entries.append(
+                LayerEntry(
+                    qualified,
+                    canonical,
+                    inputs,
+                    args,
+                    path,
+                    form.args_path,
+                    form.primary_path,
+                    trainable,
+                    scope.notes,
+                    from_path,
+                )
+            )
             out = qualified
         scope.names[local] = out
         return out
@@ -420,29 +530,56 @@ class _Expander:
         scope.counters[kind] = k + 1
         return f"{kind}_{k}"
 
-    def _residual(self, form: _Form, qualified: str, inputs: tuple[str, ...], path: YPath,
-                  scope: _Scope, trainable: bool) -> str:
+    def _residual(
+        self,
+        form: _Form,
+        qualified: str,
+        inputs: tuple[str, ...],
+        path: YPath,
+        scope: _Scope,
+        trainable: bool,
+    ) -> str:
         if len(inputs) > 1:
             self.error("invalid-value", "residual takes one input", form.at("from", path))
             return qualified
         extra = [k for k in form.args if k != "layers"]
         for k in extra:
-            self.error("unknown-field", f"residual takes only `layers`, not {k!r}",
-                       (*form.args_path, k), key=True)
+            self.error(
+                "unknown-field",
+                f"residual takes only `layers`, not {k!r}",
+                (*form.args_path, k),
+                key=True,
+            )
         body = form.args.get("layers")
         body_path = form.primary_path or (*form.args_path, "layers")
-        child = _Scope(prefix=qualified + ".", input_ref=inputs[0] if inputs else "",
-                       values=scope.values, parent=scope, notes=scope.notes)
+        child = _Scope(
+            prefix=qualified + ".",
+            input_ref=inputs[0] if inputs else "",
+            values=scope.values,
+            parent=scope,
+            notes=scope.notes,
+        )
         if not inputs:
             return qualified
         last = self.run_list(body, body_path, child)
-        self.entries.append(LayerEntry(qualified, "residual", (inputs[0], last),
-                                       {"layers": tuple(body or ())}, path, form.args_path,
-                                       None, trainable, scope.notes))
+        self.entries.append(
+            LayerEntry(
+                qualified,
+                "residual",
+                (inputs[0], last),
+                {"layers": tuple(body or ())},
+                path,
+                form.args_path,
+                None,
+                trainable,
+                scope.notes,
+            )
+        )
         return qualified
 
-    def _block(self, form: _Form, qualified: str, inputs: tuple[str, ...], path: YPath,
-               scope: _Scope) -> str:
+    def _block(
+        self, form: _Form, qualified: str, inputs: tuple[str, ...], path: YPath, scope: _Scope
+    ) -> str:
         block = self.blocks[form.word]
         if form.word in self.block_stack:
             chain = " -> ".join([*self.block_stack, form.word])
@@ -453,17 +590,27 @@ class _Expander:
         for key, value in form.args.items():
             if key not in block.params:
                 guess = did_you_mean(str(key), block.params)
-                self.error("unknown-field", f"block {form.word!r} has no parameter {key!r}"
-                           + (f"; did you mean {guess!r}?" if guess else ""),
-                           (*form.args_path, key), key=True,
-                           expected=", ".join(block.params) or "no parameters")
+                self.error(
+                    "unknown-field",
+                    f"block {form.word!r} has no parameter {key!r}"
+                    + (f"; did you mean {guess!r}?" if guess else ""),
+                    (*form.args_path, key),
+                    key=True,
+                    expected=", ".join(block.params) or "no parameters",
+                )
                 continue
             values[key] = self.interpolate(value, (*form.args_path, key), scope.values)
         line = self.source.locate(path).line
         note = f"in block {form.word!r} used at {format_path(path)}" + (
-            f" (line {line})" if line else "")
-        child = _Scope(prefix=qualified + ".", input_ref=inputs[0], values=values, parent=scope,
-                       notes=(*scope.notes, note))
+            f" (line {line})" if line else ""
+        )
+        child = _Scope(
+            prefix=qualified + ".",
+            input_ref=inputs[0],
+            values=values,
+            parent=scope,
+            notes=(*scope.notes, note),
+        )
         if len(inputs) > 1:
             self.error("invalid-value", "a block takes one input", form.at("from", path))
             return qualified

@@ -94,14 +94,25 @@ def plan(spec: Spec | SpecSource) -> Plan:
         except ShapeError as exc:
             raise SpecError([_shape_diagnostic(spec, layer, ins, exc)]) from None
         tensors[layer.name] = inferred.out
-        planned.append(PlannedLayer(layer.name, layer.type, inputs, ins, inferred.out,
-                                    inferred.params, inferred.macs, layer.trainable,
-                                    layer.config))
+        planned.append(
+            PlannedLayer(
+                layer.name,
+                layer.type,
+                inputs,
+                ins,
+                inferred.out,
+                inferred.params,
+                inferred.macs,
+                layer.trainable,
+                layer.config,
+            )
+        )
     return Plan(spec.name, tensors[INPUT_NAME], tuple(planned))
 
 
-def _shape_diagnostic(spec: Spec, layer: LayerSpec, ins: tuple[Tensor, ...],
-                      exc: ShapeError) -> Diagnostic:
+def _shape_diagnostic(
+    spec: Spec, layer: LayerSpec, ins: tuple[Tensor, ...], exc: ShapeError
+) -> Diagnostic:
     received = exc.received or ", ".join(format_shape(t.shape) for t in ins)
     path = (*layer.args_path, exc.field) if exc.field else layer.path
     diag = Diagnostic(
@@ -134,8 +145,9 @@ def max_params_default() -> int | None:
     try:
         return int(float(raw))
     except ValueError:
-        raise SpecError.single("invalid-value",
-                               f"NETSPEC_MAX_PARAMS must be a number, got {raw!r}") from None
+        raise SpecError.single(
+            "invalid-value", f"NETSPEC_MAX_PARAMS must be a number, got {raw!r}"
+        ) from None
 
 
 def check_budget(p: Plan, max_params: int | None) -> None:
@@ -147,6 +159,8 @@ def check_budget(p: Plan, max_params: int | None) -> None:
         "budget",
         f"{p.name} has {p.total_params:,} parameters ({gib:,.1f} GiB of float32 weights), "
         f"over the budget of {max_params:,}",
-        hints=("raise it with --max-params N (or NETSPEC_MAX_PARAMS=N; 0 means no limit), "
-               "or shrink the spec",),
+        hints=(
+            "raise it with --max-params N (or NETSPEC_MAX_PARAMS=N; 0 means no limit), "
+            "or shrink the spec",
+        ),
     )

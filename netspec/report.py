@@ -52,19 +52,31 @@ def _layer_json(layer: PlannedLayer) -> dict[str, Any]:
 def summary_text(p: Plan, batch_size: int) -> str:
     """The human summary: one row per layer, then the totals."""
     graph = _is_graph(p)
-    headers = ["#", "name", "type", *(["from"] if graph else []), "input", "output", "params",
-               "MACs"]
+    headers = [
+        "#",
+        "name",
+        "type",
+        *(["from"] if graph else []),
+        "input",
+        "output",
+        "params",
+        "MACs",
+    ]
     rows = []
     for i, layer in enumerate(p.layers, 1):
         row = [str(i), layer.name, layer.type]
         if graph:
             row.append(", ".join(layer.inputs))
-        row += [_inputs_text(layer.in_shapes), format_shape(layer.out.shape),
-                f"{layer.params:,}" + ("" if layer.trainable or not layer.params else " (frozen)"),
-                _count(layer.macs)]
+        row += [
+            _inputs_text(layer.in_shapes),
+            format_shape(layer.out.shape),
+            f"{layer.params:,}" + ("" if layer.trainable or not layer.params else " (frozen)"),
+            _count(layer.macs),
+        ]
         rows.append(row)
-    widths = [max(len(h), *(len(r[c]) for r in rows)) if rows else len(h)
-              for c, h in enumerate(headers)]
+    widths = [
+        max(len(h), *(len(r[c]) for r in rows)) if rows else len(h) for c, h in enumerate(headers)
+    ]
     rule = "─" * (sum(widths) + 2 * (len(widths) - 1))
     lines = [
         f"{p.name}: {len(p.layers)} layers, input {format_shape(p.input.shape)}"
@@ -90,7 +102,8 @@ def summary_text(p: Plan, batch_size: int) -> str:
 
 
 def _row(cells: list[str], widths: list[int], headers: list[str]) -> str:
-    out = [c.rjust(w) if h in _RIGHT else c.ljust(w) for c, w, h in zip(cells, widths, headers)]
+    cols = zip(cells, widths, headers, strict=True)
+    out = [c.rjust(w) if h in _RIGHT else c.ljust(w) for c, w, h in cols]
     return "  ".join(out).rstrip()
 
 

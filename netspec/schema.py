@@ -11,7 +11,6 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from netspec.expand import COMMON_FIELDS
 from netspec.layers import registry
 from netspec.sections import DataSpec, InputSpec, TrainSpec
 
@@ -23,8 +22,10 @@ _COMMON = {
         "description": "input reference(s): a layer name, `input`, or a list of them",
         "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
     },
-    "repeat": {"anyOf": [{"type": "integer", "minimum": 1}, _INTERPOLATED],
-               "description": "stack this entry that many times"},
+    "repeat": {
+        "anyOf": [{"type": "integer", "minimum": 1}, _INTERPOLATED],
+        "description": "stack this entry that many times",
+    },
     "trainable": {"type": "boolean", "description": "false freezes the layer's parameters"},
 }
 
@@ -35,30 +36,36 @@ def spec_schema() -> dict[str, Any]:
     for layer in registry.all_layers():
         config_ref = _config_def(layer, defs)
         words = [layer.name, *layer.aliases]
-        entry_forms.append({
-            "type": "object",
-            "description": f"{layer.name}: {layer.summary}",
-            "properties": {"type": {"enum": words}},
-            "required": ["type"],
-            "allOf": [{"$ref": config_ref}],
-        })
+        entry_forms.append(
+            {
+                "type": "object",
+                "description": f"{layer.name}: {layer.summary}",
+                "properties": {"type": {"enum": words}},
+                "required": ["type"],
+                "allOf": [{"$ref": config_ref}],
+            }
+        )
         value_forms: list[dict[str, Any]] = [{"$ref": config_ref}, {"type": "null"}]
         if layer.primary:
             value_forms.insert(0, _primary_schema(layer))
         for word in words:
-            entry_forms.append({
-                "type": "object",
-                "description": f"{word}: {layer.summary}",
-                "properties": {word: {"anyOf": value_forms}, **_COMMON},
-                "required": [word],
-                "additionalProperties": False,
-            })
-    entry_forms.append({
-        "type": "object",
-        "description": "use of a block defined under `blocks`",
-        "minProperties": 1,
-        "propertyNames": {"not": {"enum": ["type", *registry.all_words()]}},
-    })
+            entry_forms.append(
+                {
+                    "type": "object",
+                    "description": f"{word}: {layer.summary}",
+                    "properties": {word: {"anyOf": value_forms}, **_COMMON},
+                    "required": [word],
+                    "additionalProperties": False,
+                }
+            )
+    entry_forms.append(
+        {
+            "type": "object",
+            "description": "use of a block defined under `blocks`",
+            "minProperties": 1,
+            "propertyNames": {"not": {"enum": ["type", *registry.all_words()]}},
+        }
+    )
     defs["entry"] = {"anyOf": entry_forms}
     defs["layers"] = {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/entry"}}
     return {
@@ -71,17 +78,25 @@ def spec_schema() -> dict[str, Any]:
             "name": {"type": "string"},
             "description": {"type": "string"},
             "vars": {"type": "object", "description": "values referenced as ${name}"},
-            "input": {"anyOf": [
-                {"type": "array", "items": _dim_schema(), "minItems": 1},
-                _model_schema(InputSpec, defs),
-            ]},
-            "blocks": {"type": "object", "additionalProperties": {
+            "input": {
+                "anyOf": [
+                    {"type": "array", "items": _dim_schema(), "minItems": 1},
+                    _model_schema(InputSpec, defs),
+                ]
+            },
+            "blocks": {
                 "type": "object",
-                "properties": {"params": {"type": "object"}, "description": {"type": "string"},
-                               "layers": {"$ref": "#/$defs/layers"}},
-                "required": ["layers"],
-                "additionalProperties": False,
-            }},
+                "additionalProperties": {
+                    "type": "object",
+                    "properties": {
+                        "params": {"type": "object"},
+                        "description": {"type": "string"},
+                        "layers": {"$ref": "#/$defs/layers"},
+                    },
+                    "required": ["layers"],
+                    "additionalProperties": False,
+                },
+            },
             "layers": {"$ref": "#/$defs/layers"},
             "data": _model_schema(DataSpec, defs),
             "train": _model_schema(TrainSpec, defs),
@@ -93,8 +108,12 @@ def spec_schema() -> dict[str, Any]:
 
 
 def _dim_schema() -> dict[str, Any]:
-    return {"anyOf": [{"type": "integer", "minimum": 1},
-                      {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"}]}
+    return {
+        "anyOf": [
+            {"type": "integer", "minimum": 1},
+            {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"},
+        ]
+    }
 
 
 def _config_def(layer: registry.LayerType[Any], defs: dict[str, Any]) -> str:
@@ -124,8 +143,11 @@ def _primary_schema(layer: registry.LayerType[Any]) -> dict[str, Any]:
     schema = {k: v for k, v in schema.items() if k not in ("title", "default")}
     if "$ref" in json.dumps(schema):
         schema = {}
-    return {"anyOf": [schema, _INTERPOLATED], "description": f"the primary argument: "
-            f"{layer.primary}" + (f" ({field.description})" if field.description else "")}
+    return {
+        "anyOf": [schema, _INTERPOLATED],
+        "description": f"the primary argument: "
+        f"{layer.primary}" + (f" ({field.description})" if field.description else ""),
+    }
 
 
 def _model_schema(model: type[BaseModel], defs: dict[str, Any]) -> dict[str, Any]:

@@ -14,8 +14,13 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 from netspec.dims import Dim, Sym
 
 _SYMBOL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-_DTYPES = {"float32": "float32", "float": "float32", "int64": "int64", "long": "int64",
-           "int": "int64"}
+_DTYPES = {
+    "float32": "float32",
+    "float": "float32",
+    "int64": "int64",
+    "long": "int64",
+    "int": "int64",
+}
 
 
 def _dim(value: Any) -> Any:

@@ -97,9 +97,13 @@ def parse(text: str, file: str | None = None) -> Document:
         mark = exc.problem_mark or exc.context_mark
         loc = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
         message = f"invalid YAML: {exc.problem or exc.context or exc}"
-        raise SpecError([Diagnostic("yaml-syntax", message).located(loc, source.snippet(loc))])
+        raise SpecError(
+            [Diagnostic("yaml-syntax", message).located(loc, source.snippet(loc))]
+        ) from None
     except yaml.YAMLError as exc:
-        raise SpecError.single("yaml-syntax", f"invalid YAML: {exc}", location=Location(file))
+        raise SpecError.single(
+            "yaml-syntax", f"invalid YAML: {exc}", location=Location(file)
+        ) from None
     if node is None:
         raise SpecError.single(
             "empty-spec",

@@ -77,8 +77,9 @@ def _as_path(source: str | os.PathLike[str]) -> Path | None:
     if isinstance(source, os.PathLike):
         return Path(source)
     # One line that names a file, or could only be a file name, is a path; else YAML text.
-    if "\n" not in source and (source.endswith((".yaml", ".yml")) or Path(source).exists()
-                               or ":" not in source):
+    if "\n" not in source and (
+        source.endswith((".yaml", ".yml")) or Path(source).exists() or ":" not in source
+    ):
         return Path(source)
     return None
 
@@ -97,8 +98,9 @@ def validate_document(doc: Document, default_name: str) -> Spec:
                 diags.extend(_diagnostics(exc, raw, (key,), None, model, doc.source))
     if diags:
         raise SpecError(_dedupe(diags))
-    spec = Spec(name=expanded.name, description=expanded.description, layers=tuple(layers),
-                **sections)
+    spec = Spec(
+        name=expanded.name, description=expanded.description, layers=tuple(layers), **sections
+    )
     spec._source = doc.source
     return spec
 
@@ -108,24 +110,42 @@ def _layer(entry: LayerEntry, source: SourceMap, diags: list[Diagnostic]) -> Lay
     try:
         config = layer_type.config.model_validate(entry.args)
     except ValidationError as exc:
-        found = _diagnostics(exc, entry.args, entry.args_path, entry.primary_path,
-                             layer_type.config, source)
+        found = _diagnostics(
+            exc, entry.args, entry.args_path, entry.primary_path, layer_type.config, source
+        )
         diags.extend(d if not entry.notes else _with_notes(d, entry.notes) for d in found)
         return None
     n = len(entry.inputs) or 1
-    if n < layer_type.min_inputs or (layer_type.max_inputs is not None and n >
-                                     layer_type.max_inputs):
-        want = (f"at least {layer_type.min_inputs}" if layer_type.max_inputs is None
-                else str(layer_type.max_inputs))
-        diags.append(source.attach(Diagnostic(
-            "wrong-inputs", f"{entry.type} takes {want} input(s) but `from` names {n}",
-            path=entry.from_path or entry.path,
-            hints=("name the inputs: `from: [a, b]`",) if layer_type.min_inputs > 1 else (),
-            notes=entry.notes)))
+    if n < layer_type.min_inputs or (
+        layer_type.max_inputs is not None and n > layer_type.max_inputs
+    ):
+        want = (
+            f"at least {layer_type.min_inputs}"
+            if layer_type.max_inputs is None
+            else str(layer_type.max_inputs)
+        )
+        diags.append(
+            source.attach(
+                Diagnostic(
+                    "wrong-inputs",
+                    f"{entry.type} takes {want} input(s) but `from` names {n}",
+                    path=entry.from_path or entry.path,
+                    hints=("name the inputs: `from: [a, b]`",) if layer_type.min_inputs > 1 else (),
+                    notes=entry.notes,
+                )
+            )
+        )
         return None
-    return LayerSpec(name=entry.name, type=entry.type, inputs=entry.inputs, config=config,
-                     trainable=entry.trainable, path=entry.path, args_path=entry.args_path,
-                     notes=entry.notes)
+    return LayerSpec(
+        name=entry.name,
+        type=entry.type,
+        inputs=entry.inputs,
+        config=config,
+        trainable=entry.trainable,
+        path=entry.path,
+        args_path=entry.args_path,
+        notes=entry.notes,
+    )
 
 
 def _with_notes(d: Diagnostic, notes: tuple[str, ...]) -> Diagnostic:
@@ -145,11 +165,20 @@ def _dedupe(diags: list[Diagnostic]) -> list[Diagnostic]:
     return out
 
 
-def _diagnostics(exc: ValidationError, raw: Any, base: YPath, primary_path: YPath | None,
-                 model: type[BaseModel], source: SourceMap) -> list[Diagnostic]:
+def _diagnostics(
+    exc: ValidationError,
+    raw: Any,
+    base: YPath,
+    primary_path: YPath | None,
+    model: type[BaseModel],
+    source: SourceMap,
+) -> list[Diagnostic]:
     """pydantic errors -> diagnostics; union members' errors for one field become one."""
-    names = registry.field_names(model) if issubclass(model, LayerConfig) else {
-        f: f for f in model.model_fields}
+    names = (
+        registry.field_names(model)
+        if issubclass(model, LayerConfig)
+        else {f: f for f in model.model_fields}
+    )
     by_field: dict[tuple[str | int, ...], list[Any]] = {}
     for err in exc.errors():
         by_field.setdefault(_user_loc(err["loc"], raw), []).append(err)
@@ -160,14 +189,29 @@ def _diagnostics(exc: ValidationError, raw: Any, base: YPath, primary_path: YPat
         if first["type"] == "extra_forbidden":
             guess = did_you_mean(str(field), names)
             message = f"unknown field {field!r}" + (f"; did you mean {guess!r}?" if guess else "")
-            out.append(source.attach(Diagnostic(
-                "unknown-field", message, path=(*base, *loc),
-                expected="one of: " + ", ".join(model.model_fields)), key=True))
+            out.append(
+                source.attach(
+                    Diagnostic(
+                        "unknown-field",
+                        message,
+                        path=(*base, *loc),
+                        expected="one of: " + ", ".join(model.model_fields),
+                    ),
+                    key=True,
+                )
+            )
             continue
         if first["type"] == "missing":
-            out.append(source.attach(Diagnostic(
-                "missing-field", f"missing required argument {field!r}", path=base,
-                expected=_describe(model, str(field)))))
+            out.append(
+                source.attach(
+                    Diagnostic(
+                        "missing-field",
+                        f"missing required argument {field!r}",
+                        path=base,
+                        expected=_describe(model, str(field)),
+                    )
+                )
+            )
             continue
         path: YPath = (*base, *loc)
         if primary_path is not None and field is not None and len(loc) == 1:
@@ -184,8 +228,13 @@ def _diagnostics(exc: ValidationError, raw: Any, base: YPath, primary_path: YPat
         guess = did_you_mean(value, choices) if isinstance(value, str) and choices else None
         if guess:
             message += f"; did you mean {guess!r}?"
-        out.append(source.attach(Diagnostic(
-            "invalid-value", message, path=path, received=received, expected=expected)))
+        out.append(
+            source.attach(
+                Diagnostic(
+                    "invalid-value", message, path=path, received=received, expected=expected
+                )
+            )
+        )
     return out
 
 
@@ -194,10 +243,9 @@ def _user_loc(loc: tuple[Any, ...], raw: Any) -> tuple[str | int, ...]:
     out: list[str | int] = []
     node = raw
     for part in loc:
-        if isinstance(node, Mapping) and part in node:
-            out.append(part)
-            node = node[part]
-        elif isinstance(node, (list, tuple)) and isinstance(part, int) and 0 <= part < len(node):
+        if (isinstance(node, Mapping) and part in node) or (
+            isinstance(node, (list, tuple)) and isinstance(part, int) and 0 <= part < len(node)
+        ):
             out.append(part)
             node = node[part]
         elif not out and isinstance(part, str):

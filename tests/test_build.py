@@ -43,8 +43,11 @@ def test_graph_module_with_layer_names_and_plan_shapes() -> None:
     y = model(torch.randn(3, 3, 8, 8))
     assert tuple(y.shape) == (3, *p.output.shape)
     assert p.total_params == sum(t.numel() for t in model.parameters())
-    assert p.non_trainable_params == sum(t.numel() for t in model.parameters()
-                                         if not t.requires_grad) == 5 * 4 + 5
+    assert (
+        p.non_trainable_params
+        == sum(t.numel() for t in model.parameters() if not t.requires_grad)
+        == 5 * 4 + 5
+    )
 
 
 def test_graph_semantics_equal_hand_written_torch() -> None:
@@ -108,5 +111,5 @@ def test_plan_torch_disagreement_is_a_netspec_bug(monkeypatch: pytest.MonkeyPatc
         return Inferred(right.out, right.params + 1, right.macs)
 
     monkeypatch.setitem(registry._REGISTRY, "dense", dataclasses.replace(dense, infer=wrong))
-    with pytest.raises(RuntimeError, match="netspec bug: layer dense_0 .* plan says 41 params"):
+    with pytest.raises(RuntimeError, match=r"netspec bug: layer dense_0 .* plan says 41 params"):
         netspec.build_model("input: [4]\nlayers: [dense: 8]\n")

@@ -68,8 +68,14 @@ def test_summary_json_matches_torch() -> None:
     assert data["trainable_params"] + data["non_trainable_params"] == data["total_params"]
     assert data["batch_size"] == 4
     assert [layer["name"] for layer in data["layers"]] == [
-        "conv2d_0", "conv2d_1", "residual_0.conv2d_0", "residual_0.relu_0", "residual_0",
-        "conv2d_2", "dense_0"]
+        "conv2d_0",
+        "conv2d_1",
+        "residual_0.conv2d_0",
+        "residual_0.relu_0",
+        "residual_0",
+        "conv2d_2",
+        "dense_0",
+    ]
     assert data["layers"][4]["inputs"] == ["conv2d_1", "residual_0.relu_0"]
     assert {"name", "type", "inputs", "output_shape", "params", "macs"} <= set(data["layers"][0])
 
@@ -94,8 +100,10 @@ def test_every_example_spec_has_the_schema_modeline() -> None:
         assert first == "# yaml-language-server: $schema=../netspec.schema.json", path
 
 
-@pytest.mark.parametrize("command", [["validate", str(SPEC)], ["summary", str(SPEC)],
-                                     ["summary", "--json", str(SPEC)], ["schema"]])
+@pytest.mark.parametrize(
+    "command",
+    [["validate", str(SPEC)], ["summary", str(SPEC)], ["summary", "--json", str(SPEC)], ["schema"]],
+)
 def test_validate_summary_schema_never_import_torch(command: list[str]) -> None:
     code = (
         "import sys\nfrom netspec.cli import main\n"
@@ -103,14 +111,16 @@ def test_validate_summary_schema_never_import_torch(command: list[str]) -> None:
         "bad = sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.'))\n"
         "assert not bad, bad[:5]\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          cwd=ROOT, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False
+    )
     assert proc.returncode == 0, proc.stderr
 
 
 def test_python_dash_m_and_version() -> None:
-    proc = subprocess.run([sys.executable, "-m", "netspec", "--version"], capture_output=True,
-                          text=True, check=False)
+    proc = subprocess.run(
+        [sys.executable, "-m", "netspec", "--version"], capture_output=True, text=True, check=False
+    )
     assert proc.returncode == 0
     assert proc.stdout.strip() == f"netspec {netspec.__version__}"
 

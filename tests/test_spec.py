@@ -23,7 +23,10 @@ def test_four_spellings_load_the_same() -> None:
     for spec in loaded[1:]:
         assert _layers(spec) == _layers(loaded[0])
         assert spec.layers[0].config == loaded[0].layers[0].config
-    assert _layers(loaded[0]) == [("dense_0", "dense", ("input",)), ("relu_0", "relu", ("dense_0",))]
+    assert _layers(loaded[0]) == [
+        ("dense_0", "dense", ("input",)),
+        ("relu_0", "relu", ("dense_0",)),
+    ]
 
 
 def test_dict_and_path_sources(tmp_path: pytest.TempPathFactory) -> None:
@@ -64,9 +67,12 @@ layers:
     )
     names = [layer.name for layer in spec.layers]
     assert names == [
-        "conv_relu_0.conv2d_0", "conv_relu_0.relu_0",
-        "conv_relu_1.conv2d_0", "conv_relu_1.relu_0",
-        "conv_relu_2.conv2d_0", "conv_relu_2.relu_0",
+        "conv_relu_0.conv2d_0",
+        "conv_relu_0.relu_0",
+        "conv_relu_1.conv2d_0",
+        "conv_relu_1.relu_0",
+        "conv_relu_2.conv2d_0",
+        "conv_relu_2.relu_0",
         "dense_0",
     ]
     filters = [layer.config.filters for layer in spec.layers if layer.type == "conv2d"]  # type: ignore[attr-defined]
@@ -104,8 +110,9 @@ def test_input_inside_a_block_is_the_block_input() -> None:
 
 
 def test_default_names_skip_explicit_ones() -> None:
-    spec = load_spec("input: [4]\nlayers:\n  - dense: 4\n  - dense: {units: 4, name: dense_1}\n"
-                     "  - dense: 4\n")
+    spec = load_spec(
+        "input: [4]\nlayers:\n  - dense: 4\n  - dense: {units: 4, name: dense_1}\n  - dense: 4\n"
+    )
     assert [layer.name for layer in spec.layers] == ["dense_0", "dense_1", "dense_2"]
 
 
@@ -134,7 +141,7 @@ def test_train_section_is_checked_with_did_you_mean() -> None:
 
 
 def test_networks_is_reserved_for_v1_1() -> None:
-    with pytest.raises(SpecError, match="comes in v1.1"):
+    with pytest.raises(SpecError, match=r"comes in v1\.1"):
         load_spec("networks: {}\ninput: [4]\nlayers: [dense: 2]\n")
 
 

@@ -94,7 +94,7 @@ def activation_call(name: str | None) -> tuple[Callable[..., Any], dict[str, Any
     if name in (None, "identity", "linear"):
         return None
     import torch
-    import torch.nn.functional as F  # noqa: N812
+    import torch.nn.functional as F
 
     table: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {
         "relu": (torch.relu, {}),

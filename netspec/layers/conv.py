@@ -3,7 +3,8 @@
 Input (N, C, *spatial) -> output (N, filters, *spatial'). Per spatial dim
 ``out = floor((in + 2p - d(k-1) - 1) / s) + 1``; ``padding: same`` keeps the size at stride 1
 and gives ``ceil(in / s)`` at stride > 1 (TF/Keras), padding asymmetrically when it must.
-Params ``filters * (C/groups) * prod(k) (+ filters)``; MACs ``filters * prod(out) * (C/groups) * prod(k)``.
+Params ``filters * (C/groups) * prod(k) (+ filters)``;
+MACs ``filters * prod(out) * (C/groups) * prod(k)``.
 """
 
 from __future__ import annotations
@@ -87,7 +88,7 @@ def _build(n: int) -> Any:
     def build(cfg: ConvConfig, inputs: tuple[Tensor, ...]) -> nn.Module:
         from torch import nn
 
-        conv_cls = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}[n]
+        conv_cls: Any = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}[n]
         k = per_dim(cfg.kernel_size, n, "kernel_size")
         s = per_dim(cfg.stride, n, "stride")
         d = per_dim(cfg.dilation, n, "dilation")
@@ -95,9 +96,11 @@ def _build(n: int) -> Any:
         common: dict[str, Any] = {"dilation": d, "groups": cfg.groups, "bias": cfg.bias}
         if cfg.padding == "same" and any(si > 1 for si in s):
             # torch's padding='same' is stride-1 only: pad like TF at run time instead.
-            return same_padded(conv_cls)(channels, cfg.filters, k, stride=s, **common)
+            module: nn.Module = same_padded(conv_cls)(channels, cfg.filters, k, stride=s, **common)
+            return module
         padding: Any = cfg.padding if isinstance(cfg.padding, str) else per_dim(cfg.padding, n, "")
-        return conv_cls(channels, cfg.filters, k, stride=s, padding=padding, **common)
+        module = conv_cls(channels, cfg.filters, k, stride=s, padding=padding, **common)
+        return module
 
     return build
 
@@ -105,7 +108,7 @@ def _build(n: int) -> Any:
 @functools.cache
 def same_padded(conv_cls: type[Any]) -> type[Any]:
     """A conv class that pads like TF/Keras `same` at stride > 1 (asymmetric when needed)."""
-    import torch.nn.functional as F  # noqa: N812
+    import torch.nn.functional as F
 
     def forward(self: Any, x: Any) -> Any:
         pads: list[int] = []
@@ -129,12 +132,14 @@ for _n in (1, 2, 3):
             infer=_infer(_n),
             build=_build(_n),
             family="convolution",
-            summary=f"{_n}-D convolution (torch.nn.Conv{_n}d); `padding: same` works at any stride.",
+            summary=f"{_n}-D convolution (torch.nn.Conv{_n}d); `padding: same` at any stride.",
             shape_rule=f"{_layout(_n)} -> (N, filters, ...): PyTorch conv formula per spatial dim",
             examples=(
                 Example({"filters": 4, "kernel_size": 3}, _in),
                 Example({"filters": 6, "kernel_size": 3, "padding": "same", "stride": 2}, _in),
-                Example({"filters": _in[0], "kernel_size": 2, "padding": "same", "groups": _in[0]}, _in),
+                Example(
+                    {"filters": _in[0], "kernel_size": 2, "padding": "same", "groups": _in[0]}, _in
+                ),
                 Example({"filters": 2, "kernel_size": 1, "bias": False, "activation": "relu"}, _in),
             ),
         )

@@ -30,7 +30,9 @@ def infer(cfg: DenseConfig, inputs: tuple[Tensor, ...]) -> Inferred:
     features = known(x.shape[-1], "the feature dimension of dense's input")
     params = features * cfg.units + (cfg.units if cfg.bias else 0)
     rows = dims.prod(x.shape[:-1])
-    return Inferred(Tensor((*x.shape[:-1], cfg.units)), params, dims.mul(rows, features * cfg.units))
+    return Inferred(
+        Tensor((*x.shape[:-1], cfg.units)), params, dims.mul(rows, features * cfg.units)
+    )
 
 
 def build(cfg: DenseConfig, inputs: tuple[Tensor, ...]) -> nn.Module:

@@ -158,7 +158,11 @@ register(
         family="merge",
         summary="Concatenation of the inputs named in `from` along `dim` (batch is dim 0).",
         shape_rule="sizes add up along dim; other dims must match",
-        examples=(_PAIR, Example({"dim": 2}, (4, 5), extra_inputs=2), Example({"dim": -1}, (3,), extra_inputs=1)),
+        examples=(
+            _PAIR,
+            Example({"dim": 2}, (4, 5), extra_inputs=2),
+            Example({"dim": -1}, (3,), extra_inputs=1),
+        ),
     )
 )
 register(

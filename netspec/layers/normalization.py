@@ -25,7 +25,9 @@ _EPS = AliasChoices("eps", "epsilon")
 
 
 class BatchNormConfig(LayerConfig):
-    momentum: Annotated[float, Field(ge=0.0, le=1.0)] | None = 0.1
+    # No null (torch's cumulative average): its forward reads a tensor's value, which fails
+    # on the meta device that checks builds and breaks torch.compile graphs.
+    momentum: Annotated[float, Field(ge=0.0, le=1.0)] = 0.1
     eps: Eps = Field(default=1e-5, validation_alias=_EPS)
     affine: bool = True
     track_running_stats: bool = True
@@ -94,7 +96,7 @@ register(
         shape_rule="unchanged: (N, C), (N, C, L), (N, C, H, W) or (N, C, D, H, W)",
         field_docs={
             "momentum": "PyTorch's momentum (weight of the new batch; default 0.1): Keras' "
-            "momentum=0.99 is 0.01 here. null: a cumulative average.",
+            "momentum=0.99 is 0.01 here.",
         },
         # Batch 1 in training mode needs more than one value per channel, so the examples
         # all have a spatial dim > 1 (a (C,) input is fine at any real batch size > 1).

@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, ValidationInfo, field_validator
 
 from netspec import dims
 from netspec.layers.common import PositiveInt, Rate, known, require_float, require_rank
@@ -35,16 +35,17 @@ class RecurrentConfig(LayerConfig):
     dropout: Rate = 0.0
     bias: bool = True
 
-    @model_validator(mode="after")
-    def _dropout_needs_layers(self) -> RecurrentConfig:
+    @field_validator("dropout")
+    @classmethod
+    def _dropout_needs_layers(cls, dropout: float, info: ValidationInfo) -> float:
         # torch applies this dropout between stacked layers only; with one layer it would
         # silently do nothing (torch merely warns), which hides a mistake.
-        if self.dropout > 0 and self.num_layers == 1:
+        if dropout > 0 and info.data.get("num_layers") == 1:
             raise ValueError(
                 "dropout acts between stacked recurrent layers, so it needs num_layers > 1; "
                 "add a `dropout` layer after this one instead"
             )
-        return self
+        return dropout
 
 
 class RNNConfig(RecurrentConfig):

@@ -1,0 +1,21 @@
+"""Symbolic dimensions stay exact through arithmetic."""
+
+from __future__ import annotations
+
+from netspec import dims
+from netspec.dims import Sym
+
+
+def test_polynomial_arithmetic_and_printing() -> None:
+    t = Sym.atom("T")
+    assert str(dims.add(t, -2)) == "T-2"
+    assert str(dims.mul(dims.mul(t, t), 3)) == "3*T*T"
+    assert dims.sub(dims.add(t, 5), t) == 5
+    assert dims.floordiv(dims.mul(t, 4), 2) == dims.mul(t, 2)
+    assert str(dims.floordiv(dims.add(t, 1), 2)) == "(T+1)//2"
+    assert dims.substitute(dims.add(dims.mul(t, t), 3), {"T": 4}) == 19
+
+
+def test_shape_formatting() -> None:
+    assert dims.format_shape((Sym.atom("T"), 16)) == "(N, T, 16)"
+    assert dims.to_json(dims.mul(Sym.atom("T"), 8)) == "8*T"
