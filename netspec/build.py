@@ -72,7 +72,7 @@ def assemble(p: Plan) -> fx.GraphModule:
             node = layer_type.emit(graph, layer.config, args)
         else:
             raise netspec_bug(f"layer type {layer.type} has neither build nor emit")
-        act = activation_call(getattr(layer.config, "activation", None))
+        act = activation_call(layer_type.output_activation(layer.config))
         if act is not None:
             node = graph.call_function(act[0], (node,), act[1])
         nodes[layer.name] = node

@@ -54,7 +54,7 @@ def measure(type_name: str, args: Mapping[str, Any], inputs: Sequence[Tensor]) -
         else:
             module = _Emitted(layer, cfg, len(inputs))
         module.train()
-        act = activation_call(getattr(cfg, "activation", None))
+        act = activation_call(layer.output_activation(cfg))
 
         def run(batch: int) -> torch.Tensor:
             xs = [_example(t.shape, t.dtype, batch) for t in inputs]
@@ -76,8 +76,13 @@ def _example(shape: Shape, dtype: str, batch: int) -> torch.Tensor:
     return torch.empty((batch, *concrete))
 
 
-def check(type_name: str, args: Mapping[str, Any], in_shape: Shape, dtype: str = "float32",
-          extra_inputs: int = 0) -> None:
+def check(
+    type_name: str,
+    args: Mapping[str, Any],
+    in_shape: Shape,
+    dtype: str = "float32",
+    extra_inputs: int = 0,
+) -> None:
     """Assert netspec's predicted shape, params and MACs equal torch's."""
     inputs = [Tensor(tuple(in_shape), dtype)] * (1 + extra_inputs)  # type: ignore[arg-type]
     want = measure(type_name, args, inputs)

@@ -30,8 +30,15 @@ def _conv(n: int) -> st.SearchStrategy[Case]:
         padding: Any = draw(st.sampled_from(["same", "valid", 0, 1, 2]))
         span = dilation * (k - 1) + 1
         sizes = tuple(draw(st.integers(max(span, 1), max(span, 1) + 6)) for _ in range(n))
-        args = {"filters": filters, "kernel_size": k, "stride": stride, "padding": padding,
-                "dilation": dilation, "groups": groups, "bias": draw(st.booleans())}
+        args = {
+            "filters": filters,
+            "kernel_size": k,
+            "stride": stride,
+            "padding": padding,
+            "dilation": dilation,
+            "groups": groups,
+            "bias": draw(st.booleans()),
+        }
         return args, (channels, *sizes), "float32"
 
     return case()
@@ -58,7 +65,20 @@ STRATEGIES: dict[str, st.SearchStrategy[Case]] = {
     "add": _unary(),
     "multiply": _unary(),
     "concat": _concat(),
-    **{name: _unary() for name in ("relu", "sigmoid", "tanh", "silu", "identity", "elu", "gelu",
-                                    "leaky_relu", "softmax", "log_softmax")},
+    **{
+        name: _unary()
+        for name in (
+            "relu",
+            "sigmoid",
+            "tanh",
+            "silu",
+            "identity",
+            "elu",
+            "gelu",
+            "leaky_relu",
+            "softmax",
+            "log_softmax",
+        )
+    },
 }
 MULTI_INPUT = {"add", "multiply", "concat"}

@@ -168,7 +168,7 @@ def _batchnorm(draw: st.DrawFn) -> Case:
         sizes[0] = 2
     args: dict[str, Any] = {}
     if draw(st.booleans()):
-        args["momentum"] = draw(st.one_of(st.none(), st.floats(0.0, 1.0)))
+        args["momentum"] = draw(st.floats(0.0, 1.0))
     if draw(st.booleans()):
         args[draw(st.sampled_from(["eps", "epsilon"]))] = draw(st.floats(1e-8, 1e-2))
     if draw(st.booleans()):

@@ -33,8 +33,11 @@ LAYERS = [layer.name for layer in all_layers() if layer.name not in COVERED_ELSE
 def test_every_layer_has_examples_and_a_strategy() -> None:
     missing = [name for name in LAYERS if name not in STRATEGIES]
     assert not missing, f"layers without a hypothesis strategy: {missing}"
-    no_examples = [layer.name for layer in all_layers()
-                   if not layer.examples and layer.name not in COVERED_ELSEWHERE]
+    no_examples = [
+        layer.name
+        for layer in all_layers()
+        if not layer.examples and layer.name not in COVERED_ELSEWHERE
+    ]
     assert not no_examples
 
 

@@ -26,11 +26,13 @@ from netspec.layers.registry import Tensor
 
 
 def build(name: str, args: dict[str, Any], shape: tuple[int, ...],
-          dtype: str = "float32") -> nn.Module:
+          dtype: str = "float32") -> Any:
+    """The layer's torch module (typed Any: tests poke at torch attributes)."""
     layer = registry.get(name)
-    module: nn.Module = layer.build(  # type: ignore[misc]
-        layer.config.model_validate(args), (Tensor(shape, dtype),))  # type: ignore[arg-type]
-    return module
+    if layer.build is None:
+        raise TypeError(f"{name} has no build")
+    return layer.build(layer.config.model_validate(args),
+                       (Tensor(shape, dtype),))  # type: ignore[arg-type]
 
 
 # ---- shape errors ---------------------------------------------------------------------------
@@ -95,15 +97,19 @@ def test_recurrent_rejects_token_ids() -> None:
 
 
 def test_recurrent_dropout_needs_stacked_layers() -> None:
-    with pytest.raises(ValidationError, match="dropout acts between stacked recurrent layers"):
+    with pytest.raises(ValidationError, match="dropout acts between stacked recurrent layers"
+                       ) as info:
         registry.get("gru").config.model_validate({"hidden_size": 4, "dropout": 0.2})
+    assert info.value.errors()[0]["loc"] == ("dropout",)
+    registry.get("gru").config.model_validate({"units": 4, "dropout": 0.2, "num_layers": 2})
 
 
 def test_transformer_activation_is_not_a_fused_output_activation() -> None:
     cfg = registry.get("transformer_encoder").config.model_validate(
         {"num_heads": 2, "activation": "relu"})
-    assert cfg.ffn_activation == "relu"
-    assert getattr(cfg, "activation", None) is None  # build.py fuses `activation` after a layer
+    layer = registry.get("transformer_encoder")
+    assert cfg.activation == "relu"
+    assert layer.output_activation(cfg) is None  # only dense/conv fuse `activation` after them
 
 
 # ---- symbolic lengths -----------------------------------------------------------------------
@@ -188,7 +194,7 @@ def test_causal_output_ignores_later_positions(name: str, args: dict[str, Any],
 
 def test_transformer_layers_start_from_different_weights() -> None:
     module = build("transformer_encoder", {"num_heads": 2, "num_layers": 3}, (4, 8))
-    first, second = module.layers[0], module.layers[1]  # type: ignore[index]
+    first, second = module.layers[0], module.layers[1]
     assert not torch.equal(first.linear1.weight, second.linear1.weight)
     assert not torch.equal(first.self_attn.in_proj_weight, second.self_attn.in_proj_weight)
 

@@ -1,6 +1,16 @@
 """Layer types. Each module registers its layers on import; add one import line per new file."""
 
-from netspec.layers import activation, conv, dense, merge  # noqa: F401
+from netspec.layers import (  # noqa: F401
+    activation,
+    attention,
+    conv,
+    conv_transpose,
+    dense,
+    embedding,
+    merge,
+    recurrent,
+    transformer,
+)
 from netspec.layers.registry import (
     Example,
     Inferred,

@@ -129,6 +129,7 @@ for _n in (1, 2, 3):
         LayerType(
             name=f"conv{_n}d",
             config=ConvConfig,
+            fused_activation=True,
             infer=_infer(_n),
             build=_build(_n),
             family="convolution",

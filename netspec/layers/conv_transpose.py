@@ -128,6 +128,7 @@ for _n in (1, 2):
         LayerType(
             name=f"conv_transpose{_n}d",
             config=ConvTransposeConfig,
+            fused_activation=True,
             infer=_infer(_n),
             build=_build(_n),
             aliases=_ALIASES[_n],

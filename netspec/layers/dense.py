@@ -45,6 +45,7 @@ register(
     LayerType(
         name="dense",
         config=DenseConfig,
+        fused_activation=True,
         infer=infer,
         build=build,
         aliases=("linear",),

@@ -50,5 +50,6 @@ register(
             Example({"p": 0.1}, (3, 4, 4)),
             Example({}, (5, 2)),
         ),
+        field_docs={"rate": "probability of zeroing an element while training, in [0, 1)"},
     )
 )

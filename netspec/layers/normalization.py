@@ -97,6 +97,10 @@ register(
         field_docs={
             "momentum": "PyTorch's momentum (weight of the new batch; default 0.1): Keras' "
             "momentum=0.99 is 0.01 here.",
+            "eps": "added to the variance for numerical stability",
+            "affine": "learn a per-channel scale and shift (2C parameters)",
+            "track_running_stats": "keep running mean/var buffers for evaluation (false: "
+            "always use the batch statistics)",
         },
         # Batch 1 in training mode needs more than one value per channel, so the examples
         # all have a spatial dim > 1 (a (C,) input is fine at any real batch size > 1).
@@ -123,5 +127,11 @@ register(
             Example({"bias": False}, (2, 3, 4)),
             Example({"elementwise_affine": False}, (6,)),
         ),
+        field_docs={
+            "eps": "added to the variance for numerical stability",
+            "elementwise_affine": "learn a per-feature scale (and shift, with bias): 2E "
+            "parameters",
+            "bias": "learn the shift as well as the scale (with elementwise_affine)",
+        },
     )
 )

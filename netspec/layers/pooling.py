@@ -85,11 +85,12 @@ def pool_out(size: Dim, k: int, s: int, p: int, d: int, ceil_mode: bool) -> Dim:
         up = -(-const // s)
         drop = 1 if up * s - const >= d * (k - 1) + 1 - p else 0
         return dims.add(q, up + 1 - drop)
+    # floor(span/s) + 1 == floor((span + s)/s): the latter reads better as a new symbol.
     if not ceil_mode:
-        return dims.add(dims.floordiv(span, s), 1)
+        return dims.floordiv(dims.add(span, s), s)
     if d * (k - 1) + 1 - p > s - 1:
         # (-span) mod s <= s - 1 < the gap that makes torch drop a window: it never drops.
-        return dims.add(dims.ceildiv(span, s), 1)
+        return dims.ceildiv(dims.add(span, s), s)
     return Sym.atom(f"ceil_pool({size}, k={k}, s={s}, p={p}, d={d})")
 
 
@@ -211,6 +212,17 @@ def _aliases(kind: Literal["max", "avg"], n: int) -> tuple[str, ...]:
     return (f"avg_pool{n}d", f"average_pooling{n}d")
 
 
+_POOL_DOCS = {
+    "kernel_size": "window size: one int for every spatial dim, or a list with one per dim",
+    "stride": "step between windows (default: kernel_size)",
+    "padding": "implicit padding on both sides, at most kernel_size // 2 (`valid` = 0); max "
+    "pooling pads with -inf, average pooling with zeros",
+    "ceil_mode": "round the output size up instead of down (a window starting inside the right "
+    "padding is dropped, as in PyTorch)",
+    "dilation": "spacing between the elements of a window",
+    "count_include_pad": "average pooling: count padded zeros in the divisor",
+}
+
 _INPUTS = ((3, 11), (2, 7, 8), (2, 5, 6, 7))
 _KINDS: tuple[tuple[Literal["max", "avg"], str, str], ...] = (
     ("max", "MaxPool", "max"),
@@ -240,6 +252,10 @@ for _n in (1, 2, 3):
                 "kernel_size.",
                 shape_rule=f"{layout(_n)} -> (N, C, ...): PyTorch pooling formula per spatial dim",
                 examples=tuple(_examples),
+                field_docs={
+                    f: doc for f, doc in _POOL_DOCS.items()
+                    if f in (MaxPoolConfig if _kind == "max" else AvgPoolConfig).model_fields
+                },
             )
         )
 
@@ -280,5 +296,9 @@ register(
             Example({"output_size": [2, 3]}, (2, 9, 8)),
             Example({"output_size": [None, 2]}, (2, 5, 6)),
         ),
+        field_docs={
+            "output_size": "output (H, W): one int for both, or [h, w] where null keeps that "
+            "input size",
+        },
     )
 )

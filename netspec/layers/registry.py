@@ -68,7 +68,8 @@ class LayerType(Generic[C]):
 
     ``build`` returns the nn.Module called as a submodule named after the layer; layers without
     parameters or state that are plain functions of their inputs (add, concat) give ``emit``
-    instead, which adds the call to the fx graph.
+    instead, which adds the call to the fx graph. With ``fused_activation`` the config's
+    ``activation`` field is applied to the output as a function call (dense, conv).
     """
 
     name: str
@@ -85,6 +86,10 @@ class LayerType(Generic[C]):
     examples: tuple[Example, ...] = ()
     shape_rule: str = ""
     field_docs: Mapping[str, str] = field(default_factory=dict)
+    fused_activation: bool = False  # the config's `activation` is applied to the output
+
+    def output_activation(self, config: Any) -> str | None:
+        return getattr(config, "activation", None) if self.fused_activation else None
 
 
 _REGISTRY: dict[str, LayerType[Any]] = {}

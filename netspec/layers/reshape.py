@@ -229,6 +229,11 @@ register(
             Example({"start_dim": 1, "end_dim": 2}, (2, 3, 4, 5)),
             Example({}, (4, 6), "int64"),
         ),
+        field_docs={
+            "start_dim": "first dim to flatten (PyTorch numbering: batch = 0, so 1 is the first "
+            "per-sample dim; negative counts from the end)",
+            "end_dim": "last dim to flatten, inclusive (-1: the last)",
+        },
     )
 )
 register(
@@ -246,6 +251,10 @@ register(
             Example({"shape": [-1, 4]}, (3, 4, 2)),
             Example({"shape": [6, -1]}, (2, 3, 5), "int64"),
         ),
+        field_docs={
+            "shape": "per-sample target shape (no batch dim); one entry may be -1 for the size "
+            "that makes the element counts match",
+        },
     )
 )
 register(
@@ -263,5 +272,9 @@ register(
             Example({"dims": [3, 1, 2]}, (2, 3, 4)),
             Example({"dims": [0, 2, 1]}, (4, 6), "int64"),
         ),
+        field_docs={
+            "dims": "the per-sample dims 1..r in their new order (batch = 0 stays first; a "
+            "leading 0 is allowed; negative counts from the end)",
+        },
     )
 )

@@ -28,11 +28,8 @@ class TransformerEncoderConfig(LayerConfig):
         default=None, validation_alias=AliasChoices("dim_feedforward", "ff_dim")
     )
     dropout: Rate = 0.1
-    # Named `activation` in YAML, but not the fused output activation other layers have
-    # under that name: it is the feed-forward block's inner nonlinearity.
-    ffn_activation: Literal["gelu", "relu"] = Field(
-        default="gelu", validation_alias=AliasChoices("activation", "ffn_activation")
-    )
+    # The feed-forward block's inner nonlinearity (not a fused output activation).
+    activation: Literal["gelu", "relu"] = "gelu"
     norm_first: bool = True
     num_layers: PositiveInt = 1
     causal: bool = False
@@ -57,7 +54,7 @@ def build(cfg: TransformerEncoderConfig, inputs: tuple[Tensor, ...]) -> nn.Modul
         cfg.num_heads,
         dim_feedforward=cfg.dim_feedforward or 4 * embed,
         dropout=cfg.dropout,
-        activation=cfg.ffn_activation,
+        activation=cfg.activation,
         norm_first=cfg.norm_first,
         num_layers=cfg.num_layers,
         causal=cfg.causal,
@@ -120,7 +117,7 @@ register(
         field_docs={
             "num_heads": "attention heads; must divide the embedding size",
             "dim_feedforward": "hidden size of the feed-forward block (default 4 * E)",
-            "ffn_activation": "(YAML: `activation`) the feed-forward block's nonlinearity",
+            "activation": "the feed-forward nonlinearity (not a fused output activation)",
             "norm_first": "pre-norm (LayerNorm before attention and feed-forward)",
             "causal": "position t attends to positions <= t only",
         },

@@ -119,5 +119,13 @@ register(
             Example({"scale_factor": 2, "mode": "linear", "align_corners": True}, (3, 7)),
             Example({"scale_factor": 1.5}, (2, 3, 4, 5)),
         ),
+        field_docs={
+            "scale_factor": "multiplier for every spatial dim, or a list with one per dim; "
+            "output = floor(input * factor)",
+            "mode": "interpolation: nearest / nearest-exact (1-3 spatial dims), linear (1), "
+            "bilinear or bicubic (2), trilinear (3)",
+            "align_corners": "linear modes only: align the corner pixels of input and output "
+            "(PyTorch's default false when null)",
+        },
     )
 )
