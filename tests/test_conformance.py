@@ -51,7 +51,7 @@ def test_registered_examples_match_torch(name: str, example: Any) -> None:
 
 
 @pytest.mark.parametrize("name", LAYERS)
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_generated_configs_match_torch(name: str, data: st.DataObject) -> None:
     case = data.draw(STRATEGIES[name], label=name)

@@ -6,10 +6,15 @@ from netspec.layers import (  # noqa: F401
     conv,
     conv_transpose,
     dense,
+    dropout,
     embedding,
     merge,
+    normalization,
+    pooling,
     recurrent,
+    reshape,
     transformer,
+    upsample,
 )
 from netspec.layers.registry import (
     Example,

@@ -3,7 +3,8 @@
 maxpool / avgpool: input (N, C, *spatial) -> output (N, C, *spatial'), per spatial dim the
 PyTorch formula ``out = floor((in + 2p - d(k-1) - 1) / s) + 1`` (``d = 1`` for avgpool,
 ``s`` defaults to ``k``); with ``ceil_mode`` the ceiling, minus one when the last window would
-start inside the right padding (``(out-1)*s >= in + p``). ``p <= k // 2`` per dim.
+start inside the right padding (``(out-1)*s >= in + p``). ``p <= k // 2`` per dim, and
+avgpool3d (only it, as in torch) also needs ``in >= k`` before padding.
 global_avgpool / global_maxpool: (N, C, *spatial) -> (N, C), 1 to 3 spatial dims.
 adaptive_avgpool2d: (N, C, H, W) -> (N, C, *output_size) (a null entry keeps that dim).
 No parameters and no MACs (pooling does no multiply-accumulates).
