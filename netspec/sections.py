@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
 from netspec.dims import Dim, Sym
 
@@ -20,6 +20,14 @@ _DTYPES = {
     "int64": "int64",
     "long": "int64",
     "int": "int64",
+}
+
+
+DIM_SCHEMA: dict[str, Any] = {
+    "anyOf": [
+        {"type": "integer", "minimum": 1},
+        {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$", "description": "a symbol"},
+    ]
 }
 
 
@@ -46,8 +54,14 @@ class Strict(BaseModel):
 class InputSpec(Strict):
     """Per-sample input: shape without the batch dim; int64 for token ids."""
 
-    shape: tuple[Annotated[Dim, BeforeValidator(_dim)], ...] = Field(min_length=1)
-    dtype: Annotated[Literal["float32", "int64"], BeforeValidator(_dtype)] = "float32"
+    shape: tuple[Annotated[Dim, BeforeValidator(_dim), WithJsonSchema(DIM_SCHEMA)], ...] = Field(
+        min_length=1
+    )
+    dtype: Annotated[
+        Literal["float32", "int64"],
+        BeforeValidator(_dtype),
+        WithJsonSchema({"enum": sorted(_DTYPES), "default": "float32"}),
+    ] = "float32"
 
     @model_validator(mode="before")
     @classmethod
@@ -72,8 +86,13 @@ class DataSpec(BaseModel):
     split: SplitSpec = SplitSpec()
 
 
+OptimizerName = Literal["sgd", "adam", "adamw", "rmsprop"]
+SchedulerName = Literal["none", "step", "cosine", "onecycle", "plateau"]
+LossName = Literal["cross_entropy", "bce_with_logits", "mse", "l1", "huber"]
+
+
 class OptimizerSpec(Strict):
-    type: Literal["sgd", "adam", "adamw", "rmsprop"] = "adam"
+    type: OptimizerName = "adam"
     lr: float = Field(1e-3, gt=0)
     weight_decay: float = Field(0.0, ge=0)
     momentum: float = Field(0.0, ge=0)
@@ -83,7 +102,7 @@ class OptimizerSpec(Strict):
 
 
 class SchedulerSpec(Strict):
-    type: Literal["none", "step", "cosine", "onecycle", "plateau"] = "none"
+    type: SchedulerName = "none"
     warmup_epochs: int = Field(0, ge=0)
     step_size: int | None = Field(None, gt=0)
     gamma: float | None = Field(None, gt=0)
@@ -94,7 +113,7 @@ class SchedulerSpec(Strict):
 
 
 class LossSpec(Strict):
-    type: Literal["cross_entropy", "bce_with_logits", "mse", "l1", "huber"]
+    type: LossName
     label_smoothing: float = Field(0.0, ge=0, lt=1)
     delta: float = Field(1.0, gt=0)
 
@@ -106,10 +125,6 @@ class EarlyStoppingSpec(Strict):
     min_delta: float = Field(0.0, ge=0)
 
 
-def _loss(value: Any) -> Any:
-    return {"type": value} if isinstance(value, str) else value
-
-
 def _typed(value: Any) -> Any:
     return {"type": value} if isinstance(value, str) else value
 
@@ -119,16 +134,29 @@ Metric = Literal["accuracy", "f1", "roc_auc", "mae", "mse", "rmse", "r2"]
 
 class TrainSpec(Strict):
     task: Literal["classification", "binary", "regression", "autoencoder"] = "classification"
-    loss: Annotated[LossSpec | None, BeforeValidator(_loss)] = None
-    optimizer: Annotated[OptimizerSpec, BeforeValidator(_typed)] = OptimizerSpec()
-    scheduler: Annotated[SchedulerSpec, BeforeValidator(_typed)] = SchedulerSpec()
+    # A bare name is short for {type: name}.
+    loss: Annotated[
+        LossSpec | None, BeforeValidator(_typed, json_schema_input_type=LossName | LossSpec)
+    ] = None
+    optimizer: Annotated[
+        OptimizerSpec,
+        BeforeValidator(_typed, json_schema_input_type=OptimizerName | OptimizerSpec),
+    ] = OptimizerSpec()
+    scheduler: Annotated[
+        SchedulerSpec,
+        BeforeValidator(_typed, json_schema_input_type=SchedulerName | SchedulerSpec),
+    ] = SchedulerSpec()
     epochs: int = Field(10, ge=1)
     batch_size: int = Field(32, ge=1)
     metrics: tuple[Metric, ...] = ()
     early_stopping: EarlyStoppingSpec | None = None
     seed: int = 0
     device: str = "auto"
-    precision: Literal["32", "bf16-mixed", "16-mixed"] = "32"
+    precision: Annotated[
+        Literal["32", "bf16-mixed", "16-mixed"],
+        BeforeValidator(lambda v: str(v) if isinstance(v, int) else v),
+        WithJsonSchema({"enum": [32, "32", "bf16-mixed", "16-mixed"]}),
+    ] = "32"
     grad_clip: float | None = Field(None, gt=0)
     accumulate_grad_batches: int = Field(1, ge=1)
     scale_lr: bool = False

@@ -35,10 +35,7 @@ def test_example_builds_and_matches_its_plan(path: pathlib.Path) -> None:
     model = netspec.build_model(spec, seed=0)
     assert p.total_params == sum(t.numel() for t in model.parameters())
     x = example_input(p, batch=3)
-    if x.dtype == torch.int64:
-        x = torch.randint(0, 2, x.shape)
-    else:
-        x = torch.randn(x.shape)
+    x = torch.randint(0, 2, x.shape) if x.dtype == torch.int64 else torch.randn(x.shape)
     model.eval()
     with torch.no_grad():
         y = model(x)
