@@ -48,12 +48,16 @@ def spec_schema() -> dict[str, Any]:
         value_forms: list[dict[str, Any]] = [{"$ref": config_ref}, {"type": "null"}]
         if layer.primary:
             value_forms.insert(0, _primary_schema(layer))
+        defs[f"{layer.name}_value"] = {"anyOf": value_forms}
         for word in words:
             entry_forms.append(
                 {
                     "type": "object",
                     "description": f"{word}: {layer.summary}",
-                    "properties": {word: {"anyOf": value_forms}, **_COMMON},
+                    "properties": {
+                        word: {"$ref": f"#/$defs/{layer.name}_value"},
+                        **{k: {"$ref": f"#/$defs/common_{k}"} for k in _COMMON},
+                    },
                     "required": [word],
                     "additionalProperties": False,
                 }
@@ -66,6 +70,7 @@ def spec_schema() -> dict[str, Any]:
             "propertyNames": {"not": {"enum": ["type", *registry.all_words()]}},
         }
     )
+    defs.update({f"common_{k}": v for k, v in _COMMON.items()})
     defs["entry"] = {"anyOf": entry_forms}
     defs["layers"] = {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/entry"}}
     return {
