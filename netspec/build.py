@@ -43,7 +43,7 @@ def build_model(
     spec = load_spec(source)
     p = plan(spec)
     budget = max_params_default() if max_params is _UNSET else max_params
-    check_budget(p, budget if isinstance(budget, int) else None)
+    check_budget(p, budget if isinstance(budget, int) else None, spec.source.file)
     verify(spec, p)
     if seed is None:
         return assemble(p)

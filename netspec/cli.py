@@ -10,11 +10,14 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
 from netspec.errors import SpecError
+
+if TYPE_CHECKING:
+    from netspec.spec import Spec
 
 app = typer.Typer(
     add_completion=False,
@@ -25,7 +28,20 @@ app = typer.Typer(
 T = TypeVar("T")
 _state = {"debug": False}
 
-SpecArg = Annotated[str, typer.Argument(help="Path to the spec YAML file.", show_default=False)]
+SpecArg = Annotated[
+    str,
+    typer.Argument(help="Path to the spec YAML file, or - for standard input.", show_default=False),
+]
+
+
+def _load(spec: str) -> Spec:
+    """Load a spec from a path, or from standard input for ``-``."""
+    from netspec.source import parse
+    from netspec.spec import load_spec, validate_document
+
+    if spec == "-":
+        return validate_document(parse(sys.stdin.read(), "<stdin>"), "model")
+    return load_spec(spec)
 
 
 def _version(value: bool) -> None:
@@ -84,32 +100,32 @@ def validate(
 
     Never imports torch, so it answers in a fraction of a second.
     """
-    from netspec.plan import check_budget, plan
-    from netspec.spec import load_spec
+    from netspec.plan import check_budget, plan, warnings
 
     def job() -> None:
         try:
-            p = plan(load_spec(spec))
-            check_budget(p, max_params)
+            loaded = _load(spec)
+            p = plan(loaded)
+            check_budget(p, max_params, loaded.source.file)
         except SpecError as exc:
             if not as_json:
                 raise
-            typer.echo(
-                json.dumps({"valid": False, "errors": [d.to_json() for d in exc.diagnostics]})
-            )
+            errors = [d.to_json() for d in exc.diagnostics]
+            typer.echo(json.dumps({"valid": False, "errors": errors}))
             typer.echo(exc.render(), err=True)
             raise typer.Exit(2) from None
+        found = warnings(loaded, p)
+        for warning in found:
+            typer.echo(warning.render(), err=True)
         if as_json:
-            typer.echo(
-                json.dumps(
-                    {
-                        "valid": True,
-                        "name": p.name,
-                        "layers": len(p.layers),
-                        "total_params": p.total_params,
-                    }
-                )
-            )
+            result = {
+                "valid": True,
+                "name": p.name,
+                "layers": len(p.layers),
+                "total_params": p.total_params,
+                "warnings": [w.to_json() for w in found],
+            }
+            typer.echo(json.dumps(result))
         else:
             typer.echo(
                 f"ok: {spec}: {p.name}, {len(p.layers)} layers, {p.total_params:,} parameters"
@@ -135,13 +151,14 @@ def summary(
     ] = None,
 ) -> None:
     """Per-layer shapes, parameters and MACs, with totals and memory. Never allocates."""
-    from netspec.plan import plan
+    from netspec.plan import plan, warnings
     from netspec.report import summary_json, summary_text
-    from netspec.spec import load_spec
 
     def job() -> None:
-        loaded = load_spec(spec)
+        loaded = _load(spec)
         p = plan(loaded)
+        for warning in warnings(loaded, p):
+            typer.echo(warning.render(), err=True)
         batch = batch_size or (loaded.train.batch_size if loaded.train else 1)
         if as_json:
             sys.stdout.write(json.dumps(summary_json(p, batch)) + "\n")

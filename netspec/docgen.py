@@ -112,7 +112,7 @@ def _layer_section(layer: LayerType[Any]) -> list[str]:
 
 def _inputs_words(layer: LayerType[Any]) -> str:
     low, high = layer.min_inputs, layer.max_inputs
-    if low == high == 1:
+    if low == high == 1 or layer.structural:
         return "1 (the previous layer, or `from`)"
     if high is None:
         return f"{low} or more, named with `from: [a, b, ...]`"
@@ -236,7 +236,7 @@ def _example_spec(layer: LayerType[Any], example: Example) -> str:
 
 def _entry(layer: LayerType[Any], example: Example) -> str:
     args = dict(example.args)
-    if example.extra_inputs:
+    if example.extra_inputs and not layer.structural:
         args["from"] = ["input"] * (example.extra_inputs + 1)
     if not args:
         return layer.name

@@ -35,6 +35,7 @@ ERROR_CODES: dict[str, str] = {
     "block-cycle": "a block that uses itself, directly or through other blocks",
     "shape": "a layer cannot take the shape it receives; names the layer and both shapes",
     "budget": "the model has more parameters than the allowed budget",
+    "unused-layer": "(warning) a layer whose output feeds nothing: computed, then discarded",
 }
 """Every diagnostic code, with what it means (docs/errors.md is generated from this)."""
 
@@ -87,6 +88,7 @@ class Diagnostic:
     hints: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
     snippet: str | None = None  # the offending YAML line with a caret under it
+    severity: str = "error"  # or "warning": reported, but the spec is still valid
 
     def __post_init__(self) -> None:
         if self.code not in ERROR_CODES:
@@ -97,7 +99,7 @@ class Diagnostic:
 
     def render(self) -> str:
         where = f"{format_path(self.path)}: " if self.path else ""
-        lines = [f"{self.location}: error[{self.code}]: {where}{self.message}"]
+        lines = [f"{self.location}: {self.severity}[{self.code}]: {where}{self.message}"]
         if self.received is not None:
             lines.append(f"  received: {self.received}")
         if self.expected is not None:
@@ -111,6 +113,7 @@ class Diagnostic:
     def to_json(self) -> dict[str, object]:
         return {
             "code": self.code,
+            "severity": self.severity,
             "message": self.message,
             "path": format_path(self.path) if self.path is not None else None,
             "file": self.location.file,

@@ -7,6 +7,7 @@ Mistakes are collected as diagnostics; expansion goes on past them where it safe
 
 from __future__ import annotations
 
+import keyword
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,6 +22,77 @@ COMMON_FIELDS = ("name", "from", "repeat", "trainable")
 TOP_LEVEL = ("name", "description", "vars", "input", "blocks", "layers", "data", "train")
 INPUT_NAME = "input"
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+# Layer names become attributes of a torch.fx.GraphModule: they must not shadow its methods
+# (a test keeps this list in step with torch) or the generated forward's `self`.
+RESERVED_NAMES = frozenset(
+    [
+        "T_destination",
+        "add_module",
+        "add_submodule",
+        "apply",
+        "bfloat16",
+        "buffers",
+        "call_super_init",
+        "children",
+        "code",
+        "compile",
+        "cpu",
+        "cuda",
+        "delete_all_unused_submodules",
+        "delete_submodule",
+        "double",
+        "dump_patches",
+        "eval",
+        "extra_repr",
+        "float",
+        "forward",
+        "get_buffer",
+        "get_extra_state",
+        "get_parameter",
+        "get_submodule",
+        "graph",
+        "half",
+        "ipu",
+        "load_state_dict",
+        "meta_tensors",
+        "modules",
+        "mtia",
+        "named_buffers",
+        "named_children",
+        "named_modules",
+        "named_parameters",
+        "parameters",
+        "print_readable",
+        "recompile",
+        "register_backward_hook",
+        "register_buffer",
+        "register_forward_hook",
+        "register_forward_pre_hook",
+        "register_full_backward_hook",
+        "register_full_backward_pre_hook",
+        "register_load_state_dict_post_hook",
+        "register_load_state_dict_pre_hook",
+        "register_module",
+        "register_parameter",
+        "register_state_dict_post_hook",
+        "register_state_dict_pre_hook",
+        "requires_grad_",
+        "set_extra_state",
+        "set_submodule",
+        "share_memory",
+        "state_dict",
+        "to",
+        "to_empty",
+        "to_folder",
+        "train",
+        "training",
+        "type",
+        "xpu",
+        "zero_grad",
+        "self",
+        "",
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -144,12 +216,13 @@ class _Expander:
         if description is not None and not isinstance(description, str):
             self.error("invalid-value", "description must be a string", ("description",))
             description = None
-        sections: dict[str, Any] = {
-            key: self.interpolate(self.data[key], (key,), self.vars)
-            for key in ("input", "data", "train")
-            if key in self.data
-        }
-        if "input" not in self.data:
+        sections: dict[str, Any] = {}
+        for key in ("input", "data", "train"):
+            before = len(self.diags)
+            value = self.interpolate(self.data.get(key), (key,), self.vars)
+            if key in self.data and len(self.diags) == before:  # else: don't report it twice
+                sections[key] = value
+        if "input" not in self.data and not self._misspelt("input"):
             self.error(
                 "missing-field",
                 "the spec needs `input`: the per-sample input shape",
@@ -158,11 +231,19 @@ class _Expander:
             )
         layers = self.data.get("layers")
         if layers is None:
-            self.error("missing-field", "the spec needs `layers`: a list of layer entries", ())
+            if not self._misspelt("layers"):
+                self.error("missing-field", "the spec needs `layers`: a list of layer entries", ())
         else:
             scope = _Scope(prefix="", input_ref=INPUT_NAME, values=self.vars)
             self.run_list(layers, ("layers",), scope)
         return Expanded(name, description, sections, self.entries, self.diags)
+
+    def _misspelt(self, wanted: str) -> bool:
+        """Whether an unknown top-level key was already reported as a typo of ``wanted``
+        (or `networks`, reported as unsupported, stands in its place)."""
+        return "networks" in self.data or any(
+            k not in TOP_LEVEL and did_you_mean(str(k), TOP_LEVEL) == wanted for k in self.data
+        )
 
     def _unknown_top_level(self, key: Any) -> None:
         if key == "networks":
@@ -324,6 +405,17 @@ class _Expander:
         if name == INPUT_NAME:
             self.error(
                 "invalid-name", "'input' is reserved for the network input", form.at("name", path)
+            )
+            return prev
+        if name is not None and (
+            name in RESERVED_NAMES or name.startswith("_") or keyword.iskeyword(name)
+        ):
+            self.error(
+                "invalid-name",
+                f"{name!r} cannot name a layer: it is a Python keyword, starts with '_', or is "
+                "an attribute of every torch module",
+                form.at("name", path),
+                hints=(f"choose another name, e.g. {name.strip('_') + '_layer'!r}",),
             )
             return prev
         trainable = common.get("trainable", True)

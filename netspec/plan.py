@@ -12,11 +12,12 @@ from dataclasses import dataclass
 
 from netspec import dims
 from netspec.dims import Dim, Shape, format_shape
-from netspec.errors import Diagnostic, ShapeError, SpecError
+from netspec.errors import Diagnostic, Location, ShapeError, SpecError
 from netspec.expand import INPUT_NAME
 from netspec.layers import registry
 from netspec.layers.registry import LayerConfig, Tensor
 from netspec.spec import LayerSpec, Spec, SpecSource, load_spec
+from netspec.units import format_bytes
 
 BYTES = {"float32": 4, "int64": 8}
 DEFAULT_MAX_PARAMS = 1_000_000_000
@@ -127,6 +128,25 @@ def _shape_diagnostic(
     return spec.source.attach(diag, key=bool(exc.field))
 
 
+def warnings(spec: Spec, p: Plan) -> list[Diagnostic]:
+    """Valid but suspicious: layers whose output nothing uses (dead branches)."""
+    used = {ref for layer in p.layers for ref in layer.inputs}
+    output = p.layers[-1].name if p.layers else None
+    found = []
+    for layer, layer_spec in zip(p.layers, spec.layers, strict=True):
+        if layer.name not in used and layer.name != output:
+            diag = Diagnostic(
+                "unused-layer",
+                f"the output of {layer.name!r} feeds no other layer and is not the model "
+                "output: it is computed and discarded",
+                path=layer_spec.path,
+                hints=("use it in a later `from`, or remove it",),
+                severity="warning",
+            )
+            found.append(spec.source.attach(diag))
+    return found
+
+
 def concrete(spec: Spec, values: Mapping[str, int]) -> Spec:
     """The same spec with its symbolic input dims replaced by ints (for checks with torch)."""
     shape = tuple(dims.substitute(d, values) for d in spec.input.shape)
@@ -150,15 +170,18 @@ def max_params_default() -> int | None:
         ) from None
 
 
-def check_budget(p: Plan, max_params: int | None) -> None:
-    """Refuse, before anything is allocated, a model whose parameters exceed the budget."""
-    if max_params is None or p.total_params <= max_params:
+def check_budget(p: Plan, max_params: int | None, file: str | None = None) -> None:
+    """Refuse, before anything is allocated, a model whose parameters exceed the budget.
+
+    ``None`` or a number <= 0 means no limit.
+    """
+    if max_params is None or max_params <= 0 or p.total_params <= max_params:
         return
-    gib = p.param_bytes / 2**30
     raise SpecError.single(
         "budget",
-        f"{p.name} has {p.total_params:,} parameters ({gib:,.1f} GiB of float32 weights), "
-        f"over the budget of {max_params:,}",
+        f"{p.name} has {p.total_params:,} parameters ({format_bytes(p.param_bytes)} of float32 "
+        f"weights), over the budget of {max_params:,}",
+        location=Location(file),
         hints=(
             "raise it with --max-params N (or NETSPEC_MAX_PARAMS=N; 0 means no limit), "
             "or shrink the spec",

@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from netspec import dims
-from netspec.dims import Dim, Shape, format_shape
+from netspec.dims import Shape, format_shape
 from netspec.plan import Plan, PlannedLayer
+from netspec.units import format_bytes, format_count
 
 _RIGHT = {"#", "params", "MACs"}
 
@@ -71,7 +72,7 @@ def summary_text(p: Plan, batch_size: int) -> str:
             _inputs_text(layer.in_shapes),
             format_shape(layer.out.shape),
             f"{layer.params:,}" + ("" if layer.trainable or not layer.params else " (frozen)"),
-            _count(layer.macs),
+            format_count(layer.macs),
         ]
         rows.append(row)
     widths = [
@@ -92,9 +93,12 @@ def summary_text(p: Plan, batch_size: int) -> str:
         ("Total params", f"{p.total_params:,}"),
         ("Trainable params", f"{p.trainable_params:,}"),
         ("Non-trainable params", f"{p.non_trainable_params:,}"),
-        ("Parameter size", f"{_bytes(p.param_bytes)} (float32)"),
-        ("MACs per sample", _count(p.macs, human=True)),
-        ("Activation memory", f"{_bytes(act)} at batch size {batch_size} (all layer outputs)"),
+        ("Parameter size", f"{format_bytes(p.param_bytes)} (float32)"),
+        ("MACs per sample", format_count(p.macs, human=True)),
+        (
+            "Activation memory",
+            f"{format_bytes(act)} at batch size {batch_size} (all layer outputs)",
+        ),
     ]
     label = max(len(k) for k, _ in totals) + 2
     lines += [f"{k + ':':<{label}}{v}" for k, v in totals]
@@ -120,25 +124,3 @@ def _inputs_text(shapes: tuple[Shape, ...]) -> str:
     if len(shapes) > 1 and all(s == shapes[0] for s in shapes):
         return f"{format_shape(shapes[0])} x{len(shapes)}"
     return ", ".join(format_shape(s) for s in shapes)
-
-
-def _count(value: Dim, human: bool = False) -> str:
-    if not isinstance(value, int):
-        return str(value)
-    text = f"{value:,}"
-    if human and value >= 1000:
-        for unit, size in (("T", 10**12), ("G", 10**9), ("M", 10**6), ("K", 10**3)):
-            if value >= size:
-                return f"{text} ({value / size:.2f} {unit})"
-    return text
-
-
-def _bytes(value: Dim) -> str:
-    if not isinstance(value, int):
-        return f"{value} bytes"
-    size = float(value)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{size:,.0f} {unit}" if unit == "B" else f"{size:,.2f} {unit}"
-        size /= 1024
-    return f"{value} B"

@@ -7,6 +7,7 @@ constructed.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,18 @@ import yaml
 
 from netspec.errors import Diagnostic, Location, SpecError, YPath
 
-_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _Loader(_Base):  # type: ignore[valid-type,misc]
+    """The safe loader, reading `1e-3` as a float as YAML 1.2 does (1.1 makes it a string)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."),
+)
 _SAFE_TAGS = {
     "tag:yaml.org,2002:null",
     "tag:yaml.org,2002:bool",
@@ -97,9 +109,12 @@ def parse(text: str, file: str | None = None) -> Document:
         mark = exc.problem_mark or exc.context_mark
         loc = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
         message = f"invalid YAML: {exc.problem or exc.context or exc}"
-        raise SpecError(
-            [Diagnostic("yaml-syntax", message).located(loc, source.snippet(loc))]
-        ) from None
+        line = text.splitlines()[mark.line] if mark and mark.line < len(text.splitlines()) else ""
+        hints: tuple[str, ...] = ()
+        if "${" in line:
+            hints = ('inside a {...} flow mapping, quote ${...}: filters: "${c}"',)
+        diag = Diagnostic("yaml-syntax", message, hints=hints)
+        raise SpecError([diag.located(loc, source.snippet(loc))]) from None
     except yaml.YAMLError as exc:
         raise SpecError.single(
             "yaml-syntax", f"invalid YAML: {exc}", location=Location(file)

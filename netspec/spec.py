@@ -182,10 +182,20 @@ def _diagnostics(
     by_field: dict[tuple[str | int, ...], list[Any]] = {}
     for err in exc.errors():
         by_field.setdefault(_user_loc(err["loc"], raw), []).append(err)
+    # A misspelt required field shows up twice (unknown + missing): report the typo only.
+    typo_targets = {
+        names[guess]
+        for loc, errs in by_field.items()
+        if loc
+        and errs[0]["type"] == "extra_forbidden"
+        and (guess := did_you_mean(str(loc[0]), names)) is not None
+    }
     out: list[Diagnostic] = []
     for loc, errs in by_field.items():
         first = errs[0]
         field = loc[0] if loc else None
+        if first["type"] == "missing" and field in typo_targets:
+            continue
         if first["type"] == "extra_forbidden":
             guess = did_you_mean(str(field), names)
             message = f"unknown field {field!r}" + (f"; did you mean {guess!r}?" if guess else "")

@@ -130,3 +130,24 @@ def test_help_explains_commands() -> None:
     assert result.exit_code == 0
     for word in ("validate", "summary", "schema"):
         assert word in result.stdout
+
+
+def test_spec_from_stdin_and_unused_layer_warning() -> None:
+    text = (
+        "input: [4]\nlayers:\n  - dense: {units: 3, name: dead}\n"
+        "  - dense: {units: 2, from: input}\n"
+    )
+    result = runner.invoke(app, ["validate", "-"], input=text)
+    assert result.exit_code == 0
+    assert result.stderr.startswith("<stdin>:3:5: warning[unused-layer]: layers[0]: the output")
+    payload = runner.invoke(app, ["validate", "--json", "-"], input=text).stdout
+    assert json.loads(payload)["warnings"][0]["code"] == "unused-layer"
+
+
+def test_budget_error_names_the_file_and_zero_means_no_limit() -> None:
+    result = runner.invoke(app, ["validate", "--max-params", "10", str(SPEC)])
+    assert result.stderr.startswith(
+        f"{SPEC}: error[budget]: small_cnn has 1,326 parameters "
+        "(5.18 KiB of float32 weights), over the budget of 10"
+    )
+    assert runner.invoke(app, ["validate", "--max-params", "0", str(SPEC)]).exit_code == 0

@@ -151,3 +151,52 @@ def test_yaml_merge_keys_and_anchors_work() -> None:
         "  - conv2d: {<<: *c, filters: 6}\n"
     )
     assert [layer.config.filters for layer in spec.layers] == [4, 6]  # type: ignore[attr-defined]
+
+
+def test_reserved_names_cover_every_graph_module_attribute() -> None:
+    from torch import fx, nn
+
+    from netspec.expand import RESERVED_NAMES
+
+    public = {n for n in dir(fx.GraphModule) if not n.startswith("_")}
+    public |= {n for n in vars(nn.Module()) if not n.startswith("_")}
+    assert public <= RESERVED_NAMES, sorted(public - RESERVED_NAMES)
+
+
+@pytest.mark.parametrize("name", ["code", "forward", "self", "_hidden", "class", "training"])
+def test_names_that_would_break_the_module_are_refused(name: str) -> None:
+    with pytest.raises(SpecError, match="cannot name a layer"):
+        load_spec(f"input: [4]\nlayers:\n  - dense: {{units: 2, name: {name}}}\n")
+
+
+def test_yaml_exponent_floats_are_numbers() -> None:
+    spec = load_spec(
+        "vars: {lr: 1e-3}\ninput: [4]\nlayers: [dense: 2]\ntrain: {optimizer: {lr: '${lr * 10}'}}\n"
+    )
+    assert spec.train is not None
+    assert spec.train.optimizer.lr == pytest.approx(1e-2)
+
+
+def test_a_misspelt_required_argument_is_reported_once() -> None:
+    with pytest.raises(SpecError) as info:
+        load_spec("input: [3, 8, 8]\nlayers:\n  - conv2d: {filters: 3, kernal_size: 3}\n")
+    assert [d.code for d in info.value.diagnostics] == ["unknown-field"]
+    assert "did you mean 'kernel_size'" in info.value.diagnostics[0].message
+
+
+def test_a_bad_expression_in_train_is_reported_once() -> None:
+    with pytest.raises(SpecError) as info:
+        load_spec(
+            "vars: {n: x}\ninput: [4]\nlayers: [dense: 2]\ntrain: {optimizer: {lr: '${n * 2}'}}\n"
+        )
+    assert [d.code for d in info.value.diagnostics] == ["bad-expression"]
+
+
+def test_unquoted_interpolation_in_flow_mapping_gets_a_hint() -> None:
+    with pytest.raises(SpecError, match="yaml-syntax") as info:
+        load_spec(
+            "vars: {c: 3}\ninput: [3, 8, 8]\nlayers:\n  - conv2d: {filters: ${c}, kernel_size: 3}\n"
+        )
+    assert info.value.diagnostics[0].hints == (
+        'inside a {...} flow mapping, quote ${...}: filters: "${c}"',
+    )

@@ -168,6 +168,7 @@ register(
 register(
     LayerType(
         name="residual",
+        structural=True,
         config=ResidualConfig,
         infer=_infer_residual,
         emit=_emit_chain(operator.add),
@@ -177,5 +178,6 @@ register(
         family="merge",
         summary="x + f(x), where f is the list of layers in `layers` (expanded in place).",
         shape_rule="f must keep the shape: (N, ...) -> (N, ...)",
+        examples=(Example({"layers": [{"dense": 5}, "relu"]}, (4, 5), extra_inputs=1),),
     )
 )

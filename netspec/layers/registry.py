@@ -87,6 +87,9 @@ class LayerType(Generic[C]):
     shape_rule: str = ""
     field_docs: Mapping[str, str] = field(default_factory=dict)
     fused_activation: bool = False  # the config's `activation` is applied to the output
+    # Expanded by the spec loader (residual): the user gives one input; the planner sees the
+    # loader's internal inputs (block input, body output).
+    structural: bool = False
 
     def output_activation(self, config: Any) -> str | None:
         return getattr(config, "activation", None) if self.fused_activation else None

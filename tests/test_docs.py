@@ -1,0 +1,38 @@
+"""docs/: the error catalogue is generated and current; every YAML block is a valid spec."""
+
+from __future__ import annotations
+
+import pathlib
+import re
+
+import pytest
+
+import netspec
+from netspec.errordocs import errors_markdown
+from netspec.errors import ERROR_CODES
+
+ROOT = pathlib.Path(__file__).parent.parent
+YAML_BLOCK = re.compile(r"```yaml\n(.*?)```", re.S)
+DOCS = [*sorted((ROOT / "docs").glob("*.md")), ROOT / "README.md"]
+# Codes that no bad spec file can show: a missing file, a flag, a warning.
+NO_FILE_EXAMPLE = {"file-not-found", "budget", "unused-layer"}
+
+
+def test_error_catalogue_is_current(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    committed = (ROOT / "docs" / "errors.md").read_text(encoding="utf-8")
+    assert committed == errors_markdown(), "run: python -m netspec.errordocs"
+
+
+def test_every_error_code_has_an_example(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    text = errors_markdown()
+    for code in set(ERROR_CODES) - NO_FILE_EXAMPLE:
+        section = text.split(f"\n## {code}\n", 1)[1].split("\n## ", 1)[0]
+        assert f"error[{code}]" in section, code
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
+def test_every_yaml_block_in_the_docs_is_a_valid_spec(doc: pathlib.Path) -> None:
+    for block in YAML_BLOCK.findall(doc.read_text(encoding="utf-8")):
+        netspec.plan(block)
