@@ -19,6 +19,7 @@ from netspec.layers import registry
 from netspec.layers.registry import LayerConfig
 from netspec.sections import DataSpec, InputSpec, TrainSpec
 from netspec.source import Document, SourceMap, parse, read_file
+from netspec.typewords import type_words
 
 SpecSource = Union[str, "os.PathLike[str]", Mapping[str, Any]]
 
@@ -305,29 +306,4 @@ def _describe(model: type[BaseModel], field: str) -> str | None:
     finfo = model.model_fields.get(field)
     if finfo is None:
         return None
-    return _type_words(finfo.annotation, finfo.metadata)
-
-
-def _type_words(annotation: Any, metadata: list[Any] | None = None) -> str:
-    origin = get_origin(annotation)
-    args = get_args(annotation)
-    if origin is Union or (origin is not None and str(origin) == "<class 'types.UnionType'>"):
-        return " or ".join(_type_words(a) for a in args if a is not type(None))
-    if origin is not None and getattr(origin, "__name__", "") == "Literal":
-        return "one of " + ", ".join(repr(a) for a in args)
-    if str(origin) == "typing.Literal":
-        return "one of " + ", ".join(repr(a) for a in args)
-    if origin is tuple:
-        return "a list"
-    if hasattr(annotation, "__metadata__"):
-        return _type_words(get_args(annotation)[0], list(annotation.__metadata__))
-    words = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
-    base = words.get(annotation, getattr(annotation, "__name__", str(annotation)))
-    for meta in metadata or []:
-        gt = getattr(meta, "gt", None)
-        ge = getattr(meta, "ge", None)
-        if gt is not None:
-            base += f" > {gt}"
-        if ge is not None:
-            base += f" >= {ge}"
-    return base
+    return type_words(finfo.annotation, finfo.metadata)
