@@ -10,12 +10,13 @@ bug, never the user's.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from netspec import functions
 from netspec.errors import SpecError, netspec_bug
 from netspec.expand import INPUT_NAME
 from netspec.layers import registry
-from netspec.layers.common import activation_call
+from netspec.layers.registry import Call, FnCall, Ref
 from netspec.plan import Plan, check_budget, concrete, max_params_default, plan
 from netspec.spec import Spec, SpecSource, load_spec
 
@@ -62,23 +63,63 @@ def assemble(p: Plan) -> fx.GraphModule:
     for layer in p.layers:
         layer_type = registry.get(layer.type)
         args = [nodes[ref] for ref in layer.inputs]
-        if layer_type.build is not None:
-            module = layer_type.build(layer.config, layer.in_tensors)
+        if layer_type.module is not None:
+            module = instantiate(layer_type.module(layer.config, layer.in_tensors))
             if not layer.trainable:
                 module.requires_grad_(False)
             modules[layer.name] = module
             node = graph.call_module(layer.name, tuple(args))
-        elif layer_type.emit is not None:
-            node = layer_type.emit(graph, layer.config, args)
+        elif layer_type.function is not None:
+            node = emit_call(graph, layer_type.function(layer.config, len(args)), args)
         else:
-            raise netspec_bug(f"layer type {layer.type} has neither build nor emit")
-        act = activation_call(layer_type.output_activation(layer.config))
+            raise netspec_bug(f"layer type {layer.type} has neither module nor function")
+        act = functions.activation(layer_type.output_activation(layer.config))
         if act is not None:
-            node = graph.call_function(act[0], (node,), act[1])
+            node = emit_call(graph, act, [node])
         nodes[layer.name] = node
     graph.output(nodes[p.layers[-1].name] if p.layers else nodes[INPUT_NAME])
     graph.lint()
     return fx.GraphModule(_hierarchy(modules), graph, class_name=class_name(p.name))
+
+
+def instantiate(value: Any) -> Any:
+    """Construct the module a :class:`Call` describes (targets resolve by name, never eval)."""
+    if isinstance(value, Call):
+        cls = _module_class(value.target)
+        args = [instantiate(a) for a in value.args]
+        return cls(*args, **{k: instantiate(v) for k, v in value.kwargs.items()})
+    if isinstance(value, list):
+        return [instantiate(v) for v in value]
+    return value
+
+
+def _module_class(target: str) -> Any:
+    from torch import nn
+
+    from netspec import modules
+
+    owner, name = (nn, target[3:]) if target.startswith("nn.") else (modules, target)
+    cls = getattr(owner, name, None)
+    if not isinstance(cls, type) or not issubclass(cls, nn.Module):
+        raise netspec_bug(f"unknown module class {target!r}")
+    return cls
+
+
+def emit_call(graph: fx.Graph, call: FnCall, inputs: list[fx.Node]) -> fx.Node:
+    """Add the nodes of a FnCall to the graph; Refs are the layer's input nodes."""
+
+    def arg(value: Any) -> Any:
+        if isinstance(value, Ref):
+            return inputs[value.index]
+        if isinstance(value, FnCall):
+            return emit_call(graph, value, inputs)
+        if isinstance(value, (list, tuple)):
+            return [arg(v) for v in value]
+        return value
+
+    fn = functions.table()[call.fn]
+    args = tuple(arg(a) for a in call.args)
+    return graph.call_function(fn, args, {k: arg(v) for k, v in call.kwargs.items()})
 
 
 def _hierarchy(modules: dict[str, nn.Module]) -> nn.Module:
@@ -116,7 +157,7 @@ def verify(spec: Spec, p: Plan) -> None:
     if got != want:
         raise netspec_bug(f"plan says output {want} but torch gives {got}")
     for layer in checked.layers:
-        if registry.get(layer.type).build is None:
+        if registry.get(layer.type).module is None:
             continue
         module = gm.get_submodule(layer.name)
         real = sum(t.numel() for t in module.parameters())

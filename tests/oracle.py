@@ -10,9 +10,10 @@ import torch
 from torch import fx, nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from netspec import functions
+from netspec.build import emit_call, instantiate
 from netspec.dims import Shape
 from netspec.layers import registry
-from netspec.layers.common import activation_call
 from netspec.layers.registry import Inferred, Tensor
 
 
@@ -23,19 +24,13 @@ class Measured:
     macs: int  # per sample: FlopCounterMode total / 2 at batch 1
 
 
-class _Emitted(nn.Module):
-    """Wraps an emit-style layer (add, concat) so it can be called like a module."""
-
-    def __init__(self, layer: registry.LayerType[Any], cfg: Any, n: int) -> None:
-        super().__init__()
-        graph = fx.Graph()
-        args = [graph.placeholder(f"x{i}") for i in range(n)]
-        assert layer.emit is not None
-        graph.output(layer.emit(graph, cfg, args))
-        self.gm = fx.GraphModule(nn.Module(), graph)
-
-    def forward(self, *xs: torch.Tensor) -> torch.Tensor:
-        return self.gm(*xs)
+def _function_module(layer: registry.LayerType[Any], cfg: Any, n: int) -> nn.Module:
+    """A function layer (add, concat) as a module taking its n inputs."""
+    graph = fx.Graph()
+    args = [graph.placeholder(f"x{i}") for i in range(n)]
+    assert layer.function is not None
+    graph.output(emit_call(graph, layer.function(cfg, n), args))
+    return fx.GraphModule(nn.Module(), graph)
 
 
 def predicted(type_name: str, args: Mapping[str, Any], inputs: Sequence[Tensor]) -> Inferred:
@@ -49,17 +44,17 @@ def measure(type_name: str, args: Mapping[str, Any], inputs: Sequence[Tensor]) -
     layer = registry.get(type_name)
     cfg = layer.config.model_validate(dict(args))
     with torch.device("meta"):
-        if layer.build is not None:
-            module = layer.build(cfg, tuple(inputs))
+        if layer.module is not None:
+            module = instantiate(layer.module(cfg, tuple(inputs)))
         else:
-            module = _Emitted(layer, cfg, len(inputs))
+            module = _function_module(layer, cfg, len(inputs))
         module.train()
-        act = activation_call(layer.output_activation(cfg))
+        act = functions.activation(layer.output_activation(cfg))
 
         def run(batch: int) -> torch.Tensor:
             xs = [_example(t.shape, t.dtype, batch) for t in inputs]
             y = module(*xs)
-            return act[0](y, **act[1]) if act else y
+            return functions.table()[act.fn](y, **act.kwargs) if act else y
 
         with FlopCounterMode(display=False) as counter:
             y1 = run(1)

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from torch import nn
 
 from netspec import dims
+from netspec.build import instantiate
 from netspec.errors import ShapeError
 from netspec.layers import (  # noqa: F401  (registers the layers)
     attention,
@@ -25,14 +26,13 @@ from netspec.layers import (  # noqa: F401  (registers the layers)
 from netspec.layers.registry import Tensor
 
 
-def build(name: str, args: dict[str, Any], shape: tuple[int, ...],
-          dtype: str = "float32") -> Any:
+def build(name: str, args: dict[str, Any], shape: tuple[int, ...], dtype: str = "float32") -> Any:
     """The layer's torch module (typed Any: tests poke at torch attributes)."""
     layer = registry.get(name)
-    if layer.build is None:
-        raise TypeError(f"{name} has no build")
-    return layer.build(layer.config.model_validate(args),
-                       (Tensor(shape, dtype),))  # type: ignore[arg-type]
+    if layer.module is None:
+        raise TypeError(f"{name} has no module")
+    call = layer.module(layer.config.model_validate(args), (Tensor(shape, dtype),))  # type: ignore[arg-type]
+    return instantiate(call)
 
 
 # ---- shape errors ---------------------------------------------------------------------------
@@ -40,8 +40,9 @@ def build(name: str, args: dict[str, Any], shape: tuple[int, ...],
 
 @pytest.mark.parametrize("name", ["multihead_attention", "transformer_encoder"])
 def test_heads_must_divide_the_embedding(name: str) -> None:
-    with pytest.raises(ShapeError, match=r"num_heads \(3\) must divide the embedding size \(8\)"
-                       ) as info:
+    with pytest.raises(
+        ShapeError, match=r"num_heads \(3\) must divide the embedding size \(8\)"
+    ) as info:
         predicted(name, {"num_heads": 3}, [Tensor((5, 8))])
     assert info.value.hint == "valid num_heads for embedding size 8: 1, 2, 4, 8"
     assert info.value.received == "(N, 5, 8)"
@@ -64,12 +65,19 @@ def test_symbolic_length_passes_max_len() -> None:
     assert got.out.shape == (t, 8)
 
 
-@pytest.mark.parametrize(("stride", "dilation", "output_padding"), [(1, 1, 1), (2, 1, 2),
-                                                                     (2, 3, 3)])
-def test_output_padding_below_stride_or_dilation(stride: int, dilation: int,
-                                                 output_padding: int) -> None:
-    args = {"filters": 2, "kernel_size": 3, "stride": stride, "dilation": dilation,
-            "output_padding": output_padding}
+@pytest.mark.parametrize(
+    ("stride", "dilation", "output_padding"), [(1, 1, 1), (2, 1, 2), (2, 3, 3)]
+)
+def test_output_padding_below_stride_or_dilation(
+    stride: int, dilation: int, output_padding: int
+) -> None:
+    args = {
+        "filters": 2,
+        "kernel_size": 3,
+        "stride": stride,
+        "dilation": dilation,
+        "output_padding": output_padding,
+    }
     with pytest.raises(ShapeError, match=r"output_padding \(\d\) must be smaller than stride"):
         predicted("conv_transpose1d", args, [Tensor((2, 5))])
     # torch agrees on CPU (on meta it does not check, hence the explicit rule)
@@ -87,8 +95,9 @@ def test_output_padding_per_dim() -> None:
 
 def test_conv_transpose_too_small_output() -> None:
     with pytest.raises(ShapeError, match="output size along spatial dim 1 would be -4"):
-        predicted("conv_transpose1d", {"filters": 2, "kernel_size": 1, "padding": 3},
-                  [Tensor((2, 2))])
+        predicted(
+            "conv_transpose1d", {"filters": 2, "kernel_size": 1, "padding": 3}, [Tensor((2, 2))]
+        )
 
 
 def test_recurrent_rejects_token_ids() -> None:
@@ -97,8 +106,9 @@ def test_recurrent_rejects_token_ids() -> None:
 
 
 def test_recurrent_dropout_needs_stacked_layers() -> None:
-    with pytest.raises(ValidationError, match="dropout acts between stacked recurrent layers"
-                       ) as info:
+    with pytest.raises(
+        ValidationError, match="dropout acts between stacked recurrent layers"
+    ) as info:
         registry.get("gru").config.model_validate({"hidden_size": 4, "dropout": 0.2})
     assert info.value.errors()[0]["loc"] == ("dropout",)
     registry.get("gru").config.model_validate({"units": 4, "dropout": 0.2, "num_layers": 2})
@@ -106,7 +116,8 @@ def test_recurrent_dropout_needs_stacked_layers() -> None:
 
 def test_transformer_activation_is_not_a_fused_output_activation() -> None:
     cfg = registry.get("transformer_encoder").config.model_validate(
-        {"num_heads": 2, "activation": "relu"})
+        {"num_heads": 2, "activation": "relu"}
+    )
     layer = registry.get("transformer_encoder")
     assert cfg.activation == "relu"
     assert layer.output_activation(cfg) is None  # only dense/conv fuse `activation` after them
@@ -115,22 +126,27 @@ def test_transformer_activation_is_not_a_fused_output_activation() -> None:
 # ---- symbolic lengths -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("name", "args", "features"), [
-    ("lstm", {"hidden_size": 5, "num_layers": 2, "bidirectional": True}, 3),
-    ("gru", {"hidden_size": 4, "return_sequences": True}, 6),
-    ("rnn", {"hidden_size": 4}, 2),
-    ("multihead_attention", {"num_heads": 2, "causal": True}, 8),
-    ("transformer_encoder", {"num_heads": 2, "num_layers": 2}, 8),
-    ("positional_encoding", {"kind": "learned"}, 8),
-])
+@pytest.mark.parametrize(
+    ("name", "args", "features"),
+    [
+        ("lstm", {"hidden_size": 5, "num_layers": 2, "bidirectional": True}, 3),
+        ("gru", {"hidden_size": 4, "return_sequences": True}, 6),
+        ("rnn", {"hidden_size": 4}, 2),
+        ("multihead_attention", {"num_heads": 2, "causal": True}, 8),
+        ("transformer_encoder", {"num_heads": 2, "num_layers": 2}, 8),
+        ("positional_encoding", {"kind": "learned"}, 8),
+    ],
+)
 def test_symbolic_length_gives_exact_macs(name: str, args: dict[str, Any], features: int) -> None:
     t = dims.Sym.atom("T")
     symbolic = predicted(name, args, [Tensor((t, features))])
     for steps in (1, 7, 12):
         concrete = predicted(name, args, [Tensor((steps, features))])
         assert dims.substitute(symbolic.macs, {"T": steps}) == concrete.macs
-        assert tuple(dims.substitute(d, {"T": steps}) for d in symbolic.out.shape) == \
-            concrete.out.shape
+        assert (
+            tuple(dims.substitute(d, {"T": steps}) for d in symbolic.out.shape)
+            == concrete.out.shape
+        )
         assert symbolic.params == concrete.params
 
 
@@ -147,7 +163,8 @@ def test_last_state_is_both_directions_of_the_last_layer(kind: str) -> None:
     torch.manual_seed(0)
     ours = build(kind, {"hidden_size": 5, "num_layers": 2, "bidirectional": True}, (7, 3))
     plain = {"rnn": nn.RNN, "lstm": nn.LSTM, "gru": nn.GRU}[kind](
-        3, 5, num_layers=2, bidirectional=True, batch_first=True)
+        3, 5, num_layers=2, bidirectional=True, batch_first=True
+    )
     plain.load_state_dict(ours.state_dict())  # same keys: no wrapper prefix
     x = torch.randn(4, 7, 3)
     with torch.no_grad():
@@ -171,13 +188,17 @@ def test_return_sequences_is_torch_output(kind: str) -> None:
         torch.testing.assert_close(ours(x), want)
 
 
-@pytest.mark.parametrize(("name", "args"), [
-    ("multihead_attention", {"num_heads": 2, "causal": True}),
-    ("transformer_encoder", {"num_heads": 2, "causal": True, "num_layers": 2, "dropout": 0.0}),
-])
+@pytest.mark.parametrize(
+    ("name", "args"),
+    [
+        ("multihead_attention", {"num_heads": 2, "causal": True}),
+        ("transformer_encoder", {"num_heads": 2, "causal": True, "num_layers": 2, "dropout": 0.0}),
+    ],
+)
 @pytest.mark.parametrize("training", [True, False])
-def test_causal_output_ignores_later_positions(name: str, args: dict[str, Any],
-                                               training: bool) -> None:
+def test_causal_output_ignores_later_positions(
+    name: str, args: dict[str, Any], training: bool
+) -> None:
     torch.manual_seed(0)
     module = build(name, args, (8, 8)).train(training)
     x = torch.randn(2, 8, 8)

@@ -14,7 +14,8 @@ import torch
 from oracle import check, predicted
 from pydantic import ValidationError
 
-from netspec import dims
+from netspec import dims, modules
+from netspec.build import instantiate
 from netspec.dims import Sym
 from netspec.errors import ShapeError
 from netspec.layers import dropout, normalization, pooling, registry, reshape, upsample
@@ -26,8 +27,9 @@ T = Sym.atom("T")
 _ = (dropout, normalization, reshape, upsample)
 
 
-def infer(name: str, args: dict[str, object], shape: tuple[int | Sym, ...],
-          dtype: str = "float32") -> Tensor:
+def infer(
+    name: str, args: dict[str, object], shape: tuple[int | Sym, ...], dtype: str = "float32"
+) -> Tensor:
     return predicted(name, args, [Tensor(shape, dtype)]).out  # type: ignore[arg-type]
 
 
@@ -102,10 +104,15 @@ def test_permute_bad_dims(dims_: list[int], shape: tuple[int, ...], match: str) 
     assert info.value.field == "dims"
 
 
-@pytest.mark.parametrize(("args", "shape"), [({"start_dim": 0}, (3, 4)),
-                                             ({"start_dim": 3}, (3, 4)),
-                                             ({"start_dim": 2, "end_dim": 1}, (3, 4, 5)),
-                                             ({"end_dim": -3}, (3, 4))])
+@pytest.mark.parametrize(
+    ("args", "shape"),
+    [
+        ({"start_dim": 0}, (3, 4)),
+        ({"start_dim": 3}, (3, 4)),
+        ({"start_dim": 2, "end_dim": 1}, (3, 4, 5)),
+        ({"end_dim": -3}, (3, 4)),
+    ],
+)
 def test_flatten_bad_dims(args: dict[str, object], shape: tuple[int, ...]) -> None:
     with pytest.raises(ShapeError, match="flatten cannot flatten dims"):
         infer("flatten", args, shape)
@@ -160,13 +167,19 @@ def test_invalid_arguments(name: str, args: dict[str, object], match: str) -> No
 
 
 def test_aliases_resolve() -> None:
-    for word, name in [("max_pooling2d", "maxpool2d"), ("max_pool2d", "maxpool2d"),
-                       ("avg_pool1d", "avgpool1d"), ("average_pooling3d", "avgpool3d"),
-                       ("global_average_pooling2d", "global_avgpool"),
-                       ("global_max_pool1d", "global_maxpool"),
-                       ("adaptive_avg_pool2d", "adaptive_avgpool2d"),
-                       ("batch_normalization", "batchnorm"), ("batchnorm2d", "batchnorm"),
-                       ("layer_normalization", "layernorm"), ("up_sampling2d", "upsample")]:
+    for word, name in [
+        ("max_pooling2d", "maxpool2d"),
+        ("max_pool2d", "maxpool2d"),
+        ("avg_pool1d", "avgpool1d"),
+        ("average_pooling3d", "avgpool3d"),
+        ("global_average_pooling2d", "global_avgpool"),
+        ("global_max_pool1d", "global_maxpool"),
+        ("adaptive_avg_pool2d", "adaptive_avgpool2d"),
+        ("batch_normalization", "batchnorm"),
+        ("batchnorm2d", "batchnorm"),
+        ("layer_normalization", "layernorm"),
+        ("up_sampling2d", "upsample"),
+    ]:
         assert registry.resolve(word) == name
     cfg = registry.get("maxpool2d").config.model_validate({"pool_size": 3, "strides": 1})
     assert (cfg.kernel_size, cfg.stride) == (3, 1)
@@ -179,8 +192,7 @@ def test_aliases_resolve() -> None:
 
 def test_symbolic_lengths() -> None:
     assert infer("maxpool1d", {"kernel_size": 2}, (4, dims.mul(T, 2))).shape == (4, T)
-    assert infer("avgpool1d", {"kernel_size": 3, "stride": 1, "padding": 1},
-                 (4, T)).shape == (4, T)
+    assert infer("avgpool1d", {"kernel_size": 3, "stride": 1, "padding": 1}, (4, T)).shape == (4, T)
     assert infer("global_maxpool", {}, (4, T)).shape == (4,)
     assert infer("flatten", {}, (T, 4)).shape == (dims.mul(T, 4),)
     assert infer("reshape", {"shape": [-1, 2, 2]}, (T, 8)).shape == (dims.mul(T, 2), 2, 2)
@@ -194,7 +206,8 @@ def test_symbolic_ceil_mode_matches_torch_when_substituted() -> None:
         out = pooling.pool_out(dims.mul(T, 6), k, s, p, 1, True)
         for t in range(1, 6):
             want = torch.nn.functional.max_pool1d(
-                torch.empty(1, 1, 6 * t, device="meta"), k, s, p, ceil_mode=True).shape[-1]
+                torch.empty(1, 1, 6 * t, device="meta"), k, s, p, ceil_mode=True
+            ).shape[-1]
             assert dims.substitute(out, {"T": t}) == want
 
 
@@ -210,14 +223,22 @@ def test_token_ids_pass_through(name: str) -> None:
 
 def _build(name: str, args: dict[str, object], shape: tuple[int, ...]) -> torch.nn.Module:
     layer = registry.get(name)
-    assert layer.build is not None
-    return layer.build(layer.config.model_validate(args), (Tensor(shape),))
+    assert layer.module is not None
+    module: torch.nn.Module = instantiate(
+        layer.module(layer.config.model_validate(args), (Tensor(shape),))
+    )
+    return module
 
 
-@pytest.mark.parametrize(("shape", "cls"), [((5,), torch.nn.BatchNorm1d),
-                                            ((5, 7), torch.nn.BatchNorm1d),
-                                            ((5, 3, 4), torch.nn.BatchNorm2d),
-                                            ((5, 2, 3, 4), torch.nn.BatchNorm3d)])
+@pytest.mark.parametrize(
+    ("shape", "cls"),
+    [
+        ((5,), torch.nn.BatchNorm1d),
+        ((5, 7), torch.nn.BatchNorm1d),
+        ((5, 3, 4), torch.nn.BatchNorm2d),
+        ((5, 2, 3, 4), torch.nn.BatchNorm3d),
+    ],
+)
 def test_batchnorm_class_from_rank(shape: tuple[int, ...], cls: type) -> None:
     module = _build("batchnorm", {}, shape)
     assert type(module) is cls
@@ -231,15 +252,21 @@ def test_batchnorm_class_from_rank(shape: tuple[int, ...], cls: type) -> None:
 
 def test_reshape_and_permute_modules_pickle_and_run() -> None:
     for module, x, want in [
-        (_build("reshape", {"shape": [2, -1]}, (3, 4)), torch.arange(24.0).view(2, 3, 4),
-         torch.arange(24.0).view(2, 2, 6)),
-        (_build("permute", {"dims": [2, 1]}, (3, 4)), torch.arange(24.0).view(2, 3, 4),
-         torch.arange(24.0).view(2, 3, 4).transpose(1, 2)),
+        (
+            _build("reshape", {"shape": [2, -1]}, (3, 4)),
+            torch.arange(24.0).view(2, 3, 4),
+            torch.arange(24.0).view(2, 2, 6),
+        ),
+        (
+            _build("permute", {"dims": [2, 1]}, (3, 4)),
+            torch.arange(24.0).view(2, 3, 4),
+            torch.arange(24.0).view(2, 3, 4).transpose(1, 2),
+        ),
     ]:
         again = pickle.loads(pickle.dumps(module))
         assert repr(again) == repr(module)
         assert torch.equal(again(x), want)
-        assert type(again) is type(module) is getattr(reshape, type(module).__name__)
+        assert type(again) is type(module) is getattr(modules, type(module).__name__)
 
 
 def test_global_pool_values() -> None:
@@ -249,9 +276,16 @@ def test_global_pool_values() -> None:
 
 
 def test_shaping_files_do_not_import_torch() -> None:
-    code = ("import sys; import netspec.layers.pooling, netspec.layers.reshape, "
-            "netspec.layers.upsample, netspec.layers.dropout, netspec.layers.normalization; "
-            "print('torch' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=pathlib.Path(__file__).parents[1])
+    code = (
+        "import sys; import netspec.layers.pooling, netspec.layers.reshape, "
+        "netspec.layers.upsample, netspec.layers.dropout, netspec.layers.normalization; "
+        "print('torch' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=pathlib.Path(__file__).parents[1],
+    )
     assert out.stdout.strip() == "False"

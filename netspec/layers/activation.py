@@ -3,13 +3,18 @@ identity. Shape unchanged, no parameters, no MACs (elementwise work is not count
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from netspec.layers.common import require_float
-from netspec.layers.registry import Example, Inferred, LayerConfig, LayerType, Tensor, register
-
-if TYPE_CHECKING:
-    from torch import nn
+from netspec.layers.registry import (
+    Call,
+    Example,
+    Inferred,
+    LayerConfig,
+    LayerType,
+    Tensor,
+    register,
+)
 
 
 class NoArgs(LayerConfig):
@@ -55,42 +60,30 @@ def _softmax_infer(cfg: SoftmaxConfig, inputs: tuple[Tensor, ...]) -> Inferred:
     return Inferred(x)
 
 
-def _build_simple(torch_name: str) -> Any:
-    def build(cfg: Any, inputs: tuple[Tensor, ...]) -> nn.Module:
-        from torch import nn
+def _simple(torch_name: str) -> Any:
+    def module(cfg: Any, inputs: tuple[Tensor, ...]) -> Call:
+        return Call(f"nn.{torch_name}")
 
-        module: nn.Module = getattr(nn, torch_name)()
-        return module
-
-    return build
+    return module
 
 
-def _build_leaky(cfg: LeakyReluConfig, inputs: tuple[Tensor, ...]) -> nn.Module:
-    from torch import nn
-
-    return nn.LeakyReLU(cfg.negative_slope)
+def _leaky(cfg: LeakyReluConfig, inputs: tuple[Tensor, ...]) -> Call:
+    return Call("nn.LeakyReLU", (cfg.negative_slope,))
 
 
-def _build_elu(cfg: EluConfig, inputs: tuple[Tensor, ...]) -> nn.Module:
-    from torch import nn
-
-    return nn.ELU(cfg.alpha)
+def _elu(cfg: EluConfig, inputs: tuple[Tensor, ...]) -> Call:
+    return Call("nn.ELU", (cfg.alpha,))
 
 
-def _build_gelu(cfg: GeluConfig, inputs: tuple[Tensor, ...]) -> nn.Module:
-    from torch import nn
-
-    return nn.GELU(approximate=cfg.approximate)
+def _gelu(cfg: GeluConfig, inputs: tuple[Tensor, ...]) -> Call:
+    return Call("nn.GELU", (), {"approximate": cfg.approximate})
 
 
-def _build_softmax(torch_name: str) -> Any:
-    def build(cfg: SoftmaxConfig, inputs: tuple[Tensor, ...]) -> nn.Module:
-        from torch import nn
+def _softmax(torch_name: str) -> Any:
+    def module(cfg: SoftmaxConfig, inputs: tuple[Tensor, ...]) -> Call:
+        return Call(f"nn.{torch_name}", (), {"dim": cfg.dim})
 
-        module: nn.Module = getattr(nn, torch_name)(dim=cfg.dim)
-        return module
-
-    return build
+    return module
 
 
 _EXAMPLE = (Example({}, (5,)), Example({}, (3, 4, 4)))
@@ -106,7 +99,7 @@ for _name, _torch, _summary in (
             name=_name,
             config=NoArgs,
             infer=_float_unchanged,
-            build=_build_simple(_torch),
+            module=_simple(_torch),
             family="activation",
             summary=f"Activation: {_summary} (torch.nn.{_torch}).",
             shape_rule="unchanged",
@@ -119,7 +112,7 @@ register(
         name="identity",
         config=NoArgs,
         infer=_unchanged,
-        build=_build_simple("Identity"),
+        module=_simple("Identity"),
         family="activation",
         summary="Passes its input through unchanged (torch.nn.Identity).",
         shape_rule="unchanged",
@@ -131,7 +124,7 @@ register(
         name="leaky_relu",
         config=LeakyReluConfig,
         infer=_float_unchanged,
-        build=_build_leaky,
+        module=_leaky,
         primary="negative_slope",
         family="activation",
         summary="Activation: max(x, 0) + negative_slope * min(x, 0) (torch.nn.LeakyReLU).",
@@ -144,7 +137,7 @@ register(
         name="elu",
         config=EluConfig,
         infer=_float_unchanged,
-        build=_build_elu,
+        module=_elu,
         primary="alpha",
         family="activation",
         summary="Activation: exponential linear unit (torch.nn.ELU).",
@@ -157,7 +150,7 @@ register(
         name="gelu",
         config=GeluConfig,
         infer=_float_unchanged,
-        build=_build_gelu,
+        module=_gelu,
         family="activation",
         summary="Activation: Gaussian error linear unit (torch.nn.GELU).",
         shape_rule="unchanged",
@@ -170,7 +163,7 @@ for _name, _torch in (("softmax", "Softmax"), ("log_softmax", "LogSoftmax")):
             name=_name,
             config=SoftmaxConfig,
             infer=_softmax_infer,
-            build=_build_softmax(_torch),
+            module=_softmax(_torch),
             primary="dim",
             family="activation",
             summary=f"{_torch} along `dim` (default -1, the last) (torch.nn.{_torch}).",

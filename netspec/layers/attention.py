@@ -8,18 +8,20 @@ MACs ``4*T*E^2 + 2*T^2*E`` (Q/K/V/out projections, then QK^T and AV).
 
 from __future__ import annotations
 
-import functools
-from typing import TYPE_CHECKING, Any
-
 from pydantic import AliasChoices, Field
 
 from netspec import dims
 from netspec.errors import ShapeError
 from netspec.layers.common import PositiveInt, Rate, known, require_float, require_rank
-from netspec.layers.registry import Example, Inferred, LayerConfig, LayerType, Tensor, register
-
-if TYPE_CHECKING:
-    from torch import nn
+from netspec.layers.registry import (
+    Call,
+    Example,
+    Inferred,
+    LayerConfig,
+    LayerType,
+    Tensor,
+    register,
+)
 
 
 class AttentionConfig(LayerConfig):
@@ -40,8 +42,7 @@ def check_heads(x: Tensor, num_heads: int, layer: str) -> int:
             f"num_heads ({num_heads}) must divide the embedding size ({embed})",
             received=dims.format_shape(x.shape),
             expected=f"an embedding size divisible by {num_heads}",
-            hint=f"valid num_heads for embedding size {embed}: "
-            + ", ".join(str(h) for h in valid),
+            hint=f"valid num_heads for embedding size {embed}: " + ", ".join(str(h) for h in valid),
             field="num_heads",
         )
     return embed
@@ -61,51 +62,10 @@ def infer(cfg: AttentionConfig, inputs: tuple[Tensor, ...]) -> Inferred:
     return Inferred(Tensor(x.shape), params, attention_macs(x.shape[0], embed))
 
 
-def build(cfg: AttentionConfig, inputs: tuple[Tensor, ...]) -> nn.Module:
+def module(cfg: AttentionConfig, inputs: tuple[Tensor, ...]) -> Call:
     embed = known(inputs[0].shape[1], "embed_dim")
-    module: nn.Module = self_attention_class()(
-        embed, cfg.num_heads, dropout=cfg.dropout, bias=cfg.bias, causal=cfg.causal
-    )
-    return module
-
-
-def causal_mask(x: Any) -> Any:
-    """(T, T) bool mask, True above the diagonal (= not allowed), sized from (N, T, E) ``x``.
-
-    Built from the shape only, on x's device: no data-dependent op, so it runs on meta.
-    """
-    import torch
-
-    steps = x.shape[1]
-    return torch.ones(steps, steps, dtype=torch.bool, device=x.device).triu(1)
-
-
-@functools.cache
-def self_attention_class() -> type[Any]:
-    """nn.MultiheadAttention (batch first) whose ``forward(x)`` is self-attention -> one tensor."""
-    from torch import nn
-
-    def __init__(self: Any, embed_dim: int, num_heads: int, *, causal: bool = False,
-                 **kwargs: Any) -> None:
-        nn.MultiheadAttention.__init__(self, embed_dim, num_heads, batch_first=True, **kwargs)
-        self.causal = causal
-
-    def forward(self: Any, x: Any) -> Any:
-        mask = causal_mask(x) if self.causal else None
-        out, _ = nn.MultiheadAttention.forward(
-            self, x, x, x, need_weights=False, attn_mask=mask, is_causal=self.causal
-        )
-        return out  # (N, T, E)
-
-    def extra_repr(self: Any) -> str:
-        return (f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, "
-                f"dropout={self.dropout}, causal={self.causal}")
-
-    return type(
-        "SelfAttention",
-        (nn.MultiheadAttention,),
-        {"__init__": __init__, "forward": forward, "extra_repr": extra_repr},
-    )
+    kwargs = {"dropout": cfg.dropout, "bias": cfg.bias, "causal": cfg.causal}
+    return Call("SelfAttention", (embed, cfg.num_heads), kwargs)
 
 
 register(
@@ -113,7 +73,7 @@ register(
         name="multihead_attention",
         config=AttentionConfig,
         infer=infer,
-        build=build,
+        module=module,
         aliases=("self_attention",),
         primary="num_heads",
         family="attention",

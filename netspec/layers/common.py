@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from collections.abc import Sequence
+from typing import Annotated, Literal
 
 from pydantic import Field
 
 from netspec.dims import Dim, Shape, format_shape
 from netspec.errors import ShapeError
 from netspec.layers.registry import Tensor
-
-if TYPE_CHECKING:
-    from torch import fx
 
 PositiveInt = Annotated[int, Field(gt=0)]
 NonNegativeInt = Annotated[int, Field(ge=0)]
@@ -87,28 +84,3 @@ def positive(d: Dim, what: str, received: Shape) -> Dim:
             received=format_shape(received),
         )
     return d
-
-
-def activation_call(name: str | None) -> tuple[Callable[..., Any], dict[str, Any]] | None:
-    """The torch function and kwargs of a fused activation (None for no activation)."""
-    if name in (None, "identity", "linear"):
-        return None
-    import torch
-    import torch.nn.functional as F
-
-    table: dict[str, tuple[Callable[..., Any], dict[str, Any]]] = {
-        "relu": (torch.relu, {}),
-        "leaky_relu": (F.leaky_relu, {"negative_slope": 0.01}),
-        "sigmoid": (torch.sigmoid, {}),
-        "tanh": (torch.tanh, {}),
-        "gelu": (F.gelu, {}),
-        "silu": (F.silu, {}),
-        "elu": (F.elu, {}),
-        "softmax": (torch.softmax, {"dim": -1}),
-        "log_softmax": (torch.log_softmax, {"dim": -1}),
-    }
-    return table[str(name)]
-
-
-def emit_module_call(graph: fx.Graph, target: str, args: Sequence[fx.Node]) -> fx.Node:
-    return graph.call_module(target, tuple(args))

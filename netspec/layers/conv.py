@@ -9,9 +9,8 @@ MACs ``filters * prod(out) * (C/groups) * prod(k)``.
 
 from __future__ import annotations
 
-import functools
 import math
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field
 
@@ -28,10 +27,15 @@ from netspec.layers.common import (
     require_float,
     require_rank,
 )
-from netspec.layers.registry import Example, Inferred, LayerConfig, LayerType, Tensor, register
-
-if TYPE_CHECKING:
-    from torch import nn
+from netspec.layers.registry import (
+    Call,
+    Example,
+    Inferred,
+    LayerConfig,
+    LayerType,
+    Tensor,
+    register,
+)
 
 
 class ConvConfig(LayerConfig):
@@ -84,43 +88,25 @@ def _infer(n: int) -> Any:
     return infer
 
 
-def _build(n: int) -> Any:
-    def build(cfg: ConvConfig, inputs: tuple[Tensor, ...]) -> nn.Module:
-        from torch import nn
-
-        conv_cls: Any = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}[n]
+def _module(n: int) -> Any:
+    def module(cfg: ConvConfig, inputs: tuple[Tensor, ...]) -> Call:
         k = per_dim(cfg.kernel_size, n, "kernel_size")
         s = per_dim(cfg.stride, n, "stride")
         d = per_dim(cfg.dilation, n, "dilation")
         channels = known(inputs[0].shape[0], "channels")
-        common: dict[str, Any] = {"dilation": d, "groups": cfg.groups, "bias": cfg.bias}
+        kwargs: dict[str, Any] = {"stride": s, "dilation": d, "groups": cfg.groups}
         if cfg.padding == "same" and any(si > 1 for si in s):
             # torch's padding='same' is stride-1 only: pad like TF at run time instead.
-            module: nn.Module = same_padded(conv_cls)(channels, cfg.filters, k, stride=s, **common)
-            return module
-        padding: Any = cfg.padding if isinstance(cfg.padding, str) else per_dim(cfg.padding, n, "")
-        module = conv_cls(channels, cfg.filters, k, stride=s, padding=padding, **common)
-        return module
+            target = f"SamePadConv{n}d"
+        else:
+            target = f"nn.Conv{n}d"
+            kwargs["padding"] = (
+                cfg.padding if isinstance(cfg.padding, str) else per_dim(cfg.padding, n, "")
+            )
+        kwargs["bias"] = cfg.bias
+        return Call(target, (channels, cfg.filters, k), kwargs)
 
-    return build
-
-
-@functools.cache
-def same_padded(conv_cls: type[Any]) -> type[Any]:
-    """A conv class that pads like TF/Keras `same` at stride > 1 (asymmetric when needed)."""
-    import torch.nn.functional as F
-
-    def forward(self: Any, x: Any) -> Any:
-        pads: list[int] = []
-        for i in reversed(range(len(self.kernel_size))):
-            size = x.shape[2 + i]
-            stride, dilation, kernel = self.stride[i], self.dilation[i], self.kernel_size[i]
-            out = -(-size // stride)
-            total = max((out - 1) * stride + dilation * (kernel - 1) + 1 - size, 0)
-            pads += [total // 2, total - total // 2]
-        return conv_cls.forward(self, F.pad(x, pads))
-
-    return type(f"SamePad{conv_cls.__name__}", (conv_cls,), {"forward": forward})
+    return module
 
 
 for _n in (1, 2, 3):
@@ -131,7 +117,7 @@ for _n in (1, 2, 3):
             config=ConvConfig,
             fused_activation=True,
             infer=_infer(_n),
-            build=_build(_n),
+            module=_module(_n),
             family="convolution",
             summary=f"{_n}-D convolution (torch.nn.Conv{_n}d); `padding: same` at any stride.",
             shape_rule=f"{_layout(_n)} -> (N, filters, ...): PyTorch conv formula per spatial dim",

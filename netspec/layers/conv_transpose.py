@@ -9,7 +9,7 @@ MACs use the INPUT spatial size: ``prod(in) * C * (filters/groups) * prod(k)``.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import AliasChoices, Field
 
@@ -26,10 +26,15 @@ from netspec.layers.common import (
     require_float,
     require_rank,
 )
-from netspec.layers.registry import Example, Inferred, LayerConfig, LayerType, Tensor, register
-
-if TYPE_CHECKING:
-    from torch import nn
+from netspec.layers.registry import (
+    Call,
+    Example,
+    Inferred,
+    LayerConfig,
+    LayerType,
+    Tensor,
+    register,
+)
 
 
 class ConvTransposeConfig(LayerConfig):
@@ -100,24 +105,21 @@ def _infer(n: int) -> Any:
     return infer
 
 
-def _build(n: int) -> Any:
-    def build(cfg: ConvTransposeConfig, inputs: tuple[Tensor, ...]) -> nn.Module:
-        from torch import nn
-
-        conv_cls = {1: nn.ConvTranspose1d, 2: nn.ConvTranspose2d}[n]
+def _module(n: int) -> Any:
+    def module(cfg: ConvTransposeConfig, inputs: tuple[Tensor, ...]) -> Call:
         g = _Geometry(cfg, n)
         channels = known(inputs[0].shape[0], "channels")
-        # torch's stubs type these as int | tuple[int] (1d): per-dim tuples are what it takes
-        geometry: dict[str, Any] = {
-            "kernel_size": g.k, "stride": g.s, "padding": g.p, "output_padding": g.op,
+        kwargs = {
+            "stride": g.s,
+            "padding": g.p,
+            "output_padding": g.op,
+            "groups": cfg.groups,
+            "bias": cfg.bias,
             "dilation": g.d,
         }
-        module: nn.Module = conv_cls(
-            channels, cfg.filters, groups=cfg.groups, bias=cfg.bias, **geometry
-        )
-        return module
+        return Call(f"nn.ConvTranspose{n}d", (channels, cfg.filters, g.k), kwargs)
 
-    return build
+    return module
 
 
 _ALIASES = {1: ("deconv1d", "conv1d_transpose"), 2: ("deconv2d", "conv2d_transpose")}
@@ -130,7 +132,7 @@ for _n in (1, 2):
             config=ConvTransposeConfig,
             fused_activation=True,
             infer=_infer(_n),
-            build=_build(_n),
+            module=_module(_n),
             aliases=_ALIASES[_n],
             family="convolution",
             summary=f"{_n}-D transposed convolution (torch.nn.ConvTranspose{_n}d), "
@@ -141,8 +143,15 @@ for _n in (1, 2):
                 Example({"filters": 3, "kernel_size": 3}, _in),
                 Example({"filters": 6, "kernel_size": 4, "stride": 2, "padding": 1}, _in),
                 Example(
-                    {"filters": 2, "kernel_size": 3, "stride": 2, "padding": 1,
-                     "output_padding": 1, "groups": 2, "activation": "relu"},
+                    {
+                        "filters": 2,
+                        "kernel_size": 3,
+                        "stride": 2,
+                        "padding": 1,
+                        "output_padding": 1,
+                        "groups": 2,
+                        "activation": "relu",
+                    },
                     _in,
                 ),
                 Example({"filters": 5, "kernel_size": 2, "dilation": 2, "bias": False}, _in),

@@ -5,16 +5,19 @@ Input (N, ..., F) -> output (N, ..., units). Params ``F*units + units``; MACs ``
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from pydantic import AliasChoices, Field
 
 from netspec import dims
 from netspec.layers.common import ActivationName, PositiveInt, known, require_float, require_rank
-from netspec.layers.registry import Example, Inferred, LayerConfig, LayerType, Tensor, register
-
-if TYPE_CHECKING:
-    from torch import nn
+from netspec.layers.registry import (
+    Call,
+    Example,
+    Inferred,
+    LayerConfig,
+    LayerType,
+    Tensor,
+    register,
+)
 
 
 class DenseConfig(LayerConfig):
@@ -35,10 +38,9 @@ def infer(cfg: DenseConfig, inputs: tuple[Tensor, ...]) -> Inferred:
     )
 
 
-def build(cfg: DenseConfig, inputs: tuple[Tensor, ...]) -> nn.Module:
-    from torch import nn
-
-    return nn.Linear(known(inputs[0].shape[-1], "features"), cfg.units, bias=cfg.bias)
+def module(cfg: DenseConfig, inputs: tuple[Tensor, ...]) -> Call:
+    features = known(inputs[0].shape[-1], "features")
+    return Call("nn.Linear", (features, cfg.units), {"bias": cfg.bias})
 
 
 register(
@@ -47,7 +49,7 @@ register(
         config=DenseConfig,
         fused_activation=True,
         infer=infer,
-        build=build,
+        module=module,
         aliases=("linear",),
         primary="units",
         family="core",

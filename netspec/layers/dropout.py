@@ -7,15 +7,18 @@ torch's dropout fails on integer tensors in training, and dropping token ids mea
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from pydantic import AliasChoices, Field
 
 from netspec.layers.common import Rate, require_float
-from netspec.layers.registry import Example, Inferred, LayerConfig, LayerType, Tensor, register
-
-if TYPE_CHECKING:
-    from torch import nn
+from netspec.layers.registry import (
+    Call,
+    Example,
+    Inferred,
+    LayerConfig,
+    LayerType,
+    Tensor,
+    register,
+)
 
 
 class DropoutConfig(LayerConfig):
@@ -28,10 +31,8 @@ def _infer(cfg: DropoutConfig, inputs: tuple[Tensor, ...]) -> Inferred:
     return Inferred(x)
 
 
-def _build(cfg: DropoutConfig, inputs: tuple[Tensor, ...]) -> nn.Module:
-    from torch import nn
-
-    return nn.Dropout(cfg.rate)
+def _module(cfg: DropoutConfig, inputs: tuple[Tensor, ...]) -> Call:
+    return Call("nn.Dropout", (cfg.rate,))
 
 
 register(
@@ -39,7 +40,7 @@ register(
         name="dropout",
         config=DropoutConfig,
         infer=_infer,
-        build=_build,
+        module=_module,
         primary="rate",
         family="regularization",
         summary="Dropout (torch.nn.Dropout): zeroes elements with probability `rate` while "

@@ -10,28 +10,29 @@ positional_encoding: (N, T, E) -> (N, T, E), adding the first T rows of a (max_l
 
 from __future__ import annotations
 
-import functools
-import math
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 
 from netspec.dims import format_shape
 from netspec.errors import ShapeError
 from netspec.layers.common import PositiveInt, known, require_float, require_rank
-from netspec.layers.registry import Example, Inferred, LayerConfig, LayerType, Tensor, register
-
-if TYPE_CHECKING:
-    from torch import nn
+from netspec.layers.registry import (
+    Call,
+    Example,
+    Inferred,
+    LayerConfig,
+    LayerType,
+    Tensor,
+    register,
+)
 
 
 class EmbeddingConfig(LayerConfig):
     num_embeddings: PositiveInt = Field(
         validation_alias=AliasChoices("num_embeddings", "input_dim", "vocab_size")
     )
-    embedding_dim: PositiveInt = Field(
-        validation_alias=AliasChoices("embedding_dim", "output_dim")
-    )
+    embedding_dim: PositiveInt = Field(validation_alias=AliasChoices("embedding_dim", "output_dim"))
 
 
 class PositionalEncodingConfig(LayerConfig):
@@ -54,10 +55,8 @@ def infer_embedding(cfg: EmbeddingConfig, inputs: tuple[Tensor, ...]) -> Inferre
     return Inferred(Tensor((*x.shape, cfg.embedding_dim)), params, 0)
 
 
-def build_embedding(cfg: EmbeddingConfig, inputs: tuple[Tensor, ...]) -> nn.Module:
-    from torch import nn
-
-    return nn.Embedding(cfg.num_embeddings, cfg.embedding_dim)
+def embedding_module(cfg: EmbeddingConfig, inputs: tuple[Tensor, ...]) -> Call:
+    return Call("nn.Embedding", (cfg.num_embeddings, cfg.embedding_dim))
 
 
 def infer_positional(cfg: PositionalEncodingConfig, inputs: tuple[Tensor, ...]) -> Inferred:
@@ -78,62 +77,10 @@ def infer_positional(cfg: PositionalEncodingConfig, inputs: tuple[Tensor, ...]) 
     return Inferred(x, params, 0)
 
 
-def build_positional(cfg: PositionalEncodingConfig, inputs: tuple[Tensor, ...]) -> nn.Module:
+def positional_module(cfg: PositionalEncodingConfig, inputs: tuple[Tensor, ...]) -> Call:
     embed = known(inputs[0].shape[1], "embed_dim")
-    module: nn.Module = positional_class(cfg.kind)(cfg.max_len, embed)
-    return module
-
-
-@functools.cache
-def positional_class(kind: str) -> type[Any]:
-    """The module adding position information: ``x + table[:T]`` for (N, T, E) ``x``."""
-    import torch
-    from torch import nn
-
-    def init_learned(self: Any, max_len: int, dim: int) -> None:
-        nn.Module.__init__(self)
-        self.max_len, self.dim = max_len, dim
-        self.weight = nn.Parameter(torch.empty(max_len, dim))
-        self.reset_parameters()
-
-    def reset_learned(self: Any) -> None:
-        nn.init.normal_(self.weight, std=0.02)
-
-    def init_sinusoidal(self: Any, max_len: int, dim: int) -> None:
-        nn.Module.__init__(self)
-        self.max_len, self.dim = max_len, dim
-        self.register_buffer("pe", torch.empty(max_len, dim), persistent=False)
-        self.reset_parameters()
-
-    def reset_sinusoidal(self: Any) -> None:
-        # Not in the state_dict: a module built on meta and moved with to_empty() must call
-        # this again to refill the table.
-        position = torch.arange(self.max_len, dtype=torch.float32).unsqueeze(1)  # (L, 1)
-        rate = torch.exp(
-            torch.arange(0, self.dim, 2, dtype=torch.float32) * (-math.log(10000.0) / self.dim)
-        )  # (ceil(E/2),)
-        with torch.no_grad():
-            self.pe[:, 0::2] = torch.sin(position * rate)
-            self.pe[:, 1::2] = torch.cos(position * rate[: self.dim // 2])
-
-    def forward(self: Any, x: Any) -> Any:
-        table = self.weight if kind == "learned" else self.pe
-        return x + table[: x.shape[1]].to(x.dtype)  # (N, T, E) + (T, E)
-
-    def extra_repr(self: Any) -> str:
-        return f"max_len={self.max_len}, dim={self.dim}"
-
-    learned = kind == "learned"
-    return type(
-        "LearnedPositionalEncoding" if learned else "SinusoidalPositionalEncoding",
-        (nn.Module,),
-        {
-            "__init__": init_learned if learned else init_sinusoidal,
-            "reset_parameters": reset_learned if learned else reset_sinusoidal,
-            "forward": forward,
-            "extra_repr": extra_repr,
-        },
-    )
+    kind = "Learned" if cfg.kind == "learned" else "Sinusoidal"
+    return Call(f"{kind}PositionalEncoding", (cfg.max_len, embed))
 
 
 register(
@@ -141,7 +88,7 @@ register(
         name="embedding",
         config=EmbeddingConfig,
         infer=infer_embedding,
-        build=build_embedding,
+        module=embedding_module,
         family="sequence",
         summary="Token embedding (torch.nn.Embedding): int64 ids -> vectors.",
         shape_rule="int64 (N, T) -> (N, T, embedding_dim)",
@@ -161,7 +108,7 @@ register(
         name="positional_encoding",
         config=PositionalEncodingConfig,
         infer=infer_positional,
-        build=build_positional,
+        module=positional_module,
         family="sequence",
         summary="Adds position information: a fixed sinusoidal table or a learned one.",
         shape_rule="(N, T, E) -> (N, T, E); T <= max_len",

@@ -8,20 +8,24 @@ layer is the final sum, so ``f`` must keep the shape.
 
 from __future__ import annotations
 
-import operator
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import Field
 
-from netspec import dims
+from netspec import dims, functions
 from netspec.dims import format_shape
 from netspec.errors import ShapeError
 from netspec.layers.common import require_float
-from netspec.layers.registry import Example, Inferred, LayerConfig, LayerType, Tensor, register
-
-if TYPE_CHECKING:
-    from torch import fx
+from netspec.layers.registry import (
+    Example,
+    FnCall,
+    Inferred,
+    LayerConfig,
+    LayerType,
+    Ref,
+    Tensor,
+    register,
+)
 
 
 class NoArgs(LayerConfig):
@@ -100,20 +104,15 @@ def _infer_concat(cfg: ConcatConfig, inputs: tuple[Tensor, ...]) -> Inferred:
     return Inferred(Tensor(tuple(shape)))
 
 
-def _emit_chain(op: Any) -> Any:
-    def emit(graph: fx.Graph, cfg: Any, args: Sequence[fx.Node]) -> fx.Node:
-        node = args[0]
-        for other in args[1:]:
-            node = graph.call_function(op, (node, other))
-        return node
+def _chain(fn: str) -> Any:
+    def function(cfg: Any, n: int) -> FnCall:
+        return functions.chain(fn, n)
 
-    return emit
+    return function
 
 
-def _emit_concat(graph: fx.Graph, cfg: ConcatConfig, args: Sequence[fx.Node]) -> fx.Node:
-    import torch
-
-    return graph.call_function(torch.cat, (list(args),), {"dim": cfg.dim})
+def _concat(cfg: ConcatConfig, n: int) -> FnCall:
+    return FnCall("torch.cat", ([Ref(i) for i in range(n)],), {"dim": cfg.dim})
 
 
 _PAIR = Example({}, (4, 5), extra_inputs=1)
@@ -122,7 +121,7 @@ register(
         name="add",
         config=NoArgs,
         infer=_infer_add,
-        emit=_emit_chain(operator.add),
+        function=_chain("operator.add"),
         min_inputs=2,
         max_inputs=None,
         family="merge",
@@ -136,7 +135,7 @@ register(
         name="multiply",
         config=NoArgs,
         infer=_infer_multiply,
-        emit=_emit_chain(operator.mul),
+        function=_chain("operator.mul"),
         min_inputs=2,
         max_inputs=None,
         family="merge",
@@ -150,7 +149,7 @@ register(
         name="concat",
         config=ConcatConfig,
         infer=_infer_concat,
-        emit=_emit_concat,
+        function=_concat,
         aliases=("concatenate",),
         primary="dim",
         min_inputs=2,
@@ -171,7 +170,7 @@ register(
         structural=True,
         config=ResidualConfig,
         infer=_infer_residual,
-        emit=_emit_chain(operator.add),
+        function=_chain("operator.add"),
         primary="layers",
         min_inputs=2,
         max_inputs=2,

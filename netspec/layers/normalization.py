@@ -10,15 +10,20 @@ No MACs for either (normalization is not a multiply-accumulate we count).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 from pydantic import AliasChoices, Field
 
 from netspec.layers.common import known, require_float, require_rank
-from netspec.layers.registry import Example, Inferred, LayerConfig, LayerType, Tensor, register
-
-if TYPE_CHECKING:
-    from torch import nn
+from netspec.layers.registry import (
+    Call,
+    Example,
+    Inferred,
+    LayerConfig,
+    LayerType,
+    Tensor,
+    register,
+)
 
 Eps = Annotated[float, Field(gt=0.0)]
 _EPS = AliasChoices("eps", "epsilon")
@@ -50,16 +55,12 @@ def _bn_infer(cfg: BatchNormConfig, inputs: tuple[Tensor, ...]) -> Inferred:
     return Inferred(x, 2 * channels if cfg.affine else 0)
 
 
-def _bn_build(cfg: BatchNormConfig, inputs: tuple[Tensor, ...]) -> nn.Module:
-    from torch import nn
-
+def _bn_module(cfg: BatchNormConfig, inputs: tuple[Tensor, ...]) -> Call:
     rank = len(inputs[0].shape)  # per sample: (C,) and (C, L) -> 1d, (C, H, W) -> 2d, ...
-    bn_cls = {1: nn.BatchNorm1d, 2: nn.BatchNorm1d, 3: nn.BatchNorm2d, 4: nn.BatchNorm3d}[rank]
+    n = {1: 1, 2: 1, 3: 2, 4: 3}[rank]
     channels = known(inputs[0].shape[0], "channels")
-    module: nn.Module = bn_cls(
-        channels, cfg.eps, cfg.momentum, cfg.affine, cfg.track_running_stats
-    )
-    return module
+    args = (channels, cfg.eps, cfg.momentum, cfg.affine, cfg.track_running_stats)
+    return Call(f"nn.BatchNorm{n}d", args)
 
 
 def _ln_infer(cfg: LayerNormConfig, inputs: tuple[Tensor, ...]) -> Inferred:
@@ -71,11 +72,9 @@ def _ln_infer(cfg: LayerNormConfig, inputs: tuple[Tensor, ...]) -> Inferred:
     return Inferred(x, per_tensor * (2 if cfg.bias else 1))
 
 
-def _ln_build(cfg: LayerNormConfig, inputs: tuple[Tensor, ...]) -> nn.Module:
-    from torch import nn
-
+def _ln_module(cfg: LayerNormConfig, inputs: tuple[Tensor, ...]) -> Call:
     features = known(inputs[0].shape[-1], "features")
-    return nn.LayerNorm(features, cfg.eps, cfg.elementwise_affine, cfg.bias)
+    return Call("nn.LayerNorm", (features, cfg.eps, cfg.elementwise_affine, cfg.bias))
 
 
 register(
@@ -83,7 +82,7 @@ register(
         name="batchnorm",
         config=BatchNormConfig,
         infer=_bn_infer,
-        build=_bn_build,
+        module=_bn_module,
         aliases=(
             *(f"batchnorm{n}d" for n in (1, 2, 3)),
             "batch_norm",
@@ -116,7 +115,7 @@ register(
         name="layernorm",
         config=LayerNormConfig,
         infer=_ln_infer,
-        build=_ln_build,
+        module=_ln_module,
         aliases=("layer_norm", "layer_normalization"),
         family="normalization",
         summary="Layer normalization over the last dim (torch.nn.LayerNorm).",
@@ -129,8 +128,7 @@ register(
         ),
         field_docs={
             "eps": "added to the variance for numerical stability",
-            "elementwise_affine": "learn a per-feature scale (and shift, with bias): 2E "
-            "parameters",
+            "elementwise_affine": "learn a per-feature scale (and shift, with bias): 2E parameters",
             "bias": "learn the shift as well as the scale (with elementwise_affine)",
         },
     )

@@ -12,7 +12,7 @@ No parameters and no MACs (pooling does no multiply-accumulates).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field
 
@@ -28,10 +28,15 @@ from netspec.layers.common import (
     require_float,
     require_rank,
 )
-from netspec.layers.registry import Example, Inferred, LayerConfig, LayerType, Tensor, register
-
-if TYPE_CHECKING:
-    from torch import nn
+from netspec.layers.registry import (
+    Call,
+    Example,
+    Inferred,
+    LayerConfig,
+    LayerType,
+    Tensor,
+    register,
+)
 
 _KERNEL = AliasChoices("kernel_size", "pool_size")
 _STRIDE = AliasChoices("stride", "strides")
@@ -144,24 +149,18 @@ def _fits_unpadded(shape: Shape, k: tuple[int, ...], name: str) -> None:
             )
 
 
-def _pool_build(kind: Literal["max", "avg"], n: int) -> Any:
-    def build(cfg: MaxPoolConfig | AvgPoolConfig, inputs: tuple[Tensor, ...]) -> nn.Module:
-        from torch import nn
-
+def _pool_module(kind: Literal["max", "avg"], n: int) -> Any:
+    def module(cfg: MaxPoolConfig | AvgPoolConfig, inputs: tuple[Tensor, ...]) -> Call:
         k = per_dim(cfg.kernel_size, n, "kernel_size")
         s = per_dim(cfg.stride, n, "stride") if cfg.stride is not None else k
         p = per_dim(0 if cfg.padding == "valid" else cfg.padding, n, "padding")
         if isinstance(cfg, MaxPoolConfig):
-            max_cls = {1: nn.MaxPool1d, 2: nn.MaxPool2d, 3: nn.MaxPool3d}[n]
             d = per_dim(cfg.dilation, n, "dilation")
-            return max_cls(k, s, p, dilation=d, ceil_mode=cfg.ceil_mode)
-        avg_cls = {1: nn.AvgPool1d, 2: nn.AvgPool2d, 3: nn.AvgPool3d}[n]
-        module: nn.Module = avg_cls(
-            k, s, p, ceil_mode=cfg.ceil_mode, count_include_pad=cfg.count_include_pad
-        )
-        return module
+            return Call(f"nn.MaxPool{n}d", (k, s, p), {"dilation": d, "ceil_mode": cfg.ceil_mode})
+        kwargs = {"ceil_mode": cfg.ceil_mode, "count_include_pad": cfg.count_include_pad}
+        return Call(f"nn.AvgPool{n}d", (k, s, p), kwargs)
 
-    return build
+    return module
 
 
 def _global_infer(kind: str) -> Any:
@@ -175,20 +174,14 @@ def _global_infer(kind: str) -> Any:
     return infer
 
 
-def _global_build(kind: str) -> Any:
-    def build(cfg: NoArgs, inputs: tuple[Tensor, ...]) -> nn.Module:
-        from torch import nn
-
+def _global_module(kind: str) -> Any:
+    def module(cfg: NoArgs, inputs: tuple[Tensor, ...]) -> Call:
         n = len(inputs[0].shape) - 1
-        adaptive: dict[int, type[nn.Module]] = (
-            {1: nn.AdaptiveAvgPool1d, 2: nn.AdaptiveAvgPool2d, 3: nn.AdaptiveAvgPool3d}
-            if kind == "avg"
-            else {1: nn.AdaptiveMaxPool1d, 2: nn.AdaptiveMaxPool2d, 3: nn.AdaptiveMaxPool3d}
-        )
-        # Adaptive pooling to 1 then flatten: built-in modules only (exports as ONNX GlobalXPool).
-        return nn.Sequential(adaptive[n](1), nn.Flatten(1))
+        pool = f"nn.Adaptive{'Avg' if kind == 'avg' else 'Max'}Pool{n}d"
+        # Adaptive pooling to 1 then flatten: built-in modules only (ONNX GlobalXPool).
+        return Call("nn.Sequential", (Call(pool, (1,)), Call("nn.Flatten", (1,))))
 
-    return build
+    return module
 
 
 def _adaptive_infer(cfg: AdaptivePoolConfig, inputs: tuple[Tensor, ...]) -> Inferred:
@@ -201,10 +194,8 @@ def _adaptive_infer(cfg: AdaptivePoolConfig, inputs: tuple[Tensor, ...]) -> Infe
     return Inferred(Tensor((x.shape[0], *spatial)))
 
 
-def _adaptive_build(cfg: AdaptivePoolConfig, inputs: tuple[Tensor, ...]) -> nn.Module:
-    from torch import nn
-
-    return nn.AdaptiveAvgPool2d(cfg.output_size)
+def _adaptive_module(cfg: AdaptivePoolConfig, inputs: tuple[Tensor, ...]) -> Call:
+    return Call("nn.AdaptiveAvgPool2d", (cfg.output_size,))
 
 
 def _aliases(kind: Literal["max", "avg"], n: int) -> tuple[str, ...]:
@@ -245,7 +236,7 @@ for _n in (1, 2, 3):
                 name=f"{_kind}pool{_n}d",
                 config=MaxPoolConfig if _kind == "max" else AvgPoolConfig,
                 infer=_pool_infer(_kind, _n),
-                build=_pool_build(_kind, _n),
+                module=_pool_module(_kind, _n),
                 aliases=_aliases(_kind, _n),
                 primary="kernel_size",
                 family="pooling",
@@ -254,7 +245,8 @@ for _n in (1, 2, 3):
                 shape_rule=f"{layout(_n)} -> (N, C, ...): PyTorch pooling formula per spatial dim",
                 examples=tuple(_examples),
                 field_docs={
-                    f: doc for f, doc in _POOL_DOCS.items()
+                    f: doc
+                    for f, doc in _POOL_DOCS.items()
                     if f in (MaxPoolConfig if _kind == "max" else AvgPoolConfig).model_fields
                 },
             )
@@ -266,7 +258,7 @@ for _kind, _long in (("avg", "average"), ("max", "max")):
             name=f"global_{_kind}pool",
             config=NoArgs,
             infer=_global_infer(_kind),
-            build=_global_build(_kind),
+            module=_global_module(_kind),
             aliases=(
                 f"global_{_long}_pooling",
                 f"global_{_kind}_pool",
@@ -274,8 +266,7 @@ for _kind, _long in (("avg", "average"), ("max", "max")):
                 *(f"global_{_kind}_pool{n}d" for n in (1, 2, 3)),
             ),
             family="pooling",
-            summary=f"Global {_long} pooling over every spatial dim, then flattened to "
-            "(N, C).",
+            summary=f"Global {_long} pooling over every spatial dim, then flattened to (N, C).",
             shape_rule="(N, C, *spatial) -> (N, C)",
             examples=(Example({}, (3, 10)), Example({}, (4, 5, 6)), Example({}, (2, 3, 4, 5))),
         )
@@ -286,7 +277,7 @@ register(
         name="adaptive_avgpool2d",
         config=AdaptivePoolConfig,
         infer=_adaptive_infer,
-        build=_adaptive_build,
+        module=_adaptive_module,
         aliases=("adaptive_avg_pool2d", "adaptive_average_pooling2d"),
         primary="output_size",
         family="pooling",

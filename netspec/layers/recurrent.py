@@ -11,17 +11,21 @@ MACs ``T * sum over layers/directions G*H*(in_l + H)``.
 
 from __future__ import annotations
 
-import functools
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import AliasChoices, Field, ValidationInfo, field_validator
 
 from netspec import dims
 from netspec.layers.common import PositiveInt, Rate, known, require_float, require_rank
-from netspec.layers.registry import Example, Inferred, LayerConfig, LayerType, Tensor, register
-
-if TYPE_CHECKING:
-    from torch import nn
+from netspec.layers.registry import (
+    Call,
+    Example,
+    Inferred,
+    LayerConfig,
+    LayerType,
+    Tensor,
+    register,
+)
 
 _GATES = {"rnn": 1, "gru": 3, "lstm": 4}
 _TORCH_CLASS = {"rnn": "RNN", "gru": "GRU", "lstm": "LSTM"}
@@ -79,59 +83,21 @@ def _infer(kind: str) -> Any:
     return infer
 
 
-def _build(kind: str) -> Any:
-    def build(cfg: RecurrentConfig, inputs: tuple[Tensor, ...]) -> nn.Module:
+def _module(kind: str) -> Any:
+    def module(cfg: RecurrentConfig, inputs: tuple[Tensor, ...]) -> Call:
         features = known(inputs[0].shape[1], "features")
-        extra: dict[str, Any] = {}
+        kwargs: dict[str, Any] = {
+            "num_layers": cfg.num_layers,
+            "bias": cfg.bias,
+            "dropout": cfg.dropout,
+            "bidirectional": cfg.bidirectional,
+            "return_sequences": cfg.return_sequences,
+        }
         if isinstance(cfg, RNNConfig):
-            extra["nonlinearity"] = cfg.nonlinearity
-        module: nn.Module = recurrent_class(_TORCH_CLASS[kind])(
-            features,
-            cfg.hidden_size,
-            num_layers=cfg.num_layers,
-            bias=cfg.bias,
-            dropout=cfg.dropout,
-            bidirectional=cfg.bidirectional,
-            return_sequences=cfg.return_sequences,
-            **extra,
-        )
-        return module
+            kwargs["nonlinearity"] = cfg.nonlinearity
+        return Call(f"LastState{_TORCH_CLASS[kind]}", (features, cfg.hidden_size), kwargs)
 
-    return build
-
-
-@functools.cache
-def recurrent_class(torch_name: str) -> type[Any]:
-    """A subclass of ``nn.<torch_name>`` (batch first) whose ``forward(x)`` returns one tensor.
-
-    Subclassing (not wrapping) keeps the state_dict keys torch's own: ``weight_ih_l0``, ...
-    """
-    import torch
-    from torch import nn
-
-    base: type[Any] = getattr(nn, torch_name)
-
-    def __init__(self: Any, *args: Any, return_sequences: bool = False, **kwargs: Any) -> None:
-        base.__init__(self, *args, batch_first=True, **kwargs)
-        self.return_sequences = return_sequences
-
-    def forward(self: Any, x: Any) -> Any:
-        output, state = base.forward(self, x)  # output (N, T, D*H); h_n (layers*D, N, H)
-        if self.return_sequences:
-            return output
-        h_n = state[0] if isinstance(state, tuple) else state  # LSTM: (h_n, c_n)
-        if self.bidirectional:
-            return torch.cat((h_n[-2], h_n[-1]), dim=-1)  # (N, 2*H)
-        return h_n[-1]  # (N, H)
-
-    def extra_repr(self: Any) -> str:
-        return f"{base.extra_repr(self)}, return_sequences={self.return_sequences}"
-
-    return type(
-        torch_name,
-        (base,),
-        {"__init__": __init__, "forward": forward, "extra_repr": extra_repr},
-    )
+    return module
 
 
 _SUMMARIES = {
@@ -153,7 +119,7 @@ for _kind in ("rnn", "lstm", "gru"):
             name=_kind,
             config=RNNConfig if _kind == "rnn" else RecurrentConfig,
             infer=_infer(_kind),
-            build=_build(_kind),
+            module=_module(_kind),
             aliases=("simple_rnn",) if _kind == "rnn" else (),
             primary="hidden_size",
             family="recurrent",
@@ -166,8 +132,14 @@ for _kind in ("rnn", "lstm", "gru"):
                 Example({"hidden_size": 6, "return_sequences": True}, (4, 5)),
                 Example({"hidden_size": 4, "num_layers": 2, "bidirectional": True}, (6, 3)),
                 Example(
-                    {"units": 5, "num_layers": 3, "dropout": 0.2, "bias": False,
-                     "return_sequences": True, "bidirectional": True},
+                    {
+                        "units": 5,
+                        "num_layers": 3,
+                        "dropout": 0.2,
+                        "bias": False,
+                        "return_sequences": True,
+                        "bidirectional": True,
+                    },
                     (3, 7),
                 ),
             ),

@@ -7,16 +7,13 @@ plus one import line in ``netspec/layers/__init__.py``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import AliasChoices, BaseModel, ConfigDict
 
 from netspec.dims import Dim, Shape
-
-if TYPE_CHECKING:
-    from torch import fx, nn
 
 DType = Literal["float32", "int64"]
 
@@ -57,19 +54,54 @@ class Example:
     extra_inputs: int = 0  # merges: how many more inputs of the same shape
 
 
+@dataclass(frozen=True)
+class Call:
+    """How to construct a layer's torch module, as data (never code to eval).
+
+    ``target`` is ``nn.<Name>`` (a class of torch.nn) or a class name of
+    :mod:`netspec.modules`. ``build_model`` instantiates it; ``netspec build`` prints it as
+    Python source in model.py. Arguments may themselves be Calls (``nn.Sequential``).
+    """
+
+    target: str
+    args: tuple[Any, ...] = ()
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Ref:
+    """The ``index``-th input of a function layer."""
+
+    index: int
+
+
+@dataclass(frozen=True)
+class FnCall:
+    """A parameter-free layer (add, concat, a fused activation) as a function of its inputs.
+
+    ``fn`` is a key of :data:`netspec.functions.FUNCTIONS` (``operator.add``, ``torch.cat``,
+    ``torch.relu``, ...); arguments may be :class:`Ref`, lists of them, nested FnCalls, or
+    constants. It becomes an fx node in ``build_model`` and an expression in model.py.
+    """
+
+    fn: str
+    args: tuple[Any, ...] = ()
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+
 InferFn = Callable[[Any, tuple[Tensor, ...]], Inferred]
-BuildFn = Callable[[Any, tuple[Tensor, ...]], "nn.Module"]
-EmitFn = Callable[["fx.Graph", Any, Sequence["fx.Node"]], "fx.Node"]
+ModuleFn = Callable[[Any, tuple[Tensor, ...]], Call]
+FunctionFn = Callable[[Any, int], FnCall]
 
 
 @dataclass(frozen=True)
 class LayerType(Generic[C]):
     """One layer type: config model, pure shape rule, torch builder, docs and examples.
 
-    ``build`` returns the nn.Module called as a submodule named after the layer; layers without
-    parameters or state that are plain functions of their inputs (add, concat) give ``emit``
-    instead, which adds the call to the fx graph. With ``fused_activation`` the config's
-    ``activation`` field is applied to the output as a function call (dense, conv).
+    ``module`` describes the nn.Module (a :class:`Call`) called as a submodule named after the
+    layer; layers without parameters or state that are plain functions of their inputs (add,
+    concat) give ``function`` instead (a :class:`FnCall` of their n inputs). With
+    ``fused_activation`` the config's ``activation`` field is applied to the output.
     """
 
     name: str
@@ -77,8 +109,8 @@ class LayerType(Generic[C]):
     infer: InferFn
     summary: str
     family: str
-    build: BuildFn | None = None
-    emit: EmitFn | None = None
+    module: ModuleFn | None = None
+    function: FunctionFn | None = None
     aliases: tuple[str, ...] = ()
     primary: str | None = None
     min_inputs: int = 1

@@ -12,18 +12,22 @@ the last two of a rank-2 sample. A leading 0 (``[0, 2, 1]``, the full PyTorch fo
 
 from __future__ import annotations
 
-import functools
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated
 
 from pydantic import Field, field_validator
 
 from netspec import dims
 from netspec.dims import Dim, Shape, format_shape
 from netspec.errors import ShapeError
-from netspec.layers.registry import Example, Inferred, LayerConfig, LayerType, Tensor, register
-
-if TYPE_CHECKING:
-    from torch import nn
+from netspec.layers.registry import (
+    Call,
+    Example,
+    Inferred,
+    LayerConfig,
+    LayerType,
+    Tensor,
+    register,
+)
 
 
 class FlattenConfig(LayerConfig):
@@ -82,10 +86,8 @@ def _flatten_infer(cfg: FlattenConfig, inputs: tuple[Tensor, ...]) -> Inferred:
     return Inferred(Tensor(out, x.dtype))
 
 
-def _flatten_build(cfg: FlattenConfig, inputs: tuple[Tensor, ...]) -> nn.Module:
-    from torch import nn
-
-    return nn.Flatten(cfg.start_dim, cfg.end_dim)
+def _flatten_module(cfg: FlattenConfig, inputs: tuple[Tensor, ...]) -> Call:
+    return Call("nn.Flatten", (cfg.start_dim, cfg.end_dim))
 
 
 # --- reshape -------------------------------------------------------------------------------
@@ -128,9 +130,8 @@ def _exact_div(count: Dim, by: int) -> Dim | None:
     return None
 
 
-def _reshape_build(cfg: ReshapeConfig, inputs: tuple[Tensor, ...]) -> nn.Module:
-    module: nn.Module = module_class("Reshape")(cfg.shape)
-    return module
+def _reshape_module(cfg: ReshapeConfig, inputs: tuple[Tensor, ...]) -> Call:
+    return Call("Reshape", (tuple(cfg.shape),))
 
 
 # --- permute -------------------------------------------------------------------------------
@@ -160,57 +161,11 @@ def _permute_infer(cfg: PermuteConfig, inputs: tuple[Tensor, ...]) -> Inferred:
     return Inferred(Tensor(tuple(x.shape[d - 1] for d in order), x.dtype))
 
 
-def _permute_build(cfg: PermuteConfig, inputs: tuple[Tensor, ...]) -> nn.Module:
-    module: nn.Module = module_class("Permute")(permutation(cfg, inputs[0].shape))
-    return module
+def _permute_module(cfg: PermuteConfig, inputs: tuple[Tensor, ...]) -> Call:
+    return Call("Permute", (permutation(cfg, inputs[0].shape),))
 
 
 # --- torch modules -------------------------------------------------------------------------
-
-
-@functools.cache
-def module_class(name: str) -> type[nn.Module]:
-    """The torch module class ``Reshape`` or ``Permute``, created on first use.
-
-    Classes are made lazily so this file never imports torch; the module-level ``__getattr__``
-    below exposes them as ``netspec.layers.reshape.Reshape`` so a saved model unpickles.
-    """
-    from torch import Tensor as TorchTensor
-    from torch import nn
-
-    class Reshape(nn.Module):
-        def __init__(self, shape: tuple[int, ...]) -> None:
-            super().__init__()
-            self.shape = tuple(shape)
-
-        def forward(self, x: TorchTensor) -> TorchTensor:
-            return x.reshape(x.shape[0], *self.shape)  # (N, *in) -> (N, *shape)
-
-        def extra_repr(self) -> str:
-            return f"shape={self.shape}"
-
-    class Permute(nn.Module):
-        def __init__(self, dims: tuple[int, ...]) -> None:
-            super().__init__()
-            self.dims = tuple(dims)
-
-        def forward(self, x: TorchTensor) -> TorchTensor:
-            return x.permute(0, *self.dims)  # the batch dim stays first
-
-        def extra_repr(self) -> str:
-            return f"dims={self.dims}"
-
-    classes: dict[str, type[nn.Module]] = {"Reshape": Reshape, "Permute": Permute}
-    cls = classes[name]
-    cls.__qualname__ = name
-    cls.__module__ = __name__
-    return cls
-
-
-def __getattr__(name: str) -> Any:
-    if name in ("Reshape", "Permute"):
-        return module_class(name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 register(
@@ -218,7 +173,7 @@ register(
         name="flatten",
         config=FlattenConfig,
         infer=_flatten_infer,
-        build=_flatten_build,
+        module=_flatten_module,
         family="reshape",
         summary="Flattens dims start_dim..end_dim into one (torch.nn.Flatten; batch = dim 0).",
         shape_rule="(N, ...) -> (N, prod(...)) with the defaults start_dim=1, end_dim=-1",
@@ -241,7 +196,7 @@ register(
         name="reshape",
         config=ReshapeConfig,
         infer=_reshape_infer,
-        build=_reshape_build,
+        module=_reshape_module,
         primary="shape",
         family="reshape",
         summary="Reshapes each sample to `shape` (one size may be -1); the batch dim stays.",
@@ -262,7 +217,7 @@ register(
         name="permute",
         config=PermuteConfig,
         infer=_permute_infer,
-        build=_permute_build,
+        module=_permute_module,
         primary="dims",
         family="reshape",
         summary="Reorders the per-sample dims (numbered from 1, batch = 0 stays first).",

@@ -8,18 +8,22 @@ MACs per layer ``4TE^2 + 2T^2E + 2TEF``.
 
 from __future__ import annotations
 
-import functools
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 
 from netspec import dims
-from netspec.layers.attention import attention_macs, causal_mask, check_heads
+from netspec.layers.attention import attention_macs, check_heads
 from netspec.layers.common import PositiveInt, Rate, known
-from netspec.layers.registry import Example, Inferred, LayerConfig, LayerType, Tensor, register
-
-if TYPE_CHECKING:
-    from torch import nn
+from netspec.layers.registry import (
+    Call,
+    Example,
+    Inferred,
+    LayerConfig,
+    LayerType,
+    Tensor,
+    register,
+)
 
 
 class TransformerEncoderConfig(LayerConfig):
@@ -47,54 +51,17 @@ def infer(cfg: TransformerEncoderConfig, inputs: tuple[Tensor, ...]) -> Inferred
     )
 
 
-def build(cfg: TransformerEncoderConfig, inputs: tuple[Tensor, ...]) -> nn.Module:
+def module(cfg: TransformerEncoderConfig, inputs: tuple[Tensor, ...]) -> Call:
     embed = known(inputs[0].shape[1], "embed_dim")
-    module: nn.Module = encoder_class()(
-        embed,
-        cfg.num_heads,
-        dim_feedforward=cfg.dim_feedforward or 4 * embed,
-        dropout=cfg.dropout,
-        activation=cfg.activation,
-        norm_first=cfg.norm_first,
-        num_layers=cfg.num_layers,
-        causal=cfg.causal,
-    )
-    return module
-
-
-@functools.cache
-def encoder_class() -> type[Any]:
-    """nn.TransformerEncoder (batch first, no nested tensors) whose ``forward(x)`` may be causal.
-
-    torch's TransformerEncoder deep-copies one layer ``num_layers`` times, so every layer
-    would start from identical weights; here each layer is constructed (initialised) afresh.
-    """
-    from torch import nn
-
-    def __init__(self: Any, d_model: int, nhead: int, *, num_layers: int, causal: bool,
-                 **layer_args: Any) -> None:
-        def make() -> nn.TransformerEncoderLayer:
-            return nn.TransformerEncoderLayer(d_model, nhead, batch_first=True, **layer_args)
-
-        # nested tensors have no meta kernel and never apply to norm_first anyway
-        nn.TransformerEncoder.__init__(self, make(), 1, enable_nested_tensor=False)
-        self.layers = nn.ModuleList([self.layers[0], *(make() for _ in range(num_layers - 1))])
-        self.num_layers = num_layers
-        self.causal = causal
-
-    def forward(self: Any, x: Any) -> Any:
-        if not self.causal:
-            return nn.TransformerEncoder.forward(self, x)
-        return nn.TransformerEncoder.forward(self, x, mask=causal_mask(x), is_causal=True)
-
-    def extra_repr(self: Any) -> str:
-        return f"num_layers={self.num_layers}, causal={self.causal}"
-
-    return type(
-        "TransformerEncoder",
-        (nn.TransformerEncoder,),
-        {"__init__": __init__, "forward": forward, "extra_repr": extra_repr},
-    )
+    kwargs = {
+        "dim_feedforward": cfg.dim_feedforward or 4 * embed,
+        "dropout": cfg.dropout,
+        "activation": cfg.activation,
+        "norm_first": cfg.norm_first,
+        "num_layers": cfg.num_layers,
+        "causal": cfg.causal,
+    }
+    return Call("TransformerEncoder", (embed, cfg.num_heads), kwargs)
 
 
 register(
@@ -102,17 +69,19 @@ register(
         name="transformer_encoder",
         config=TransformerEncoderConfig,
         infer=infer,
-        build=build,
+        module=module,
         family="attention",
         summary="Stack of transformer encoder layers (torch.nn.TransformerEncoderLayer, batch "
         "first, pre-norm by default); `causal: true` masks future positions.",
         shape_rule="(N, T, E) -> (N, T, E); E divisible by num_heads",
         examples=(
             Example({"num_heads": 4}, (10, 16)),
-            Example({"num_heads": 2, "num_layers": 2, "causal": True, "dim_feedforward": 24},
-                    (6, 8)),
-            Example({"num_heads": 3, "activation": "relu", "norm_first": False, "dropout": 0.0},
-                    (5, 12)),
+            Example(
+                {"num_heads": 2, "num_layers": 2, "causal": True, "dim_feedforward": 24}, (6, 8)
+            ),
+            Example(
+                {"num_heads": 3, "activation": "relu", "norm_first": False, "dropout": 0.0}, (5, 12)
+            ),
         ),
         field_docs={
             "num_heads": "attention heads; must divide the embedding size",

@@ -9,7 +9,7 @@ trilinear 3. No parameters, no MACs (interpolation is not a multiply-accumulate 
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, ValidationInfo, field_validator
 
@@ -17,10 +17,15 @@ from netspec import dims
 from netspec.dims import Dim, Sym
 from netspec.errors import ShapeError
 from netspec.layers.common import PositiveInt, positive, require_float, require_rank
-from netspec.layers.registry import Example, Inferred, LayerConfig, LayerType, Tensor, register
-
-if TYPE_CHECKING:
-    from torch import nn
+from netspec.layers.registry import (
+    Call,
+    Example,
+    Inferred,
+    LayerConfig,
+    LayerType,
+    Tensor,
+    register,
+)
 
 Scale = PositiveInt | Annotated[float, Field(gt=0.0)]
 Mode = Literal["nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear"]
@@ -47,8 +52,9 @@ class UpsampleConfig(LayerConfig):
     def _interpolating_only(cls, value: bool | None, info: ValidationInfo) -> bool | None:
         mode = info.data.get("mode")  # absent when mode itself was invalid
         if value is not None and mode is not None and mode.startswith("nearest"):
-            raise ValueError("align_corners applies only to linear, bilinear, bicubic and "
-                             "trilinear modes")
+            raise ValueError(
+                "align_corners applies only to linear, bilinear, bicubic and trilinear modes"
+            )
         return value
 
 
@@ -65,13 +71,18 @@ def _infer(cfg: UpsampleConfig, inputs: tuple[Tensor, ...]) -> Inferred:
     (x,) = inputs
     require_float(x, "upsample")
     allowed = _SPATIAL[cfg.mode]
-    require_rank(x, tuple(n + 2 for n in allowed), f"upsample (mode {cfg.mode})",
-                 " or ".join(_LAYOUT[n] for n in allowed))
+    require_rank(
+        x,
+        tuple(n + 2 for n in allowed),
+        f"upsample (mode {cfg.mode})",
+        " or ".join(_LAYOUT[n] for n in allowed),
+    )
     n = len(x.shape) - 1
     scales = _per_dim(cfg.scale_factor, n)
     spatial = tuple(
-        positive(_scaled(size, scales[i]), f"upsample's output size along spatial dim {i + 1}",
-                 x.shape)
+        positive(
+            _scaled(size, scales[i]), f"upsample's output size along spatial dim {i + 1}", x.shape
+        )
         for i, size in enumerate(x.shape[1:])
     )
     return Inferred(Tensor((x.shape[0], *spatial)))
@@ -90,12 +101,11 @@ def _per_dim(value: float | tuple[float, ...], n: int) -> tuple[float, ...]:
     return tuple(value)
 
 
-def _build(cfg: UpsampleConfig, inputs: tuple[Tensor, ...]) -> nn.Module:
-    from torch import nn
-
+def _module(cfg: UpsampleConfig, inputs: tuple[Tensor, ...]) -> Call:
     scales = _per_dim(cfg.scale_factor, len(inputs[0].shape) - 1)
     factor = float(scales[0]) if len(set(scales)) == 1 else tuple(float(s) for s in scales)
-    return nn.Upsample(scale_factor=factor, mode=cfg.mode, align_corners=cfg.align_corners)
+    kwargs = {"scale_factor": factor, "mode": cfg.mode, "align_corners": cfg.align_corners}
+    return Call("nn.Upsample", (), kwargs)
 
 
 register(
@@ -103,7 +113,7 @@ register(
         name="upsample",
         config=UpsampleConfig,
         infer=_infer,
-        build=_build,
+        module=_module,
         aliases=(
             *(f"upsampling{n}d" for n in (1, 2, 3)),
             *(f"up_sampling{n}d" for n in (1, 2, 3)),

@@ -1,0 +1,235 @@
+"""The torch modules netspec adds to torch.nn, each a plain self-contained class.
+
+Imported only when a model is built (never by validate/summary). Each class uses nothing but
+``math``, ``torch``, ``nn`` and ``F``, so ``netspec build`` copies its source verbatim into
+the standalone model.py; and as module-level classes they pickle and script normally.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class SamePadConv1d(nn.Conv1d):
+    """Conv1d with TF/Keras ``padding='same'`` at any stride: ceil(in / stride) outputs."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(same_pad(x, self.kernel_size, self.stride, self.dilation))
+
+
+class SamePadConv2d(nn.Conv2d):
+    """Conv2d with TF/Keras ``padding='same'`` at any stride: ceil(in / stride) outputs."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(same_pad(x, self.kernel_size, self.stride, self.dilation))
+
+
+class SamePadConv3d(nn.Conv3d):
+    """Conv3d with TF/Keras ``padding='same'`` at any stride: ceil(in / stride) outputs."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(same_pad(x, self.kernel_size, self.stride, self.dilation))
+
+
+def same_pad(
+    x: torch.Tensor, kernel: tuple[int, ...], stride: tuple[int, ...], dilation: tuple[int, ...]
+) -> torch.Tensor:
+    """Zero-pad the spatial dims like TF: total max((out-1)s + d(k-1) + 1 - in, 0), extra right."""
+    pads: list[int] = []
+    for i in reversed(range(len(kernel))):  # F.pad lists the last dim first
+        size = x.shape[2 + i]
+        out = -(-size // stride[i])
+        total = max((out - 1) * stride[i] + dilation[i] * (kernel[i] - 1) + 1 - size, 0)
+        pads += [total // 2, total - total // 2]
+    return F.pad(x, pads)
+
+
+class LastStateLSTM(nn.LSTM):
+    """Batch-first LSTM returning one tensor: every step, or the last layer's final state."""
+
+    def __init__(self, *args: object, return_sequences: bool = False, **kwargs: object) -> None:
+        super().__init__(*args, batch_first=True, **kwargs)
+        self.return_sequences = return_sequences
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        output, (h_n, _) = super().forward(x)  # (N, T, D*H); h_n (layers*D, N, H)
+        return output if self.return_sequences else last_state(h_n, self.bidirectional)
+
+
+class LastStateGRU(nn.GRU):
+    """Batch-first GRU returning one tensor: every step, or the last layer's final state."""
+
+    def __init__(self, *args: object, return_sequences: bool = False, **kwargs: object) -> None:
+        super().__init__(*args, batch_first=True, **kwargs)
+        self.return_sequences = return_sequences
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        output, h_n = super().forward(x)  # (N, T, D*H); h_n (layers*D, N, H)
+        return output if self.return_sequences else last_state(h_n, self.bidirectional)
+
+
+class LastStateRNN(nn.RNN):
+    """Batch-first Elman RNN returning one tensor: every step, or the last layer's final state."""
+
+    def __init__(self, *args: object, return_sequences: bool = False, **kwargs: object) -> None:
+        super().__init__(*args, batch_first=True, **kwargs)
+        self.return_sequences = return_sequences
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        output, h_n = super().forward(x)  # (N, T, D*H); h_n (layers*D, N, H)
+        return output if self.return_sequences else last_state(h_n, self.bidirectional)
+
+
+def last_state(h_n: torch.Tensor, bidirectional: bool) -> torch.Tensor:
+    """Keras-style last state: the last layer's final hidden state, both directions joined."""
+    if bidirectional:
+        return torch.cat((h_n[-2], h_n[-1]), dim=-1)  # (N, 2*H)
+    return h_n[-1]  # (N, H)
+
+
+def causal_mask(x: torch.Tensor) -> torch.Tensor:
+    """(T, T) bool mask, True above the diagonal (not allowed), from (N, T, E) ``x``'s shape.
+
+    Built from the shape only, on x's device: no data-dependent op, so it runs on meta.
+    """
+    steps = x.shape[1]
+    return torch.ones(steps, steps, dtype=torch.bool, device=x.device).triu(1)
+
+
+class SelfAttention(nn.MultiheadAttention):
+    """Batch-first multi-head self-attention: ``forward(x)`` -> (N, T, E), optionally causal."""
+
+    def __init__(
+        self, embed_dim: int, num_heads: int, *, causal: bool = False, **kwargs: object
+    ) -> None:
+        super().__init__(embed_dim, num_heads, batch_first=True, **kwargs)
+        self.causal = causal
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        # torch ignores attn_mask when is_causal is set but still requires one.
+        mask = causal_mask(x) if self.causal else None
+        out, _ = super().forward(x, x, x, need_weights=False, attn_mask=mask, is_causal=self.causal)
+        return out  # (N, T, E)
+
+    def extra_repr(self) -> str:
+        return f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, causal={self.causal}"
+
+
+class TransformerEncoder(nn.TransformerEncoder):
+    """Batch-first stack of ``num_layers`` encoder layers, each initialised independently.
+
+    (torch's TransformerEncoder deep-copies one layer, so all layers would start equal.)
+    Nested tensors are off: they have no meta kernel and never apply to norm_first anyway.
+    """
+
+    def __init__(
+        self, d_model: int, nhead: int, *, num_layers: int, causal: bool = False, **kwargs: object
+    ) -> None:
+        def make() -> nn.TransformerEncoderLayer:
+            return nn.TransformerEncoderLayer(d_model, nhead, batch_first=True, **kwargs)  # type: ignore[arg-type]
+
+        super().__init__(make(), 1, enable_nested_tensor=False)
+        self.layers = nn.ModuleList([self.layers[0], *(make() for _ in range(num_layers - 1))])
+        self.num_layers = num_layers
+        self.causal = causal
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+        if not self.causal:
+            return super().forward(x)
+        return super().forward(x, mask=causal_mask(x), is_causal=True)
+
+    def extra_repr(self) -> str:
+        return f"num_layers={self.num_layers}, causal={self.causal}"
+
+
+class LearnedPositionalEncoding(nn.Module):
+    """``x + weight[:T]`` for (N, T, E) ``x``; ``weight`` (max_len, E) is learned."""
+
+    def __init__(self, max_len: int, dim: int) -> None:
+        super().__init__()
+        self.max_len, self.dim = max_len, dim
+        self.weight = nn.Parameter(torch.empty(max_len, dim))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn.init.normal_(self.weight, std=0.02)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.weight[: x.shape[1]].to(x.dtype)  # (N, T, E) + (T, E)
+
+    def extra_repr(self) -> str:
+        return f"max_len={self.max_len}, dim={self.dim}"
+
+
+class SinusoidalPositionalEncoding(nn.Module):
+    """``x + pe[:T]`` with the fixed sine/cosine table of "Attention is all you need"."""
+
+    pe: torch.Tensor
+
+    def __init__(self, max_len: int, dim: int) -> None:
+        super().__init__()
+        self.max_len, self.dim = max_len, dim
+        # Not in the state_dict: recomputed, so a module moved with to_empty() must call
+        # reset_parameters() again to refill it.
+        self.register_buffer("pe", torch.empty(max_len, dim), persistent=False)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        position = torch.arange(self.max_len, dtype=torch.float32).unsqueeze(1)  # (L, 1)
+        rate = torch.exp(
+            torch.arange(0, self.dim, 2, dtype=torch.float32) * (-math.log(10000.0) / self.dim)
+        )  # (ceil(E/2),)
+        with torch.no_grad():
+            self.pe[:, 0::2] = torch.sin(position * rate)
+            self.pe[:, 1::2] = torch.cos(position * rate[: self.dim // 2])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.pe[: x.shape[1]].to(x.dtype)  # (N, T, E) + (T, E)
+
+    def extra_repr(self) -> str:
+        return f"max_len={self.max_len}, dim={self.dim}"
+
+
+class Reshape(nn.Module):
+    """Reshapes each sample to ``shape``; the batch dim stays first."""
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        super().__init__()
+        self.shape = tuple(shape)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.reshape(x.shape[0], *self.shape)  # (N, *in) -> (N, *shape)
+
+    def extra_repr(self) -> str:
+        return f"shape={self.shape}"
+
+
+class Permute(nn.Module):
+    """Reorders the per-sample dims; the batch dim stays first."""
+
+    def __init__(self, dims: tuple[int, ...]) -> None:
+        super().__init__()
+        self.dims = tuple(dims)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.permute(0, *self.dims)
+
+    def extra_repr(self) -> str:
+        return f"dims={self.dims}"
+
+
+HELPERS = {
+    "SamePadConv1d": ("same_pad",),
+    "SamePadConv2d": ("same_pad",),
+    "SamePadConv3d": ("same_pad",),
+    "LastStateLSTM": ("last_state",),
+    "LastStateGRU": ("last_state",),
+    "LastStateRNN": ("last_state",),
+    "SelfAttention": ("causal_mask",),
+    "TransformerEncoder": ("causal_mask",),
+}
+"""Module-level functions each class calls (copied into model.py along with the class)."""
