@@ -23,9 +23,18 @@ __all__ = [
     "SpecError",
     "__version__",
     "build_model",
+    "load_model",
     "load_spec",
     "plan",
 ]
+
+
+def load_model(directory: Any) -> fx.GraphModule:
+    """The model of a `netspec build` (or training run) directory; see
+    :func:`netspec.artifacts.load_model`. Reads safetensors and YAML only, never pickles."""
+    from netspec.artifacts import load_model as _load
+
+    return _load(directory)
 
 
 def build_model(source: Any, seed: int | None = None, **kwargs: Any) -> fx.GraphModule:

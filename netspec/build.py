@@ -85,7 +85,7 @@ def assemble(p: Plan) -> fx.GraphModule:
 def instantiate(value: Any) -> Any:
     """Construct the module a :class:`Call` describes (targets resolve by name, never eval)."""
     if isinstance(value, Call):
-        cls = _module_class(value.target)
+        cls = module_class(value.target)
         args = [instantiate(a) for a in value.args]
         return cls(*args, **{k: instantiate(v) for k, v in value.kwargs.items()})
     if isinstance(value, list):
@@ -93,7 +93,7 @@ def instantiate(value: Any) -> Any:
     return value
 
 
-def _module_class(target: str) -> Any:
+def module_class(target: str) -> Any:
     from torch import nn
 
     from netspec import modules

@@ -169,6 +169,56 @@ def summary(
 
 
 @app.command()
+def build(
+    spec: SpecArg,
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Directory to write the build into.")
+    ] = Path("build"),
+    seed: Annotated[
+        int | None, typer.Option("--seed", help="Seed for the initial weights (reproducible).")
+    ] = None,
+    formats: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="Also export: torchscript (model.ts), export (model.pt2, torch.export), "
+            "onnx (model.onnx). Repeat for several.",
+        ),
+    ] = None,
+    max_params: Annotated[
+        int | None,
+        typer.Option(
+            "--max-params",
+            help="Refuse models with more parameters (default 1e9 or NETSPEC_MAX_PARAMS; "
+            "0 = no limit).",
+        ),
+    ] = None,
+) -> None:
+    """Build the model: weights, standalone PyTorch source, resolved spec, summary, exports.
+
+    Writes model.py (plain PyTorch, imports torch only), model.safetensors, spec.yaml (vars,
+    blocks and repeats expanded) and summary.txt into the --out directory.
+    """
+    from netspec.artifacts import build_directory
+    from netspec.plan import max_params_default
+
+    def job() -> None:
+        loaded = _load(spec)
+        budget = max_params_default() if max_params is None else max_params
+        origin = None if spec == "-" else Path(spec).name
+        result = build_directory(
+            loaded, out, seed=seed, formats=formats or (), max_params=budget, origin=origin
+        )
+        for path in result.files:
+            typer.echo(f"wrote {path}")
+        for note in result.notes:
+            typer.echo(note)
+
+    _run(job)
+
+
+@app.command()
 def schema(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
@@ -180,25 +230,100 @@ def schema(
     """
     from netspec.schema import schema_text
 
-    text = schema_text()
-    if output is None:
-        sys.stdout.write(text)
-    else:
-        _write_atomic(output, text)
-        typer.echo(f"wrote {output}", err=True)
+    def job() -> None:
+        text = schema_text()
+        if output is None:
+            sys.stdout.write(text)
+        else:
+            write_file(output, text)
+            typer.echo(f"wrote {output}", err=True)
+
+    _run(job)
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    import os
-    import tempfile
+    write_file(path, text)
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(text)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+
+def write_file(path: Path, text: str) -> None:
+    """Write a user-named output file atomically; a path that cannot be written is a user
+    error (exit 2), not a traceback."""
+    from netspec.artifacts import write_atomic
+
+    try:
+        write_atomic(path, text)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise SpecError.single("cannot-write", f"cannot write {path}: {reason}") from None
+
+
+_GRAPH_SUFFIXES = {".mmd": "mermaid", ".md": "mermaid", ".dot": "dot", ".gv": "dot", ".svg": "svg"}
+
+
+def _graph_format(value: str | None) -> str | None:
+    if value is not None and value not in ("mermaid", "dot", "svg"):
+        raise typer.BadParameter(f"{value!r} is not one of: mermaid, dot, svg")
+    return value
+
+
+@app.command()
+def graph(
+    spec: SpecArg,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write to this file instead of stdout."),
+    ] = None,
+    fmt: Annotated[
+        str | None,
+        typer.Option(
+            "--format",
+            metavar="mermaid|dot|svg",
+            callback=_graph_format,
+            help="Default: from the -o suffix (.mmd/.md mermaid, .dot/.gv dot, .svg svg), "
+            "else mermaid.",
+        ),
+    ] = None,
+) -> None:
+    """A picture of the layer graph, shapes on the edges: Mermaid, Graphviz DOT or SVG.
+
+    Never imports torch. SVG runs Graphviz's `dot -Tsvg`; a .md output is wrapped in a code
+    fence (```mermaid renders on GitHub).
+    """
+    import shutil
+
+    from netspec.graph import dot, mermaid, svg
+    from netspec.plan import plan, warnings
+
+    suffix = output.suffix.lower() if output is not None else ""
+    chosen = fmt or _GRAPH_SUFFIXES.get(suffix, "mermaid")
+
+    def job() -> None:
+        executable = shutil.which("dot") if chosen == "svg" else None
+        if chosen == "svg" and executable is None:
+            typer.echo(
+                "error: --format svg needs the `dot` executable of Graphviz, and it is not on "
+                "PATH\n  hint: install graphviz (apt-get install graphviz, brew install graphviz, "
+                "conda install graphviz), or use --format dot or --format mermaid",
+                err=True,
+            )
+            raise typer.Exit(2)
+        loaded = _load(spec)
+        p = plan(loaded)
+        for warning in warnings(loaded, p):
+            typer.echo(warning.render(), err=True)
+        if executable is not None:
+            text = svg(dot(p), executable)
+        else:
+            text = dot(p) if chosen == "dot" else mermaid(p)
+            if suffix == ".md":
+                text = f"```{chosen}\n{text}```\n"
+        if output is None:
+            sys.stdout.write(text)
+        else:
+            _write_atomic(output, text)
+            typer.echo(f"wrote {output}", err=True)
+
+    _run(job)
 
 
 def main(argv: list[str] | None = None) -> Any:

@@ -35,6 +35,8 @@ ERROR_CODES: dict[str, str] = {
     "block-cycle": "a block that uses itself, directly or through other blocks",
     "shape": "a layer cannot take the shape it receives; names the layer and both shapes",
     "budget": "the model has more parameters than the allowed budget",
+    "missing-extra": "an optional feature needs a package that is not installed",
+    "cannot-write": "an output file or directory cannot be written",
     "unused-layer": "(warning) a layer whose output feeds nothing: computed, then discarded",
 }
 """Every diagnostic code, with what it means (docs/errors.md is generated from this)."""
@@ -69,7 +71,7 @@ class Location:
     col: int | None = None  # 1-based
 
     def __str__(self) -> str:
-        parts = [self.file or "<spec>"]
+        parts = [self.file or ("<spec>" if self.line is not None else "netspec")]
         if self.line is not None:
             parts.append(str(self.line))
             if self.col is not None:

@@ -394,10 +394,13 @@ class _Expander:
             )
             return prev
         name = common.get("name")
-        if name is not None and (not isinstance(name, str) or not _IDENT.match(name)):
+        if name is not None and (
+            not isinstance(name, str) or not all(_IDENT.match(part) for part in name.split("."))
+        ):
             self.error(
                 "invalid-name",
-                "a layer name must be an identifier (letters, digits, _)",
+                "a layer name must be an identifier (letters, digits, _), or dotted identifiers "
+                "to nest it (`encoder.conv`)",
                 form.at("name", path),
                 received=repr(name),
             )
@@ -407,15 +410,18 @@ class _Expander:
                 "invalid-name", "'input' is reserved for the network input", form.at("name", path)
             )
             return prev
-        if name is not None and (
-            name in RESERVED_NAMES or name.startswith("_") or keyword.iskeyword(name)
-        ):
+        bad = [
+            part
+            for part in (name or "").split(".")
+            if part in RESERVED_NAMES or part.startswith("_") or keyword.iskeyword(part)
+        ]
+        if name is not None and bad:
             self.error(
                 "invalid-name",
-                f"{name!r} cannot name a layer: it is a Python keyword, starts with '_', or is "
+                f"{bad[0]!r} cannot name a layer: it is a Python keyword, starts with '_', or is "
                 "an attribute of every torch module",
                 form.at("name", path),
-                hints=(f"choose another name, e.g. {name.strip('_') + '_layer'!r}",),
+                hints=(f"choose another name, e.g. {bad[0].strip('_') + '_layer'!r}",),
             )
             return prev
         trainable = common.get("trainable", True)
@@ -708,6 +714,11 @@ class _Expander:
             return qualified
         self.block_stack.append(form.word)
         try:
-            return self.run_list(block.layers, (*block.path, "layers"), child)
+            out = self.run_list(block.layers, (*block.path, "layers"), child)
         finally:
             self.block_stack.pop()
+        # Later layers may name a layer inside this block instance: `from: block_0.conv2d_0`.
+        local = qualified[len(scope.prefix) :]
+        for inner, target in child.names.items():
+            scope.names.setdefault(f"{local}.{inner}", target)
+        return out

@@ -94,7 +94,7 @@ def _module(n: int) -> Any:
         s = per_dim(cfg.stride, n, "stride")
         d = per_dim(cfg.dilation, n, "dilation")
         channels = known(inputs[0].shape[0], "channels")
-        kwargs: dict[str, Any] = {"stride": s, "dilation": d, "groups": cfg.groups}
+        kwargs: dict[str, Any] = {"stride": s}
         if cfg.padding == "same" and any(si > 1 for si in s):
             # torch's padding='same' is stride-1 only: pad like TF at run time instead.
             target = f"SamePadConv{n}d"
@@ -103,7 +103,7 @@ def _module(n: int) -> Any:
             kwargs["padding"] = (
                 cfg.padding if isinstance(cfg.padding, str) else per_dim(cfg.padding, n, "")
             )
-        kwargs["bias"] = cfg.bias
+        kwargs.update(dilation=d, groups=cfg.groups, bias=cfg.bias)
         return Call(target, (channels, cfg.filters, k), kwargs)
 
     return module

@@ -59,8 +59,13 @@ def _bn_module(cfg: BatchNormConfig, inputs: tuple[Tensor, ...]) -> Call:
     rank = len(inputs[0].shape)  # per sample: (C,) and (C, L) -> 1d, (C, H, W) -> 2d, ...
     n = {1: 1, 2: 1, 3: 2, 4: 3}[rank]
     channels = known(inputs[0].shape[0], "channels")
-    args = (channels, cfg.eps, cfg.momentum, cfg.affine, cfg.track_running_stats)
-    return Call(f"nn.BatchNorm{n}d", args)
+    kwargs = {
+        "eps": cfg.eps,
+        "momentum": cfg.momentum,
+        "affine": cfg.affine,
+        "track_running_stats": cfg.track_running_stats,
+    }
+    return Call(f"nn.BatchNorm{n}d", (channels,), kwargs)
 
 
 def _ln_infer(cfg: LayerNormConfig, inputs: tuple[Tensor, ...]) -> Inferred:
@@ -74,7 +79,8 @@ def _ln_infer(cfg: LayerNormConfig, inputs: tuple[Tensor, ...]) -> Inferred:
 
 def _ln_module(cfg: LayerNormConfig, inputs: tuple[Tensor, ...]) -> Call:
     features = known(inputs[0].shape[-1], "features")
-    return Call("nn.LayerNorm", (features, cfg.eps, cfg.elementwise_affine, cfg.bias))
+    kwargs = {"eps": cfg.eps, "elementwise_affine": cfg.elementwise_affine, "bias": cfg.bias}
+    return Call("nn.LayerNorm", (features,), kwargs)
 
 
 register(

@@ -1,0 +1,272 @@
+"""`netspec build` outputs and loading them back.
+
+A build directory holds model.py (standalone source), model.safetensors (weights), spec.yaml
+(the resolved spec), summary.txt, and optional exports (model.ts, model.pt2, model.onnx).
+Loading reads spec.yaml and safetensors only: nothing is unpickled, no code from the
+directory runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from netspec.errors import SpecError
+from netspec.plan import Plan, concrete, plan
+from netspec.spec import Spec, load_spec
+
+if TYPE_CHECKING:
+    import torch
+    from torch import fx
+
+EXPORT_FORMATS = ("torchscript", "export", "onnx")
+WEIGHTS = "model.safetensors"
+SPEC = "spec.yaml"
+
+
+@dataclass
+class BuildResult:
+    directory: Path
+    files: list[Path] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def write_atomic(path: Path, data: bytes | str, *, make_parents: bool = True) -> None:
+    """Write via a temp file in the same folder, fsync, rename: never a half-written file.
+
+    The file gets the usual permissions (0666 less the umask), not mkstemp's 0600.
+    """
+    if path.is_dir():
+        raise IsADirectoryError(21, "is a directory", str(path))
+    if make_parents:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data.encode("utf-8") if isinstance(data, str) else data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def build_directory(
+    spec: Spec,
+    out: Path,
+    *,
+    seed: int | None = None,
+    formats: Sequence[str] = (),
+    max_params: int | None = None,
+    origin: str | None = None,
+) -> BuildResult:
+    """Build the model and write every artifact of `netspec build` into ``out``."""
+    from safetensors.torch import save
+
+    from netspec.build import build_model
+    from netspec.eject import model_source
+    from netspec.report import summary_text
+    from netspec.resolve import resolved_yaml
+
+    _check_formats(formats)
+    p = plan(spec)
+    model = build_model(spec, seed=seed, max_params=max_params)
+    result = BuildResult(out)
+
+    def put(name: str, data: bytes | str) -> None:
+        write_atomic(out / name, data)
+        result.files.append(out / name)
+
+    put("model.py", model_source(p, origin))
+    put(WEIGHTS, save(_weights(model), metadata={"netspec_spec": spec.name}))
+    put(SPEC, resolved_yaml(spec))
+    put("summary.txt", summary_text(p, spec.train.batch_size if spec.train else 1))
+    for fmt in formats:
+        with _quiet():
+            name, data, note = EXPORTERS[fmt](model, spec, p)
+        put(name, data)
+        if note:
+            result.notes.append(note)
+    return result
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Exporters chatter (deprecation warnings, onnx registry notes): keep the CLI clean."""
+    import logging
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        logging.disable(logging.WARNING)
+        try:
+            yield
+        finally:
+            logging.disable(logging.NOTSET)
+
+
+def _weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    # safetensors wants contiguous tensors that share no memory.
+    return {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
+
+
+def load_model(directory: str | os.PathLike[str]) -> fx.GraphModule:
+    """The model of a build (or training run) directory, with its weights, in eval mode."""
+    from safetensors.torch import load_file
+
+    from netspec.build import build_model
+
+    folder = Path(directory)
+    spec_path, weights_path = folder / SPEC, folder / WEIGHTS
+    for needed in (spec_path, weights_path):
+        if not needed.is_file():
+            raise SpecError.single(
+                "file-not-found",
+                f"{needed.name} is missing: {folder} is not a netspec build or run directory",
+                hints=("create one with `netspec build SPEC -o DIR`",),
+            )
+    model = build_model(load_spec(spec_path), max_params=None)
+    state = load_file(str(weights_path))
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise SpecError.single(
+            "invalid-value",
+            f"{weights_path} does not fit {spec_path}: missing {sorted(missing)[:5]}, "
+            f"unexpected {sorted(unexpected)[:5]}",
+        )
+    return model.eval()
+
+
+def example_batch(spec: Spec, p: Plan, batch: int = 2) -> torch.Tensor:
+    """A small random input batch for tracing and export checks (symbols sized 8)."""
+    import torch
+
+    from netspec.build import example_input
+
+    symbols = sorted(p.symbols())
+    concrete_plan = plan(concrete(spec, dict.fromkeys(symbols, 8))) if symbols else p
+    x = example_input(concrete_plan, batch=batch)
+    generator = torch.Generator().manual_seed(0)
+    if x.dtype == torch.int64:
+        vocab = _vocabulary(concrete_plan)
+        return torch.randint(0, vocab, tuple(x.shape), generator=generator)
+    return torch.randn(tuple(x.shape), generator=generator)
+
+
+def _vocabulary(p: Plan) -> int:
+    sizes = [getattr(layer.config, "num_embeddings", None) for layer in p.layers]
+    return min((s for s in sizes if isinstance(s, int)), default=2)
+
+
+def _check_formats(formats: Sequence[str]) -> None:
+    for fmt in formats:
+        if fmt not in EXPORTERS:
+            raise SpecError.single(
+                "invalid-value",
+                f"unknown export format {fmt!r}",
+                expected=", ".join(EXPORT_FORMATS),
+            )
+
+
+def _missing_extra(module: str, extra: str) -> SpecError:
+    return SpecError.single(
+        "missing-extra",
+        f"exporting needs the `{module}` package, which is not installed",
+        hints=(f'install it with: pip install "netspec[{extra}]"',),
+    )
+
+
+Exporter = Callable[[Any, Spec, Plan], tuple[str, bytes, str | None]]
+
+
+def _torchscript(model: Any, spec: Spec, p: Plan) -> tuple[str, bytes, str | None]:
+    import io
+
+    import torch
+
+    x = example_batch(spec, p)
+    # Tracing, not scripting: forward is straight-line code, and tracing keeps the shape
+    # arithmetic (x.shape[1]) dynamic while accepting our torch.nn subclasses.
+    with torch.no_grad():
+        traced = torch.jit.trace(model.eval(), x, check_trace=False)  # type: ignore[no-untyped-call]
+    buffer = io.BytesIO()
+    torch.jit.save(traced, buffer)
+    return "model.ts", buffer.getvalue(), None
+
+
+def _export(model: Any, spec: Spec, p: Plan) -> tuple[str, bytes, str | None]:
+    import io
+
+    import torch
+
+    x = example_batch(spec, p, batch=2)  # a batch of 1 would specialise the batch dim
+    batch = torch.export.Dim("batch", min=1)
+    program = torch.export.export(model.eval(), (x,), dynamic_shapes=({0: batch},))
+    buffer = io.BytesIO()
+    torch.export.save(program, buffer)
+    return "model.pt2", buffer.getvalue(), None
+
+
+def _onnx(model: Any, spec: Spec, p: Plan) -> tuple[str, bytes, str | None]:
+    import importlib.util
+
+    import torch
+
+    for needed in ("onnx", "onnxscript"):
+        if importlib.util.find_spec(needed) is None:
+            raise _missing_extra(needed, "onnx")
+    import onnx
+
+    x = example_batch(spec, p)
+    program = torch.onnx.export(
+        model.eval(),
+        (x,),
+        dynamo=True,
+        input_names=["x"],
+        output_names=["y"],
+        dynamic_shapes=({0: torch.export.Dim("batch", min=1)},),
+        verbose=False,
+    )
+    if program is None:
+        raise RuntimeError("netspec bug: torch.onnx.export returned no program")
+    with tempfile.TemporaryDirectory() as tmp:
+        program.save(Path(tmp) / "model.onnx")
+        data = (Path(tmp) / "model.onnx").read_bytes()
+    onnx.checker.check_model(onnx.load_from_string(data))
+    return "model.onnx", data, _onnxruntime_check(data, model, x)
+
+
+def _onnxruntime_check(data: bytes, model: Any, x: torch.Tensor) -> str | None:
+    """Compare onnxruntime's output with torch's when onnxruntime is installed."""
+    import importlib.util
+
+    import torch
+
+    if importlib.util.find_spec("onnxruntime") is None:
+        return "onnxruntime is not installed: model.onnx was checked, not run"
+    import onnxruntime  # type: ignore[import-untyped]
+
+    session = onnxruntime.InferenceSession(data, providers=["CPUExecutionProvider"])
+    (got,) = session.run(None, {"x": x.numpy()})
+    with torch.no_grad():
+        want = model(x).numpy()
+    err = float(abs(got - want).max())
+    if err > 1e-5:
+        raise RuntimeError(f"netspec bug: onnxruntime differs from torch by {err:.2e}")
+    return f"onnxruntime output equals torch's (max abs difference {err:.1e})"
+
+
+EXPORTERS: dict[str, Exporter] = {
+    "torchscript": _torchscript,
+    "export": _export,
+    "onnx": _onnx,
+}

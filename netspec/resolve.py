@@ -1,0 +1,103 @@
+"""Spec -> the fully resolved spec: vars substituted, blocks and repeats expanded.
+
+Every layer is written in the explicit form with its name and every argument, so the file
+rebuilds the same model (same names, same state_dict keys) with nothing left to infer but
+shapes. Layers that came from a block keep their dotted names (``conv_bn_relu_0.conv2d_0``);
+a residual stays a residual with its body nested, since that is what it is.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from netspec.expand import INPUT_NAME
+from netspec.spec import LayerSpec, Spec
+
+
+def resolved(spec: Spec) -> dict[str, Any]:
+    """The resolved spec as plain data (what spec.yaml holds)."""
+    shape = [d if isinstance(d, int) else str(d) for d in spec.input.shape]
+    out: dict[str, Any] = {"name": spec.name}
+    if spec.description:
+        out["description"] = spec.description
+    out["input"] = shape if spec.input.dtype == "float32" else {"shape": shape, "dtype": "int64"}
+    residuals = {layer.name for layer in spec.layers if layer.type == "residual"}
+    out["layers"] = _entries(list(spec.layers), "", INPUT_NAME, residuals)
+    for key in ("data", "train"):
+        section = getattr(spec, key)
+        if section is not None:
+            out[key] = section.model_dump(mode="json", exclude_none=True)
+    return out
+
+
+def resolved_yaml(spec: Spec) -> str:
+    header = (
+        f"# {spec.name}: the fully resolved spec (vars, blocks and repeats expanded), written "
+        "by netspec.\n# It rebuilds the same model: netspec.build_model('spec.yaml').\n"
+    )
+    return header + yaml.safe_dump(resolved(spec), sort_keys=False, width=100)
+
+
+def _entries(
+    layers: list[LayerSpec], prefix: str, previous: str, residuals: set[str]
+) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    i = 0
+    while i < len(layers):
+        layer = layers[i]
+        owner = _residual_owner(layer.name, prefix, residuals)
+        if owner is not None:
+            # The body of `owner` runs up to the residual entry itself.
+            end = next(j for j in range(i, len(layers)) if layers[j].name == owner)
+            residual = layers[end]
+            body = _entries(layers[i:end], owner + ".", residual.inputs[0], residuals)
+            entry = _head(residual, prefix, previous, residuals)
+            entry["layers"] = body
+            out.append(entry)
+            previous = owner
+            i = end + 1
+            continue
+        entry = _head(layer, prefix, previous, residuals)
+        entry.update(layer.config.model_dump(mode="json"))
+        out.append(entry)
+        previous = layer.name
+        i += 1
+    return out
+
+
+def _residual_owner(name: str, prefix: str, residuals: set[str]) -> str | None:
+    """The outermost residual below ``prefix`` whose body holds ``name``."""
+    parts = name[len(prefix) :].split(".")
+    for depth in range(1, len(parts)):
+        candidate = prefix + ".".join(parts[:depth])
+        if candidate in residuals:
+            return candidate
+    return None
+
+
+def _head(layer: LayerSpec, prefix: str, previous: str, residuals: set[str]) -> dict[str, Any]:
+    entry: dict[str, Any] = {"type": layer.type, "name": _relative(layer.name, prefix)}
+    sources = layer.inputs if layer.type != "residual" else layer.inputs[:1]
+    if sources != (previous,):
+        refs = [_reference(ref, prefix, residuals) for ref in sources]
+        entry["from"] = refs[0] if len(refs) == 1 else refs
+    if not layer.trainable:
+        entry["trainable"] = False
+    return entry
+
+
+def _relative(name: str, prefix: str) -> str:
+    return name[len(prefix) :] if prefix and name.startswith(prefix) else name
+
+
+def _reference(ref: str, prefix: str, residuals: set[str]) -> str:
+    """``ref`` as written from inside ``prefix``: relative to the innermost enclosing residual
+    that holds it (each residual body is a scope of its own)."""
+    parts = prefix.rstrip(".").split(".") if prefix else []
+    for depth in range(len(parts), 0, -1):
+        scope = ".".join(parts[:depth])
+        if scope in residuals and ref.startswith(scope + "."):
+            return ref[len(scope) + 1 :]
+    return ref
