@@ -257,8 +257,8 @@ CASES = (
         HandTransformer,
         TRANSFORMER_KEYS,
         _tokens,
-        batch=32,
-        quick_batch=8,
+        batch=16,
+        quick_batch=4,
     ),
 )
 
@@ -427,8 +427,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="smoke run: small batches, 3 rounds")
     parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (1)")
-    parser.add_argument("--rounds", type=int, help="interleaved rounds (30; quick: 3)")
-    parser.add_argument("--iters", type=int, help="steps per model per round (5; quick: 2)")
+    parser.add_argument("--rounds", type=int, help="interleaved rounds (75; quick: 3)")
+    parser.add_argument("--iters", type=int, help="steps per model per round (2; quick: 1)")
     parser.add_argument("--warmup", type=int, help="untimed steps per model first (10; quick: 2)")
     parser.add_argument(
         "--clock",
@@ -439,8 +439,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--only", nargs="+", choices=[c.label for c in CASES], help="some models")
     opts = parser.parse_args(argv)
-    rounds = opts.rounds or (3 if opts.quick else 30)
-    iters = opts.iters or (2 if opts.quick else 5)
+    rounds = opts.rounds or (3 if opts.quick else 75)
+    iters = opts.iters or (1 if opts.quick else 2)
     warmup = opts.warmup or (2 if opts.quick else 10)
 
     torch.set_num_threads(opts.threads)

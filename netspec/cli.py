@@ -241,10 +241,6 @@ def schema(
     _run(job)
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    write_file(path, text)
-
-
 def write_file(path: Path, text: str) -> None:
     """Write a user-named output file atomically; a path that cannot be written is a user
     error (exit 2), not a traceback."""
@@ -320,7 +316,7 @@ def graph(
         if output is None:
             sys.stdout.write(text)
         else:
-            _write_atomic(output, text)
+            write_file(output, text)
             typer.echo(f"wrote {output}", err=True)
 
     _run(job)

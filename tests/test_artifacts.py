@@ -105,9 +105,11 @@ def test_resolved_spec_rebuilds_the_same_model(path: pathlib.Path,
                                                builds: dict[str, pathlib.Path]) -> None:
     text = (builds[path.stem] / "spec.yaml").read_text()
     data = yaml.safe_load(text)
-    assert "vars" not in data and "blocks" not in data
+    assert "vars" not in data
+    assert "blocks" not in data
     dumped = json.dumps(data["layers"])
-    assert "${" not in dumped and '"repeat"' not in dumped
+    assert "${" not in dumped
+    assert '"repeat"' not in dumped
     original, resolved = netspec.load_spec(path), netspec.load_spec(text)
     assert [(x.name, x.type, x.inputs, x.trainable) for x in resolved.layers] == [
         (x.name, x.type, x.inputs, x.trainable) for x in original.layers]
@@ -128,7 +130,7 @@ def test_load_model_gives_the_built_weights(builds: dict[str, pathlib.Path]) -> 
 
 
 def test_load_model_of_a_folder_that_is_not_a_build(tmp_path: pathlib.Path) -> None:
-    with pytest.raises(SpecError, match="spec.yaml is missing"):
+    with pytest.raises(SpecError, match=r"spec\.yaml is missing"):
         netspec.load_model(tmp_path)
 
 
