@@ -128,7 +128,8 @@ def validate(
             typer.echo(json.dumps(result))
         else:
             typer.echo(
-                f"ok: {spec}: {p.name}, {len(p.layers)} layers, {p.total_params:,} parameters"
+                f"ok: {spec}: {p.name}, {_plural(len(p.layers), 'layer')}, "
+                f"{_plural(p.total_params, 'parameter')}"
             )
 
     _run(job)
@@ -320,6 +321,10 @@ def graph(
             typer.echo(f"wrote {output}", err=True)
 
     _run(job)
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count:,} {noun}" + ("" if count == 1 else "s")
 
 
 def main(argv: list[str] | None = None) -> Any:

@@ -54,10 +54,17 @@ def _terms(d: Dim) -> dict[Monomial, int]:
     return dict(d.terms)
 
 
+def _group(text: str) -> str:
+    """Parenthesize an expression unless it is one name or number (so it reads unambiguously)."""
+    return text if text.isidentifier() or text.isdigit() else f"({text})"
+
+
 def _format(terms: Iterable[tuple[Monomial, int]]) -> str:
     out = ""
+    terms = list(terms)
     for mono, coeff in terms:
-        body = "*".join(mono)
+        alone = len(terms) == 1 and len(mono) == 1 and coeff == 1
+        body = mono[0] if alone else "*".join(_group(atom) for atom in mono)
         if not mono:
             piece = str(abs(coeff))
         elif abs(coeff) == 1:
@@ -116,7 +123,7 @@ def floordiv(a: Dim, b: int) -> Dim:
         return a
     if all(c % b == 0 for _, c in a.terms):
         return _normalize({m: c // b for m, c in a.terms})
-    return Sym.atom(f"({a})//{b}")
+    return Sym.atom(f"{_group(str(a))}//{b}")
 
 
 def ceildiv(a: Dim, b: int) -> Dim:
@@ -124,7 +131,7 @@ def ceildiv(a: Dim, b: int) -> Dim:
         return -(-a // b)
     if b == 1 or all(c % b == 0 for _, c in a.terms):
         return floordiv(a, b)
-    return Sym.atom(f"ceil(({a})/{b})")
+    return Sym.atom(f"ceil({_group(str(a))}/{b})")
 
 
 def is_known(d: Dim) -> bool:

@@ -137,6 +137,7 @@ class _Scope:
     names: dict[str, str] = field(default_factory=dict)
     reserved: set[str] = field(default_factory=set)
     counters: dict[str, int] = field(default_factory=dict)
+    frozen: bool = False  # inside a block use or residual marked `trainable: false`
 
     def lookup(self, local: str) -> str | None:
         scope: _Scope | None = self
@@ -194,6 +195,7 @@ class _Expander:
         self.blocks: dict[str, _Block] = {}
         self.vars: dict[str, Any] = {}
         self.block_stack: list[str] = []
+        self.current_name: str | None = None  # the explicit name of the entry being read
 
     # -- diagnostics -------------------------------------------------------------------------
     def error(self, code: str, message: str, path: YPath, *, key: bool = False, **kw: Any) -> None:
@@ -430,9 +432,10 @@ class _Expander:
                 "invalid-value", "trainable must be true or false", form.at("trainable", path)
             )
             trainable = True
+        self.current_name = name
         sources = self.references(common.get("from"), form.at("from", path), scope)
-        if sources is None:
-            return prev
+        if sources is None:  # reported; carry on so later references to this layer resolve
+            sources = ()
         for copy in range(repeat):
             local = f"{name}_{copy}" if name is not None and repeat > 1 else name
             inputs = sources if (sources and copy == 0) else (prev,)
@@ -508,7 +511,10 @@ class _Expander:
     ) -> _Form | None:
         canonical = registry.resolve(word)
         if canonical is None and word not in self.blocks:
+            variants = [f"{word}{n}d" for n in (1, 2, 3) if registry.resolve(f"{word}{n}d")]
             guess = did_you_mean(word, [*registry.all_words(), *self.blocks])
+            if variants:  # `maxpool`: which one depends on the number of spatial dims
+                guess = "' or '".join(variants)
             self.error(
                 "unknown-layer",
                 f"unknown layer type {word!r}" + (f"; did you mean {guess!r}?" if guess else ""),
@@ -538,6 +544,14 @@ class _Expander:
     def references(self, raw: Any, path: YPath, scope: _Scope) -> tuple[str, ...] | None:
         if raw is None:
             return ()
+        if raw == []:
+            self.error(
+                "invalid-value",
+                "from needs at least one layer name",
+                path,
+                expected="a layer name, `input`, or a list of them",
+            )
+            return None
         names = raw if isinstance(raw, list) else [raw]
         out: list[str] = []
         for i, ref in enumerate(names):
@@ -552,7 +566,11 @@ class _Expander:
                 return None
             found = scope.lookup(ref)
             if found is None:
-                if ref in scope.reserved:
+                if ref == self.current_name:
+                    self.error(
+                        "forward-reference", f"{ref!r} cannot take its own output as input", rpath
+                    )
+                elif ref in scope.reserved:
                     self.error(
                         "forward-reference",
                         f"{ref!r} is defined later: references may only point backwards "
@@ -592,8 +610,9 @@ class _Expander:
             )
             return scope.names[local]
         qualified = scope.prefix + local
+        trainable = trainable and not scope.frozen
         if canonical is None:
-            out = self._block(form, qualified, inputs, path, scope)
+            out = self._block(form, qualified, inputs, path, scope, trainable)
         elif canonical == "residual":
             out = self._residual(form, qualified, inputs, path, scope, trainable)
         else:
@@ -652,13 +671,12 @@ class _Expander:
         body_path = form.primary_path or (*form.args_path, "layers")
         child = _Scope(
             prefix=qualified + ".",
-            input_ref=inputs[0] if inputs else "",
+            input_ref=inputs[0],
             values=scope.values,
             parent=scope,
             notes=scope.notes,
+            frozen=not trainable,
         )
-        if not inputs:
-            return qualified
         last = self.run_list(body, body_path, child)
         self.entries.append(
             LayerEntry(
@@ -676,7 +694,13 @@ class _Expander:
         return qualified
 
     def _block(
-        self, form: _Form, qualified: str, inputs: tuple[str, ...], path: YPath, scope: _Scope
+        self,
+        form: _Form,
+        qualified: str,
+        inputs: tuple[str, ...],
+        path: YPath,
+        scope: _Scope,
+        trainable: bool,
     ) -> str:
         block = self.blocks[form.word]
         if form.word in self.block_stack:
@@ -708,6 +732,7 @@ class _Expander:
             values=values,
             parent=scope,
             notes=(*scope.notes, note),
+            frozen=not trainable,
         )
         if len(inputs) > 1:
             self.error("invalid-value", "a block takes one input", form.at("from", path))

@@ -90,4 +90,7 @@ def substitute(value: str, scope: Mapping[str, Any]) -> Any:
     whole = _PATTERN.fullmatch(value)
     if whole:
         return evaluate(whole.group(1), scope)
-    return _PATTERN.sub(lambda m: str(evaluate(m.group(1), scope)), value)
+    result = _PATTERN.sub(lambda m: str(evaluate(m.group(1), scope)), value)
+    if "${" in _PATTERN.sub("", value):
+        raise ExpressionError(f"unclosed ${{ in {value!r}", hint="write ${name} with a closing }")
+    return result

@@ -80,7 +80,8 @@ def summary_text(p: Plan, batch_size: int) -> str:
     ]
     rule = "─" * (sum(widths) + 2 * (len(widths) - 1))
     lines = [
-        f"{p.name}: {len(p.layers)} layers, input {format_shape(p.input.shape)}"
+        f"{p.name}: {len(p.layers)} layer{'' if len(p.layers) == 1 else 's'}, "
+        f"input {format_shape(p.input.shape)}"
         + (" int64" if p.input.dtype == "int64" else "")
         + f" -> output {format_shape(p.output.shape)}",
         _row(headers, widths, headers),

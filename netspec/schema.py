@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from netspec.layers import registry
-from netspec.sections import DataSpec, InputSpec, TrainSpec
+from netspec.sections import DIM_SCHEMA, DataSpec, InputSpec, TrainSpec
 
 SCHEMA_ID = "https://netspec.dev/schema/v1.json"
 _INTERPOLATED = {"type": "string", "pattern": r"\$\{[^{}]*\}"}
@@ -70,6 +70,14 @@ def spec_schema() -> dict[str, Any]:
             "propertyNames": {"not": {"enum": ["type", *registry.all_words()]}},
         }
     )
+    entry_forms.append(
+        {
+            "type": "object",
+            "description": "use of a block in the explicit form {type: <block>, ...}",
+            "properties": {"type": {"type": "string", "not": {"enum": registry.all_words()}}},
+            "required": ["type"],
+        }
+    )
     defs.update({f"common_{k}": v for k, v in _COMMON.items()})
     defs["entry"] = {"anyOf": entry_forms}
     defs["layers"] = {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/entry"}}
@@ -113,12 +121,7 @@ def spec_schema() -> dict[str, Any]:
 
 
 def _dim_schema() -> dict[str, Any]:
-    return {
-        "anyOf": [
-            {"type": "integer", "minimum": 1},
-            {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_]*$"},
-        ]
-    }
+    return DIM_SCHEMA
 
 
 def _config_def(layer: registry.LayerType[Any], defs: dict[str, Any]) -> str:

@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
 
 from netspec.dims import Dim, Sym
+from netspec.layers.registry import lists_as_tuples
 
 _SYMBOL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _DTYPES = {
@@ -27,6 +28,7 @@ DIM_SCHEMA: dict[str, Any] = {
     "anyOf": [
         {"type": "integer", "minimum": 1},
         {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$", "description": "a symbol"},
+        {"type": "string", "pattern": r"\$\{[^{}]*\}", "description": "a ${...} value"},
     ]
 }
 
@@ -35,6 +37,11 @@ def _dim(value: Any) -> Any:
     if isinstance(value, str):
         if not _SYMBOL.match(value):
             raise ValueError(f"a symbolic dimension must be a name like T, got {value!r}")
+        if value == "N":
+            raise ValueError(
+                "N is the batch dimension, which `input` leaves out; use another "
+                "name for a varying size, e.g. T"
+            )
         return Sym.atom(value)
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"a dimension is a positive int or a symbol name, got {value!r}")
@@ -48,15 +55,22 @@ def _dtype(value: Any) -> Any:
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+    """Strict about unknown keys and types (`epochs: "10"` is reported, not converted)."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, arbitrary_types_allowed=True, strict=True
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lists_as_tuples(cls, value: Any) -> Any:
+        return lists_as_tuples(value)
 
 
 class InputSpec(Strict):
     """Per-sample input: shape without the batch dim; int64 for token ids."""
 
-    shape: tuple[Annotated[Dim, BeforeValidator(_dim), WithJsonSchema(DIM_SCHEMA)], ...] = Field(
-        min_length=1
-    )
+    shape: tuple[Annotated[Dim, BeforeValidator(_dim), WithJsonSchema(DIM_SCHEMA)], ...]
     dtype: Annotated[
         Literal["float32", "int64"],
         BeforeValidator(_dtype),
@@ -66,8 +80,15 @@ class InputSpec(Strict):
     @model_validator(mode="before")
     @classmethod
     def _from_list(cls, value: Any) -> Any:
+        empty = isinstance(value, dict) and value.get("shape") in ([], ())
+        if empty or (isinstance(value, (list, tuple)) and not value):
+            raise ValueError("input needs at least one dimension, e.g. [784]")
         if isinstance(value, (list, tuple)):
             return {"shape": value}
+        if not isinstance(value, dict):
+            raise ValueError(
+                "input is a list of sizes like [1, 28, 28], or {shape: [32], dtype: int64}"
+            )
         if isinstance(value, int) and not isinstance(value, bool):
             return {"shape": [value]}
         return value

@@ -95,7 +95,9 @@ def read_file(path: Path) -> str:
     except IsADirectoryError:
         message = "this is a directory, not a spec file"
     except UnicodeDecodeError as exc:
-        message = f"not UTF-8 text ({exc.reason})"
+        raise SpecError.single(
+            "yaml-syntax", f"not UTF-8 text ({exc.reason})", location=Location(str(path))
+        ) from None
     except OSError as exc:
         message = f"cannot read the file ({exc.strerror})"
     raise SpecError.single("file-not-found", message, location=Location(str(path)))
@@ -111,8 +113,20 @@ def parse(text: str, file: str | None = None) -> Document:
         message = f"invalid YAML: {exc.problem or exc.context or exc}"
         line = text.splitlines()[mark.line] if mark and mark.line < len(text.splitlines()) else ""
         hints: tuple[str, ...] = ()
+        problem = str(exc.problem or "")
         if "${" in line:
             hints = ('inside a {...} flow mapping, quote ${...}: filters: "${c}"',)
+        elif "\t" in line or ("cannot start any token" in problem and "\t" in text):
+            hints = ("YAML indents with spaces; this line has a tab",)
+        elif (
+            "expected '-' indicator" in problem
+            or "expected key" in problem
+            or ("mapping values are not allowed" in problem)
+        ):
+            hints = (
+                "check the indentation: items of a list start with `- ` at the same column, "
+                "and the keys of one mapping line up",
+            )
         diag = Diagnostic("yaml-syntax", message, hints=hints)
         raise SpecError([diag.located(loc, source.snippet(loc))]) from None
     except yaml.YAMLError as exc:

@@ -19,7 +19,7 @@ from netspec.layers import registry
 from netspec.layers.registry import LayerConfig
 from netspec.sections import DataSpec, InputSpec, TrainSpec
 from netspec.source import Document, SourceMap, parse, read_file
-from netspec.typewords import type_words
+from netspec.typewords import type_words, yaml_value
 
 SpecSource = Union[str, "os.PathLike[str]", Mapping[str, Any]]
 
@@ -78,6 +78,8 @@ def _as_path(source: str | os.PathLike[str]) -> Path | None:
     if isinstance(source, os.PathLike):
         return Path(source)
     # One line that names a file, or could only be a file name, is a path; else YAML text.
+    if not source.strip():
+        return None  # empty text: reported as an empty spec
     if "\n" not in source and (
         source.endswith((".yaml", ".yml")) or Path(source).exists() or ":" not in source
     ):
@@ -93,12 +95,15 @@ def validate_document(doc: Document, default_name: str) -> Spec:
     for key, model in (("input", InputSpec), ("data", DataSpec), ("train", TrainSpec)):
         if key in expanded.sections and expanded.sections[key] is not None:
             raw = expanded.sections[key]
+            short = key == "input" and isinstance(raw, list) and bool(raw)
+            given = {"shape": raw} if short else raw
             try:
-                sections[key] = model.model_validate(raw)
+                sections[key] = model.model_validate(given)
             except ValidationError as exc:
-                diags.extend(_diagnostics(exc, raw, (key,), None, model, doc.source))
+                found = _diagnostics(exc, given, (key,), None, model, doc.source)
+                diags.extend(_unshort(d, doc.source) if short else d for d in found)
     if diags:
-        raise SpecError(_dedupe(diags))
+        raise SpecError(sorted(_dedupe(diags), key=_position))
     spec = Spec(
         name=expanded.name, description=expanded.description, layers=tuple(layers), **sections
     )
@@ -149,6 +154,20 @@ def _layer(entry: LayerEntry, source: SourceMap, diags: list[Diagnostic]) -> Lay
     )
 
 
+def _unshort(d: Diagnostic, source: SourceMap) -> Diagnostic:
+    """`input: [..]` is short for `input: {shape: [..]}`: point at what the user wrote."""
+    from dataclasses import replace
+
+    if d.path and d.path[:2] == ("input", "shape"):
+        return source.attach(replace(d, path=("input", *d.path[2:])))
+    return d
+
+
+def _position(d: Diagnostic) -> tuple[int, int]:
+    """Diagnostics are reported in the order of the file."""
+    return (d.location.line or 0, d.location.col or 0)
+
+
 def _with_notes(d: Diagnostic, notes: tuple[str, ...]) -> Diagnostic:
     from dataclasses import replace
 
@@ -175,78 +194,110 @@ def _diagnostics(
     source: SourceMap,
 ) -> list[Diagnostic]:
     """pydantic errors -> diagnostics; union members' errors for one field become one."""
-    names = (
-        registry.field_names(model)
-        if issubclass(model, LayerConfig)
-        else {f: f for f in model.model_fields}
-    )
     by_field: dict[tuple[str | int, ...], list[Any]] = {}
     for err in exc.errors():
         by_field.setdefault(_user_loc(err["loc"], raw), []).append(err)
     # A misspelt required field shows up twice (unknown + missing): report the typo only.
-    typo_targets = {
-        names[guess]
-        for loc, errs in by_field.items()
-        if loc
-        and errs[0]["type"] == "extra_forbidden"
-        and (guess := did_you_mean(str(loc[0]), names)) is not None
-    }
+    typo_targets = set()
+    for loc, errs in by_field.items():
+        if loc and errs[0]["type"] == "extra_forbidden":
+            owner, field = _owner(model, loc)
+            guess = did_you_mean(str(field), _spellings(owner))
+            if guess is not None:
+                typo_targets.add((loc[:-1], _spellings(owner)[guess]))
     out: list[Diagnostic] = []
     for loc, errs in by_field.items():
         first = errs[0]
-        field = loc[0] if loc else None
-        if first["type"] == "missing" and field in typo_targets:
+        owner, field = _owner(model, loc)
+        if first["type"] == "missing" and (loc[:-1], field) in typo_targets:
             continue
         if first["type"] == "extra_forbidden":
-            guess = did_you_mean(str(field), names)
+            guess = did_you_mean(str(field), _spellings(owner))
             message = f"unknown field {field!r}" + (f"; did you mean {guess!r}?" if guess else "")
-            out.append(
-                source.attach(
-                    Diagnostic(
-                        "unknown-field",
-                        message,
-                        path=(*base, *loc),
-                        expected="one of: " + ", ".join(model.model_fields),
-                    ),
-                    key=True,
-                )
+            diag = Diagnostic(
+                "unknown-field",
+                message,
+                path=(*base, *loc),
+                expected="one of: " + ", ".join(owner.model_fields),
             )
+            out.append(source.attach(diag, key=True))
             continue
         if first["type"] == "missing":
-            out.append(
-                source.attach(
-                    Diagnostic(
-                        "missing-field",
-                        f"missing required argument {field!r}",
-                        path=base,
-                        expected=_describe(model, str(field)),
-                    )
-                )
-            )
+            out.append(source.attach(_missing(owner, field, raw, loc, base)))
             continue
         path: YPath = (*base, *loc)
         if primary_path is not None and field is not None and len(loc) == 1:
             path = primary_path
-        received = _received(raw, loc)
-        expected = _describe(model, str(field)) if field is not None else None
+        value = _value(raw, loc)
+        expected = _describe(owner, str(field))
         if len(errs) > 1 and expected:  # a union: one line saying what is accepted
             message = f"invalid value for {field!r}"
         else:
             messages = "; ".join(dict.fromkeys(_clean(e["msg"]) for e in errs))
             message = f"invalid value for {field!r}: {messages}" if field is not None else messages
-        value = _value(raw, loc)
-        choices = _literal_values(model, str(field))
+        choices = _literal_values(owner, str(field))
         guess = did_you_mean(value, choices) if isinstance(value, str) and choices else None
         if guess:
             message += f"; did you mean {guess!r}?"
-        out.append(
-            source.attach(
-                Diagnostic(
-                    "invalid-value", message, path=path, received=received, expected=expected
-                )
-            )
+        hints: tuple[str, ...] = ()
+        if isinstance(value, float) and expected and "int" in expected:
+            hints = ("sizes are integers: in ${...} use // for integer division",)
+        received = None if value is _MISSING else yaml_value(value)
+        diag = Diagnostic(
+            "invalid-value", message, path=path, received=received, expected=expected, hints=hints
         )
+        out.append(source.attach(diag))
     return out
+
+
+def _owner(model: type[BaseModel], loc: tuple[str | int, ...]) -> tuple[type[BaseModel], Any]:
+    """The (possibly nested) model that holds the field at ``loc``, and that field's name."""
+    owner: type[BaseModel] = model
+    names = [part for part in loc if isinstance(part, str)]
+    for part in names[:-1]:
+        finfo = owner.model_fields.get(_spellings(owner).get(part, part))
+        nested = _nested_model(finfo.annotation) if finfo else None
+        if nested is None:
+            break
+        owner = nested
+    return owner, (names[-1] if names else None)
+
+
+def _nested_model(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _nested_model(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _spellings(model: type[BaseModel]) -> dict[str, str]:
+    if issubclass(model, LayerConfig):
+        return registry.field_names(model)
+    return {f: f for f in model.model_fields}
+
+
+def _missing(
+    owner: type[BaseModel], field: Any, raw: Any, loc: tuple[str | int, ...], base: YPath
+) -> Diagnostic:
+    """A missing required field; an unknown key close to its name is named as the likely typo
+    (sections that accept extra keys, like `data`, cannot report that key themselves)."""
+    parent = _value(raw, loc[:-1])
+    near = [
+        k
+        for k in (parent if isinstance(parent, dict) else {})
+        if k not in owner.model_fields and did_you_mean(str(k), [str(field)])
+    ]
+    hints = (f"is {near[0]!r} a misspelling of {field!r}?",) if near else ()
+    return Diagnostic(
+        "missing-field",
+        f"missing required argument {field!r}",
+        path=(*base, *loc[:-1]),
+        expected=_describe(owner, str(field)),
+        hints=hints,
+    )
 
 
 def _user_loc(loc: tuple[Any, ...], raw: Any) -> tuple[str | int, ...]:
@@ -278,11 +329,6 @@ def _value(raw: Any, loc: tuple[str | int, ...]) -> Any:
     return node
 
 
-def _received(raw: Any, loc: tuple[str | int, ...]) -> str | None:
-    value = _value(raw, loc)
-    return None if value is _MISSING else repr(value)
-
-
 def _literal_values(model: type[BaseModel], field: str) -> list[str]:
     finfo = model.model_fields.get(field)
     found: list[str] = []
@@ -290,6 +336,9 @@ def _literal_values(model: type[BaseModel], field: str) -> list[str]:
     def walk(annotation: Any) -> None:
         if str(get_origin(annotation)) == "typing.Literal":
             found.extend(str(a) for a in get_args(annotation))
+        nested = _nested_model(annotation)
+        if nested is not None and "type" in nested.model_fields:  # `loss: crossentropy`
+            walk(nested.model_fields["type"].annotation)
         for arg in get_args(annotation):
             walk(arg)
 

@@ -10,6 +10,7 @@ import types
 from collections.abc import Mapping, Sequence
 from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
+from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
 _PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*\Z")
@@ -40,6 +41,13 @@ def type_words(annotation: Any, metadata: Sequence[Any] = ()) -> str:
             item = f"({items[0]})" if " " in items[0] else items[0]
             return f"list of {len(items)} {item}"
         return "list [" + "; ".join(items) + "]"
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        kind = annotation.model_fields.get("type")
+        if kind is not None and get_origin(kind.annotation) is Literal:
+            return type_words(kind.annotation) + " (or a mapping with `type:` and options)"
+        return "a mapping"
+    if getattr(annotation, "__name__", "") == "Sym":
+        return "name"
     base = {int: "int", float: "float", bool: "bool", str: "string"}.get(
         annotation, "any" if annotation is Any else getattr(annotation, "__name__", "any")
     )

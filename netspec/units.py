@@ -22,6 +22,8 @@ def format_count(value: Dim, human: bool = False) -> str:
     if not isinstance(value, int):
         return str(value)
     text = f"{value:,}"
+    if human and value >= 10**15:
+        return f"{text} ({value:.2e})"
     if human and value >= 1000:
         for unit, size in (("T", 10**12), ("G", 10**9), ("M", 10**6), ("K", 10**3)):
             if value >= size:

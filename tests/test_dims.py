@@ -13,6 +13,11 @@ def test_polynomial_arithmetic_and_printing() -> None:
     assert dims.sub(dims.add(t, 5), t) == 5
     assert dims.floordiv(dims.mul(t, 4), 2) == dims.mul(t, 2)
     assert str(dims.floordiv(dims.add(t, 1), 2)) == "(T+1)//2"
+    assert str(dims.floordiv(t, 2)) == "T//2"
+    assert str(dims.ceildiv(dims.add(t, -3), 2)) == "ceil((T-3)/2)"
+    # an opaque atom inside a product keeps its parentheses: 36*((T-3)//2)+36, not 36*(T-3)//2
+    half = dims.floordiv(dims.add(t, -3), 2)
+    assert str(dims.add(dims.mul(half, 36), 36)) == "36*((T-3)//2)+36"
     assert dims.substitute(dims.add(dims.mul(t, t), 3), {"T": 4}) == 19
 
 

@@ -94,7 +94,7 @@ def test_output_padding_per_dim() -> None:
 
 
 def test_conv_transpose_too_small_output() -> None:
-    with pytest.raises(ShapeError, match="output size along spatial dim 1 would be -4"):
+    with pytest.raises(ShapeError, match="output L size would be -4"):
         predicted(
             "conv_transpose1d", {"filters": 2, "kernel_size": 1, "padding": 3}, [Tensor((2, 2))]
         )

@@ -38,6 +38,8 @@ def test_every_example_spec_satisfies_the_schema(path: pathlib.Path) -> None:
         {"input": [3, 8, 8], "layers": [{"conv2d": {"filters": 4, "kernel_size": 3},
                                           "repeat": 2}]},
         {"input": {"shape": ["T"], "dtype": "int64"}, "layers": ["identity"]},
+        {"vars": {"n": 4}, "input": ["${n}"], "layers": [{"type": "my_block", "w": 4}]},
+        {"input": {"shape": ["${n}"]}, "layers": ["relu"]},
     ],
 )
 def test_schema_accepts_each_spelling(data: dict[str, Any]) -> None:

@@ -58,7 +58,11 @@ def require_rank(t: Tensor, ranks: Sequence[int], layer: str, layout: str) -> No
         if len(t.shape) > 1 and ranks == (2,):
             hint = "add a flatten before " + layer
         elif len(t.shape) == 1 and min(ranks) > 2:
-            hint = "add a reshape to give the input channel and spatial dimensions"
+            hint = (
+                "add a reshape to give the input channel and spatial dimensions"
+                if "C" in layout
+                else f"add a reshape to give the input the layout {layout}, e.g. reshape: [-1, 1]"
+            )
         raise ShapeError(
             f"{layer} expects input {layout}",
             received=format_shape(t.shape),
@@ -77,10 +81,22 @@ def known(d: Dim, what: str) -> int:
     )
 
 
+_AXES = {1: ("L",), 2: ("H", "W"), 3: ("D", "H", "W")}
+
+
+def axis(i: int, n: int) -> str:
+    """The name of spatial dim ``i`` of ``n`` as in PyTorch's docs: L, or H, W, or D, H, W."""
+    return _AXES.get(n, tuple(f"#{k + 1}" for k in range(n)))[i]
+
+
 def positive(d: Dim, what: str, received: Shape) -> Dim:
+    """An output size that must be >= 1 (else the input is too small for the window)."""
     if isinstance(d, int) and d < 1:
         raise ShapeError(
             f"{what} would be {d}: the input is too small for this layer",
             received=format_shape(received),
+            expected="an output size of at least 1",
+            hint="use a smaller kernel_size (or dilation), add padding (`padding: same` keeps "
+            "the size), or feed a larger input",
         )
     return d

@@ -21,6 +21,7 @@ from netspec.layers.common import (
     IntOrTuple,
     PadOrTuple,
     PositiveInt,
+    axis,
     known,
     per_dim,
     positive,
@@ -79,7 +80,7 @@ def _infer(n: int) -> Any:
                 p = 0 if cfg.padding == "valid" else per_dim(cfg.padding, n, "padding")[i]
                 span = dims.add(size, 2 * p - d[i] * (k[i] - 1) - 1)
                 out = dims.add(dims.floordiv(span, s[i]), 1)
-            spatial.append(positive(out, f"output size along spatial dim {i + 1}", x.shape))
+            spatial.append(positive(out, f"output {axis(i, len(x.shape) - 1)} size", x.shape))
         per_position = (channels // cfg.groups) * math.prod(k)
         params = cfg.filters * per_position + (cfg.filters if cfg.bias else 0)
         macs = dims.mul(dims.prod(spatial), cfg.filters * per_position)

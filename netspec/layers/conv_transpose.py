@@ -20,6 +20,7 @@ from netspec.layers.common import (
     IntOrTuple,
     PadOrTuple,
     PositiveInt,
+    axis,
     known,
     per_dim,
     positive,
@@ -95,7 +96,7 @@ def _infer(n: int) -> Any:
         for i, size in enumerate(x.shape[1:]):
             extra = -2 * g.p[i] + g.d[i] * (g.k[i] - 1) + g.op[i] + 1
             out = dims.add(dims.mul(dims.add(size, -1), g.s[i]), extra)
-            spatial.append(positive(out, f"output size along spatial dim {i + 1}", x.shape))
+            spatial.append(positive(out, f"output {axis(i, len(x.shape) - 1)} size", x.shape))
         kernel = math.prod(g.k)
         params = cfg.filters * (channels // cfg.groups) * kernel + (cfg.filters if cfg.bias else 0)
         per_input_position = channels * (cfg.filters // cfg.groups) * kernel

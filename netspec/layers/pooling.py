@@ -23,6 +23,7 @@ from netspec.layers.common import (
     IntOrTuple,
     PadOrTuple,
     PositiveInt,
+    axis,
     per_dim,
     positive,
     require_float,
@@ -125,7 +126,7 @@ def _pool_infer(kind: Literal["max", "avg"], n: int) -> Any:
         spatial = tuple(
             positive(
                 pool_out(size, k[i], s[i], p[i], d[i], cfg.ceil_mode),
-                f"{name}'s output size along spatial dim {i + 1}",
+                f"{name}'s output {axis(i, len(x.shape) - 1)} size",
                 x.shape,
             )
             for i, size in enumerate(x.shape[1:])

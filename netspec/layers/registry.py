@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import AliasChoices, BaseModel, ConfigDict
+from pydantic import AliasChoices, BaseModel, ConfigDict, model_validator
 
 from netspec.dims import Dim, Shape
 
@@ -19,9 +19,25 @@ DType = Literal["float32", "int64"]
 
 
 class LayerConfig(BaseModel):
-    """Base of every layer's arguments: strict about unknown fields, immutable."""
+    """Base of every layer's arguments: strict about unknown fields and types, immutable.
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    Strict types: `units: true` or `units: "10"` is a mistake to report, not a 1 or a 10.
+    YAML lists arrive as lists and are taken as tuples.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, strict=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _lists_as_tuples(cls, value: Any) -> Any:
+        return lists_as_tuples(value)
+
+
+def lists_as_tuples(value: Any) -> Any:
+    """Top-level list values of a mapping become tuples (strict mode wants tuples)."""
+    if isinstance(value, dict):
+        return {k: tuple(v) if isinstance(v, list) else v for k, v in value.items()}
+    return value
 
 
 C = TypeVar("C", bound=LayerConfig)

@@ -16,7 +16,7 @@ from pydantic import AliasChoices, Field, ValidationInfo, field_validator
 from netspec import dims
 from netspec.dims import Dim, Sym
 from netspec.errors import ShapeError
-from netspec.layers.common import PositiveInt, positive, require_float, require_rank
+from netspec.layers.common import PositiveInt, axis, positive, require_float, require_rank
 from netspec.layers.registry import (
     Call,
     Example,
@@ -81,7 +81,7 @@ def _infer(cfg: UpsampleConfig, inputs: tuple[Tensor, ...]) -> Inferred:
     scales = _per_dim(cfg.scale_factor, n)
     spatial = tuple(
         positive(
-            _scaled(size, scales[i]), f"upsample's output size along spatial dim {i + 1}", x.shape
+            _scaled(size, scales[i]), f"upsample's output {axis(i, len(x.shape) - 1)} size", x.shape
         )
         for i, size in enumerate(x.shape[1:])
     )
