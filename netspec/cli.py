@@ -23,6 +23,7 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
     help="Describe a PyTorch network in YAML: validate it, summarize it, build it.",
 )
 T = TypeVar("T")
@@ -30,7 +31,11 @@ _state = {"debug": False}
 
 SpecArg = Annotated[
     str,
-    typer.Argument(help="Path to the spec YAML file, or - for standard input.", show_default=False),
+    typer.Argument(
+        help="Path to the spec YAML file, or - for standard input.",
+        show_default=False,
+        metavar="SPEC",
+    ),
 ]
 
 
@@ -173,7 +178,7 @@ def summary(
 def build(
     spec: SpecArg,
     out: Annotated[
-        Path, typer.Option("--out", "-o", help="Directory to write the build into.")
+        Path, typer.Option("--out", "-o", metavar="DIR", help="Directory to write the build into.")
     ] = Path("build"),
     seed: Annotated[
         int | None, typer.Option("--seed", help="Seed for the initial weights (reproducible).")
@@ -183,6 +188,7 @@ def build(
         typer.Option(
             "--format",
             "-f",
+            metavar="FORMAT",
             help="Also export: torchscript (model.ts), export (model.pt2, torch.export), "
             "onnx (model.onnx). Repeat for several.",
         ),

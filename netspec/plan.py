@@ -183,7 +183,7 @@ def check_budget(p: Plan, max_params: int | None, file: str | None = None) -> No
         f"weights), over the budget of {max_params:,}",
         location=Location(file),
         hints=(
-            "raise it with --max-params N (or NETSPEC_MAX_PARAMS=N; 0 means no limit), "
-            "or shrink the spec",
+            "raise it with --max-params N on the command line, max_params=N in Python, or "
+            "NETSPEC_MAX_PARAMS=N (0 means no limit); or shrink the spec",
         ),
     )
