@@ -8,7 +8,7 @@ the expression, e.g. ``(T-1)//2``: still exact, just opaque.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 Monomial = tuple[str, ...]  # sorted atom names, repeated for powers; () is the constant term
@@ -33,6 +33,17 @@ class Sym:
 
 Dim = int | Sym
 Shape = tuple[Dim, ...]
+
+
+# Opaque atoms (``(T+1)//2``, a ceil-mode pool) by name, with how to compute them once the
+# plain symbols have values, so substitute() can evaluate them.
+_OPAQUE: dict[str, Callable[[Mapping[str, int]], Dim]] = {}
+
+
+def opaque(name: str, evaluate: Callable[[Mapping[str, int]], Dim]) -> Sym:
+    """A new atom standing for a value no polynomial expresses, computed by ``evaluate``."""
+    _OPAQUE[name] = evaluate
+    return Sym.atom(name)
 
 
 def _normalize(terms: Mapping[Monomial, int]) -> Dim:
@@ -63,7 +74,8 @@ def _format(terms: Iterable[tuple[Monomial, int]]) -> str:
     out = ""
     terms = list(terms)
     for mono, coeff in terms:
-        alone = len(terms) == 1 and len(mono) == 1 and coeff == 1
+        # `(T+1)//2` needs parentheses only as a factor: 36*((T+1)//2), not (T+1)//2-1.
+        alone = len(mono) == 1 and abs(coeff) == 1
         body = mono[0] if alone else "*".join(_group(atom) for atom in mono)
         if not mono:
             piece = str(abs(coeff))
@@ -117,21 +129,36 @@ def total(dims: Iterable[Dim]) -> Dim:
 
 
 def floordiv(a: Dim, b: int) -> Dim:
+    """``a // b`` in a canonical form, so equal sizes compare equal however they were reached.
+
+    Terms whose coefficient ``b`` divides come out exactly, and the constant is reduced into
+    ``[0, b)``: ``(T-1)//2 + 1``, ``(T+1)//2`` and ``ceil(T/2)`` are all ``(T+1)//2``.
+    """
     if isinstance(a, int):
         return a // b
     if b == 1:
         return a
-    if all(c % b == 0 for _, c in a.terms):
-        return _normalize({m: c // b for m, c in a.terms})
-    return Sym.atom(f"{_group(str(a))}//{b}")
+    whole: dict[Monomial, int] = {}
+    rest: dict[Monomial, int] = {}
+    for mono, coeff in a.terms:
+        if mono == ():
+            whole[()] = coeff // b
+            rest[()] = coeff % b
+        elif coeff % b == 0:
+            whole[mono] = coeff // b
+        else:
+            rest[mono] = coeff
+    remainder = _normalize(rest)
+    if isinstance(remainder, int):  # 0 <= constant < b: nothing left over
+        return _normalize(whole)
+    name = f"{_group(str(remainder))}//{b}"
+    quotient = opaque(name, lambda values: floordiv(substitute(remainder, values), b))
+    return add(_normalize(whole), quotient)
 
 
 def ceildiv(a: Dim, b: int) -> Dim:
-    if isinstance(a, int):
-        return -(-a // b)
-    if b == 1 or all(c % b == 0 for _, c in a.terms):
-        return floordiv(a, b)
-    return Sym.atom(f"ceil({_group(str(a))}/{b})")
+    """``ceil(a / b)``, written as ``(a + b - 1) // b`` so it shares floordiv's canonical form."""
+    return floordiv(add(a, b - 1), b)
 
 
 def is_known(d: Dim) -> bool:
@@ -146,7 +173,13 @@ def substitute(d: Dim, values: Mapping[str, int]) -> Dim:
     for mono, coeff in d.terms:
         term: Dim = coeff
         for atom in mono:
-            term = mul(term, values[atom] if atom in values else Sym.atom(atom))
+            if atom in values:
+                factor: Dim = values[atom]
+            elif atom in _OPAQUE:
+                factor = _OPAQUE[atom](values)
+            else:
+                factor = Sym.atom(atom)
+            term = mul(term, factor)
         acc = add(acc, term)
     return acc
 

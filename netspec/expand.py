@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from netspec.errors import Diagnostic, YPath, did_you_mean, format_path
+from netspec.errors import Diagnostic, SpecError, YPath, did_you_mean, format_path
 from netspec.exprs import ExpressionError, has_reference, substitute
 from netspec.layers import registry
 from netspec.source import SourceMap
@@ -21,6 +21,8 @@ from netspec.source import SourceMap
 COMMON_FIELDS = ("name", "from", "repeat", "trainable")
 TOP_LEVEL = ("name", "description", "vars", "input", "blocks", "layers", "data", "train")
 INPUT_NAME = "input"
+MAX_REPEAT = 100_000
+MAX_LAYERS = 1_000_000
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 # Layer names become attributes of a torch.fx.GraphModule: they must not shadow its methods
 # (a test keeps this list in step with torch) or the generated forward's `self`.
@@ -387,10 +389,10 @@ class _Expander:
             k: self.interpolate(v, form.at(k, path), scope.values) for k, v in form.common.items()
         }
         repeat = common.get("repeat", 1)
-        if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
+        if isinstance(repeat, bool) or not isinstance(repeat, int) or not 1 <= repeat <= MAX_REPEAT:
             self.error(
                 "invalid-value",
-                "repeat must be an integer >= 1",
+                f"repeat must be an integer from 1 to {MAX_REPEAT:,}",
                 form.at("repeat", path),
                 received=repr(repeat),
             )
@@ -622,6 +624,19 @@ class _Expander:
                 scope.names[local] = qualified
                 return qualified
             from_path = form.at("from", path) if "from" in form.common else None
+            if len(self.entries) >= MAX_LAYERS:
+                raise SpecError(
+                    [
+                        *self.diags,
+                        self.source.attach(
+                            Diagnostic(
+                                "invalid-value",
+                                f"the spec expands to more than {MAX_LAYERS:,} layers",
+                                path=path,
+                            )
+                        ),
+                    ]
+                )
             self.entries.append(
                 LayerEntry(
                     qualified,

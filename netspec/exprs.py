@@ -34,13 +34,21 @@ class ExpressionError(Exception):
         self.code = code
 
 
+MAX_LENGTH = 500  # characters in one ${...}
+MAX_MAGNITUDE = 10**30  # far beyond any size, rate or count a spec needs
+
+
 def evaluate(expression: str, scope: Mapping[str, Any]) -> Any:
     """Value of one expression such as ``c * 2`` in ``scope``."""
+    if len(expression) > MAX_LENGTH:
+        raise ExpressionError(f"expression longer than {MAX_LENGTH} characters")
     try:
         tree = ast.parse(expression.strip(), mode="eval")
+        return _eval_node(tree.body, scope, expression)
     except SyntaxError:
         raise ExpressionError(f"cannot parse expression {expression!r}") from None
-    return _eval_node(tree.body, scope, expression)
+    except (RecursionError, MemoryError):
+        raise ExpressionError(f"expression {expression[:40]!r}... is nested too deeply") from None
 
 
 def _eval_node(node: ast.expr, scope: Mapping[str, Any], text: str) -> Any:
@@ -64,7 +72,10 @@ def _eval_node(node: ast.expr, scope: Mapping[str, Any], text: str) -> Any:
         right = _number(_eval_node(node.right, scope, text), text)
         if isinstance(node.op, (ast.Div, ast.FloorDiv, ast.Mod)) and right == 0:
             raise ExpressionError(f"division by zero in ${{{text}}}")
-        return _BINARY[type(node.op)](left, right)
+        result = _BINARY[type(node.op)](left, right)
+        if abs(result) > MAX_MAGNITUDE or result != result:  # too large, or NaN
+            raise ExpressionError(f"${{{text}}} gives a number out of range")
+        return result
     raise ExpressionError(
         f"unsupported syntax in ${{{text}}}",
         hint="only numbers, names, + - * / // % and parentheses are allowed",

@@ -58,7 +58,7 @@ class Strict(BaseModel):
     """Strict about unknown keys and types (`epochs: "10"` is reported, not converted)."""
 
     model_config = ConfigDict(
-        extra="forbid", frozen=True, arbitrary_types_allowed=True, strict=True
+        extra="forbid", frozen=True, arbitrary_types_allowed=True, strict=True, allow_inf_nan=False
     )
 
     @model_validator(mode="before")

@@ -8,7 +8,6 @@ constructed.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,25 +17,45 @@ import yaml
 from netspec.errors import Diagnostic, Location, SpecError, YPath
 
 _Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+MAX_NODES = 2_000_000  # values after YAML aliases are expanded: a "billion laughs" stops here
+MAX_DIGITS = 100  # a longer integer literal is a mistake, never a layer size
 
 
 class _Loader(_Base):  # type: ignore[valid-type,misc]
-    """The safe loader, reading `1e-3` as a float as YAML 1.2 does (1.1 makes it a string)."""
+    """The safe loader with YAML 1.2's core schema for plain scalars.
+
+    YAML 1.1 (PyYAML's default) reads `yes`/`on` as true, `010` as 8 (octal), `1:30` as 90
+    and `1e-3` as a string; YAML 1.2, and users, read `yes` as a word, `010` as ten and
+    `1e-3` as a number.
+    """
+
+    yaml_implicit_resolvers: dict[Any, Any] = {}  # noqa: RUF012 (PyYAML's class-level table)
 
 
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9][0-9_]*)[eE][-+]?[0-9]+$"),
-    list("-+0123456789."),
-)
+for _tag, _pattern, _first in (
+    ("bool", r"^(?:true|True|TRUE|false|False|FALSE)$", "tTfF"),
+    ("int", r"^(?:[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+)$", "-+0123456789"),
+    (
+        "float",
+        r"^(?:[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$",
+        "-+0123456789.",
+    ),
+    ("null", r"^(?:~|null|Null|NULL|)$", "~nN"),
+    ("merge", r"^(?:<<)$", "<"),
+):
+    _Loader.add_implicit_resolver(
+        f"tag:yaml.org,2002:{_tag}",
+        re.compile(_pattern),
+        [*_first, ""] if _tag == "null" else list(_first),
+    )
+
 _SAFE_TAGS = {
     "tag:yaml.org,2002:null",
     "tag:yaml.org,2002:bool",
     "tag:yaml.org,2002:int",
     "tag:yaml.org,2002:float",
     "tag:yaml.org,2002:str",
-    "tag:yaml.org,2002:timestamp",
-    "tag:yaml.org,2002:binary",
     "tag:yaml.org,2002:map",
     "tag:yaml.org,2002:seq",
     "tag:yaml.org,2002:merge",
@@ -107,6 +126,10 @@ def parse(text: str, file: str | None = None) -> Document:
     source = SourceMap(file=file, text=text)
     try:
         node = yaml.compose(text, Loader=_Loader)
+    except RecursionError:
+        raise SpecError.single(
+            "invalid-value", "the document is nested too deeply", location=Location(file)
+        ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         loc = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
@@ -141,7 +164,12 @@ def parse(text: str, file: str | None = None) -> Document:
             hints=("a spec needs at least `input:` and `layers:`",),
         )
     builder = _Builder(source)
-    data = builder.build(node, ())
+    try:
+        data = builder.build(node, ())
+    except RecursionError:
+        raise SpecError.single(
+            "invalid-value", "the document is nested too deeply", location=Location(file)
+        ) from None
     if not isinstance(data, dict):
         loc = Location(file, node.start_mark.line + 1, node.start_mark.column + 1)
         raise SpecError(
@@ -157,11 +185,19 @@ def parse(text: str, file: str | None = None) -> Document:
 
 
 class _Builder:
-    """Turns composed nodes into Python data, recording positions and refusing unsafe tags."""
+    """Turns composed nodes into Python data, recording positions and refusing unsafe tags.
+
+    An aliased node is built once and shared (YAML's meaning of an alias); the size it would
+    have if copied is counted, so alias bombs stop at MAX_NODES, and a node that contains
+    itself is refused.
+    """
 
     def __init__(self, source: SourceMap) -> None:
         self.source = source
         self.constructor = yaml.SafeLoader("")
+        self.built: dict[int, tuple[Any, int]] = {}  # id(node) -> (value, expanded size)
+        self.active: set[int] = set()
+        self.total = 0
 
     def _fail(self, node: yaml.Node, code: str, message: str, **kw: Any) -> SpecError:
         loc = Location(self.source.file, node.start_mark.line + 1, node.start_mark.column + 1)
@@ -178,14 +214,57 @@ class _Builder:
                 path=path,
                 hints=("remove the tag; netspec reads plain YAML values only",),
             )
+        key = id(node)
+        if key in self.built:
+            value, size = self.built[key]
+            self._count(node, size)
+            return value
+        if key in self.active:
+            raise self._fail(node, "invalid-value", "a YAML alias refers to itself", path=path)
+        self.active.add(key)
+        before = self.total
         if isinstance(node, yaml.MappingNode):
-            return self._mapping(node, path)
-        if isinstance(node, yaml.SequenceNode):
-            return [self.build(child, (*path, i)) for i, child in enumerate(node.value)]
+            value = self._mapping(node, path)
+        elif isinstance(node, yaml.SequenceNode):
+            value = [self.build(child, (*path, i)) for i, child in enumerate(node.value)]
+        else:
+            value = self._scalar(node, path)
+        self._count(node, 1)
+        self.active.discard(key)
+        self.built[key] = (value, self.total - before)
+        return value
+
+    def _count(self, node: yaml.Node, size: int) -> None:
+        self.total += size
+        if self.total > MAX_NODES:
+            raise self._fail(
+                node,
+                "invalid-value",
+                f"the document expands to more than {MAX_NODES:,} values (YAML aliases?)",
+            )
+
+    def _scalar(self, node: yaml.Node, path: YPath) -> Any:
+        text = str(node.value)
+        kind = node.tag.rsplit(":", 1)[-1]
         try:
-            return self.constructor.construct_object(node, deep=True)
-        except yaml.YAMLError as exc:
-            raise self._fail(node, "yaml-syntax", f"invalid YAML value: {exc}", path=path) from None
+            if kind == "null":
+                return None
+            if kind == "bool":
+                return {"true": True, "false": False}[text.lower()]
+            if kind == "int":
+                if len(text) > MAX_DIGITS:
+                    raise ValueError(f"an integer of {len(text)} digits")
+                if text.startswith(("0o", "0x")):
+                    return int(text[2:], 8 if text[1] == "o" else 16)
+                return int(text, 10)
+            if kind == "float":
+                special = {".inf": "inf", "+.inf": "inf", "-.inf": "-inf", ".nan": "nan"}
+                return float(special.get(text.lower(), text))
+        except (ValueError, KeyError) as exc:
+            raise self._fail(
+                node, "invalid-value", f"invalid {kind} value {text!r}: {exc}", path=path
+            ) from None
+        return text
 
     def _mapping(self, node: yaml.MappingNode, path: YPath) -> dict[Any, Any]:
         explicit = sum(1 for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge")
@@ -194,15 +273,10 @@ class _Builder:
         out: dict[Any, Any] = {}
         from_merge: set[Any] = set()
         for index, (key_node, value_node) in enumerate(node.value):
-            if isinstance(key_node, (yaml.MappingNode, yaml.SequenceNode)):
+            if not isinstance(key_node, yaml.ScalarNode):
                 raise self._fail(key_node, "invalid-value", "mapping keys must be plain scalars")
-            key = self.build(key_node, (*path, "<key>"))
-            del self.source.values[(*path, "<key>")]
-            if not isinstance(key, (str, int, float, bool)) and key is not None:
-                raise self._fail(key_node, "invalid-value", "mapping keys must be plain scalars")
-            if isinstance(key, bool) or key is None:
-                # YAML 1.1 reads `on:`/`yes:`/`null:` as bool/None; keep the user's spelling.
-                key = str(key_node.value)
+            # Keys keep the user's spelling: `on:`, `null:` or `1.5:` are names here.
+            key = str(key_node.value)
             if index < merged:
                 from_merge.add(key)
             elif key in from_merge:
@@ -215,14 +289,3 @@ class _Builder:
             self.source.keys[child] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
             out[key] = self.build(value_node, child)
         return out
-
-
-def walk_paths(data: Any, path: YPath = ()) -> Iterator[YPath]:
-    """Every path in a plain data tree (used by tests and by ``--set`` suggestions)."""
-    yield path
-    if isinstance(data, dict):
-        for k, v in data.items():
-            yield from walk_paths(v, (*path, k))
-    elif isinstance(data, list):
-        for i, v in enumerate(data):
-            yield from walk_paths(v, (*path, i))

@@ -13,7 +13,7 @@ from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr, SerializeAsAny, ValidationError
 
-from netspec.errors import Diagnostic, SpecError, YPath, did_you_mean
+from netspec.errors import Diagnostic, Location, SpecError, YPath, did_you_mean
 from netspec.expand import LayerEntry, expand
 from netspec.layers import registry
 from netspec.layers.registry import LayerConfig
@@ -88,7 +88,14 @@ def _as_path(source: str | os.PathLike[str]) -> Path | None:
 
 
 def validate_document(doc: Document, default_name: str) -> Spec:
-    expanded = expand(doc.data, doc.source, default_name)
+    try:
+        expanded = expand(doc.data, doc.source, default_name)
+    except RecursionError:
+        raise SpecError.single(
+            "invalid-value",
+            "blocks and residuals are nested too deeply",
+            location=Location(doc.source.file),
+        ) from None
     diags = list(expanded.diagnostics)
     layers = [layer for entry in expanded.entries if (layer := _layer(entry, doc.source, diags))]
     sections: dict[str, Any] = {}

@@ -23,7 +23,8 @@ def format_count(value: Dim, human: bool = False) -> str:
         return str(value)
     text = f"{value:,}"
     if human and value >= 10**15:
-        return f"{text} ({value:.2e})"
+        digits = str(value)
+        return f"{text} ({digits[0]}.{digits[1:3]}e{len(digits) - 1})"
     if human and value >= 1000:
         for unit, size in (("T", 10**12), ("G", 10**9), ("M", 10**6), ("K", 10**3)):
             if value >= size:

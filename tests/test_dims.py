@@ -14,10 +14,20 @@ def test_polynomial_arithmetic_and_printing() -> None:
     assert dims.floordiv(dims.mul(t, 4), 2) == dims.mul(t, 2)
     assert str(dims.floordiv(dims.add(t, 1), 2)) == "(T+1)//2"
     assert str(dims.floordiv(t, 2)) == "T//2"
-    assert str(dims.ceildiv(dims.add(t, -3), 2)) == "ceil((T-3)/2)"
-    # an opaque atom inside a product keeps its parentheses: 36*((T-3)//2)+36, not 36*(T-3)//2
+    assert str(dims.ceildiv(dims.add(t, -3), 2)) == "T//2-1"
+    # an opaque atom as a factor keeps its parentheses: 36*((T+1)//2)-36
     half = dims.floordiv(dims.add(t, -3), 2)
-    assert str(dims.add(dims.mul(half, 36), 36)) == "36*((T-3)//2)+36"
+    assert str(dims.add(dims.mul(half, 36), 36)) == "36*((T+1)//2)-36"
+
+
+def test_equal_sizes_reached_differently_compare_equal() -> None:
+    t = Sym.atom("T")
+    conv_stride2_pad1 = dims.add(dims.floordiv(dims.add(t, 2 - 2 - 1), 2), 1)  # (T-1)//2+1
+    same_stride2 = dims.ceildiv(t, 2)  # ceil(T/2)
+    assert conv_stride2_pad1 == same_stride2
+    assert dims.floordiv(dims.add(dims.mul(t, 4), 3), 2) == dims.add(dims.mul(t, 2), 1)
+    for value in range(1, 40):
+        assert dims.substitute(conv_stride2_pad1, {"T": value}) == -(-value // 2)
     assert dims.substitute(dims.add(dims.mul(t, t), 3), {"T": 4}) == 19
 
 

@@ -8,6 +8,8 @@ MACs ``4*T*E^2 + 2*T^2*E`` (Q/K/V/out projections, then QK^T and AV).
 
 from __future__ import annotations
 
+import math
+
 from pydantic import AliasChoices, Field
 
 from netspec import dims
@@ -37,7 +39,8 @@ def check_heads(x: Tensor, num_heads: int, layer: str) -> int:
     require_rank(x, (3,), layer, "(N, T, embed_dim)")
     embed = known(x.shape[1], f"the embedding dimension of {layer}'s input")
     if embed % num_heads:
-        valid = [h for h in range(1, embed + 1) if embed % h == 0]
+        small = [h for h in range(1, math.isqrt(embed) + 1) if embed % h == 0]
+        valid = sorted({*small, *(embed // h for h in small)})[:16]
         raise ShapeError(
             f"num_heads ({num_heads}) must divide the embedding size ({embed})",
             received=dims.format_shape(x.shape),

@@ -98,7 +98,10 @@ def pool_out(size: Dim, k: int, s: int, p: int, d: int, ceil_mode: bool) -> Dim:
     if d * (k - 1) + 1 - p > s - 1:
         # (-span) mod s <= s - 1 < the gap that makes torch drop a window: it never drops.
         return dims.ceildiv(dims.add(span, s), s)
-    return Sym.atom(f"ceil_pool({size}, k={k}, s={s}, p={p}, d={d})")
+    return dims.opaque(
+        f"ceil_pool({size}, k={k}, s={s}, p={p}, d={d})",
+        lambda values: pool_out(dims.substitute(size, values), k, s, p, d, ceil_mode),
+    )
 
 
 def _pool_infer(kind: Literal["max", "avg"], n: int) -> Any:

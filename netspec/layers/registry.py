@@ -25,7 +25,9 @@ class LayerConfig(BaseModel):
     YAML lists arrive as lists and are taken as tuples.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, strict=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, strict=True, allow_inf_nan=False
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -27,7 +27,7 @@ from netspec.layers.registry import (
     register,
 )
 
-Scale = PositiveInt | Annotated[float, Field(gt=0.0)]
+Scale = PositiveInt | Annotated[float, Field(gt=0.0, le=1e4)]
 Mode = Literal["nearest", "nearest-exact", "linear", "bilinear", "bicubic", "trilinear"]
 
 # Spatial dims each mode works on (torch raises for any other input rank).

@@ -1,0 +1,36 @@
+"""The benchmark scripts still run: a smoke run keeps them from rotting (timings not judged)."""
+
+from __future__ import annotations
+
+import pathlib
+import re
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).parent.parent
+MODELS = ("mlp", "cnn", "lstm", "transformer")
+
+
+@pytest.mark.heavy
+def test_overhead_quick_runs_every_model() -> None:
+    proc = subprocess.run(
+        [sys.executable, "benchmarks/overhead.py", "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    # A model whose weights or outputs disagree is reported, not timed: that is a failure here.
+    assert "NOT COMPARABLE" not in out, out
+    for model in MODELS:
+        # model, batch, hand-written ms, netspec ms, ratio, IQR, target, verdict, max|diff|
+        row = (
+            rf"^{model}\s+\d+\s+[\d.]+ ms\s+[\d.]+ ms\s+[\d.]+\s+[\d.]+-[\d.]+"
+            r"\s+<= 1\.02\s+(ok|OVER)\s+\S+$"
+        )
+        assert re.search(row, out, re.MULTILINE), f"no timed row for {model}:\n{out}"
