@@ -151,6 +151,14 @@ class _Scope:
             scope = scope.parent
         return None
 
+    def declared_later(self, local: str) -> bool:
+        scope: _Scope | None = self
+        while scope is not None:
+            if local in scope.reserved and local not in scope.names:
+                return True
+            scope = scope.parent
+        return False
+
     def visible(self) -> list[str]:
         out: list[str] = [INPUT_NAME]
         scope: _Scope | None = self
@@ -572,7 +580,7 @@ class _Expander:
                     self.error(
                         "forward-reference", f"{ref!r} cannot take its own output as input", rpath
                     )
-                elif ref in scope.reserved:
+                elif scope.declared_later(ref):
                     self.error(
                         "forward-reference",
                         f"{ref!r} is defined later: references may only point backwards "
@@ -684,6 +692,14 @@ class _Expander:
             )
         body = form.args.get("layers")
         body_path = form.primary_path or (*form.args_path, "layers")
+        if not isinstance(body, list) or not body:
+            self.error(
+                "invalid-value",
+                "residual needs its body: a non-empty list of layer entries",
+                body_path if "layers" in form.args else form.args_path,
+                hints=("e.g. `- residual: [{dense: 64}, relu]`",),
+            )
+            return qualified
         child = _Scope(
             prefix=qualified + ".",
             input_ref=inputs[0],

@@ -115,7 +115,9 @@ def _shape_diagnostic(
     spec: Spec, layer: LayerSpec, ins: tuple[Tensor, ...], exc: ShapeError
 ) -> Diagnostic:
     received = exc.received or ", ".join(format_shape(t.shape) for t in ins)
-    path = (*layer.args_path, exc.field) if exc.field else layer.path
+    field_path = (*layer.args_path, exc.field) if exc.field is not None else None
+    written = field_path is not None and field_path in spec.source.values
+    path = field_path if field_path is not None and written else layer.path
     diag = Diagnostic(
         "shape",
         f"layer {layer.name!r} ({layer.type}): {exc.message}",
@@ -125,7 +127,7 @@ def _shape_diagnostic(
         hints=(exc.hint,) if exc.hint else (),
         notes=layer.notes,
     )
-    return spec.source.attach(diag, key=bool(exc.field))
+    return spec.source.attach(diag, key=written)
 
 
 def warnings(spec: Spec, p: Plan) -> list[Diagnostic]:

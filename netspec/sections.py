@@ -99,12 +99,29 @@ class SplitSpec(Strict):
     test: float = Field(0.1, ge=0.0, lt=1.0)
     seed: int = 0
 
+    @model_validator(mode="after")
+    def _leaves_training_data(self) -> SplitSpec:
+        if self.val + self.test >= 1.0:
+            raise ValueError(
+                f"val + test = {self.val + self.test:g} leaves no training data; keep it below 1"
+            )
+        return self
+
 
 class DataSpec(BaseModel):
     model_config = ConfigDict(extra="allow", frozen=True)
 
     source: str
     split: SplitSpec = SplitSpec()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short(cls, value: Any) -> Any:
+        if isinstance(value, str):  # `data: digits` is short for `data: {source: digits}`
+            return {"source": value}
+        if not isinstance(value, dict):
+            raise ValueError("data is a source name or a mapping, e.g. {source: digits}")
+        return value
 
 
 OptimizerName = Literal["sgd", "adam", "adamw", "rmsprop"]
@@ -154,6 +171,13 @@ Metric = Literal["accuracy", "f1", "roc_auc", "mae", "mse", "rmse", "r2"]
 
 
 class TrainSpec(Strict):
+    @model_validator(mode="before")
+    @classmethod
+    def _mapping(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            raise ValueError("train is a mapping of options, e.g. {epochs: 10, batch_size: 64}")
+        return value
+
     task: Literal["classification", "binary", "regression", "autoencoder"] = "classification"
     # A bare name is short for {type: name}.
     loss: Annotated[

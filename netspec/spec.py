@@ -204,6 +204,12 @@ def _diagnostics(
     by_field: dict[tuple[str | int, ...], list[Any]] = {}
     for err in exc.errors():
         by_field.setdefault(_user_loc(err["loc"], raw), []).append(err)
+    # A union's members fail at different depths (`kernel_size` vs `kernel_size[1]`): one
+    # report per value, at the outermost location.
+    for loc in sorted(by_field, key=len, reverse=True):
+        outer = next((o for o in by_field if len(o) < len(loc) and loc[: len(o)] == o), None)
+        if outer is not None:
+            by_field[outer].extend(by_field.pop(loc))
     # A misspelt required field shows up twice (unknown + missing): report the typo only.
     typo_targets = set()
     for loc, errs in by_field.items():
@@ -221,6 +227,11 @@ def _diagnostics(
         if first["type"] == "extra_forbidden":
             guess = did_you_mean(str(field), _spellings(owner))
             message = f"unknown field {field!r}" + (f"; did you mean {guess!r}?" if guess else "")
+            if field in _spellings(owner):  # an alias given next to its field
+                message = (
+                    f"{field!r} is another name for {_spellings(owner)[field]!r}, which is "
+                    "also given: give one of them"
+                )
             diag = Diagnostic(
                 "unknown-field",
                 message,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+import netspec
 from netspec import SpecError, load_spec
 from netspec.spec import Spec
 
@@ -200,3 +201,87 @@ def test_unquoted_interpolation_in_flow_mapping_gets_a_hint() -> None:
     assert info.value.diagnostics[0].hints == (
         'inside a {...} flow mapping, quote ${...}: filters: "${c}"',
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "message"),
+    [
+        (
+            "input: [3, 8, 8]\nlayers:\n  - conv2d: {filters: 2, kernel_size: [3, -1]}\n",
+            "invalid-value",
+            "invalid value for 'kernel_size'",
+        ),
+        ("input: [4]\nlayers:\n  - residual: []\n", "invalid-value", "residual needs its body"),
+        (
+            "input: [4]\nlayers:\n  - dense: {units: 4, out_features: 5}\n",
+            "unknown-field",
+            "'out_features' is another name for 'units'",
+        ),
+        (
+            "input: [4]\nlayers: [dense: 2]\ntrain: [1]\n",
+            "invalid-value",
+            "train is a mapping of options",
+        ),
+        (
+            "input: [4]\nlayers: [dense: 2]\ndata: {source: x, split: {val: 0.6, test: 0.6}}\n",
+            "invalid-value",
+            "leaves no training data",
+        ),
+        (
+            "input: [4]\nlayers:\n  - residual: [{dense: {units: 4, from: later}}]\n"
+            "  - dense: {units: 4, name: later}\n",
+            "forward-reference",
+            "'later' is defined later",
+        ),
+        (
+            "input: [4]\nlayers:\n  - dense: {units: 4, name: a, from: a}\n",
+            "forward-reference",
+            "cannot take its own output",
+        ),
+        (
+            "input: [4]\nlayers:\n  - dense: {units: 4, from: []}\n",
+            "invalid-value",
+            "from needs at least one layer name",
+        ),
+        ("input: [N, 4]\nlayers: [relu]\n", "invalid-value", "N is the batch dimension"),
+        ("input: [3]\nlayers:\n  - dense: true\n", "invalid-value", "valid integer"),
+        (
+            "input: [3]\nlayers:\n  - dense: {units: 2, bias: yes}\n",
+            "invalid-value",
+            "valid boolean",
+        ),
+        (
+            "input: [3]\nlayers:\n  - relu: {repeat: 100000000}\n",
+            "invalid-value",
+            "repeat must be an integer from 1 to 100,000",
+        ),
+        (
+            "vars: {a: 99999999999}\ninput: [3]\nlayers:\n  - dense: '${a*a*a*a}'\n",
+            "bad-expression",
+            "out of range",
+        ),
+        ("input: [4]\nlayers:\n  - upsample: .inf\n", "invalid-value", "scale_factor"),
+    ],
+)
+def test_mistakes_get_one_precise_diagnostic(text: str, code: str, message: str) -> None:
+    with pytest.raises(SpecError) as info:
+        netspec.plan(text)
+    assert [d.code for d in info.value.diagnostics] == [code]
+    assert message in info.value.diagnostics[0].message
+
+
+def test_data_source_shorthand_and_yaml_1_2_scalars() -> None:
+    spec = load_spec("input: [3]\nlayers:\n  - dense: 010\ndata: digits\n")
+    assert spec.data is not None
+    assert spec.data.source == "digits"
+    assert spec.layers[0].config.units == 10  # type: ignore[attr-defined]
+
+
+def test_alias_bomb_is_refused_quickly() -> None:
+    lines = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    for i, name in enumerate("bcdefgh"):
+        prev = "abcdefg"[i]
+        lines.append(f"{name}: &{name} [" + ", ".join([f"*{prev}"] * 10) + "]")
+    text = "vars:\n" + "\n".join("  " + line for line in lines) + "\ninput: [3]\nlayers: [relu]\n"
+    with pytest.raises(SpecError, match="expands to more than"):
+        load_spec(text)
