@@ -161,10 +161,6 @@ def ceildiv(a: Dim, b: int) -> Dim:
     return floordiv(add(a, b - 1), b)
 
 
-def is_known(d: Dim) -> bool:
-    return isinstance(d, int)
-
-
 def substitute(d: Dim, values: Mapping[str, int]) -> Dim:
     """Replace atoms by ints where the atom is a plain symbol listed in ``values``."""
     if isinstance(d, int):

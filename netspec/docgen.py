@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import AliasChoices
 
 from netspec.dims import Dim
-from netspec.expand import COMMON_FIELDS
+from netspec.expand import COMMON_FIELD_DOCS, COMMON_FIELDS
 from netspec.layers import all_layers
 from netspec.layers.registry import Example, LayerType, field_names
 from netspec.typewords import type_words, yaml_value
@@ -31,13 +31,6 @@ _FAMILY_ORDER = (
     "core", "convolution", "pooling", "normalization", "regularization", "shape", "reshape",
     "sequence", "recurrent", "attention", "merge", "activation",
 )  # fmt: skip
-_COMMON_DOCS = {
-    "name": "unique layer name; default `<type>_<k>`",
-    "from": "input reference(s): a layer name, `input`, or a list of them; default: the "
-    "previous layer",
-    "repeat": "stack the entry this many times (int >= 1)",
-    "trainable": "`false` freezes the layer's parameters",
-}
 
 
 def reference_markdown() -> str:
@@ -55,7 +48,7 @@ def reference_markdown() -> str:
         f"{len(layers)} layer types in {len(families)} families. Every entry also accepts the "
         "common fields:",
         "",
-        *(f"- `{key}`: {_COMMON_DOCS.get(key, '')}" for key in COMMON_FIELDS),
+        *(f"- `{key}`: {COMMON_FIELD_DOCS[key]}" for key in COMMON_FIELDS),
         "",
         "Input sizes (in_features, in_channels, input_size, embed_dim, ...) are never written: "
         "they are inferred. Shapes are written with the batch dimension `N`; the spec's "

@@ -19,6 +19,14 @@ from netspec.layers import registry
 from netspec.source import SourceMap
 
 COMMON_FIELDS = ("name", "from", "repeat", "trainable")
+COMMON_FIELD_DOCS = {
+    "name": "unique layer name; default `<type>_<k>`",
+    "from": "input reference(s): a layer name, `input`, or a list of them; default: the "
+    "previous layer",
+    "repeat": "stack the entry this many times (int >= 1)",
+    "trainable": "`false` freezes the layer's parameters",
+}
+"""What every layer entry accepts besides its own arguments (docs and JSON Schema)."""
 TOP_LEVEL = ("name", "description", "vars", "input", "blocks", "layers", "data", "train")
 INPUT_NAME = "input"
 MAX_REPEAT = 100_000

@@ -87,7 +87,7 @@ def plan(spec: Spec | SpecSource) -> Plan:
     tensors: dict[str, Tensor] = {INPUT_NAME: Tensor(spec.input.shape, spec.input.dtype)}
     planned: list[PlannedLayer] = []
     for layer in spec.layers:
-        inputs = layer.inputs or ((planned[-1].name if planned else INPUT_NAME),)
+        inputs = layer.inputs  # the loader resolved every reference, the default included
         ins = tuple(tensors[ref] for ref in inputs)
         layer_type = registry.get(layer.type)
         try:

@@ -11,22 +11,23 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from netspec.expand import COMMON_FIELD_DOCS
 from netspec.layers import registry
 from netspec.sections import DIM_SCHEMA, DataSpec, InputSpec, TrainSpec
 
 SCHEMA_ID = "https://netspec.dev/schema/v1.json"
 _INTERPOLATED = {"type": "string", "pattern": r"\$\{[^{}]*\}"}
 _COMMON = {
-    "name": {"type": "string", "description": "unique layer name (default <type>_<k>)"},
+    "name": {"type": "string", "description": COMMON_FIELD_DOCS["name"]},
     "from": {
-        "description": "input reference(s): a layer name, `input`, or a list of them",
+        "description": COMMON_FIELD_DOCS["from"],
         "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}],
     },
     "repeat": {
         "anyOf": [{"type": "integer", "minimum": 1}, _INTERPOLATED],
-        "description": "stack this entry that many times",
+        "description": COMMON_FIELD_DOCS["repeat"],
     },
-    "trainable": {"type": "boolean", "description": "false freezes the layer's parameters"},
+    "trainable": {"type": "boolean", "description": COMMON_FIELD_DOCS["trainable"]},
 }
 
 

@@ -128,7 +128,7 @@ def _layer(entry: LayerEntry, source: SourceMap, diags: list[Diagnostic]) -> Lay
         )
         diags.extend(d if not entry.notes else _with_notes(d, entry.notes) for d in found)
         return None
-    n = len(entry.inputs) or 1
+    n = len(entry.inputs)
     if n < layer_type.min_inputs or (
         layer_type.max_inputs is not None and n > layer_type.max_inputs
     ):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from netspec.layers.common import require_float
+from netspec.layers.common import NoArgs, require_float
 from netspec.layers.registry import (
     Call,
     Example,
@@ -15,10 +15,6 @@ from netspec.layers.registry import (
     Tensor,
     register,
 )
-
-
-class NoArgs(LayerConfig):
-    pass
 
 
 class LeakyReluConfig(LayerConfig):

@@ -1,15 +1,15 @@
-"""Pieces shared by several layer files: argument types, shape checks, fused activations."""
+"""Pieces shared by several layer files: argument types, shape checks, layouts."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from pydantic import Field
 
 from netspec.dims import Dim, Shape, format_shape
 from netspec.errors import ShapeError
-from netspec.layers.registry import Tensor
+from netspec.layers.registry import LayerConfig, Tensor
 
 PositiveInt = Annotated[int, Field(gt=0)]
 NonNegativeInt = Annotated[int, Field(ge=0)]
@@ -24,22 +24,41 @@ ActivationName = Literal[
 ]  # fmt: skip
 
 
-def per_dim(value: int | tuple[int, ...], n: int, field: str) -> tuple[int, ...]:
-    """Expand an int to ``n`` values; a tuple must already have ``n``."""
-    if isinstance(value, int):
+class NoArgs(LayerConfig):
+    """The config of a layer without arguments (relu, add, global pools)."""
+
+
+def layout(n: int) -> str:
+    """``(N, C, L)``, ``(N, C, H, W)`` or ``(N, C, D, H, W)`` for ``n`` spatial dims."""
+    return "(N, C, " + ", ".join(["L"] if n == 1 else ["D", "H", "W"][-n:]) + ")"
+
+
+def check_groups(channels: int, filters: int, groups: int, in_shape: Shape) -> None:
+    """Grouped convolutions need channels and filters divisible by the group count."""
+    for what, count in (("input channels", channels), ("filters", filters)):
+        if count % groups:
+            raise ShapeError(
+                f"{what} ({count}) must be divisible by groups ({groups})",
+                received=format_shape(in_shape),
+                field="groups",
+            )
+
+
+Num = TypeVar("Num", int, float)
+
+
+def per_dim(value: Num | tuple[Num, ...], n: int, field: str) -> tuple[Num, ...]:
+    """Expand one value to ``n`` (one per spatial dim); a tuple must already have ``n``."""
+    if isinstance(value, (int, float)):
         return (value,) * n
     if len(value) != n:
         raise ShapeError(
             f"{field} has {len(value)} values but the layer has {n} spatial dimension(s)",
             received=str(list(value)),
-            expected=f"one int or a list of {n}",
+            expected=f"one value or a list of {n}",
             field=field,
         )
     return tuple(value)
-
-
-def only_input(inputs: tuple[Tensor, ...]) -> Tensor:
-    return inputs[0]
 
 
 def require_float(t: Tensor, layer: str) -> None:

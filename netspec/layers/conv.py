@@ -15,14 +15,15 @@ from typing import Any, Literal
 from pydantic import AliasChoices, Field
 
 from netspec import dims
-from netspec.errors import ShapeError
 from netspec.layers.common import (
     ActivationName,
     IntOrTuple,
     PadOrTuple,
     PositiveInt,
     axis,
+    check_groups,
     known,
+    layout,
     per_dim,
     positive,
     require_float,
@@ -50,28 +51,18 @@ class ConvConfig(LayerConfig):
     activation: ActivationName | None = None
 
 
-def _layout(n: int) -> str:
-    return "(N, C, " + ", ".join(["L"] if n == 1 else ["D", "H", "W"][-n:]) + ")"
-
-
 def _infer(n: int) -> Any:
     name = f"conv{n}d"
 
     def infer(cfg: ConvConfig, inputs: tuple[Tensor, ...]) -> Inferred:
         (x,) = inputs
         require_float(x, name)
-        require_rank(x, (n + 2,), name, _layout(n))
+        require_rank(x, (n + 2,), name, layout(n))
         channels = known(x.shape[0], f"the channel dimension of {name}'s input")
         k = per_dim(cfg.kernel_size, n, "kernel_size")
         s = per_dim(cfg.stride, n, "stride")
         d = per_dim(cfg.dilation, n, "dilation")
-        for what, count in (("input channels", channels), ("filters", cfg.filters)):
-            if count % cfg.groups:
-                raise ShapeError(
-                    f"{what} ({count}) must be divisible by groups ({cfg.groups})",
-                    received=dims.format_shape(x.shape),
-                    field="groups",
-                )
+        check_groups(channels, cfg.filters, cfg.groups, x.shape)
         spatial: list[dims.Dim] = []
         for i, size in enumerate(x.shape[1:]):
             if cfg.padding == "same":
@@ -121,7 +112,7 @@ for _n in (1, 2, 3):
             module=_module(_n),
             family="convolution",
             summary=f"{_n}-D convolution (torch.nn.Conv{_n}d); `padding: same` at any stride.",
-            shape_rule=f"{_layout(_n)} -> (N, filters, ...): PyTorch conv formula per spatial dim",
+            shape_rule=f"{layout(_n)} -> (N, filters, ...): PyTorch conv formula per spatial dim",
             examples=(
                 Example({"filters": 4, "kernel_size": 3}, _in),
                 Example({"filters": 6, "kernel_size": 3, "padding": "same", "stride": 2}, _in),

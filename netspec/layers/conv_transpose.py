@@ -21,7 +21,9 @@ from netspec.layers.common import (
     PadOrTuple,
     PositiveInt,
     axis,
+    check_groups,
     known,
+    layout,
     per_dim,
     positive,
     require_float,
@@ -50,10 +52,6 @@ class ConvTransposeConfig(LayerConfig):
     activation: ActivationName | None = None
 
 
-def _layout(n: int) -> str:
-    return "(N, C, L)" if n == 1 else "(N, C, H, W)"
-
-
 class _Geometry:
     """Per-dim kernel, stride, padding, output_padding, dilation of one config."""
 
@@ -71,16 +69,10 @@ def _infer(n: int) -> Any:
     def infer(cfg: ConvTransposeConfig, inputs: tuple[Tensor, ...]) -> Inferred:
         (x,) = inputs
         require_float(x, name)
-        require_rank(x, (n + 2,), name, _layout(n))
+        require_rank(x, (n + 2,), name, layout(n))
         channels = known(x.shape[0], f"the channel dimension of {name}'s input")
         g = _Geometry(cfg, n)
-        for what, count in (("input channels", channels), ("filters", cfg.filters)):
-            if count % cfg.groups:
-                raise ShapeError(
-                    f"{what} ({count}) must be divisible by groups ({cfg.groups})",
-                    received=dims.format_shape(x.shape),
-                    field="groups",
-                )
+        check_groups(channels, cfg.filters, cfg.groups, x.shape)
         for i in range(n):
             # torch checks this only when it computes (CPU/CUDA), not on the meta device
             if g.op[i] >= g.s[i] and g.op[i] >= g.d[i]:
@@ -138,7 +130,7 @@ for _n in (1, 2):
             family="convolution",
             summary=f"{_n}-D transposed convolution (torch.nn.ConvTranspose{_n}d), "
             "the learned upsampling of decoders.",
-            shape_rule=f"{_layout(_n)} -> (N, filters, ...): "
+            shape_rule=f"{layout(_n)} -> (N, filters, ...): "
             "(in - 1)*s - 2p + d(k - 1) + output_padding + 1 per spatial dim",
             examples=(
                 Example({"filters": 3, "kernel_size": 3}, _in),

@@ -15,7 +15,7 @@ from pydantic import Field
 from netspec import dims, functions
 from netspec.dims import format_shape
 from netspec.errors import ShapeError
-from netspec.layers.common import require_float
+from netspec.layers.common import NoArgs, require_float
 from netspec.layers.registry import (
     Example,
     FnCall,
@@ -26,10 +26,6 @@ from netspec.layers.registry import (
     Tensor,
     register,
 )
-
-
-class NoArgs(LayerConfig):
-    pass
 
 
 class ConcatConfig(LayerConfig):

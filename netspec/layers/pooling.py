@@ -21,9 +21,11 @@ from netspec.dims import Dim, Shape, Sym, format_shape
 from netspec.errors import ShapeError
 from netspec.layers.common import (
     IntOrTuple,
+    NoArgs,
     PadOrTuple,
     PositiveInt,
     axis,
+    layout,
     per_dim,
     positive,
     require_float,
@@ -59,17 +61,8 @@ class MaxPoolConfig(LayerConfig):
     ceil_mode: bool = False
 
 
-class NoArgs(LayerConfig):
-    pass
-
-
 class AdaptivePoolConfig(LayerConfig):
     output_size: PositiveInt | tuple[PositiveInt | None, PositiveInt | None]
-
-
-def layout(n: int) -> str:
-    """``(N, C, L)``, ``(N, C, H, W)`` or ``(N, C, D, H, W)`` for ``n`` spatial dims."""
-    return "(N, C, " + ", ".join(["L"] if n == 1 else ["D", "H", "W"][-n:]) + ")"
 
 
 def pool_out(size: Dim, k: int, s: int, p: int, d: int, ceil_mode: bool) -> Dim:

@@ -15,8 +15,7 @@ from pydantic import AliasChoices, Field, ValidationInfo, field_validator
 
 from netspec import dims
 from netspec.dims import Dim, Sym
-from netspec.errors import ShapeError
-from netspec.layers.common import PositiveInt, axis, positive, require_float, require_rank
+from netspec.layers.common import PositiveInt, axis, per_dim, positive, require_float, require_rank
 from netspec.layers.registry import (
     Call,
     Example,
@@ -78,7 +77,7 @@ def _infer(cfg: UpsampleConfig, inputs: tuple[Tensor, ...]) -> Inferred:
         " or ".join(_LAYOUT[n] for n in allowed),
     )
     n = len(x.shape) - 1
-    scales = _per_dim(cfg.scale_factor, n)
+    scales = per_dim(cfg.scale_factor, n, "scale_factor")
     spatial = tuple(
         positive(
             _scaled(size, scales[i]), f"upsample's output {axis(i, len(x.shape) - 1)} size", x.shape
@@ -88,21 +87,8 @@ def _infer(cfg: UpsampleConfig, inputs: tuple[Tensor, ...]) -> Inferred:
     return Inferred(Tensor((x.shape[0], *spatial)))
 
 
-def _per_dim(value: float | tuple[float, ...], n: int) -> tuple[float, ...]:
-    if isinstance(value, (int, float)):
-        return (value,) * n
-    if len(value) != n:
-        raise ShapeError(
-            f"scale_factor has {len(value)} values but the input has {n} spatial dimension(s)",
-            received=str(list(value)),
-            expected=f"one number or a list of {n}",
-            field="scale_factor",
-        )
-    return tuple(value)
-
-
 def _module(cfg: UpsampleConfig, inputs: tuple[Tensor, ...]) -> Call:
-    scales = _per_dim(cfg.scale_factor, len(inputs[0].shape) - 1)
+    scales = per_dim(cfg.scale_factor, len(inputs[0].shape) - 1, "scale_factor")
     factor = float(scales[0]) if len(set(scales)) == 1 else tuple(float(s) for s in scales)
     kwargs = {"scale_factor": factor, "mode": cfg.mode, "align_corners": cfg.align_corners}
     return Call("nn.Upsample", (), kwargs)
