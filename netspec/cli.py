@@ -237,15 +237,16 @@ def schema(
     """
     from netspec.schema import schema_text
 
-    def job() -> None:
-        text = schema_text()
-        if output is None:
-            sys.stdout.write(text)
-        else:
-            write_file(output, text)
-            typer.echo(f"wrote {output}", err=True)
+    _run(lambda: emit(schema_text(), output))
 
-    _run(job)
+
+def emit(text: str, output: Path | None) -> None:
+    """Print ``text``, or write it to ``output`` (saying so on stderr)."""
+    if output is None:
+        sys.stdout.write(text)
+    else:
+        write_file(output, text)
+        typer.echo(f"wrote {output}", err=True)
 
 
 def write_file(path: Path, text: str) -> None:
@@ -320,11 +321,7 @@ def graph(
             text = dot(p) if chosen == "dot" else mermaid(p)
             if suffix == ".md":
                 text = f"```{chosen}\n{text}```\n"
-        if output is None:
-            sys.stdout.write(text)
-        else:
-            write_file(output, text)
-            typer.echo(f"wrote {output}", err=True)
+        emit(text, output)
 
     _run(job)
 

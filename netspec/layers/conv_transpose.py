@@ -11,15 +11,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from pydantic import AliasChoices, Field
-
 from netspec import dims
 from netspec.errors import ShapeError
 from netspec.layers.common import (
-    ActivationName,
-    IntOrTuple,
     PadOrTuple,
-    PositiveInt,
     axis,
     check_groups,
     known,
@@ -29,27 +24,22 @@ from netspec.layers.common import (
     require_float,
     require_rank,
 )
+from netspec.layers.conv import ConvConfig
 from netspec.layers.registry import (
     Call,
     Example,
     Inferred,
-    LayerConfig,
     LayerType,
     Tensor,
     register,
 )
 
 
-class ConvTransposeConfig(LayerConfig):
-    filters: PositiveInt = Field(validation_alias=AliasChoices("filters", "out_channels"))
-    kernel_size: IntOrTuple
-    stride: IntOrTuple = 1
+class ConvTransposeConfig(ConvConfig):
+    """conv's arguments, with integer padding only and output_padding."""
+
     padding: PadOrTuple = 0
     output_padding: PadOrTuple = 0
-    dilation: IntOrTuple = 1
-    groups: PositiveInt = 1
-    bias: bool = True
-    activation: ActivationName | None = None
 
 
 class _Geometry:
