@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
+from pydantic import Field
+
 from netspec.layers.common import NoArgs, require_float
 from netspec.layers.registry import (
     Call,
@@ -18,19 +20,21 @@ from netspec.layers.registry import (
 
 
 class LeakyReluConfig(LayerConfig):
-    negative_slope: float = 0.01
+    negative_slope: float = Field(0.01, description="slope for negative inputs")
 
 
 class EluConfig(LayerConfig):
-    alpha: float = 1.0
+    alpha: float = Field(1.0, description="saturation value for negative inputs")
 
 
 class GeluConfig(LayerConfig):
-    approximate: Literal["none", "tanh"] = "none"
+    approximate: Literal["none", "tanh"] = Field(
+        "none", description="`tanh`: the faster tanh approximation"
+    )
 
 
 class SoftmaxConfig(LayerConfig):
-    dim: int = -1
+    dim: int = Field(-1, description="the dim normalized over; PyTorch numbering, batch = 0")
 
 
 def _unchanged(cfg: Any, inputs: tuple[Tensor, ...]) -> Inferred:

@@ -41,14 +41,25 @@ from netspec.layers.registry import (
 
 
 class ConvConfig(LayerConfig):
-    filters: PositiveInt = Field(validation_alias=AliasChoices("filters", "out_channels"))
-    kernel_size: IntOrTuple
-    stride: IntOrTuple = 1
-    padding: PadOrTuple | Literal["same", "valid"] = 0
-    dilation: IntOrTuple = 1
-    groups: PositiveInt = 1
-    bias: bool = True
-    activation: ActivationName | None = None
+    filters: PositiveInt = Field(
+        validation_alias=AliasChoices("filters", "out_channels"), description="output channels"
+    )
+    kernel_size: IntOrTuple = Field(description="window size: one int, or one per spatial dim")
+    stride: IntOrTuple = Field(1, description="step between windows")
+    padding: PadOrTuple | Literal["same", "valid"] = Field(
+        0,
+        description="zeros added on each side; `same` keeps the size at stride 1 and gives "
+        "ceil(in / stride) at stride > 1 (TF/Keras); `valid` is 0",
+    )
+    dilation: IntOrTuple = Field(1, description="spacing between kernel elements")
+    groups: PositiveInt = Field(
+        1, description="split channels into groups convolved separately (depthwise: = channels)"
+    )
+    bias: bool = Field(True, description="add a learned bias per filter")
+    activation: ActivationName | None = Field(
+        None,
+        description="an activation applied to the output (fused: no extra layer row or module)",
+    )
 
 
 def _infer(n: int) -> Any:

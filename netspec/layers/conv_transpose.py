@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from pydantic import Field
+
 from netspec import dims
 from netspec.errors import ShapeError
 from netspec.layers.common import (
@@ -38,7 +40,9 @@ from netspec.layers.registry import (
 class ConvTransposeConfig(ConvConfig):
     """conv's arguments, with integer padding only and output_padding."""
 
-    padding: PadOrTuple = 0
+    padding: PadOrTuple = Field(
+        0, description="removes this many rows/columns from each side of the output"
+    )
     output_padding: PadOrTuple = 0
 
 

@@ -21,9 +21,14 @@ from netspec.layers.registry import (
 
 
 class DenseConfig(LayerConfig):
-    units: PositiveInt = Field(validation_alias=AliasChoices("units", "out_features"))
-    bias: bool = True
-    activation: ActivationName | None = None
+    units: PositiveInt = Field(
+        validation_alias=AliasChoices("units", "out_features"), description="output features"
+    )
+    bias: bool = Field(True, description="add a learned bias")
+    activation: ActivationName | None = Field(
+        None,
+        description="an activation applied to the output (fused: no extra layer row or module)",
+    )
 
 
 def infer(cfg: DenseConfig, inputs: tuple[Tensor, ...]) -> Inferred:

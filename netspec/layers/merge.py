@@ -29,11 +29,14 @@ from netspec.layers.registry import (
 
 
 class ConcatConfig(LayerConfig):
-    dim: int = 1
+    dim: int = Field(1, description="the dim to join along; PyTorch numbering, batch = 0")
 
 
 class ResidualConfig(LayerConfig):
-    layers: tuple[Any, ...] = Field(min_length=1)
+    layers: tuple[Any, ...] = Field(
+        min_length=1,
+        description="the body f: layer entries, expanded in place; must keep the shape",
+    )
 
 
 def _same_shapes(layer: str, inputs: tuple[Tensor, ...], hint: str | None = None) -> Inferred:
