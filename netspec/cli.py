@@ -45,7 +45,13 @@ def _load(spec: str) -> Spec:
     from netspec.spec import load_spec, validate_document
 
     if spec == "-":
-        return validate_document(parse(sys.stdin.read(), "<stdin>"), "model")
+        try:
+            text = sys.stdin.buffer.read().decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise SpecError.single(
+                "yaml-syntax", f"standard input is not UTF-8 text ({exc.reason})"
+            ) from None
+        return validate_document(parse(text, "<stdin>"), "model")
     return load_spec(spec)
 
 
@@ -169,7 +175,7 @@ def summary(
         if as_json:
             sys.stdout.write(json.dumps(summary_json(p, batch)) + "\n")
         else:
-            sys.stdout.write(summary_text(p, batch))
+            sys.stdout.write(_printable(summary_text(p, batch)))
 
     _run(job)
 
@@ -326,10 +332,24 @@ def graph(
     _run(job)
 
 
+def _printable(text: str) -> str:
+    """The table's rules in ASCII when the terminal's encoding has no box-drawing line."""
+    try:
+        "─".encode(sys.stdout.encoding or "utf-8")
+    except (UnicodeEncodeError, LookupError):
+        return text.replace("─", "-")
+    return text
+
+
 def _plural(count: int, noun: str) -> str:
     return f"{count:,} {noun}" + ("" if count == 1 else "s")
 
 
 def main(argv: list[str] | None = None) -> Any:
     """Console-script entry point."""
+    for stream in (sys.stdout, sys.stderr):
+        # A terminal that cannot show `─` or `→` gets an escape, not a crash.
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
     return app(args=argv, prog_name="netspec")
