@@ -39,10 +39,22 @@ SpecArg = Annotated[
 ]
 
 
-def _load(spec: str) -> Spec:
-    """Load a spec from a path, or from standard input for ``-``."""
+SetOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        "-s",
+        metavar="PATH=VALUE",
+        help="Change a value of the spec, e.g. --set vars.width=128 --set layers[2].units=64 "
+        "--set train.optimizer.lr=3e-4 (repeatable; values are YAML).",
+    ),
+]
+
+
+def _load(spec: str, overrides: list[str] | None = None) -> Spec:
+    """Load a spec from a path, or from standard input for ``-``, with --set overrides."""
     from netspec.source import parse
-    from netspec.spec import load_spec, validate_document
+    from netspec.spec import apply_to, load_spec, validate_document
 
     if spec == "-":
         try:
@@ -51,8 +63,8 @@ def _load(spec: str) -> Spec:
             raise SpecError.single(
                 "yaml-syntax", f"standard input is not UTF-8 text ({exc.reason})"
             ) from None
-        return validate_document(parse(text, "<stdin>"), "model")
-    return load_spec(spec)
+        return validate_document(apply_to(parse(text, "<stdin>"), overrides or ()), "model")
+    return load_spec(spec, overrides or ())
 
 
 def _version(value: bool) -> None:
@@ -101,6 +113,7 @@ def _run(job: Callable[[], T]) -> T:
 @app.command()
 def validate(
     spec: SpecArg,
+    overrides: SetOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
     max_params: Annotated[
         int | None,
@@ -115,7 +128,7 @@ def validate(
 
     def job() -> None:
         try:
-            loaded = _load(spec)
+            loaded = _load(spec, overrides)
             p = plan(loaded)
             check_budget(p, max_params, loaded.source.file)
         except SpecError as exc:
@@ -149,6 +162,7 @@ def validate(
 @app.command()
 def summary(
     spec: SpecArg,
+    overrides: SetOption = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object instead of the table.")
     ] = False,
@@ -167,7 +181,7 @@ def summary(
     from netspec.report import summary_json, summary_text
 
     def job() -> None:
-        loaded = _load(spec)
+        loaded = _load(spec, overrides)
         p = plan(loaded)
         for warning in warnings(loaded, p):
             typer.echo(warning.render(), err=True)
@@ -183,6 +197,7 @@ def summary(
 @app.command()
 def build(
     spec: SpecArg,
+    overrides: SetOption = None,
     out: Annotated[
         Path, typer.Option("--out", "-o", metavar="DIR", help="Directory to write the build into.")
     ] = Path("build"),
@@ -217,7 +232,7 @@ def build(
     from netspec.plan import max_params_default
 
     def job() -> None:
-        loaded = _load(spec)
+        loaded = _load(spec, overrides)
         budget = max_params_default() if max_params is None else max_params
         origin = None if spec == "-" else Path(spec).name
         result = build_directory(
@@ -279,6 +294,7 @@ def _graph_format(value: str | None) -> str | None:
 @app.command()
 def graph(
     spec: SpecArg,
+    overrides: SetOption = None,
     output: Annotated[
         Path | None,
         typer.Option("--output", "-o", help="Write to this file instead of stdout."),
@@ -317,7 +333,7 @@ def graph(
                 err=True,
             )
             raise typer.Exit(2)
-        loaded = _load(spec)
+        loaded = _load(spec, overrides)
         p = plan(loaded)
         for warning in warnings(loaded, p):
             typer.echo(warning.render(), err=True)

@@ -7,7 +7,7 @@ collected and raised together as one :class:`SpecError`.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin
 
@@ -57,12 +57,25 @@ class Spec(BaseModel):
         return self._source
 
 
-def load_spec(source: SpecSource | Spec) -> Spec:
-    """Parse and validate a spec from a path, YAML text, or a dict. Raises SpecError."""
-    if isinstance(source, Spec):
+def load_spec(source: SpecSource | Spec, overrides: Sequence[str] = ()) -> Spec:
+    """Parse and validate a spec from a path, YAML text, or a dict. Raises SpecError.
+
+    ``overrides`` are ``key.path=value`` assignments applied first (the CLI's ``--set``).
+    """
+    if isinstance(source, Spec) and not overrides:
         return source
+    if isinstance(source, Spec):
+        raise TypeError("overrides apply to a spec's source, not to a loaded Spec")
     doc, default_name = read_document(source)
-    return validate_document(doc, default_name)
+    return validate_document(apply_to(doc, overrides), default_name)
+
+
+def apply_to(doc: Document, overrides: Sequence[str]) -> Document:
+    if not overrides:
+        return doc
+    from netspec.overrides import apply_overrides
+
+    return Document(apply_overrides(doc.data, overrides), doc.source)
 
 
 def read_document(source: SpecSource) -> tuple[Document, str]:
@@ -236,7 +249,9 @@ def _diagnostics(
                 "unknown-field",
                 message,
                 path=(*base, *loc),
-                expected="one of: " + ", ".join(owner.model_fields),
+                expected=("one of: " + ", ".join(owner.model_fields))
+                if owner.model_fields
+                else "no arguments",
             )
             out.append(source.attach(diag, key=True))
             continue

@@ -1,0 +1,138 @@
+"""``--set key.path=value``: change any value of a spec from the command line.
+
+Paths follow the YAML: ``vars.width=128``, ``train.optimizer.lr=3e-4``, ``data.split.seed=1``,
+and layer entries by index whatever spelling they were written in: ``layers[2].units=64``
+works for ``- dense: 32``, ``- dense: {units: 32}`` and ``- {type: dense, units: 32}``.
+Values are read as YAML (``true``, ``[1, 8, 8]``, ``1e-3``). Overrides apply to the parsed
+document before anything else, so vars, blocks and validation see the new values.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from copy import deepcopy
+from typing import Any
+
+from netspec.errors import SpecError, did_you_mean, format_path
+from netspec.expand import COMMON_FIELDS, TOP_LEVEL
+from netspec.layers import registry
+
+_PART = re.compile(r"\.?([A-Za-z_][A-Za-z0-9_]*)|\[(-?\d+)\]")
+Path = tuple[str | int, ...]
+
+
+def apply_overrides(data: dict[str, Any], assignments: Sequence[str]) -> dict[str, Any]:
+    """A copy of ``data`` with every ``path=value`` applied, in order."""
+    out = deepcopy(data)
+    for assignment in assignments:
+        path, value = parse_assignment(assignment)
+        if isinstance(path[0], str) and path[0] not in TOP_LEVEL:
+            guess = did_you_mean(path[0], TOP_LEVEL)
+            hint = f"; did you mean {guess!r}?" if guess else f" (one of {', '.join(TOP_LEVEL)})"
+            raise _error(assignment, f"unknown top-level key {path[0]!r}{hint}")
+        _set(out, path, value, assignment, ())
+    return out
+
+
+def parse_assignment(assignment: str) -> tuple[Path, Any]:
+    """``layers[2].units=64`` -> (("layers", 2, "units"), 64)."""
+    from netspec.source import parse
+
+    text, sep, raw = assignment.partition("=")
+    text = text.strip()
+    parts: list[str | int] = []
+    pos = 0
+    for match in _PART.finditer(text):
+        if match.start() != pos or (match.group(0).startswith(".") and not parts):
+            break
+        parts.append(match.group(1) if match.group(1) is not None else int(match.group(2)))
+        pos = match.end()
+    if not sep or not parts or pos != len(text) or not isinstance(parts[0], str):
+        raise _error(
+            assignment, "expected key.path=value, e.g. train.epochs=5 or layers[2].units=64"
+        )
+    try:
+        value = parse(f"value: {raw}").data["value"]
+    except SpecError:
+        raise _error(assignment, f"the value {raw!r} is not valid YAML") from None
+    return tuple(parts), value
+
+
+def _set(node: Any, path: Path, value: Any, assignment: str, trail: Path) -> None:
+    head, rest = path[0], path[1:]
+    here = (*trail, head)
+    if isinstance(node, list) and isinstance(head, int):
+        if not -len(node) <= head < len(node):
+            raise _error(assignment, f"{format_path(trail)} has {len(node)} entries, no [{head}]")
+        if not rest:
+            node[head] = value
+        elif trail and trail[-1] == "layers":  # a layer entry, in any of its spellings
+            node[head] = _set_in_entry(node[head], rest, value, assignment, here)
+        else:
+            _set(node[head], rest, value, assignment, here)
+        return
+    if not isinstance(node, dict) or not isinstance(head, str):
+        raise _error(assignment, f"{format_path(trail) or 'the spec'} has no {head!r}")
+    if not rest:
+        node[head] = value
+        return
+    if node.get(head) is None:
+        node[head] = [] if isinstance(rest[0], int) else {}
+    _set(node[head], rest, value, assignment, here)
+
+
+def _set_in_entry(entry: Any, path: Path, value: Any, assignment: str, trail: Path) -> Any:
+    """Set an argument of a layer entry; the entry may first be rewritten into the mapping
+    spelling (``- dense: 32`` becomes ``- dense: {units: 32}``), which means the same."""
+    key = path[0]
+    if not isinstance(key, str):
+        raise _error(assignment, f"{format_path(trail)} is a layer entry: name an argument")
+    if isinstance(entry, str):
+        entry = {entry: {}}
+    if not isinstance(entry, dict):
+        raise _error(assignment, f"{format_path(trail)} is not a layer entry")
+    if "type" in entry or key in COMMON_FIELDS:
+        target = entry
+    else:
+        words = [k for k in entry if k not in COMMON_FIELDS]
+        if len(words) != 1:
+            raise _error(assignment, f"{format_path(trail)} is not a layer entry")
+        word = words[0]
+        inner = entry[word]
+        if not isinstance(inner, dict):
+            primary = _primary(word)
+            if inner is not None and primary is None:
+                raise _error(assignment, f"{word!r} takes no argument named {key!r}")
+            inner = {} if inner is None else {primary: inner}
+            entry[word] = inner
+        target = inner
+    if len(path) == 1:
+        target[_existing_spelling(entry, target, key)] = value
+    else:
+        _set(target, path, value, assignment, trail)
+    return entry
+
+
+def _primary(word: str) -> str | None:
+    canonical = registry.resolve(word)
+    return registry.get(canonical).primary if canonical else None
+
+
+def _existing_spelling(entry: dict[str, Any], target: dict[str, Any], key: str) -> str:
+    """Setting `units` where `out_features` was written replaces it rather than adding an
+    alias next to it."""
+    word = entry.get("type") or next((k for k in entry if k not in COMMON_FIELDS), None)
+    canonical = registry.resolve(str(word)) if word is not None else None
+    if canonical is None:
+        return key
+    spellings = registry.field_names(registry.get(canonical).config)
+    field = spellings.get(key)
+    for written in target:
+        if field is not None and spellings.get(written) == field:
+            return str(written)
+    return key
+
+
+def _error(assignment: str, message: str) -> SpecError:
+    return SpecError.single("invalid-value", f"--set {assignment}: {message}")

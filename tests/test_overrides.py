@@ -1,0 +1,101 @@
+"""--set key.path=value on any path, for every command."""
+
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+import netspec
+from netspec import SpecError
+from netspec.cli import app
+
+SPEC = """\
+vars: {w: 4}
+input: [4]
+blocks:
+  unit: {params: {k: 2}, layers: [{dense: "${k}"}]}
+layers:
+  - dense: ${w}
+  - relu
+  - {type: dense, out_features: 3}
+  - linear: {units: 2, bias: false}
+  - unit
+train: {epochs: 3}
+"""
+
+
+def _units(spec: netspec.Spec) -> list[int]:
+    return [layer.config.units for layer in spec.layers if layer.type == "dense"]  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(
+    ("assignment", "units"),
+    [
+        ("vars.w=16", [16, 3, 2, 2]),
+        ("layers[0].units=7", [7, 3, 2, 2]),  # scalar spelling: the primary argument
+        ("layers[2].units=5", [4, 5, 2, 2]),  # explicit form written with an alias
+        ("layers[2].out_features=6", [4, 6, 2, 2]),
+        ("layers[3].out_features=9", [4, 3, 9, 2]),  # replaces `units`, no alias clash
+        ("layers[-1].k=8", [4, 3, 2, 8]),  # a block use's parameter
+        ("blocks.unit.params.k=5", [4, 3, 2, 5]),
+    ],
+)
+def test_layer_arguments_in_every_spelling(assignment: str, units: list[int]) -> None:
+    assert _units(netspec.load_spec(SPEC, [assignment])) == units
+
+
+def test_sections_and_new_keys() -> None:
+    spec = netspec.load_spec(
+        SPEC,
+        [
+            "train.optimizer.lr=3e-4",
+            "train.epochs=9",
+            "layers[0].activation=tanh",
+            "layers[1].name=act",
+        ],
+    )
+    assert spec.train is not None
+    assert spec.train.optimizer.lr == pytest.approx(3e-4)
+    assert spec.train.epochs == 9
+    assert spec.layers[0].config.activation == "tanh"  # type: ignore[attr-defined]
+    assert spec.layers[1].name == "act"
+    assert netspec.load_spec(SPEC, ["input=[2, 2]", "layers[0].units=3"]).input.shape == (2, 2)
+
+
+@pytest.mark.parametrize(
+    ("assignment", "message"),
+    [
+        ("trian.epochs=3", "did you mean 'train'"),
+        ("layers[9].units=3", "layers has 5 entries, no [9]"),
+        ("train.epochs", "expected key.path=value"),
+        ("train.epochs=[1", "is not valid YAML"),
+    ],
+)
+def test_bad_assignments_are_user_errors(assignment: str, message: str) -> None:
+    with pytest.raises(SpecError, match=r"--set "):
+        netspec.load_spec(SPEC, [assignment])
+    with pytest.raises(SpecError) as info:
+        netspec.load_spec(SPEC, [assignment])
+    assert message in info.value.diagnostics[0].message
+
+
+def test_the_value_is_validated_like_the_file() -> None:
+    with pytest.raises(SpecError, match="unknown field 'unitz'; did you mean 'units'"):
+        netspec.load_spec(SPEC, ["layers[3].unitz=4"])
+    with pytest.raises(SpecError, match="unknown field 'units'"):
+        netspec.load_spec(SPEC, ["layers[1].units=3"])  # `- relu` takes no arguments
+
+
+def test_every_command_takes_set(tmp_path: pytest.TempPathFactory) -> None:
+    path = tmp_path / "s.yaml"  # type: ignore[operator]
+    path.write_text(SPEC)
+    runner = CliRunner()
+    for command in (["validate"], ["summary", "--json"], ["graph"]):
+        plain = runner.invoke(app, [*command, str(path)])
+        result = runner.invoke(app, [*command, str(path), "--set", "vars.w=16"])
+        assert result.exit_code == 0, result.output
+        assert result.stdout != plain.stdout
+    out = tmp_path / "build"  # type: ignore[operator]
+    result = runner.invoke(app, ["build", str(path), "-o", str(out), "--set", "vars.w=16"])
+    assert result.exit_code == 0, result.output
+    assert "units: 16" in (out / "spec.yaml").read_text()
