@@ -143,7 +143,7 @@ def load_model(directory: str | os.PathLike[str]) -> fx.GraphModule:
             f"{weights_path} does not fit {spec_path}: missing {sorted(missing)[:5]}, "
             f"unexpected {sorted(unexpected)[:5]}",
         )
-    return model.eval()
+    return model.train(False)  # eval mode
 
 
 def example_batch(spec: Spec, p: Plan, batch: int = 2) -> torch.Tensor:
@@ -197,7 +197,7 @@ def _torchscript(model: Any, spec: Spec, p: Plan) -> tuple[str, bytes, str | Non
     # Tracing, not scripting: forward is straight-line code, and tracing keeps the shape
     # arithmetic (x.shape[1]) dynamic while accepting our torch.nn subclasses.
     with torch.no_grad():
-        traced = torch.jit.trace(model.eval(), x, check_trace=False)  # type: ignore[no-untyped-call]
+        traced = torch.jit.trace(model.train(False), x, check_trace=False)  # type: ignore[no-untyped-call]
     buffer = io.BytesIO()
     torch.jit.save(traced, buffer)
     return "model.ts", buffer.getvalue(), None
@@ -210,7 +210,7 @@ def _export(model: Any, spec: Spec, p: Plan) -> tuple[str, bytes, str | None]:
 
     x = example_batch(spec, p, batch=2)  # a batch of 1 would specialise the batch dim
     batch = torch.export.Dim("batch", min=1)
-    program = torch.export.export(model.eval(), (x,), dynamic_shapes=({0: batch},))
+    program = torch.export.export(model.train(False), (x,), dynamic_shapes=({0: batch},))
     buffer = io.BytesIO()
     torch.export.save(program, buffer)
     return "model.pt2", buffer.getvalue(), None
@@ -228,7 +228,7 @@ def _onnx(model: Any, spec: Spec, p: Plan) -> tuple[str, bytes, str | None]:
 
     x = example_batch(spec, p)
     program = torch.onnx.export(
-        model.eval(),
+        model.train(False),
         (x,),
         dynamo=True,
         input_names=["x"],

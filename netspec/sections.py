@@ -108,11 +108,24 @@ class SplitSpec(Strict):
         return self
 
 
+class AugmentSpec(Strict):
+    """Train-time augmentation of image inputs (C, H, W); netspec.data.augment applies it."""
+
+    flip: bool = False  # random horizontal flip, probability 0.5 per sample
+    crop_padding: int = Field(0, ge=0)  # random crop of the zero-padded image back to (H, W)
+    noise: float = Field(0.0, ge=0.0)  # std of gaussian noise added to every value
+
+
 class DataSpec(BaseModel):
+    """`source` names the data; the keys other than these are the source's own options,
+    checked by netspec.data when the data are loaded."""
+
     model_config = ConfigDict(extra="allow", frozen=True)
 
     source: str
     split: SplitSpec = SplitSpec()
+    standardize: bool | None = Field(None, strict=True)  # None: the source's default
+    augment: AugmentSpec | None = None
 
     @model_validator(mode="before")
     @classmethod
