@@ -9,9 +9,19 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from netspec.dims import Dim, Sym
+from netspec.errors import did_you_mean
 from netspec.layers.registry import lists_as_tuples
 
 _SYMBOL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -140,36 +150,122 @@ class DataSpec(BaseModel):
 OptimizerName = Literal["sgd", "adam", "adamw", "rmsprop"]
 SchedulerName = Literal["none", "step", "cosine", "onecycle", "plateau"]
 LossName = Literal["cross_entropy", "bce_with_logits", "mse", "l1", "huber"]
+TaskName = Literal["classification", "binary", "regression", "autoencoder"]
+Metric = Literal["accuracy", "f1", "roc_auc", "mae", "mse", "rmse", "r2"]
+
+TASK_LOSSES: dict[str, tuple[str, ...]] = {
+    "classification": ("cross_entropy",),
+    "binary": ("bce_with_logits",),
+    "regression": ("mse", "l1", "huber"),
+    "autoencoder": ("mse", "l1", "huber", "bce_with_logits"),
+}
+"""The losses each task trains with; the first is the default."""
+
+TASK_METRICS: dict[str, tuple[str, ...]] = {
+    "classification": ("accuracy", "f1", "roc_auc"),
+    "binary": ("accuracy", "f1", "roc_auc"),
+    "regression": ("mae", "mse", "rmse", "r2"),
+    "autoencoder": ("mae", "mse", "rmse", "r2"),
+}
+"""The metrics that make sense for each task."""
+
+DEFAULT_METRICS: dict[str, tuple[str, ...]] = {
+    "classification": ("accuracy",),
+    "binary": ("accuracy",),
+    "regression": ("mae",),
+    "autoencoder": ("mse",),
+}
+"""What is logged when `train.metrics` is not given."""
+
+REFERENCE_BATCH_SIZE = 32
+"""`scale_lr: true` multiplies the learning rate by (batch_size x accumulate_grad_batches) / 32."""
+
+_DEVICE = re.compile(r"(auto|cpu|mps|cuda(:[0-9]+)?)\Z")
+
+# The options each optimizer / scheduler takes besides the common ones.
+_OPTIMIZER_OPTIONS: dict[str, set[str]] = {
+    "sgd": {"momentum", "nesterov"},
+    "adam": {"betas", "eps"},
+    "adamw": {"betas", "eps"},
+    "rmsprop": {"momentum", "eps", "alpha"},
+}
+_SCHEDULER_OPTIONS: dict[str, set[str]] = {
+    "none": set(),
+    "step": {"step_size", "gamma"},
+    "cosine": {"min_lr"},
+    "onecycle": {"max_lr"},
+    "plateau": {"patience", "factor", "min_lr"},
+}
+
+
+def _not_for(kind: str, given: set[str], allowed: set[str], common: set[str]) -> None:
+    extra = sorted(given - allowed - common)
+    if extra:
+        takes = ", ".join(sorted(allowed)) or "no options of its own"
+        raise ValueError(f"{', '.join(extra)} does not apply to {kind} (it takes {takes})")
+
+
+_Beta = Annotated[float, Field(ge=0, lt=1)]
 
 
 class OptimizerSpec(Strict):
+    """`weight_decay` and the other options default to torch's defaults for the optimizer."""
+
     type: OptimizerName = "adam"
     lr: float = Field(1e-3, gt=0)
-    weight_decay: float = Field(0.0, ge=0)
-    momentum: float = Field(0.0, ge=0)
+    weight_decay: float | None = Field(None, ge=0)
+    momentum: float | None = Field(None, ge=0, lt=1)
     nesterov: bool = False
-    betas: tuple[float, float] | None = None
-    eps: float | None = None
+    betas: tuple[_Beta, _Beta] | None = None
+    eps: float | None = Field(None, gt=0)
+    alpha: float | None = Field(None, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _options_fit_type(self) -> OptimizerSpec:
+        given = set(self.model_fields_set) - ({"nesterov"} if not self.nesterov else set())
+        _not_for(self.type, given, _OPTIMIZER_OPTIONS[self.type], {"type", "lr", "weight_decay"})
+        if self.nesterov and not self.momentum:
+            raise ValueError("nesterov needs momentum > 0, e.g. momentum: 0.9")
+        return self
 
 
 class SchedulerSpec(Strict):
+    """Learning-rate schedule; `warmup_epochs` adds a linear warmup to any of them."""
+
     type: SchedulerName = "none"
     warmup_epochs: int = Field(0, ge=0)
     step_size: int | None = Field(None, gt=0)
     gamma: float | None = Field(None, gt=0)
     patience: int | None = Field(None, ge=0)
-    factor: float | None = Field(None, gt=0)
+    factor: float | None = Field(None, gt=0, lt=1)
     max_lr: float | None = Field(None, gt=0)
     min_lr: float | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _options_fit_type(self) -> SchedulerSpec:
+        common = {"type", "warmup_epochs"}
+        _not_for(self.type, set(self.model_fields_set), _SCHEDULER_OPTIONS[self.type], common)
+        return self
 
 
 class LossSpec(Strict):
     type: LossName
-    label_smoothing: float = Field(0.0, ge=0, lt=1)
-    delta: float = Field(1.0, gt=0)
+    label_smoothing: float | None = Field(None, ge=0, lt=1)  # cross_entropy; default 0
+    delta: float | None = Field(None, gt=0)  # huber; default 1
+
+    @model_validator(mode="after")
+    def _options_fit_type(self) -> LossSpec:
+        allowed = {"cross_entropy": {"label_smoothing"}, "huber": {"delta"}}.get(self.type, set())
+        _not_for(self.type, set(self.model_fields_set), allowed, {"type"})
+        return self
 
 
 class EarlyStoppingSpec(Strict):
+    """Stop when `monitor` has not improved by more than `min_delta` for `patience` epochs.
+
+    `mode: auto` minimises losses and errors (mae, mse, rmse) and maximises the rest.
+    """
+
     monitor: str = "val_loss"
     patience: int = Field(5, ge=1)
     mode: Literal["min", "max", "auto"] = "auto"
@@ -180,7 +276,20 @@ def _typed(value: Any) -> Any:
     return {"type": value} if isinstance(value, str) else value
 
 
-Metric = Literal["accuracy", "f1", "roc_auc", "mae", "mse", "rmse", "r2"]
+def _one_or_many(value: Any) -> Any:
+    return (value,) if isinstance(value, str) else value
+
+
+def monitor_names(task: str, metrics: tuple[str, ...]) -> tuple[str, ...]:
+    """The logged values early stopping can watch (metrics.csv's columns)."""
+    shown = metrics or DEFAULT_METRICS[task]
+    return ("val_loss", "train_loss", *(f"val_{m}" for m in shown))
+
+
+def monitor_mode(monitor: str) -> Literal["min", "max"]:
+    """`auto`: losses and errors are minimised; accuracy, f1, roc_auc and r2 maximised."""
+    name = monitor.removeprefix("val_").removeprefix("train_")
+    return "max" if name in ("accuracy", "f1", "roc_auc", "r2") else "min"
 
 
 class TrainSpec(Strict):
@@ -191,7 +300,7 @@ class TrainSpec(Strict):
             raise ValueError("train is a mapping of options, e.g. {epochs: 10, batch_size: 64}")
         return value
 
-    task: Literal["classification", "binary", "regression", "autoencoder"] = "classification"
+    task: TaskName = "classification"
     # A bare name is short for {type: name}.
     loss: Annotated[
         LossSpec | None, BeforeValidator(_typed, json_schema_input_type=LossName | LossSpec)
@@ -206,7 +315,10 @@ class TrainSpec(Strict):
     ] = SchedulerSpec()
     epochs: int = Field(10, ge=1)
     batch_size: int = Field(32, ge=1)
-    metrics: tuple[Metric, ...] = ()
+    metrics: Annotated[
+        tuple[Metric, ...],
+        BeforeValidator(_one_or_many, json_schema_input_type=Metric | tuple[Metric, ...]),
+    ] = ()
     early_stopping: EarlyStoppingSpec | None = None
     seed: int = 0
     device: str = "auto"
@@ -219,3 +331,58 @@ class TrainSpec(Strict):
     accumulate_grad_batches: int = Field(1, ge=1)
     scale_lr: bool = False
     checkpoint_every: int | None = Field(None, ge=1)
+
+    @field_validator("loss")
+    @classmethod
+    def _loss_fits_task(cls, loss: LossSpec | None, info: ValidationInfo) -> LossSpec | None:
+        task = info.data.get("task")
+        if loss is not None and task is not None and loss.type not in TASK_LOSSES[task]:
+            fits = " or ".join(TASK_LOSSES[task])
+            raise ValueError(f"{loss.type} does not fit task {task}, which trains with {fits}")
+        return loss
+
+    @field_validator("epochs")
+    @classmethod
+    def _after_warmup(cls, epochs: int, info: ValidationInfo) -> int:
+        scheduler = info.data.get("scheduler")
+        if scheduler is not None and scheduler.warmup_epochs >= epochs:
+            raise ValueError(
+                f"scheduler.warmup_epochs ({scheduler.warmup_epochs}) must be less than "
+                f"epochs ({epochs})"
+            )
+        return epochs
+
+    @field_validator("metrics")
+    @classmethod
+    def _metrics_fit_task(cls, metrics: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        task = info.data.get("task")
+        if task is not None:
+            wrong = [m for m in metrics if m not in TASK_METRICS[task]]
+            if wrong:
+                fits = ", ".join(TASK_METRICS[task])
+                raise ValueError(f"{', '.join(wrong)} does not fit task {task} (use {fits})")
+        return tuple(dict.fromkeys(metrics))
+
+    @field_validator("early_stopping")
+    @classmethod
+    def _known_monitor(
+        cls, stopping: EarlyStoppingSpec | None, info: ValidationInfo
+    ) -> EarlyStoppingSpec | None:
+        task, metrics = info.data.get("task"), info.data.get("metrics")
+        if stopping is None or task is None or metrics is None:
+            return stopping
+        names = monitor_names(task, metrics)
+        if stopping.monitor not in names:
+            guess = did_you_mean(stopping.monitor, names)
+            near = f"; did you mean {guess!r}?" if guess else ""
+            raise ValueError(
+                f"monitor {stopping.monitor!r} is not logged{near} (logged: {', '.join(names)})"
+            )
+        return stopping
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, device: str) -> str:
+        if not _DEVICE.match(device):
+            raise ValueError(f"device is auto, cpu, cuda, cuda:N or mps, not {device!r}")
+        return device

@@ -15,7 +15,14 @@ ROOT = pathlib.Path(__file__).parent.parent
 YAML_BLOCK = re.compile(r"```yaml\n(.*?)```", re.S)
 DOCS = [*sorted((ROOT / "docs").glob("*.md")), ROOT / "README.md"]
 # Codes that no bad spec file can show: a missing file, a flag, a warning, an output.
-NO_FILE_EXAMPLE = {"file-not-found", "budget", "unused-layer", "missing-extra", "cannot-write"}
+NO_FILE_EXAMPLE = {
+    "file-not-found",
+    "budget",
+    "unused-layer",
+    "missing-extra",
+    "cannot-write",
+    "data",
+}
 
 
 def test_error_catalogue_is_current(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,37 @@
+"""Training data for `netspec train`: bundled, synthetic and file sources, split, scaled and
+shaped to the spec's input. Imported by the training path only (it needs torch and numpy).
+
+Public interface (used by netspec.train and the CLI):
+
+- ``load_data(spec, task) -> Dataset``: read the spec's ``data:`` section, build the source,
+  split it by fractions with a seed, fit standardization on the train split only, reshape
+  samples to the spec's ``input`` (element counts must match), and check what can be checked
+  before training (NaN, non-numeric values, missing columns, impossible shapes): every
+  problem is a ``SpecError`` naming the file, column or shapes.
+- ``prepare(x, spec, standardizer) -> torch.Tensor``: the same scaling and reshaping for new
+  inputs (``netspec predict``).
+- ``augment(x, options, generator) -> torch.Tensor``: train-time image augmentation.
+"""
+
+from __future__ import annotations
+
+from netspec.data.augment import augment
+from netspec.data.dataset import Dataset, Split, load_data, prepare
+from netspec.data.prepare import Standardizer
+from netspec.data.sources import Source, all_sources, check_options
+from netspec.sections import AugmentSpec
+
+# Imported after their modules on purpose: `netspec.data.prepare` and `netspec.data.augment`
+# are these functions (the modules stay importable with `from netspec.data.prepare import`).
+__all__ = [
+    "AugmentSpec",
+    "Dataset",
+    "Source",
+    "Split",
+    "Standardizer",
+    "all_sources",
+    "augment",
+    "check_options",
+    "load_data",
+    "prepare",
+]
