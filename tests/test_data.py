@@ -130,8 +130,9 @@ def test_digits_match_the_issue_example() -> None:
     assert data.describe() == (
         "digits: 1,437 train / 180 val / 180 test, 64 features -> (1, 8, 8), 10 classes"
     )
-    assert float(data.train.x.min()) >= 0.0
-    assert float(data.train.x.max()) <= 1.0
+    # standardized with the training split's statistics: mean 0, std 1 over its pixels
+    assert abs(float(data.train.x.mean())) < 1e-5
+    assert abs(float(data.train.x.std()) - 1.0) < 1e-2
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "specs").glob("*.yaml")), ids=lambda p: p.stem)
@@ -239,8 +240,9 @@ def test_constant_column_is_left_unscaled(tmp_path: pathlib.Path) -> None:
 
 
 def test_standardize_option_and_defaults() -> None:
-    assert load("[1, 8, 8]", "  source: digits\n").standardizer is None  # an image
-    scaled = load("[1, 8, 8]", "  source: digits\n  standardize: true\n")
+    # digits are raw 0..16 pixels, standardized (per channel) unless told otherwise
+    assert load("[1, 8, 8]", "  source: digits\n  standardize: false\n").standardizer is None
+    scaled = load("[1, 8, 8]", "  source: digits\n")
     assert scaled.standardizer is not None
     assert scaled.standardizer.mean.shape == (1,)  # per channel for images
     assert load("[4]", "  source: iris\n  standardize: false\n").standardizer is None
@@ -292,7 +294,7 @@ def test_prepare_scales_and_reshapes_like_training() -> None:
     data = load_data(spec)
     from sklearn.datasets import load_digits
 
-    raw = load_digits().data / 16.0
+    raw = load_digits().data  # the raw pixels a user would feed `netspec predict`
     out = prepare(raw, spec, data.standardizer)
     assert out.shape == (1797, 1, 8, 8)
     assert out.dtype == torch.float32

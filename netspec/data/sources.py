@@ -361,13 +361,13 @@ def _names(k: int) -> list[str]:
 # --- bundled (scikit-learn) ------------------------------------------------------------------
 
 
-def _bundled(loader: str, kind: Kind, *, scale: float = 1.0, image: bool = False) -> Loader:
+def _bundled(loader: str, kind: Kind) -> Loader:
     def load(options: Any, ctx: Context) -> RawData:
         import numpy as np
         import sklearn.datasets  # type: ignore[import-untyped]
 
         bunch = getattr(sklearn.datasets, loader)()
-        x = np.asarray(bunch.data, dtype=np.float64) / scale
+        x = np.asarray(bunch.data, dtype=np.float64)
         y = np.asarray(bunch.target)
         names = getattr(bunch, "target_names", None)
         features = [str(f) for f in getattr(bunch, "feature_names", [])] or None
@@ -380,7 +380,7 @@ def _bundled(loader: str, kind: Kind, *, scale: float = 1.0, image: bool = False
                 num_classes=k,
                 class_names=[str(n) for n in names] if names is not None else _names(k),
                 feature_names=features,
-                standardize=not image,
+                standardize=True,
             )
         return RawData(x, y.astype(np.float64), kind, feature_names=features, standardize=True)
 
@@ -586,8 +586,10 @@ register(
     Source(
         "digits",
         NoOptions,
-        _bundled("load_digits", "classification", scale=16.0, image=True),
-        "8x8 images of handwritten digits: 1,797 samples, 64 pixels scaled to 0..1, 10 classes",
+        # Raw 0..16 pixels, standardized with the training split's statistics, which the
+        # run keeps: `netspec predict` then takes the same raw pixels.
+        _bundled("load_digits", "classification"),
+        "8x8 images of handwritten digits: 1,797 samples, 64 pixels (0..16), 10 classes",
         "bundled",
     )
 )
