@@ -247,6 +247,137 @@ def build(
 
 
 @app.command()
+def train(
+    spec: Annotated[
+        str | None,
+        typer.Argument(
+            help="Path to the spec YAML file (not needed with --resume).",
+            show_default=False,
+            metavar="SPEC",
+        ),
+    ] = None,
+    overrides: SetOption = None,
+    epochs: Annotated[int | None, typer.Option("--epochs", min=1, help="train.epochs")] = None,
+    batch_size: Annotated[
+        int | None, typer.Option("--batch-size", "-b", min=1, help="train.batch_size")
+    ] = None,
+    lr: Annotated[float | None, typer.Option("--lr", help="train.optimizer.lr")] = None,
+    device: Annotated[
+        str | None, typer.Option("--device", help="auto, cpu, cuda, cuda:1 or mps")
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", "-o", metavar="DIR", help="Run directory (default runs/<name>-<timestamp>)."
+        ),
+    ] = None,
+    resume: Annotated[
+        Path | None,
+        typer.Option(
+            "--resume", metavar="RUN_DIR", help="Continue a run from its last checkpoint."
+        ),
+    ] = None,
+    max_params: Annotated[
+        int | None,
+        typer.Option("--max-params", help="Refuse larger models (default 1e9; 0 = no limit)."),
+    ] = None,
+) -> None:
+    """Train the spec's model on its data, with live progress; write a run directory.
+
+    The run directory holds the best weights (model.safetensors), a checkpoint to --resume
+    from, metrics.csv / metrics.json, curves.png, summary.txt and the resolved spec.yaml;
+    `netspec.load_model(DIR)` loads it.
+    """
+    from netspec.plan import max_params_default
+    from netspec.progress import RichReporter
+
+    if spec is None and resume is None:
+        typer.echo("netspec train needs a SPEC (or --resume RUN_DIR)", err=True)
+        raise typer.Exit(2)
+    assignments = [*(overrides or ())]
+    for flag, key in ((epochs, "epochs"), (batch_size, "batch_size"), (lr, "optimizer.lr")):
+        if flag is not None:
+            assignments.append(f"train.{key}={flag}")
+
+    def job() -> None:
+        from netspec.train import TrainingInterrupted, TrainingStopped
+        from netspec.train import train as run_training
+
+        loaded = _load(spec, assignments) if spec is not None else None
+        if loaded is None and assignments:
+            raise SpecError.single(
+                "invalid-value", "--set and the train flags need SPEC; a resumed run keeps its spec"
+            )
+        reporter = RichReporter()
+        budget = max_params_default() if max_params is None else max_params
+        try:
+            result = run_training(
+                loaded, out=out, resume=resume, device=device, reporter=reporter, max_params=budget
+            )
+        except TrainingStopped as stop:
+            reporter.close()
+            typer.echo(f"{stop.message}\nresume with: {stop.resume_command}", err=True)
+            raise typer.Exit(130 if isinstance(stop, TrainingInterrupted) else 1) from None
+        finally:
+            reporter.close()
+        test = ", ".join(f"{k} {v:.4f}" for k, v in result.test.items()) or "no test split"
+        typer.echo(
+            f"best epoch {result.best_epoch} ({result.monitor}); test: {test}; "
+            f"{result.samples_per_second:,.0f} samples/s\nrun directory: {result.run_dir}"
+        )
+
+    _run(job)
+
+
+@app.command()
+def evaluate(
+    run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="A netspec train run.")],
+    split: Annotated[str, typer.Option("--split", help="train, val or test")] = "test",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Metrics of a run's best weights on one split of its data (recreated from its spec)."""
+
+    def job() -> None:
+        from netspec.train import evaluate as run_evaluate
+
+        metrics = run_evaluate(run_dir, split)
+        if as_json:
+            typer.echo(json.dumps(metrics))
+        else:
+            width = max(len(k) for k in metrics) + 2
+            typer.echo(f"{split} split of {run_dir}:")
+            for key, value in metrics.items():
+                typer.echo(f"  {key + ':':<{width}}{value:.6g}")
+
+    _run(job)
+
+
+@app.command()
+def predict(
+    run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="A netspec train run.")],
+    inputs: Annotated[
+        Path, typer.Argument(metavar="INPUT", help="Samples to predict: a .npy or .csv file.")
+    ],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write a CSV here instead of stdout.")
+    ] = None,
+) -> None:
+    """Predict with a run's best weights: class labels and probabilities, or values.
+
+    INPUT holds raw samples like the training data (the run's scaling and input shape are
+    applied): a .npy array, or a .csv of numbers (a header row is skipped).
+    """
+
+    def job() -> None:
+        from netspec.predictions import predictions_csv, read_inputs
+        from netspec.train import predict as run_predict
+
+        emit(predictions_csv(run_predict(run_dir, read_inputs(inputs))), output)
+
+    _run(job)
+
+
+@app.command()
 def schema(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
