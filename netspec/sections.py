@@ -313,7 +313,7 @@ class TrainSpec(Strict):
         SchedulerSpec,
         BeforeValidator(_typed, json_schema_input_type=SchedulerName | SchedulerSpec),
     ] = SchedulerSpec()
-    epochs: int = Field(10, ge=1)
+    epochs: int = Field(10, ge=1, validate_default=True)
     batch_size: int = Field(32, ge=1)
     metrics: Annotated[
         tuple[Metric, ...],

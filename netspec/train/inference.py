@@ -1,0 +1,142 @@
+"""Using a finished run: ``evaluate`` a split with the best weights, ``predict`` new inputs.
+
+Both read only spec.yaml, model.safetensors, run.json and standardizer.safetensors: no
+pickles. ``predict`` applies the training scaling and the spec's input shape first.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from netspec.artifacts import load_model
+from netspec.errors import SpecError
+from netspec.sections import TrainSpec
+from netspec.train.device import pick_device
+from netspec.train.protocols import DatasetLike
+from netspec.train.rundir import INFO, RunDir
+
+if TYPE_CHECKING:
+    import torch
+
+SPLITS = ("train", "val", "test")
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """``outputs``: the model's raw outputs (logits for classification and binary).
+
+    classification: ``labels`` (N,) class indices, ``probabilities`` (N, C) softmax;
+    binary: ``labels`` (N,) 0/1 at threshold 0.5, ``probabilities`` (N,) of class 1;
+    regression / autoencoder: ``values`` (N,) for one target, else the outputs' shape.
+    """
+
+    task: str
+    outputs: torch.Tensor
+    labels: torch.Tensor | None = None
+    probabilities: torch.Tensor | None = None
+    values: torch.Tensor | None = None
+    class_names: list[str] | None = None
+
+    def label_names(self) -> list[Any] | None:
+        """The labels as class names (nested for per-position labels), when known."""
+        if self.labels is None or self.class_names is None:
+            return None
+        names = self.class_names
+
+        def name(value: Any) -> Any:
+            return [name(v) for v in value] if isinstance(value, list) else names[value]
+
+        return [name(v) for v in self.labels.tolist()]
+
+
+def evaluate(
+    run_dir: str | os.PathLike[str],
+    split: str = "test",
+    *,
+    data: DatasetLike | None = None,
+    device: str | None = None,
+) -> dict[str, float]:
+    """Loss and metrics of the run's best weights on a split of its data (reloaded from the
+    spec's ``data:`` section with the same split seed, unless ``data`` is given)."""
+    from netspec.train.loop import evaluate_split
+    from netspec.train.metrics import make_metrics, metric_names
+    from netspec.train.session import check_fit, load_dataset
+
+    if split not in SPLITS:
+        raise ValueError(f"split is one of {', '.join(SPLITS)}, not {split!r}")
+    run = RunDir(Path(run_dir))
+    spec = run.read_spec()
+    settings = spec.train or TrainSpec()
+    dataset = data if data is not None else load_dataset(spec, settings.task)
+    chosen = getattr(dataset, split)
+    if chosen is None or int(chosen.x.shape[0]) == 0:
+        raise SpecError.single(
+            "invalid-value",
+            f"the data have no {split} split",
+            hints=("set data.split.val / data.split.test above 0",),
+        )
+    target = pick_device(device or "auto")
+    _, objective = check_fit(spec, settings, dataset)
+    model = load_model(run.path).to(target)
+    metrics = make_metrics(settings.task, metric_names(settings), objective.num_classes, target)
+    t = None if settings.task == "autoencoder" else objective.targets(chosen.y)
+    return evaluate_split(
+        model, objective, metrics, chosen.x, t, batch_size=settings.batch_size, device=target
+    )
+
+
+def predict(
+    run_dir: str | os.PathLike[str],
+    x: Any,
+    *,
+    device: str | None = None,
+    batch_size: int = 256,
+) -> Prediction:
+    """Outputs of the run's best weights for new inputs ``x`` (array, tensor or nested
+    lists; one sample or many), scaled and shaped as in training."""
+    import torch
+
+    run = RunDir(Path(run_dir))
+    spec = run.read_spec()
+    settings = spec.train or TrainSpec()
+    info = _info(run)
+    inputs = _prepare(run, spec, x)
+    target = pick_device(device or "auto")
+    model = load_model(run.path).to(target)
+    chunks = []
+    with torch.no_grad():
+        for i in range(0, int(inputs.shape[0]), batch_size):
+            chunks.append(model(inputs[i : i + batch_size].to(target)).float().cpu())
+    outputs = torch.cat(chunks) if chunks else torch.empty(0)
+    names = info.get("class_names")
+    task = settings.task
+    if task == "classification":
+        probabilities = outputs.softmax(-1)
+        return Prediction(task, outputs, probabilities.argmax(-1), probabilities, None, names)
+    if task == "binary":
+        probabilities = outputs.sigmoid()
+        if probabilities.shape[1:] == (1,):
+            probabilities = probabilities.reshape(-1)
+        return Prediction(task, outputs, (probabilities >= 0.5).long(), probabilities, None, names)
+    values = outputs.reshape(-1) if outputs.shape[1:] == (1,) else outputs
+    return Prediction(task, outputs, values=values)
+
+
+def _info(run: RunDir) -> dict[str, Any]:
+    path = run.path / INFO
+    if not path.is_file():
+        return {}
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return data if isinstance(data, dict) else {}
+
+
+def _prepare(run: RunDir, spec: Any, x: Any) -> torch.Tensor:
+    from netspec.data import Standardizer, prepare
+
+    tensors = run.read_standardizer()
+    standardizer = Standardizer.from_tensors(tensors) if tensors is not None else None
+    return prepare(x, spec, standardizer)

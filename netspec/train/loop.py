@@ -1,0 +1,637 @@
+"""The training loop: epochs of index-batched steps, validation, best weights, checkpoints.
+
+Speed: the splits are whole tensors (moved to the GPU once when they fit); a batch is
+``x[perm[i:i + b]]`` with a seeded randperm per epoch, never one ``__getitem__`` per sample.
+The loss is summed on the device and read every ``log_every`` batches (for the progress
+display and the NaN check) and at the end of the epoch; metrics are computed once per epoch.
+
+Exactness: the global torch RNG (dropout), the permutation generator and the augmentation
+generator are all in the checkpoint, with the optimizer, the schedule and the epoch's
+progress, so a resumed run on CPU ends with bit-identical weights. The caller's global RNG
+state is left as it was (``torch.random.fork_rng``).
+
+Stopping: Ctrl-C is deferred to the end of the current batch (a second Ctrl-C stops at once),
+then a checkpoint is saved and ``TrainingInterrupted`` says how to resume. A NaN or
+infinite training loss raises ``TrainingDiverged`` and keeps the last good checkpoint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from netspec.sections import TrainSpec, monitor_mode
+from netspec.train.metrics import compute, make_metrics, metric_names
+from netspec.train.optim import Schedule, make_optimizer
+from netspec.train.outcome import (
+    RunResult,
+    StartInfo,
+    TrainingDiverged,
+    TrainingInterrupted,
+)
+from netspec.train.rundir import CHECKPOINT, FINAL, RunDir
+
+if TYPE_CHECKING:
+    import torch
+    from torchmetrics import MetricCollection
+
+    from netspec.train.losses import Objective
+    from netspec.train.protocols import DatasetLike, Reporter, SplitLike
+
+RESIDENT_BYTES = 2 * 1024**3
+"""Splits up to this size (all together) are moved to the GPU once; larger ones per batch."""
+
+
+@dataclass
+class Progress:
+    """The loop's counters; all of it goes into the checkpoint."""
+
+    epoch: int = 0  # epochs completed
+    batch: int = 0  # batches done in the current epoch
+    batches_seen: int = 0  # batches since the run began
+    best_value: float | None = None
+    best_epoch: int = 0  # 1-based; 0: none yet
+    wait: int = 0  # epochs since the last improvement
+    stopped_early: bool = False
+    finished: bool = False
+    train_seconds: float = 0.0  # completed epochs
+    train_samples: int = 0
+    epoch_seconds: float = 0.0  # the current epoch so far
+    epoch_samples: int = 0
+    loss_sum: Any = None  # tensor: the current epoch's summed training loss
+    epoch_rng: Any = None  # tensor: the permutation generator's state at the epoch start
+    history: list[dict[str, float]] = field(default_factory=list)
+
+
+class _Diverged(Exception):
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.what = what  # "the training loss became nan"
+
+
+class _Interrupt:
+    requested = False
+
+
+@contextlib.contextmanager
+def deferred_sigint() -> Iterator[_Interrupt]:
+    """The first Ctrl-C asks the loop to stop after the current batch; a second one raises
+    KeyboardInterrupt at once. Only in the main thread, and only over Python's own handler."""
+    flag = _Interrupt()
+    main = threading.current_thread() is threading.main_thread()
+    if not main or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield flag
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        if flag.requested:
+            raise KeyboardInterrupt
+        flag.requested = True
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield flag
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def evaluate_split(
+    model: torch.nn.Module,
+    objective: Objective,
+    metrics: MetricCollection | None,
+    x: torch.Tensor,
+    t: torch.Tensor | None,
+    *,
+    batch_size: int,
+    device: torch.device,
+    autocast: Callable[[], contextlib.AbstractContextManager[Any]] | None = None,
+) -> dict[str, float]:
+    """Mean loss and metrics of a whole split (``t`` None: the target is the input)."""
+    import torch
+
+    model.eval()
+    n = int(x.shape[0])
+    total = torch.zeros((), device=device)
+    with torch.no_grad():
+        for i in range(0, n, batch_size):
+            xb = x[i : i + batch_size].to(device, non_blocking=True)
+            tb = xb if t is None else t[i : i + batch_size].to(device, non_blocking=True)
+            with autocast() if autocast is not None else contextlib.nullcontext():
+                out = model(xb)
+                loss = objective.loss(out, tb)
+            total += loss.float() * xb.shape[0]
+            if metrics is not None:
+                metrics.update(*objective.metric_inputs(out, tb))
+    result = {"loss": total.item() / max(n, 1)}
+    if metrics is not None:
+        result.update(compute(metrics))
+    return result
+
+
+class Trainer:
+    """One run: ``fit(checkpoint_or_None)`` trains (or resumes) and writes the run directory."""
+
+    def __init__(
+        self,
+        *,
+        train: TrainSpec,
+        data: DatasetLike,
+        objective: Objective,
+        model: torch.nn.Module,
+        device: torch.device,
+        run: RunDir,
+        reporter: Reporter,
+        title: str,
+        description: str,
+        log_every: int | None = None,
+    ) -> None:
+        import torch
+
+        self.settings = train
+        self.objective = objective
+        self.model = model
+        self.device = device
+        self.run = run
+        self.reporter = reporter
+        self.title = title
+        self.description = description
+        self.batch_size = train.batch_size
+        self.accumulate = train.accumulate_grad_batches
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        self.optimizer = make_optimizer(train, self.params)
+
+        self.val = _usable(data.val)
+        self.test = _usable(data.test)
+        stopping = train.early_stopping
+        self.monitor = stopping.monitor if stopping else ("val_loss" if self.val else "train_loss")
+        mode = stopping.mode if stopping and stopping.mode != "auto" else None
+        self.mode = mode or monitor_mode(self.monitor)
+        self.patience = stopping.patience if stopping else None
+        self.min_delta = stopping.min_delta if stopping else 0.0
+
+        n = int(data.train.x.shape[0])
+        self.train_samples = n
+        self.batches = math.ceil(n / self.batch_size)
+        steps_per_epoch = math.ceil(self.batches / self.accumulate)
+        self.schedule = Schedule(self.optimizer, train, steps_per_epoch, self.mode)
+        self.log_every = log_every or max(1, math.ceil(self.batches / 20))
+        self.checkpoint_every = train.checkpoint_every or 1
+
+        names = metric_names(train)
+        self.metrics = (
+            make_metrics(train.task, names, objective.num_classes, device)
+            if self.val is not None or self.test is not None
+            else None
+        )
+        self.perm_generator = torch.Generator().manual_seed(train.seed)
+        self.augment_generator = torch.Generator().manual_seed(train.seed + 1)
+        self.augment_options = getattr(data, "augment", None)
+        self.autocast = _autocast(train.precision, device)
+        self.scaler = torch.amp.GradScaler(device.type) if train.precision == "16-mixed" else None
+
+        sizes = [s.x.nbytes + s.y.nbytes for s in (data.train, self.val, self.test) if s]
+        self.resident = device.type == "cpu" or sum(sizes) <= RESIDENT_BYTES
+        self.train_x, self.train_t = self._place(data.train)
+        self.val_xt = self._place(self.val) if self.val else None
+        self.test_xt = self._place(self.test) if self.test else None
+
+        self.progress = Progress()
+        self.best_state: dict[str, torch.Tensor] | None = None
+        self.clean = True  # between batches: the state is consistent and can be saved
+        self.saved_at = (0, 0)  # (epoch, batch) of the checkpoint on disk
+        self._clock: float | None = None
+
+    # -- setup -------------------------------------------------------------------------
+
+    def _place(self, split: SplitLike) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(x, targets) on the device when they fit; targets None for an autoencoder."""
+        t = None if self.objective.task == "autoencoder" else self.objective.targets(split.y)
+        if self.resident:
+            x = split.x.to(self.device, non_blocking=True)
+            return x, (t.to(self.device, non_blocking=True) if t is not None else None)
+        return split.x, t
+
+    def _transfer(
+        self, x: torch.Tensor, t: torch.Tensor | None, idx: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """A batch of CPU-held data, through pinned memory to the device."""
+        xb = x[idx].pin_memory().to(self.device, non_blocking=True)
+        tb = xb if t is None else t[idx].pin_memory().to(self.device, non_blocking=True)
+        return xb, tb
+
+    # -- the run -----------------------------------------------------------------------
+
+    def fit(self, checkpoint: dict[str, Any] | None) -> RunResult:
+        import torch
+
+        devices = [self.device.index or 0] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices), deferred_sigint() as interrupt:
+            if checkpoint is None:
+                torch.manual_seed(self.settings.seed)
+                self._save_checkpoint()
+            else:
+                self._restore(checkpoint)
+            try:
+                self.reporter.on_start(self._start_info(resumed=checkpoint is not None))
+                while not self.progress.finished:
+                    self._epoch(interrupt)
+                result = self._finish()
+            except KeyboardInterrupt:
+                raise self._interrupted() from None
+            except _Diverged as diverged:
+                raise self._diverged(diverged.what) from None
+        self.reporter.on_end(result)
+        return result
+
+    def _epoch(self, interrupt: _Interrupt) -> None:
+        import torch
+
+        p = self.progress
+        if p.batch == 0:
+            p.epoch_rng = self.perm_generator.get_state()
+            p.loss_sum = torch.zeros((), device=self.device)
+            p.epoch_samples, p.epoch_seconds = 0, 0.0
+        else:  # resuming mid-epoch: the same order again, from the same generator state
+            self.perm_generator.set_state(p.epoch_rng)
+        perm = torch.randperm(self.train_samples, generator=self.perm_generator)
+        if self.resident and self.device.type != "cpu":
+            perm = perm.to(self.device, non_blocking=True)
+        model, optimizer, schedule = self.model, self.optimizer, self.schedule
+        loss_fn, x, t = self.objective.loss, self.train_x, self.train_t
+        bs, accumulate, batches, loss_sum = (
+            self.batch_size,
+            self.accumulate,
+            self.batches,
+            p.loss_sum,
+        )
+        augment, autocast, resident = self._augmenter(), self.autocast, self.resident
+        plain = self.scaler is None and self.settings.grad_clip is None and not schedule.dynamic
+        simple_backward = self.scaler is None and accumulate == 1
+        model.train()
+        self._clock = time.perf_counter()
+        for b in range(p.batch, batches):
+            self.clean = False
+            idx = perm[b * bs : (b + 1) * bs]
+            if resident:
+                xb = x[idx]
+                tb = xb if t is None else t[idx]
+            else:
+                xb, tb = self._transfer(x, t, idx)
+            if augment is not None:
+                xb = augment(xb)
+            if autocast is None:
+                loss = loss_fn(model(xb), tb)
+            else:
+                with autocast():
+                    loss = loss_fn(model(xb), tb)
+            if simple_backward:
+                loss.backward()  # type: ignore[no-untyped-call]
+            else:
+                self._backward(loss)
+            n = xb.shape[0]
+            loss_sum.add_(loss.detach(), alpha=n)
+            if (b + 1) % accumulate == 0 or b + 1 == batches:
+                if plain:
+                    optimizer.step()
+                    schedule.step += 1
+                else:
+                    self._step()
+                optimizer.zero_grad(set_to_none=True)
+            p.batch = b + 1
+            p.epoch_samples += n
+            p.batches_seen += 1
+            self.clean = True
+            if p.batches_seen % self.log_every == 0:
+                self.reporter.on_batch(p.batches_seen, self._epoch_loss())
+            if interrupt.requested:
+                raise KeyboardInterrupt
+        self._stop_clock()
+        self._end_epoch()
+        if interrupt.requested:
+            raise KeyboardInterrupt
+
+    def _backward(self, loss: torch.Tensor) -> None:
+        scaled = loss / self.accumulate if self.accumulate > 1 else loss
+        if self.scaler is not None:
+            scaled = self.scaler.scale(scaled)
+        scaled.backward()  # type: ignore[no-untyped-call]
+
+    def _step(self) -> None:
+        clip = self.settings.grad_clip
+        scaler = self.scaler
+        if scaler is not None:
+            if clip is not None:
+                scaler.unscale_(self.optimizer)
+                _clip(self.params, clip)
+            self.schedule.apply()
+            scaler.step(self.optimizer)
+            scaler.update()
+        else:
+            if clip is not None:
+                _clip(self.params, clip)
+            self.schedule.apply()
+            self.optimizer.step()
+        self.schedule.advance()
+
+    def _augmenter(self) -> Callable[[torch.Tensor], torch.Tensor] | None:
+        options = self.augment_options
+        if options is None:
+            return None
+        from netspec.data import augment
+
+        generator = self.augment_generator
+        return lambda x: augment(x, options, generator)
+
+    def _epoch_loss(self) -> float:
+        """The epoch's mean training loss so far (a device sync); stops on NaN or inf."""
+        p = self.progress
+        value = float(p.loss_sum.item()) / max(p.epoch_samples, 1)
+        if not math.isfinite(value):
+            raise _Diverged(f"the training loss became {value}")
+        return value
+
+    def _stop_clock(self) -> None:
+        if self._clock is not None:
+            self.progress.epoch_seconds += time.perf_counter() - self._clock
+            self._clock = None
+
+    def _end_epoch(self) -> None:
+        p = self.progress
+        self.clean = False
+        row: dict[str, float] = {"epoch": float(p.epoch + 1), "train_loss": self._epoch_loss()}
+        if not self._weights_finite():  # the last steps blew up: this state is no good
+            raise _Diverged("the weights became NaN or infinite")
+        if self.val_xt is not None:
+            found = self._evaluate(*self.val_xt)
+            row.update({f"val_{k}": v for k, v in found.items()})
+        row["lr"] = self.schedule.current_lr()
+        row["seconds"] = p.epoch_seconds
+        value = row.get(self.monitor)
+        self.schedule.end_epoch(p.epoch + 1, value)
+        improved = self._improved(value)
+        p.history.append(row)
+        p.epoch += 1
+        p.batch = 0
+        p.train_seconds += p.epoch_seconds
+        p.train_samples += p.epoch_samples
+        p.loss_sum = p.epoch_rng = None
+        p.epoch_seconds, p.epoch_samples = 0.0, 0
+        if improved:
+            p.best_value, p.best_epoch, p.wait = value, p.epoch, 0
+            self.best_state = _cpu_copy(self.model)
+            self.run.write_weights(self.best_state, self.title)
+        else:
+            p.wait += 1
+        if self.patience is not None and p.wait >= self.patience:
+            p.stopped_early = True
+        p.finished = p.stopped_early or p.epoch >= self.settings.epochs
+        self.run.write_history(p.history)
+        if p.finished or p.epoch % self.checkpoint_every == 0:
+            self._save_checkpoint()
+        self.clean = True
+        self.reporter.on_epoch(p.epoch, row)
+
+    def _weights_finite(self) -> bool:
+        import torch
+
+        checks = [torch.isfinite(p).all() for p in self.params]
+        return bool(torch.stack(checks).all()) if checks else True
+
+    def _improved(self, value: float | None) -> bool:
+        best = self.progress.best_value
+        if value is None or not math.isfinite(value):
+            return False
+        if best is None:
+            return True
+        if self.mode == "min":
+            return value < best - self.min_delta
+        return value > best + self.min_delta
+
+    def _evaluate(self, x: torch.Tensor, t: torch.Tensor | None) -> dict[str, float]:
+        return evaluate_split(
+            self.model,
+            self.objective,
+            self.metrics,
+            x,
+            t,
+            batch_size=self.batch_size,
+            device=self.device,
+            autocast=self.autocast,
+        )
+
+    def _finish(self) -> RunResult:
+        p = self.progress
+        if self.best_state is None:  # no epoch gave a finite monitored value
+            self.best_state = _cpu_copy(self.model)
+            p.best_epoch = p.epoch
+            self.run.write_weights(self.best_state, self.title)
+        self.model.load_state_dict(self.best_state)
+        test = self._evaluate(*self.test_xt) if self.test_xt is not None else {}
+        best_row = p.history[p.best_epoch - 1] if 0 < p.best_epoch <= len(p.history) else {}
+        val = {k.removeprefix("val_"): v for k, v in best_row.items() if k.startswith("val_")}
+        speed = p.train_samples / p.train_seconds if p.train_seconds > 0 else 0.0
+        final: dict[str, Any] = {
+            "test": test,
+            "val": val,
+            "best_epoch": p.best_epoch,
+            "monitor": self.monitor,
+            "best_value": p.best_value,
+            "epochs_run": p.epoch,
+            "stopped_early": p.stopped_early,
+            "samples_per_second": speed,
+            "train_seconds": p.train_seconds,
+            "device": str(self.device),
+            "task": self.objective.task,
+        }
+        self.run.write_json(FINAL, final)
+        self.run.write_curves(p.history, self.title)
+        return RunResult(
+            run_dir=self.run.path,
+            best_epoch=p.best_epoch,
+            monitor=self.monitor,
+            best_value=p.best_value,
+            epochs_run=p.epoch,
+            stopped_early=p.stopped_early,
+            test=test,
+            history=list(p.history),
+            samples_per_second=speed,
+            train_seconds=p.train_seconds,
+            device=str(self.device),
+            metrics=final,
+        )
+
+    # -- stopping ----------------------------------------------------------------------
+
+    def _interrupted(self) -> TrainingInterrupted:
+        p = self.progress
+        ckpt = self.run.path / CHECKPOINT
+        self._stop_clock()
+        if self.clean:
+            self._save_checkpoint()
+            where = (
+                f"in epoch {p.epoch + 1} after batch {p.batch} of {self.batches}"
+                if p.batch
+                else f"after epoch {p.epoch}"
+            )
+            message = f"training interrupted {where}; checkpoint saved to {ckpt}"
+        else:
+            message = (
+                f"training interrupted; the last checkpoint ({ckpt}, "
+                f"{_position(*self.saved_at)}) is kept"
+            )
+        self._write_partial()
+        return TrainingInterrupted(message, self.run.path, p.epoch)
+
+    def _diverged(self, what: str) -> TrainingDiverged:
+        p = self.progress
+        self._write_partial()
+        message = (
+            f"{what} in epoch {p.epoch + 1} (by batch {p.batch} of "
+            f"{self.batches}): training stopped. The last good checkpoint "
+            f"({self.run.path / CHECKPOINT}, {_position(*self.saved_at)}) and the best weights "
+            "(model.safetensors) are kept. Try a lower learning rate (train.optimizer.lr), "
+            "gradient clipping (train.grad_clip), or check the data for extreme values"
+        )
+        return TrainingDiverged(message, self.run.path, p.epoch)
+
+    def _write_partial(self) -> None:
+        """metrics.csv and curves.png of the epochs done so far."""
+        self.run.write_history(self.progress.history)
+        self.run.write_curves(self.progress.history, self.title)
+
+    # -- checkpoints -------------------------------------------------------------------
+
+    def _save_checkpoint(self) -> None:
+        import torch
+
+        p = self.progress
+        grads = {
+            name: param.grad
+            for name, param in self.model.named_parameters()
+            if param.grad is not None
+        }
+        rng: dict[str, Any] = {
+            "torch": torch.get_rng_state(),
+            "perm": self.perm_generator.get_state(),
+            "augment": self.augment_generator.get_state(),
+            "epoch_start": p.epoch_rng,
+        }
+        if self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        state: dict[str, Any] = {
+            "epoch": p.epoch,
+            "batch": p.batch,
+            "batches_seen": p.batches_seen,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "schedule": self.schedule.state_dict(),
+            "scaler": self.scaler.state_dict() if self.scaler is not None else {},
+            "grads": grads,  # mid-accumulation only
+            "best": {"value": p.best_value, "epoch": p.best_epoch},
+            "early_stopping": {"wait": p.wait, "stopped": p.stopped_early},
+            "finished": p.finished,
+            "train_seconds": p.train_seconds,
+            "train_samples": p.train_samples,
+            "current_epoch": {
+                "loss_sum": p.loss_sum,
+                "samples": p.epoch_samples,
+                "seconds": p.epoch_seconds,
+            },
+            "rng": rng,
+            "history": p.history,
+            "monitor": self.monitor,
+        }
+        self.run.write_checkpoint(state)
+        self.saved_at = (p.epoch, p.batch)
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        import torch
+
+        p = self.progress
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.schedule.load_state_dict(state["schedule"])
+        if self.scaler is not None and state["scaler"]:
+            self.scaler.load_state_dict(state["scaler"])
+        named = dict(self.model.named_parameters())
+        for name, grad in state["grads"].items():
+            named[name].grad = grad.to(self.device)
+        p.epoch, p.batch = int(state["epoch"]), int(state["batch"])
+        p.batches_seen = int(state["batches_seen"])
+        p.best_value, p.best_epoch = state["best"]["value"], int(state["best"]["epoch"])
+        p.wait = int(state["early_stopping"]["wait"])
+        p.stopped_early = bool(state["early_stopping"]["stopped"])
+        p.finished = bool(state["finished"])
+        p.train_seconds = float(state["train_seconds"])
+        p.train_samples = int(state["train_samples"])
+        current = state["current_epoch"]
+        loss_sum = current["loss_sum"]
+        p.loss_sum = loss_sum.to(self.device) if loss_sum is not None else None
+        p.epoch_samples, p.epoch_seconds = int(current["samples"]), float(current["seconds"])
+        p.history = [dict(row) for row in state["history"]]
+        rng = state["rng"]
+        torch.set_rng_state(rng["torch"])
+        if self.device.type == "cuda" and "cuda" in rng:
+            torch.cuda.set_rng_state(rng["cuda"], self.device)
+        self.perm_generator.set_state(rng["perm"])
+        self.augment_generator.set_state(rng["augment"])
+        p.epoch_rng = rng["epoch_start"]
+        if p.best_epoch > 0:
+            self.best_state = self.run.read_weights()
+        self.saved_at = (p.epoch, p.batch)
+
+    def _start_info(self, *, resumed: bool) -> StartInfo:
+        return StartInfo(
+            run_dir=self.run.path,
+            device=str(self.device),
+            task=self.objective.task,
+            epochs=self.settings.epochs,
+            start_epoch=self.progress.epoch,
+            batches_per_epoch=self.batches,
+            start_batch=self.progress.batch,
+            train_samples=self.train_samples,
+            val_samples=int(self.val.x.shape[0]) if self.val else 0,
+            test_samples=int(self.test.x.shape[0]) if self.test else 0,
+            params=sum(p.numel() for p in self.model.parameters()),
+            monitor=self.monitor,
+            data=self.description,
+            resumed=resumed,
+        )
+
+
+def _usable(split: SplitLike | None) -> SplitLike | None:
+    return split if split is not None and int(split.x.shape[0]) > 0 else None
+
+
+def _cpu_copy(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+
+
+def _clip(params: list[torch.nn.Parameter], max_norm: float) -> None:
+    import torch
+
+    torch.nn.utils.clip_grad_norm_(params, max_norm)
+
+
+def _position(epoch: int, batch: int) -> str:
+    if batch:
+        return f"epoch {epoch + 1}, batch {batch}"
+    return f"end of epoch {epoch}" if epoch else "before the first epoch"
+
+
+def _autocast(
+    precision: str, device: torch.device
+) -> Callable[[], contextlib.AbstractContextManager[Any]] | None:
+    """A context for mixed precision, None for float32."""
+    import torch
+
+    if precision == "32":
+        return None
+    dtype = torch.bfloat16 if precision == "bf16-mixed" else torch.float16
+    return lambda: torch.autocast(device.type, dtype=dtype)

@@ -1,0 +1,76 @@
+"""What training hands back: the start summary, the result, and the two ways it can stop early.
+
+``TrainingInterrupted`` (Ctrl-C) and ``TrainingDiverged`` (a NaN or infinite loss) are not
+spec mistakes: the CLI prints their message (no traceback) and how to go on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class StartInfo:
+    """Handed to ``Reporter.on_start`` once the run directory and the model are ready."""
+
+    run_dir: Path
+    device: str
+    task: str
+    epochs: int
+    start_epoch: int  # epochs already done (> 0 when resuming)
+    batches_per_epoch: int
+    start_batch: int  # batches of the current epoch already done (resuming mid-epoch)
+    train_samples: int
+    val_samples: int
+    test_samples: int
+    params: int
+    monitor: str
+    data: str  # the dataset's one-line description
+    resumed: bool
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """A finished run. ``history`` holds metrics.csv's rows; ``test`` the final test metrics
+    of the best weights (``{"loss": ..., "accuracy": ...}``; empty without a test split)."""
+
+    run_dir: Path
+    best_epoch: int
+    monitor: str
+    best_value: float | None
+    epochs_run: int
+    stopped_early: bool
+    test: Mapping[str, float]
+    history: Sequence[Mapping[str, float]]
+    samples_per_second: float
+    train_seconds: float
+    device: str
+    metrics: dict[str, Any] = field(default_factory=dict)  # metrics.json, as written
+
+
+class TrainingStopped(Exception):
+    """Training stopped before its last epoch; ``run_dir`` holds what was saved.
+
+    ``message`` says what happened and what was kept; ``resume_command`` how to go on.
+    """
+
+    def __init__(self, message: str, run_dir: Path, epoch: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.run_dir = run_dir
+        self.epoch = epoch  # epochs completed
+
+    @property
+    def resume_command(self) -> str:
+        return f"netspec train --resume {self.run_dir}"
+
+
+class TrainingInterrupted(TrainingStopped):
+    """Ctrl-C: a checkpoint was saved (or the last one kept); resume with ``resume_command``."""
+
+
+class TrainingDiverged(TrainingStopped):
+    """The training loss became NaN or infinite; the last good checkpoint is kept."""

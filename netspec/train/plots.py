@@ -1,0 +1,56 @@
+"""curves.png: the loss and each metric per epoch (matplotlib's Agg canvas, no pyplot state)."""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+
+def curves_png(history: Sequence[Mapping[str, float]], title: str) -> bytes:
+    """One panel for train/val loss, one per validation metric; PNG bytes."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    epochs = [int(row["epoch"]) for row in history]
+    metrics = sorted(
+        {k for row in history for k in row if k.startswith("val_") and k != "val_loss"},
+        key=lambda k: list(history[-1]).index(k) if k in history[-1] else 0,
+    )
+    panels = 1 + len(metrics)
+    cols = min(panels, 3)
+    rows = math.ceil(panels / cols)
+    figure = Figure(figsize=(4.5 * cols, 3.4 * rows), dpi=100, layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = list(figure.subplots(rows, cols, squeeze=False).flat)
+    for ax in axes[panels:]:
+        ax.set_visible(False)
+    axes = axes[:panels]
+    for key, label in (("train_loss", "train"), ("val_loss", "val")):
+        _line(axes[0], epochs, history, key, label)
+    axes[0].set_title("loss")
+    axes[0].legend(loc="best", fontsize="small")
+    for ax, key in zip(axes[1:], metrics, strict=True):
+        _line(ax, epochs, history, key, "val")
+        ax.set_title(key.removeprefix("val_"))
+    for ax in axes:
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    figure.suptitle(title)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def _line(
+    ax: Axes, epochs: list[int], history: Sequence[Mapping[str, float]], key: str, label: str
+) -> None:
+    values = [row.get(key, math.nan) for row in history]
+    if any(math.isfinite(v) for v in values):
+        ax.plot(epochs, values, marker="o" if len(epochs) < 30 else None, label=label)

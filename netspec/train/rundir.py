@@ -1,0 +1,214 @@
+"""The run directory: what a training run writes, and reading it back to resume or predict.
+
+::
+
+    runs/<name>-<YYYYmmdd-HHMMSS>/     (or exactly --out DIR)
+      spec.yaml                  the resolved spec (netspec.load_model reads it)
+      model.safetensors          the best weights so far (by the monitored value)
+      last.ckpt                  everything --resume needs (torch.save of plain data)
+      metrics.csv                one row per epoch
+      metrics.json               final: test metrics of the best weights, best_epoch, speed
+      curves.png                 loss and metrics per epoch
+      summary.txt                the model summary, the data and the training setup
+      run.json                   task, classes, device, data description (for predict)
+      standardizer.safetensors   the input scaling fitted on the training split, if any
+
+Every file is written atomically (temp file, fsync, rename): a crash leaves the previous
+version, never half a file. ``last.ckpt`` holds only tensors, dicts, lists, strings and
+numbers, and is read with ``torch.load(weights_only=True)``: nothing is unpickled.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from netspec.artifacts import SPEC, WEIGHTS, write_atomic
+from netspec.errors import SpecError
+from netspec.spec import Spec, load_spec
+
+if TYPE_CHECKING:
+    import torch
+
+CHECKPOINT = "last.ckpt"
+HISTORY = "metrics.csv"
+FINAL = "metrics.json"
+CURVES = "curves.png"
+SUMMARY = "summary.txt"
+INFO = "run.json"
+STANDARDIZER = "standardizer.safetensors"
+CHECKPOINT_FORMAT = 1
+
+
+def default_run_dir(name: str, root: Path = Path("runs")) -> Path:
+    """``runs/<name>-<timestamp>``, with ``-2``, ``-3``... if that exists already."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    path = root / f"{name}-{stamp}"
+    k = 2
+    while path.exists():
+        path = root / f"{name}-{stamp}-{k}"
+        k += 1
+    return path
+
+
+class RunDir:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @classmethod
+    def create(cls, name: str, out: str | os.PathLike[str] | None) -> RunDir:
+        """A new run directory; an existing ``out`` must not hold a run already."""
+        path = Path(out) if out is not None else default_run_dir(name)
+        if path.exists() and not path.is_dir():
+            raise _cannot_write(path, "it is a file, not a directory")
+        if (path / CHECKPOINT).exists() or (path / HISTORY).exists():
+            raise SpecError.single(
+                "cannot-write",
+                f"{path} already holds a training run",
+                hints=(
+                    f"continue it with `netspec train --resume {path}`, or choose another --out",
+                ),
+            )
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise _cannot_write(path, exc.strerror or str(exc)) from None
+        return cls(path)
+
+    @classmethod
+    def existing(cls, path: str | os.PathLike[str]) -> RunDir:
+        """A run directory to resume: it needs spec.yaml and last.ckpt."""
+        run = cls(Path(path))
+        for needed in (SPEC, CHECKPOINT):
+            if not (run.path / needed).is_file():
+                raise SpecError.single(
+                    "file-not-found",
+                    f"{needed} is missing: {run.path} is not a resumable netspec run directory",
+                    hints=("a run directory is what `netspec train` writes (runs/<name>-...)",),
+                )
+        return run
+
+    # -- text files ------------------------------------------------------------------------
+
+    def write_spec(self, spec: Spec) -> None:
+        from netspec.resolve import resolved_yaml
+
+        write_atomic(self.path / SPEC, resolved_yaml(spec))
+
+    def read_spec(self) -> Spec:
+        return load_spec(self.path / SPEC)
+
+    def write_text(self, name: str, text: str) -> None:
+        write_atomic(self.path / name, text)
+
+    def write_json(self, name: str, data: Mapping[str, Any]) -> None:
+        text = json.dumps(_finite(data), indent=2, allow_nan=False)
+        write_atomic(self.path / name, text + "\n")
+
+    def read_json(self, name: str) -> dict[str, Any]:
+        path = self.path / name
+        if not path.is_file():
+            return {}
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return data if isinstance(data, dict) else {}
+
+    def write_history(self, rows: Sequence[Mapping[str, float]]) -> None:
+        """metrics.csv: one row per epoch; an absent value is an empty cell."""
+        columns: dict[str, None] = {}
+        for row in rows:
+            columns.update(dict.fromkeys(row))
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(columns), lineterminator="\n")
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: _cell(k, v) for k, v in row.items()})
+        write_atomic(self.path / HISTORY, buffer.getvalue())
+
+    def write_curves(self, rows: Sequence[Mapping[str, float]], title: str) -> None:
+        from netspec.train.plots import curves_png
+
+        if rows:
+            write_atomic(self.path / CURVES, curves_png(rows, title))
+
+    # -- tensors ---------------------------------------------------------------------------
+
+    def write_weights(self, state: Mapping[str, torch.Tensor], name: str) -> None:
+        from safetensors.torch import save
+
+        tensors = {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
+        write_atomic(self.path / WEIGHTS, save(tensors, metadata={"netspec_spec": name}))
+
+    def read_weights(self) -> dict[str, torch.Tensor]:
+        from safetensors.torch import load_file
+
+        return load_file(str(self.path / WEIGHTS))
+
+    def write_standardizer(self, tensors: Mapping[str, torch.Tensor]) -> None:
+        from safetensors.torch import save
+
+        data = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
+        write_atomic(self.path / STANDARDIZER, save(data))
+
+    def read_standardizer(self) -> dict[str, torch.Tensor] | None:
+        from safetensors.torch import load_file
+
+        path = self.path / STANDARDIZER
+        return load_file(str(path)) if path.is_file() else None
+
+    def write_checkpoint(self, state: Mapping[str, Any]) -> None:
+        import torch
+
+        buffer = io.BytesIO()
+        torch.save({"format": CHECKPOINT_FORMAT, **state}, buffer)
+        write_atomic(self.path / CHECKPOINT, buffer.getvalue())
+
+    def read_checkpoint(self) -> dict[str, Any]:
+        """last.ckpt, loaded with weights_only=True onto the CPU."""
+        import pickle
+
+        import torch
+
+        path = self.path / CHECKPOINT
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except (OSError, RuntimeError, pickle.UnpicklingError, EOFError) as exc:
+            raise SpecError.single(
+                "invalid-value",
+                f"cannot read the checkpoint {path}: {str(exc).splitlines()[0]}",
+            ) from None
+        if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
+            raise SpecError.single(
+                "invalid-value",
+                f"{path} is not a netspec checkpoint (format {CHECKPOINT_FORMAT})",
+            )
+        return state
+
+
+def _cannot_write(path: Path, why: str) -> SpecError:
+    return SpecError.single("cannot-write", f"cannot create the run directory {path}: {why}")
+
+
+def _cell(key: str, value: float) -> str | int:
+    if key == "epoch":
+        return int(value)
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # nan, inf: readable by float()
+    return repr(value) if isinstance(value, float) else value
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no NaN or infinity: they become null."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, Mapping):
+        return {str(k): _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value

@@ -1,0 +1,274 @@
+"""``train()``: from a spec (or a run directory to resume) to a finished run directory.
+
+Everything that can be checked is checked before the run directory is created: the data,
+the device, the task against the model's output shape, the monitored metric. So a mistake
+leaves no half-made run behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from netspec.dims import format_shape
+from netspec.errors import Diagnostic, SpecError
+from netspec.plan import Plan, concrete, plan
+from netspec.resolve import resolved
+from netspec.sections import TrainSpec, monitor_mode
+from netspec.spec import Spec, SpecSource, load_spec
+from netspec.train.device import pick_device
+from netspec.train.losses import Objective, make_objective
+from netspec.train.metrics import metric_names
+from netspec.train.optim import effective_lr
+from netspec.train.outcome import RunResult
+from netspec.train.protocols import DatasetLike, NullReporter, Reporter
+from netspec.train.rundir import INFO, SUMMARY, RunDir
+
+if TYPE_CHECKING:
+    import torch
+
+_UNSET: Any = object()
+
+
+def train(
+    spec: Spec | SpecSource | None = None,
+    *,
+    out: str | os.PathLike[str] | None = None,
+    resume: str | os.PathLike[str] | None = None,
+    device: str | None = None,
+    reporter: Reporter | None = None,
+    data: DatasetLike | None = None,
+    max_params: int | None = _UNSET,
+) -> RunResult:
+    """Train the spec's model on its data; write the run directory; return the result.
+
+    ``out``: the run directory (default ``runs/<name>-<timestamp>``). ``resume``: a run
+    directory to continue from its last checkpoint (its spec.yaml is used; a ``spec`` given
+    too must be the same). ``device`` overrides ``train.device``. ``data`` replaces loading
+    the spec's ``data:`` section (any object with the DatasetLike attributes).
+    Raises SpecError for a mistake found before training, TrainingInterrupted on Ctrl-C,
+    TrainingDiverged when the loss becomes NaN or infinite.
+    """
+    from netspec.build import build_model
+
+    checkpoint = None
+    run = None
+    if resume is not None:
+        run = RunDir.existing(resume)
+        stored = run.read_spec()
+        if spec is not None:
+            _check_same_spec(load_spec(spec), stored, run.path)
+        if out is not None and Path(out).resolve() != run.path.resolve():
+            raise SpecError.single(
+                "invalid-value",
+                f"--out {out} and --resume {run.path} name different directories",
+                hints=("a resumed run writes into its own directory: drop --out",),
+            )
+        spec = stored
+        checkpoint = run.read_checkpoint()
+    elif spec is None:
+        raise TypeError("train() needs a spec, or resume=RUN_DIR")
+    spec = load_spec(spec)
+    settings = spec.train or TrainSpec()
+    dataset = data if data is not None else load_dataset(spec, settings.task)
+    target = pick_device(device or settings.device, spec)
+    p, objective = check_fit(spec, settings, dataset)
+    _check_run_settings(spec, settings, dataset, target)
+    budget = {} if max_params is _UNSET else {"max_params": max_params}
+    model = build_model(spec, seed=settings.seed, **budget).to(target)
+    if run is None:
+        run = RunDir.create(spec.name, out)
+        _write_start(run, spec, settings, p, dataset, objective, model, target)
+
+    from netspec.train.loop import Trainer
+
+    trainer = Trainer(
+        train=settings,
+        data=dataset,
+        objective=objective,
+        model=model,
+        device=target,
+        run=run,
+        reporter=reporter or NullReporter(),
+        title=spec.name,
+        description=dataset.describe(),
+    )
+    return trainer.fit(checkpoint)
+
+
+def load_dataset(spec: Spec, task: str) -> DatasetLike:
+    if spec.data is None:
+        raise SpecError.single(
+            "missing-field",
+            "training needs a `data:` section saying where the data come from",
+            hints=("e.g. data: {source: digits}",),
+        )
+    from netspec.data import load_data
+
+    return load_data(spec, task)
+
+
+def check_fit(spec: Spec, settings: TrainSpec, data: DatasetLike) -> tuple[Plan, Objective]:
+    """The plan with the data's sizes bound, and the objective (task vs output shape)."""
+    x = data.train.x
+    sample = tuple(int(d) for d in x.shape[1:])
+    if int(x.shape[0]) == 0:
+        raise SpecError.single("invalid-value", "the training split is empty")
+    declared = spec.input.shape
+    binding: dict[str, int] = {}
+    fits = len(sample) == len(declared)
+    for d, size in zip(declared, sample, strict=False):
+        if isinstance(d, int):
+            fits = fits and d == size
+        else:
+            binding[str(d)] = size
+    if not fits:
+        shown = ", ".join(str(d) for d in declared)
+        raise SpecError(
+            [
+                spec.source.attach(
+                    Diagnostic(
+                        "shape",
+                        f"the data's samples are {tuple(sample)} but the spec's input is ({shown})",
+                        path=("input",),
+                    )
+                )
+            ]
+        )
+    p = plan(concrete(spec, binding) if binding else spec)
+    ints = tuple(d for d in p.output.shape if isinstance(d, int))
+    if len(ints) != len(p.output.shape):
+        raise SpecError.single(
+            "shape",
+            f"the model's output {format_shape(p.output.shape)} still has symbolic sizes "
+            "after binding the data's",
+        )
+    y = None if settings.task == "autoencoder" else data.train.y
+    objective = make_objective(spec, settings, ints, sample, y, data.num_classes)
+    if y is not None:  # the other splits' labels must fit too
+        for split in (data.val, data.test):
+            if split is not None and int(split.x.shape[0]) > 0:
+                make_objective(spec, settings, ints, sample, split.y, objective.num_classes)
+    return p, objective
+
+
+def _check_run_settings(
+    spec: Spec, settings: TrainSpec, data: DatasetLike, device: torch.device
+) -> None:
+    stopping = settings.early_stopping
+    has_val = data.val is not None and int(data.val.x.shape[0]) > 0
+    if stopping is not None and stopping.monitor.startswith("val_") and not has_val:
+        diag = Diagnostic(
+            "invalid-value",
+            f"early stopping monitors {stopping.monitor}, but the data have no validation split",
+            path=("train", "early_stopping", "monitor"),
+            hints=("set data.split.val above 0, or monitor train_loss",),
+        )
+        raise SpecError([spec.source.attach(diag)])
+    if settings.precision == "16-mixed" and device.type != "cuda":
+        diag = Diagnostic(
+            "invalid-value",
+            f"precision 16-mixed needs a CUDA device, but training runs on {device}",
+            path=("train", "precision"),
+            hints=("use precision: bf16-mixed on CPU, or 32",),
+        )
+        raise SpecError([spec.source.attach(diag)])
+
+
+def _check_same_spec(given: Spec, stored: Spec, folder: Path) -> None:
+    a, b = resolved(given), resolved(stored)
+    a.pop("name", None)
+    b.pop("name", None)
+    if a != b:
+        differ = sorted(k for k in {*a, *b} if a.get(k) != b.get(k))
+        raise SpecError.single(
+            "invalid-value",
+            f"the spec differs from {folder / 'spec.yaml'}, which the run was started with "
+            f"(in: {', '.join(differ)})",
+            hints=(f"resume with the run directory alone: netspec train --resume {folder}",),
+        )
+
+
+def _write_start(
+    run: RunDir,
+    spec: Spec,
+    settings: TrainSpec,
+    p: Plan,
+    data: DatasetLike,
+    objective: Objective,
+    model: torch.nn.Module,
+    device: torch.device,
+) -> None:
+    from netspec import __version__
+    from netspec.report import summary_text
+
+    run.write_spec(spec)
+    run.write_text(
+        SUMMARY,
+        summary_text(p, settings.batch_size) + "\n" + setup_text(settings, data, objective, device),
+    )
+    names = list(data.class_names) if data.class_names is not None else None
+    info = {
+        "netspec_version": __version__,
+        "name": spec.name,
+        "task": settings.task,
+        "num_classes": objective.num_classes if settings.task == "classification" else None,
+        "class_names": names,
+        "output_shape": list(objective.out_shape),
+        "device": str(device),
+        "data": data.describe(),
+    }
+    run.write_text(INFO, json.dumps(info, indent=2) + "\n")
+    if data.standardizer is not None:
+        run.write_standardizer(data.standardizer.to_tensors())
+    run.write_weights(model.state_dict(), spec.name)  # replaced by the best weights
+
+
+def setup_text(
+    settings: TrainSpec, data: DatasetLike, objective: Objective, device: torch.device
+) -> str:
+    """The training half of summary.txt."""
+    opt, sched = settings.optimizer, settings.scheduler
+    lr = effective_lr(settings)
+    batch = settings.batch_size * settings.accumulate_grad_batches
+    lr_text = f"lr {lr:g}" + (
+        f" (scaled from {opt.lr:g} by {batch} / 32)" if settings.scale_lr else ""
+    )
+    extras = [
+        f"{k} {v}"
+        for k in ("weight_decay", "momentum", "betas", "eps", "alpha")
+        if (v := getattr(opt, k)) is not None
+    ]
+    if opt.nesterov:
+        extras.append("nesterov")
+    schedule = sched.type + (
+        f", warmup {sched.warmup_epochs} epoch(s)" if sched.warmup_epochs else ""
+    )
+    stopping = settings.early_stopping
+    has_val = data.val is not None and int(data.val.x.shape[0]) > 0
+    monitor = stopping.monitor if stopping else ("val_loss" if has_val else "train_loss")
+    mode = stopping.mode if stopping and stopping.mode != "auto" else monitor_mode(monitor)
+    lines = [
+        f"Data:       {data.describe()}",
+        f"Task:       {settings.task}, loss {objective.loss_name}",
+        f"Optimizer:  {opt.type}, {', '.join([lr_text, *extras])}",
+        f"Schedule:   {schedule}",
+        f"Epochs:     {settings.epochs}, batch size {settings.batch_size}"
+        + (
+            f" x {settings.accumulate_grad_batches} accumulated"
+            if settings.accumulate_grad_batches > 1
+            else ""
+        ),
+        f"Metrics:    {', '.join(metric_names(settings))}",
+        f"Monitor:    {monitor} ({mode})"
+        + (
+            f", early stopping after {stopping.patience} epochs without improvement"
+            if stopping
+            else ""
+        ),
+        f"Device:     {device}, precision {settings.precision}, seed {settings.seed}"
+        + (f", gradient clipping {settings.grad_clip:g}" if settings.grad_clip else ""),
+    ]
+    return "\n".join(lines) + "\n"
