@@ -27,7 +27,7 @@ import torch
 
 import netspec
 from netspec.data import load_data
-from netspec.train import train
+from netspec.training import train
 
 MODELS = {
     "mlp": """

@@ -26,7 +26,16 @@ __all__ = [
     "load_model",
     "load_spec",
     "plan",
+    "train",
 ]
+
+
+def train(spec: Any = None, **kwargs: Any) -> Any:
+    """Train a spec's model on its data and write a run directory; see
+    :func:`netspec.training.train` (``out``, ``resume``, ``device``, ``reporter``, ``data``)."""
+    from netspec.training import train as _train
+
+    return _train(spec, **kwargs)
 
 
 def load_model(directory: Any) -> fx.GraphModule:

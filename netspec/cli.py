@@ -300,8 +300,8 @@ def train(
             assignments.append(f"train.{key}={flag}")
 
     def job() -> None:
-        from netspec.train import TrainingInterrupted, TrainingStopped
-        from netspec.train import train as run_training
+        from netspec.training import TrainingInterrupted, TrainingStopped
+        from netspec.training import train as run_training
 
         loaded = _load(spec, assignments) if spec is not None else None
         if loaded is None and assignments:
@@ -338,7 +338,7 @@ def evaluate(
     """Metrics of a run's best weights on one split of its data (recreated from its spec)."""
 
     def job() -> None:
-        from netspec.train import evaluate as run_evaluate
+        from netspec.training import evaluate as run_evaluate
 
         metrics = run_evaluate(run_dir, split)
         if as_json:
@@ -370,7 +370,7 @@ def predict(
 
     def job() -> None:
         from netspec.predictions import predictions_csv, read_inputs
-        from netspec.train import predict as run_predict
+        from netspec.training import predict as run_predict
 
         emit(predictions_csv(run_predict(run_dir, read_inputs(inputs))), output)
 

@@ -12,7 +12,7 @@ from netspec.errors import Location, SpecError
 if TYPE_CHECKING:
     import numpy as np
 
-    from netspec.train import Prediction
+    from netspec.training import Prediction
 
 
 def read_inputs(path: Path) -> np.ndarray[Any, Any]:

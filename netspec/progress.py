@@ -18,13 +18,13 @@ from rich.progress import (
 )
 
 if TYPE_CHECKING:
-    from netspec.train import RunResult, StartInfo
+    from netspec.training import RunResult, StartInfo
 
 _FIRST = ("epoch", "train_loss", "val_loss")
 
 
 class RichReporter:
-    """A Reporter (see netspec.train.protocols) drawing on a rich Console (stderr)."""
+    """A Reporter (see netspec.training.protocols) drawing on a rich Console (stderr)."""
 
     def __init__(self, console: Console | None = None) -> None:
         self.console = console or Console(stderr=True, highlight=False)

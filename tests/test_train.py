@@ -1,4 +1,4 @@
-"""netspec.train: tiny models on synthetic tensors, a few epochs each."""
+"""netspec.training: tiny models on synthetic tensors, a few epochs each."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from safetensors.torch import load_file
 import netspec
 from netspec.errors import SpecError
 from netspec.spec import load_spec
-from netspec.train import (
+from netspec.training import (
     NullReporter,
     RunResult,
     StartInfo,
@@ -28,8 +28,8 @@ from netspec.train import (
     predict,
     train,
 )
-from netspec.train.optim import Schedule, effective_lr, make_optimizer
-from netspec.train.rundir import RunDir
+from netspec.training.optim import Schedule, effective_lr, make_optimizer
+from netspec.training.rundir import RunDir
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """Training data for `netspec train`: bundled, synthetic and file sources, split, scaled and
 shaped to the spec's input. Imported by the training path only (it needs torch and numpy).
 
-Public interface (used by netspec.train and the CLI):
+Public interface (used by netspec.training and the CLI):
 
 - ``load_data(spec, task) -> Dataset``: read the spec's ``data:`` section, build the source,
   split it by fractions with a seed, fit standardization on the train split only, reshape

@@ -27,22 +27,22 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from netspec.sections import TrainSpec, monitor_mode
-from netspec.train.metrics import compute, make_metrics, metric_names
-from netspec.train.optim import Schedule, make_optimizer
-from netspec.train.outcome import (
+from netspec.training.metrics import compute, make_metrics, metric_names
+from netspec.training.optim import Schedule, make_optimizer
+from netspec.training.outcome import (
     RunResult,
     StartInfo,
     TrainingDiverged,
     TrainingInterrupted,
 )
-from netspec.train.rundir import CHECKPOINT, FINAL, RunDir
+from netspec.training.rundir import CHECKPOINT, FINAL, RunDir
 
 if TYPE_CHECKING:
     import torch
     from torchmetrics import MetricCollection
 
-    from netspec.train.losses import Objective
-    from netspec.train.protocols import DatasetLike, Reporter, SplitLike
+    from netspec.training.losses import Objective
+    from netspec.training.protocols import DatasetLike, Reporter, SplitLike
 
 RESIDENT_BYTES = 2 * 1024**3
 """Splits up to this size (all together) are moved to the GPU once; larger ones per batch."""

@@ -14,16 +14,16 @@ Trainer), ``rundir`` (the run directory's files), ``session`` (``train``), ``inf
 
 from __future__ import annotations
 
-from netspec.train.inference import Prediction, evaluate, predict
-from netspec.train.outcome import (
+from netspec.training.inference import Prediction, evaluate, predict
+from netspec.training.outcome import (
     RunResult,
     StartInfo,
     TrainingDiverged,
     TrainingInterrupted,
     TrainingStopped,
 )
-from netspec.train.protocols import DatasetLike, NullReporter, Reporter, SplitLike
-from netspec.train.session import train
+from netspec.training.protocols import DatasetLike, NullReporter, Reporter, SplitLike
+from netspec.training.session import train
 
 __all__ = [
     "DatasetLike",

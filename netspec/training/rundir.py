@@ -132,7 +132,7 @@ class RunDir:
         write_atomic(self.path / HISTORY, buffer.getvalue())
 
     def write_curves(self, rows: Sequence[Mapping[str, float]], title: str) -> None:
-        from netspec.train.plots import curves_png
+        from netspec.training.plots import curves_png
 
         if rows:
             write_atomic(self.path / CURVES, curves_png(rows, title))

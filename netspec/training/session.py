@@ -18,13 +18,13 @@ from netspec.plan import Plan, concrete, plan
 from netspec.resolve import resolved
 from netspec.sections import TrainSpec, monitor_mode
 from netspec.spec import Spec, SpecSource, load_spec
-from netspec.train.device import pick_device
-from netspec.train.losses import Objective, make_objective
-from netspec.train.metrics import metric_names
-from netspec.train.optim import effective_lr
-from netspec.train.outcome import RunResult
-from netspec.train.protocols import DatasetLike, NullReporter, Reporter
-from netspec.train.rundir import INFO, SUMMARY, RunDir
+from netspec.training.device import pick_device
+from netspec.training.losses import Objective, make_objective
+from netspec.training.metrics import metric_names
+from netspec.training.optim import effective_lr
+from netspec.training.outcome import RunResult
+from netspec.training.protocols import DatasetLike, NullReporter, Reporter
+from netspec.training.rundir import INFO, SUMMARY, RunDir
 
 if TYPE_CHECKING:
     import torch
@@ -82,7 +82,7 @@ def train(
         run = RunDir.create(spec.name, out)
         _write_start(run, spec, settings, p, dataset, objective, model, target)
 
-    from netspec.train.loop import Trainer
+    from netspec.training.loop import Trainer
 
     trainer = Trainer(
         train=settings,

@@ -2,7 +2,7 @@
 
 ``DatasetLike`` is the part of :class:`netspec.data.Dataset` the loop reads, so tests (and
 Python users) can hand in any object with these attributes, e.g. a few tensors. ``Reporter``
-is how the CLI shows progress; netspec.train itself never prints.
+is how the CLI shows progress; netspec.training itself never prints.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:
     import torch
 
-    from netspec.train.outcome import RunResult, StartInfo
+    from netspec.training.outcome import RunResult, StartInfo
 
 
 class SplitLike(Protocol):

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 from netspec.artifacts import load_model
 from netspec.errors import SpecError
 from netspec.sections import TrainSpec
-from netspec.train.device import pick_device
-from netspec.train.protocols import DatasetLike
-from netspec.train.rundir import INFO, RunDir
+from netspec.training.device import pick_device
+from netspec.training.protocols import DatasetLike
+from netspec.training.rundir import INFO, RunDir
 
 if TYPE_CHECKING:
     import torch
@@ -62,9 +62,9 @@ def evaluate(
 ) -> dict[str, float]:
     """Loss and metrics of the run's best weights on a split of its data (reloaded from the
     spec's ``data:`` section with the same split seed, unless ``data`` is given)."""
-    from netspec.train.loop import evaluate_split
-    from netspec.train.metrics import make_metrics, metric_names
-    from netspec.train.session import check_fit, load_dataset
+    from netspec.training.loop import evaluate_split
+    from netspec.training.metrics import make_metrics, metric_names
+    from netspec.training.session import check_fit, load_dataset
 
     if split not in SPLITS:
         raise ValueError(f"split is one of {', '.join(SPLITS)}, not {split!r}")

@@ -1,0 +1,116 @@
+"""`netspec train`, `evaluate` and `predict` from the command line, and every example spec
+learning what it is meant to learn."""
+
+from __future__ import annotations
+
+import csv
+import json
+import pathlib
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import netspec
+from netspec.cli import app
+from netspec.training import train
+
+ROOT = pathlib.Path(__file__).parent.parent
+TRAINABLE = [
+    p for p in sorted((ROOT / "specs").glob("*.yaml")) if netspec.load_spec(p).train is not None
+]
+runner = CliRunner()
+
+
+@pytest.mark.heavy
+@pytest.mark.parametrize("path", TRAINABLE, ids=lambda p: p.stem)
+def test_every_example_spec_learns(path: pathlib.Path, tmp_path: pathlib.Path) -> None:
+    spec = netspec.load_spec(path)
+    result = train(spec, out=tmp_path / "run")
+    first, last = result.history[0]["train_loss"], result.history[-1]["train_loss"]
+    assert last < 0.7 * first, (first, last)
+    task = result.metrics["task"]
+    if task in ("classification", "binary"):
+        classes = (
+            2
+            if task == "binary"
+            else len(json.loads((result.run_dir / "run.json").read_text())["class_names"])
+        )
+        assert result.test["accuracy"] > 1 / classes + 0.25, result.test
+    else:
+        assert result.test["loss"] < 0.5 * result.history[0]["val_loss"], result.test
+
+
+def test_cli_train_evaluate_predict(tmp_path: pathlib.Path) -> None:
+    run = tmp_path / "run"
+    spec = str(ROOT / "specs" / "mlp_iris.yaml")
+    result = runner.invoke(
+        app,
+        [
+            "train",
+            spec,
+            "--out",
+            str(run),
+            "--epochs",
+            "30",
+            "--lr",
+            "0.02",
+            "--set",
+            "train.early_stopping=null",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "run directory:" in result.stdout
+    assert "epoch" in result.stderr  # the epoch table
+    for name in (
+        "model.safetensors",
+        "last.ckpt",
+        "metrics.csv",
+        "metrics.json",
+        "curves.png",
+        "summary.txt",
+        "spec.yaml",
+    ):
+        assert (run / name).is_file(), name
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert {"test", "best_epoch", "samples_per_second"} <= set(metrics)
+    assert "train.optimizer.lr" not in (run / "spec.yaml").read_text()
+    rows = list(csv.DictReader((run / "metrics.csv").open()))
+    assert len(rows) == 30
+
+    evaluated = runner.invoke(app, ["evaluate", str(run), "--json"])
+    assert evaluated.exit_code == 0, evaluated.output
+    assert json.loads(evaluated.stdout)["accuracy"] == pytest.approx(metrics["test"]["accuracy"])
+
+    from sklearn.datasets import load_iris
+
+    iris = load_iris()
+    inputs = tmp_path / "flowers.csv"
+    with inputs.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(iris.feature_names)  # a header row is skipped
+        writer.writerows(iris.data.tolist())
+    out = tmp_path / "predictions.csv"
+    predicted = runner.invoke(app, ["predict", str(run), str(inputs), "-o", str(out)])
+    assert predicted.exit_code == 0, predicted.output
+    rows = list(csv.DictReader(out.open()))
+    assert list(rows[0]) == ["label", "p_setosa", "p_versicolor", "p_virginica"]
+    labels = [list(iris.target_names).index(r["label"]) for r in rows]
+    assert np.mean(np.array(labels) == iris.target) > 0.9
+    assert all(abs(sum(float(v) for k, v in r.items() if k != "label") - 1) < 1e-4 for r in rows)
+
+    model = netspec.load_model(run)
+    assert sum(p.numel() for p in model.parameters()) == netspec.plan(spec).total_params
+
+
+def test_cli_train_errors_are_diagnostics(tmp_path: pathlib.Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("input: [4]\nlayers: [dense: 5]\ndata: iris\ntrain: {task: classification}\n")
+    result = runner.invoke(app, ["train", str(bad), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    assert "3" in result.stderr  # iris has 3 classes, the model 5 outputs
+    assert not (tmp_path / "run").exists(), "nothing is written for a spec mistake"
+    missing = runner.invoke(app, ["predict", str(tmp_path / "nowhere"), str(bad)])
+    assert missing.exit_code == 2
+    assert runner.invoke(app, ["train"]).exit_code == 2
