@@ -303,6 +303,8 @@ def train(
         from netspec.training import TrainingInterrupted, TrainingStopped
         from netspec.training import train as run_training
 
+        if device is not None:
+            _check_device(device)
         loaded = _load(spec, assignments) if spec is not None else None
         if loaded is None and assignments:
             raise SpecError.single(
@@ -332,7 +334,9 @@ def train(
 @app.command()
 def evaluate(
     run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="A netspec train run.")],
-    split: Annotated[str, typer.Option("--split", help="train, val or test")] = "test",
+    split: Annotated[
+        str, typer.Option("--split", metavar="SPLIT", help="train, val or test")
+    ] = "test",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Metrics of a run's best weights on one split of its data (recreated from its spec)."""
@@ -340,9 +344,13 @@ def evaluate(
     def job() -> None:
         from netspec.training import evaluate as run_evaluate
 
+        if split not in ("train", "val", "test"):
+            raise SpecError.single(
+                "invalid-value", f"unknown split {split!r}", expected="train, val or test"
+            )
         metrics = run_evaluate(run_dir, split)
-        if as_json:
-            typer.echo(json.dumps(metrics))
+        if as_json:  # an undefined metric (NaN) is null: JSON has no NaN
+            typer.echo(json.dumps({k: v if v == v else None for k, v in metrics.items()}))
         else:
             width = max(len(k) for k in metrics) + 2
             typer.echo(f"{split} split of {run_dir}:")
@@ -477,6 +485,22 @@ def graph(
         emit(text, output)
 
     _run(job)
+
+
+def _check_device(device: str) -> None:
+    """The --device flag, checked like `train.device` in a spec."""
+    from pydantic import ValidationError
+
+    from netspec.sections import TrainSpec
+
+    try:
+        TrainSpec.model_validate({"device": device})
+    except ValidationError:
+        raise SpecError.single(
+            "invalid-value",
+            f"unknown device {device!r}",
+            expected="auto, cpu, cuda, cuda:<index> or mps",
+        ) from None
 
 
 def _printable(text: str) -> str:

@@ -79,7 +79,18 @@ def _set(node: Any, path: Path, value: Any, assignment: str, trail: Path) -> Non
         return
     if node.get(head) is None:
         node[head] = [] if isinstance(rest[0], int) else {}
+    elif isinstance(node[head], str) and here in _SHORTHANDS:
+        node[head] = {_SHORTHANDS[here]: node[head]}  # `optimizer: adam` is {type: adam}
     _set(node[head], rest, value, assignment, here)
+
+
+# Sections a bare name may stand for: `optimizer: adam` means `optimizer: {type: adam}`.
+_SHORTHANDS: dict[Path, str] = {
+    ("train", "optimizer"): "type",
+    ("train", "scheduler"): "type",
+    ("train", "loss"): "type",
+    ("data",): "source",
+}
 
 
 def _set_in_entry(entry: Any, path: Path, value: Any, assignment: str, trail: Path) -> Any:

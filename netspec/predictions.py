@@ -29,11 +29,19 @@ def read_inputs(path: Path) -> np.ndarray[Any, Any]:
             raise _bad(path, f"not a plain numeric .npy array ({exc})") from None
     if path.suffix != ".csv":
         raise _bad(path, "inputs are read from .npy or .csv files")
-    rows = list(csv.reader(io.StringIO(path.read_text(encoding="utf-8"))))
-    if rows and not _numeric(rows[0]):
-        rows = rows[1:]  # a header
-    values = []
-    for r, row in enumerate(rows, 2 if rows else 1):
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise _bad(path, f"not UTF-8 text ({exc.reason})") from None
+    numbered = [(n, row) for n, row in enumerate(csv.reader(io.StringIO(text)), 1) if row]
+    if numbered and not _numeric(numbered[0][1]):
+        numbered = numbered[1:]  # a header
+    values: list[list[float]] = []
+    for r, row in numbered:
+        if values and len(row) != len(values[0]):
+            raise _bad(
+                path, f"line {r} has {len(row)} values, the first row {len(values[0])}", line=r
+            )
         try:
             values.append([float(cell) for cell in row])
         except ValueError:
@@ -55,6 +63,12 @@ def predictions_csv(prediction: Prediction) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     names = prediction.label_names()
+    if prediction.labels is not None and prediction.labels.dim() > 1:
+        # one label per position (sequence tasks): the labels of a sample, space-separated
+        writer.writerow(["labels"])
+        for labels in names if names is not None else prediction.labels.tolist():
+            writer.writerow([" ".join(str(label) for label in labels)])
+        return buffer.getvalue()
     if prediction.labels is not None and prediction.probabilities is not None:
         probabilities = prediction.probabilities.reshape(len(prediction.labels), -1).tolist()
         classes = prediction.class_names or [str(i) for i in range(len(probabilities[0]))]

@@ -8,6 +8,7 @@ a residual stays a residual with its body nested, since that is what it is.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -29,6 +30,14 @@ def resolved(spec: Spec) -> dict[str, Any]:
         section = getattr(spec, key)
         if section is not None:
             out[key] = section.model_dump(mode="json", exclude_none=True)
+    if "data" in out and spec.source.file is not None:
+        # A run directory's copy must still find the data: relative paths start at the
+        # original spec's folder.
+        folder = Path(spec.source.file).resolve().parent
+        for key in ("path", "target_path"):
+            value = out["data"].get(key)
+            if isinstance(value, str) and not Path(value).is_absolute():
+                out["data"][key] = str(folder / value)
     return out
 
 

@@ -157,7 +157,8 @@ TASK_LOSSES: dict[str, tuple[str, ...]] = {
     "classification": ("cross_entropy",),
     "binary": ("bce_with_logits",),
     "regression": ("mse", "l1", "huber"),
-    "autoencoder": ("mse", "l1", "huber", "bce_with_logits"),
+    # Not bce_with_logits: the targets are the (standardized) inputs, not probabilities.
+    "autoencoder": ("mse", "l1", "huber"),
 }
 """The losses each task trains with; the first is the default."""
 

@@ -269,7 +269,11 @@ def _diagnostics(
             messages = "; ".join(dict.fromkeys(_clean(e["msg"]) for e in errs))
             message = f"invalid value for {field!r}: {messages}" if field is not None else messages
         choices = _literal_values(owner, str(field))
-        guess = did_you_mean(value, choices) if isinstance(value, str) and choices else None
+        guess = (
+            did_you_mean(value, choices)
+            if isinstance(value, str) and choices and value not in choices
+            else None
+        )
         if guess:
             message += f"; did you mean {guess!r}?"
         hints: tuple[str, ...] = ()

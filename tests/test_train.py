@@ -225,7 +225,6 @@ TASKS = [
     ("autoencoder", "mse", regression, 8),
     ("autoencoder", "l1", regression, 8),
     ("autoencoder", "huber", regression, 8),
-    ("autoencoder", "bce_with_logits", regression, 8),
 ]
 
 

@@ -114,3 +114,50 @@ def test_cli_train_errors_are_diagnostics(tmp_path: pathlib.Path) -> None:
     missing = runner.invoke(app, ["predict", str(tmp_path / "nowhere"), str(bad)])
     assert missing.exit_code == 2
     assert runner.invoke(app, ["train"]).exit_code == 2
+
+
+def test_autoencoders_do_not_train_with_bce() -> None:
+    # The targets are the standardized inputs, not probabilities: BCE has no minimum there.
+    with pytest.raises(netspec.SpecError, match="does not fit task autoencoder"):
+        netspec.load_spec(ROOT / "specs" / "conv_autoencoder.yaml", ["train.loss=bce_with_logits"])
+
+
+def test_token_ids_beyond_the_embedding_are_refused(tmp_path: pathlib.Path) -> None:
+    spec = netspec.load_spec(
+        "input: {shape: [10], dtype: int64}\nlayers:\n"
+        "  - embedding: {num_embeddings: 8, embedding_dim: 4}\n  - flatten\n  - dense: 16\n"
+        "data: {source: majority_token, vocab_size: 16, samples: 50}\n"
+        "train: {epochs: 1}\n"
+    )
+    with pytest.raises(netspec.SpecError, match=r"token ids run from 0 to 15.*num_embeddings 8"):
+        train(spec, out=tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
+def test_relative_data_paths_survive_in_the_run(tmp_path: pathlib.Path) -> None:
+    folder = tmp_path / "project"
+    folder.mkdir()
+    rows = "\n".join(f"{i % 7},{(i * 3) % 5},{i % 2}" for i in range(60))
+    (folder / "d.csv").write_text("a,b,y\n" + rows + "\n")
+    (folder / "s.yaml").write_text(
+        "input: [2]\nlayers: [dense: 2]\ndata: {source: csv, path: d.csv, target: y}\n"
+        "train: {epochs: 1}\n"
+    )
+    run = tmp_path / "run"
+    assert runner.invoke(app, ["train", str(folder / "s.yaml"), "-o", str(run)]).exit_code == 0
+    result = runner.invoke(app, ["evaluate", str(run), "--json"])
+    assert result.exit_code == 0, result.output
+    assert "loss" in json.loads(result.stdout)
+
+
+def test_cli_flags_are_checked(tmp_path: pathlib.Path) -> None:
+    spec = str(ROOT / "specs" / "mlp_iris.yaml")
+    result = runner.invoke(app, ["train", spec, "--device", "gpu", "-o", str(tmp_path / "r")])
+    assert result.exit_code == 2
+    assert "unknown device 'gpu'" in result.stderr
+    short = tmp_path / "short.yaml"
+    short.write_text(
+        "input: [4]\nlayers: [dense: 3]\ndata: iris\ntrain: {optimizer: adam, epochs: 1}\n"
+    )
+    result = runner.invoke(app, ["train", str(short), "--lr", "0.05", "-o", str(tmp_path / "s")])
+    assert result.exit_code == 0, result.output

@@ -792,6 +792,7 @@ register(
         _shapes,
         "small images (n, C, size, size) of drawn shapes: circle, square, triangle, cross",
         "synthetic",
+        aliases=("images",),
         field_docs={
             **_TABLE,
             "noise": "std of gaussian pixel noise; default 0.05",
