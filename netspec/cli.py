@@ -24,7 +24,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
-    help="Describe a PyTorch network in YAML: validate it, summarize it, build it.",
+    help="Describe a PyTorch network in YAML: validate, summarize, build and train it.",
 )
 T = TypeVar("T")
 _state = {"debug": False}
@@ -318,13 +318,21 @@ def train(
             )
         except TrainingStopped as stop:
             reporter.close()
-            typer.echo(f"{stop.message}\nresume with: {stop.resume_command}", err=True)
-            raise typer.Exit(130 if isinstance(stop, TrainingInterrupted) else 1) from None
+            if isinstance(stop, TrainingInterrupted):
+                typer.echo(f"{stop.message}\nresume with: {stop.resume_command}", err=True)
+                raise typer.Exit(130) from None
+            typer.echo(
+                f"{stop.message}\nthe last good checkpoint is kept in {stop.run_dir}; train "
+                "again with a lower learning rate (--lr) or gradient clipping (train.grad_clip)",
+                err=True,
+            )
+            raise typer.Exit(3) from None
         finally:
             reporter.close()
         test = ", ".join(f"{k} {v:.4f}" for k, v in result.test.items()) or "no test split"
+        stopped = f"stopped early after epoch {result.epochs_run}; " if result.stopped_early else ""
         typer.echo(
-            f"best epoch {result.best_epoch} ({result.monitor}); test: {test}; "
+            f"{stopped}best epoch {result.best_epoch} ({result.monitor}); test: {test}; "
             f"{result.samples_per_second:,.0f} samples/s\nrun directory: {result.run_dir}"
         )
 

@@ -342,17 +342,6 @@ class TrainSpec(Strict):
             raise ValueError(f"{loss.type} does not fit task {task}, which trains with {fits}")
         return loss
 
-    @field_validator("epochs")
-    @classmethod
-    def _after_warmup(cls, epochs: int, info: ValidationInfo) -> int:
-        scheduler = info.data.get("scheduler")
-        if scheduler is not None and scheduler.warmup_epochs >= epochs:
-            raise ValueError(
-                f"scheduler.warmup_epochs ({scheduler.warmup_epochs}) must be less than "
-                f"epochs ({epochs})"
-            )
-        return epochs
-
     @field_validator("metrics")
     @classmethod
     def _metrics_fit_task(cls, metrics: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:

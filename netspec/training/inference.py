@@ -105,6 +105,9 @@ def predict(
     settings = spec.train or TrainSpec()
     info = _info(run)
     inputs = _prepare(run, spec, x)
+    from netspec.training.session import check_token_ids
+
+    check_token_ids(spec, [inputs], ("input",))
     target = pick_device(device or "auto")
     model = load_model(run.path).to(target)
     chunks = []

@@ -137,7 +137,8 @@ def check_fit(spec: Spec, settings: TrainSpec, data: DatasetLike) -> tuple[Plan,
                 )
             ]
         )
-    _check_token_ids(spec, data)
+    splits = (data.train, data.val, data.test)
+    check_token_ids(spec, [s.x for s in splits if s is not None and len(s.x)], ("data",))
     p = plan(concrete(spec, binding) if binding else spec)
     ints = tuple(d for d in p.output.shape if isinstance(d, int))
     if len(ints) != len(p.output.shape):
@@ -155,26 +156,25 @@ def check_fit(spec: Spec, settings: TrainSpec, data: DatasetLike) -> tuple[Plan,
     return p, objective
 
 
-def _check_token_ids(spec: Spec, data: DatasetLike) -> None:
+def check_token_ids(spec: Spec, tensors: list[torch.Tensor], where: tuple[str, ...]) -> None:
     """Token ids must index every embedding fed by the input: an id >= num_embeddings would
-    stop training half-way with torch's "index out of range"."""
-    if spec.input.dtype != "int64":
+    stop training (or prediction) half-way with torch's "index out of range"."""
+    if spec.input.dtype != "int64" or not tensors:
         return
     sizes = [
         (layer.name, getattr(layer.config, "num_embeddings", None))
         for layer in spec.layers
         if layer.type == "embedding" and "input" in layer.inputs
     ]
-    splits = [s.x for s in (data.train, data.val, data.test) if s is not None and len(s.x)]
-    low = min(int(x.min()) for x in splits)
-    high = max(int(x.max()) for x in splits)
+    low = min(int(x.min()) for x in tensors)
+    high = max(int(x.max()) for x in tensors)
     for name, size in sizes:
         if isinstance(size, int) and (high >= size or low < 0):
             diag = Diagnostic(
                 "shape",
                 f"the data's token ids run from {low} to {high}, but embedding {name!r} has "
                 f"num_embeddings {size} (ids 0 to {size - 1})",
-                path=("data",),
+                path=where,
                 hints=(f"set num_embeddings to at least {high + 1}, or use fewer tokens",),
             )
             raise SpecError([spec.source.attach(diag)])
