@@ -316,6 +316,10 @@ def train(
             result = run_training(
                 loaded, out=out, resume=resume, device=device, reporter=reporter, max_params=budget
             )
+        except KeyboardInterrupt:  # before training began: no checkpoint to resume from
+            reporter.close()
+            typer.echo("interrupted before the first checkpoint: nothing to resume", err=True)
+            raise typer.Exit(130) from None
         except TrainingStopped as stop:
             reporter.close()
             if isinstance(stop, TrainingInterrupted):

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from netspec.artifacts import load_model
@@ -68,7 +67,7 @@ def evaluate(
 
     if split not in SPLITS:
         raise ValueError(f"split is one of {', '.join(SPLITS)}, not {split!r}")
-    run = RunDir(Path(run_dir))
+    run = RunDir.trained(run_dir)
     spec = run.read_spec()
     settings = spec.train or TrainSpec()
     dataset = data if data is not None else load_dataset(spec, settings.task)
@@ -100,7 +99,7 @@ def predict(
     lists; one sample or many), scaled and shaped as in training."""
     import torch
 
-    run = RunDir(Path(run_dir))
+    run = RunDir.trained(run_dir)
     spec = run.read_spec()
     settings = spec.train or TrainSpec()
     info = _info(run)

@@ -83,6 +83,19 @@ class RunDir:
         return cls(path)
 
     @classmethod
+    def trained(cls, path: str | os.PathLike[str]) -> RunDir:
+        """A run directory to evaluate or predict with: it needs spec.yaml and the weights."""
+        run = cls(Path(path))
+        for needed in (SPEC, WEIGHTS, INFO):
+            if not (run.path / needed).is_file():
+                raise SpecError.single(
+                    "file-not-found",
+                    f"{needed} is missing: {run.path} is not a netspec run directory",
+                    hints=("a run directory is what `netspec train` writes (runs/<name>-...)",),
+                )
+        return run
+
+    @classmethod
     def existing(cls, path: str | os.PathLike[str]) -> RunDir:
         """A run directory to resume: it needs spec.yaml and last.ckpt."""
         run = cls(Path(path))
