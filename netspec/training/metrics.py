@@ -10,7 +10,6 @@ Without ``train.metrics`` a task logs its defaults (sections.DEFAULT_METRICS).
 
 from __future__ import annotations
 
-import math
 import warnings
 from typing import TYPE_CHECKING, Any
 
@@ -74,7 +73,3 @@ def compute(metrics: MetricCollection) -> dict[str, float]:
     out = {name: float(value) for name, value in values.items()}
     metrics.reset()
     return out
-
-
-def finite_or_none(value: float) -> float | None:
-    return value if math.isfinite(value) else None

@@ -125,13 +125,6 @@ class RunDir:
         text = json.dumps(_finite(data), indent=2, allow_nan=False)
         write_atomic(self.path / name, text + "\n")
 
-    def read_json(self, name: str) -> dict[str, Any]:
-        path = self.path / name
-        if not path.is_file():
-            return {}
-        data = json.loads(path.read_text(encoding="utf-8"))
-        return data if isinstance(data, dict) else {}
-
     def write_history(self, rows: Sequence[Mapping[str, float]]) -> None:
         """metrics.csv: one row per epoch; an absent value is an empty cell."""
         columns: dict[str, None] = {}
