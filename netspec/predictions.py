@@ -72,8 +72,9 @@ def predictions_csv(prediction: Prediction) -> str:
     if prediction.labels is not None and prediction.probabilities is not None:
         probabilities = prediction.probabilities.reshape(len(prediction.labels), -1).tolist()
         classes = prediction.class_names or [str(i) for i in range(len(probabilities[0]))]
-        if prediction.task == "binary":
-            writer.writerow(["label", "probability"])
+        if prediction.task == "binary":  # the probability of the positive class (label 1)
+            positive = classes[1] if len(classes) > 1 else "1"
+            writer.writerow(["label", f"p_{positive}"])
         else:
             writer.writerow(["label", *(f"p_{c}" for c in classes)])
         labels = names if names is not None else prediction.labels.tolist()

@@ -42,7 +42,8 @@ class RichReporter:
         verb = "resuming" if info.resumed else "training"
         self.console.print(
             f"{verb} {info.task} on {info.device}: {info.data}; {info.params:,} parameters, "
-            f"{info.epochs} epochs; run directory {info.run_dir}"
+            f"{info.epochs} epochs; run directory {info.run_dir}",
+            soft_wrap=True,
         )
         self.batch_size = max(1, info.train_samples // max(1, info.batches_per_epoch))
         self.last_step = info.start_epoch * info.batches_per_epoch + info.start_batch
