@@ -10,6 +10,7 @@ import re
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AliasChoices,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -68,7 +69,12 @@ class Strict(BaseModel):
     """Strict about unknown keys and types (`epochs: "10"` is reported, not converted)."""
 
     model_config = ConfigDict(
-        extra="forbid", frozen=True, arbitrary_types_allowed=True, strict=True, allow_inf_nan=False
+        extra="forbid",
+        frozen=True,
+        arbitrary_types_allowed=True,
+        strict=True,
+        allow_inf_nan=False,
+        populate_by_name=True,
     )
 
     @model_validator(mode="before")
@@ -314,7 +320,10 @@ class TrainSpec(Strict):
         SchedulerSpec,
         BeforeValidator(_typed, json_schema_input_type=SchedulerName | SchedulerSpec),
     ] = SchedulerSpec()
-    epochs: int = Field(10, ge=1, validate_default=True)
+    # Aliases in the spellings of Lightning (max_epochs, gradient_clip_val) and Hugging Face.
+    epochs: int = Field(
+        10, ge=1, validate_default=True, validation_alias=AliasChoices("epochs", "max_epochs")
+    )
     batch_size: int = Field(32, ge=1)
     metrics: Annotated[
         tuple[Metric, ...],
@@ -328,8 +337,16 @@ class TrainSpec(Strict):
         BeforeValidator(lambda v: str(v) if isinstance(v, int) else v),
         WithJsonSchema({"enum": [32, "32", "bf16-mixed", "16-mixed"]}),
     ] = "32"
-    grad_clip: float | None = Field(None, gt=0)
-    accumulate_grad_batches: int = Field(1, ge=1)
+    grad_clip: float | None = Field(
+        None,
+        gt=0,
+        validation_alias=AliasChoices("grad_clip", "gradient_clip_val", "clip_grad_norm"),
+    )
+    accumulate_grad_batches: int = Field(
+        1,
+        ge=1,
+        validation_alias=AliasChoices("accumulate_grad_batches", "gradient_accumulation_steps"),
+    )
     scale_lr: bool = False
     checkpoint_every: int | None = Field(None, ge=1)
 
