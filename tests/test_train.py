@@ -118,6 +118,7 @@ class Recorder(NullReporter):
     stop_at_batch: int | None = None
     stop_at_epoch: int | None = None
     signal_at_batch: int | None = None
+    term_at_batch: int | None = None
     starts: list[StartInfo] = field(default_factory=list)
     batches: list[tuple[int, float]] = field(default_factory=list)
     epochs: list[int] = field(default_factory=list)
@@ -130,6 +131,8 @@ class Recorder(NullReporter):
         self.batches.append((step, loss))
         if step == self.signal_at_batch:
             signal.raise_signal(signal.SIGINT)  # deferred by the loop to the batch's end
+        if step == self.term_at_batch:
+            signal.raise_signal(signal.SIGTERM)  # the same: finish the batch, checkpoint, stop
         if step == self.stop_at_batch:
             raise KeyboardInterrupt
 
@@ -426,8 +429,9 @@ layers:
 
 @pytest.mark.parametrize(
     "stop",
-    [{"stop_at_epoch": 2}, {"stop_at_batch": 13}, {"signal_at_batch": 15}],
-    ids=["after-epoch", "mid-epoch", "sigint"],
+    [{"stop_at_epoch": 2}, {"stop_at_batch": 13}, {"signal_at_batch": 15},
+     {"term_at_batch": 15}],
+    ids=["after-epoch", "mid-epoch", "sigint", "sigterm"],
 )
 def test_resume_reproduces_the_uninterrupted_run(tmp_path: Path, stop: dict[str, int]) -> None:
     spec = spec_text(RESUMABLE, layers=DROPOUT)
@@ -437,6 +441,7 @@ def test_resume_reproduces_the_uninterrupted_run(tmp_path: Path, stop: dict[str,
         train(spec, out=tmp_path / "cut", data=data, reporter=Recorder(**stop))
     assert info.value.resume_command == f"netspec train --resume {tmp_path / 'cut'}"
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
     reporter = Recorder()
     resumed = train(resume=tmp_path / "cut", data=data, reporter=reporter)
     assert reporter.starts[0].resumed

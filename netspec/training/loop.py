@@ -81,11 +81,11 @@ class _Interrupt:
 
 @contextlib.contextmanager
 def deferred_sigint() -> Iterator[_Interrupt]:
-    """The first Ctrl-C asks the loop to stop after the current batch; a second one raises
-    KeyboardInterrupt at once. Only in the main thread, and only over Python's own handler."""
+    """The first Ctrl-C (SIGINT) or SIGTERM asks the loop to stop after the current batch and
+    save a checkpoint; a second one raises KeyboardInterrupt at once. Only in the main thread,
+    and only over Python's own handlers (SIGINT's default, SIGTERM's SIG_DFL)."""
     flag = _Interrupt()
-    main = threading.current_thread() is threading.main_thread()
-    if not main or signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+    if threading.current_thread() is not threading.main_thread():
         yield flag
         return
 
@@ -94,11 +94,17 @@ def deferred_sigint() -> Iterator[_Interrupt]:
             raise KeyboardInterrupt
         flag.requested = True
 
-    previous = signal.signal(signal.SIGINT, handler)
+    defaults = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
+    previous = {
+        signum: signal.signal(signum, handler)
+        for signum, default in defaults.items()
+        if signal.getsignal(signum) is default
+    }
     try:
         yield flag
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, old in previous.items():
+            signal.signal(signum, old)
 
 
 def evaluate_split(
