@@ -121,7 +121,7 @@ def evaluate_split(
     """Mean loss and metrics of a whole split (``t`` None: the target is the input)."""
     import torch
 
-    model.eval()
+    model.train(False)  # eval mode
     n = int(x.shape[0])
     total = torch.zeros((), device=device)
     with torch.no_grad():
