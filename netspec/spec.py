@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin
 
@@ -176,8 +177,6 @@ def _layer(entry: LayerEntry, source: SourceMap, diags: list[Diagnostic]) -> Lay
 
 def _unshort(d: Diagnostic, source: SourceMap) -> Diagnostic:
     """`input: [..]` is short for `input: {shape: [..]}`: point at what the user wrote."""
-    from dataclasses import replace
-
     if d.path and d.path[:2] == ("input", "shape"):
         return source.attach(replace(d, path=("input", *d.path[2:])))
     return d
@@ -189,8 +188,6 @@ def _position(d: Diagnostic) -> tuple[int, int]:
 
 
 def _with_notes(d: Diagnostic, notes: tuple[str, ...]) -> Diagnostic:
-    from dataclasses import replace
-
     return replace(d, notes=(*d.notes, *notes))
 
 

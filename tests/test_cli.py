@@ -102,9 +102,16 @@ def test_every_example_spec_has_the_schema_modeline() -> None:
 
 @pytest.mark.parametrize(
     "command",
-    [["validate", str(SPEC)], ["summary", str(SPEC)], ["summary", "--json", str(SPEC)], ["schema"]],
+    [
+        ["validate", str(SPEC)],
+        ["summary", str(SPEC)],
+        ["summary", "--json", str(SPEC)],
+        ["schema"],
+        ["graph", str(SPEC)],
+        ["graph", "--format", "dot", str(ROOT / "specs" / "resnet_branches.yaml")],
+    ],
 )
-def test_validate_summary_schema_never_import_torch(command: list[str]) -> None:
+def test_validate_summary_schema_graph_never_import_torch(command: list[str]) -> None:
     code = (
         "import sys\nfrom netspec.cli import main\n"
         f"try:\n    main({command!r})\nexcept SystemExit as e:\n    assert not e.code, e.code\n"

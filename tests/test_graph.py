@@ -7,8 +7,6 @@ import os
 import pathlib
 import re
 import shutil
-import subprocess
-import sys
 
 import pytest
 from typer.testing import CliRunner
@@ -264,23 +262,6 @@ def test_svg_with_graphviz(tmp_path: pathlib.Path) -> None:
     stdout = runner.invoke(app, ["graph", "--format", "svg", str(SMALL)])
     assert stdout.exit_code == 0, stdout.output
     assert stdout.stdout.lstrip().startswith(("<?xml", "<svg"))
-
-
-@pytest.mark.parametrize(
-    "command",
-    [["graph", str(SMALL)], ["graph", "--format", "dot", str(BRANCHES)]],
-)
-def test_graph_never_imports_torch(command: list[str]) -> None:
-    code = (
-        "import sys\nfrom netspec.cli import main\n"
-        f"try:\n    main({command!r})\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
-        "bad = sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.'))\n"
-        "assert not bad, bad[:5]\n"
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False
-    )
-    assert proc.returncode == 0, proc.stderr
 
 
 def test_docs_example_is_current() -> None:
