@@ -91,19 +91,29 @@ def _main(
 
 
 def _run(job: Callable[[], T]) -> T:
-    """Run a command body: user mistakes become diagnostics and exit code 2."""
+    """Run a command body: user mistakes become diagnostics and exit code 2.
+
+    In a multi-process run every process meets the same mistake; only rank 0 reports it,
+    unless the error is this process's alone (marked by ``distributed.agreeing``)."""
+    from netspec.training.distributed import PeerFailed, launched
+
     try:
         return job()
     except SpecError as exc:
-        typer.echo(exc.render(), err=True)
+        if launched().main or getattr(exc, "netspec_report", False):
+            typer.echo(exc.render(), err=True)
         raise typer.Exit(2) from None
+    except PeerFailed as exc:  # the failing process has said why
+        raise typer.Exit(exc.exit_code) from None
     except (KeyboardInterrupt, typer.Exit):
         raise
     except Exception as exc:
         if _state["debug"]:
             raise
+        world = launched()
+        where = "" if not world.distributed else f" in process {world.rank} of {world.size}"
         typer.echo(
-            f"internal error: {exc}\n(run with --debug for the traceback; this is a "
+            f"internal error{where}: {exc}\n(run with --debug for the traceback; this is a "
             "netspec bug, please report it)",
             err=True,
         )
@@ -281,15 +291,28 @@ def train(
         int | None,
         typer.Option("--max-params", help="Refuse larger models (default 1e9; 0 = no limit)."),
     ] = None,
+    devices: Annotated[
+        int | None,
+        typer.Option(
+            "--devices",
+            min=1,
+            metavar="N",
+            help="Train on N processes on this machine (torch.distributed data parallel: one "
+            "per GPU, or sharing the CPU cores). train.batch_size stays the whole batch, "
+            "split across them. Across machines, run under torchrun instead.",
+        ),
+    ] = None,
 ) -> None:
     """Train the spec's model on its data, with live progress; write a run directory.
 
     The run directory holds the best weights (model.safetensors), a checkpoint to --resume
     from, metrics.csv / metrics.json, curves.png, summary.txt and the resolved spec.yaml;
-    `netspec.load_model(DIR)` loads it.
+    `netspec.load_model(DIR)` loads it. Under torchrun (torchrun --nproc-per-node N -m
+    netspec train SPEC) each process trains on its shard of the data and rank 0 writes.
     """
     from netspec.plan import max_params_default
     from netspec.progress import RichReporter
+    from netspec.training.distributed import launched
 
     if spec is None and resume is None:
         typer.echo("netspec train needs a SPEC (or --resume RUN_DIR)", err=True)
@@ -298,9 +321,20 @@ def train(
     for flag, key in ((epochs, "epochs"), (batch_size, "batch_size"), (lr, "optimizer.lr")):
         if flag is not None:
             assignments.append(f"train.{key}={flag}")
+    world = _run(launched)
+    if devices is not None and devices > 1 and not world.distributed:
+        request = _Launch(spec, assignments, out, resume, device, max_params, devices)
+        raise typer.Exit(_run(request.start))
+    if devices is not None and world.distributed and devices != world.local_size:
+        typer.echo(
+            f"--devices {devices} does not match torchrun's {world.local_size} processes on "
+            "this machine: drop --devices under torchrun",
+            err=True,
+        )
+        raise typer.Exit(2)
 
     def job() -> None:
-        from netspec.training import TrainingInterrupted, TrainingStopped
+        from netspec.training import NullReporter, TrainingInterrupted, TrainingStopped
         from netspec.training import train as run_training
 
         if device is not None:
@@ -310,29 +344,36 @@ def train(
             raise SpecError.single(
                 "invalid-value", "--set and the train flags need SPEC; a resumed run keeps its spec"
             )
-        reporter = RichReporter()
+        speaks = world.main  # in a multi-process run, rank 0 prints for all
+        reporter = RichReporter() if speaks else NullReporter()
         budget = max_params_default() if max_params is None else max_params
         try:
             result = run_training(
                 loaded, out=out, resume=resume, device=device, reporter=reporter, max_params=budget
             )
         except KeyboardInterrupt:  # before training began: no checkpoint to resume from
-            reporter.close()
-            typer.echo("interrupted before the first checkpoint: nothing to resume", err=True)
+            _close(reporter)
+            if speaks:
+                typer.echo("interrupted before the first checkpoint: nothing to resume", err=True)
             raise typer.Exit(130) from None
         except TrainingStopped as stop:
-            reporter.close()
+            _close(reporter)
             if isinstance(stop, TrainingInterrupted):
-                typer.echo(f"{stop.message}\nresume with: {stop.resume_command}", err=True)
+                if speaks:
+                    typer.echo(f"{stop.message}\nresume with: {stop.resume_command}", err=True)
                 raise typer.Exit(130) from None
-            typer.echo(
-                f"{stop.message}\nthe last good checkpoint is kept in {stop.run_dir}; train "
-                "again with a lower learning rate (--lr) or gradient clipping (train.grad_clip)",
-                err=True,
-            )
+            if speaks:
+                typer.echo(
+                    f"{stop.message}\nthe last good checkpoint is kept in {stop.run_dir}; train "
+                    "again with a lower learning rate (--lr) or gradient clipping "
+                    "(train.grad_clip)",
+                    err=True,
+                )
             raise typer.Exit(3) from None
         finally:
-            reporter.close()
+            _close(reporter)
+        if not speaks:
+            return
         test = ", ".join(f"{k} {v:.4f}" for k, v in result.test.items()) or "no test split"
         stopped = f"stopped early after epoch {result.epochs_run}; " if result.stopped_early else ""
         typer.echo(
@@ -497,6 +538,77 @@ def graph(
         emit(text, output)
 
     _run(job)
+
+
+def _close(reporter: object) -> None:
+    close = getattr(reporter, "close", None)
+    if close is not None:
+        close()
+
+
+class _Launch:
+    """``netspec train --devices N``: check what can be checked here (so a mistake is
+    reported once, before any process starts), then start the N workers."""
+
+    def __init__(
+        self,
+        spec: str | None,
+        assignments: list[str],
+        out: Path | None,
+        resume: Path | None,
+        device: str | None,
+        max_params: int | None,
+        processes: int,
+    ) -> None:
+        self.spec, self.assignments, self.out, self.resume = spec, assignments, out, resume
+        self.device, self.max_params, self.processes = device, max_params, processes
+
+    def start(self) -> int:
+        from netspec.training.launch import launch
+        from netspec.training.rundir import RunDir
+
+        if self.spec == "-":
+            raise SpecError.single(
+                "invalid-value",
+                "--devices needs the spec in a file: every process reads it",
+            )
+        if self.device is not None:
+            _check_device(self.device)
+        loaded = _load(self.spec, self.assignments) if self.spec is not None else None
+        if loaded is None and self.assignments:
+            raise SpecError.single(
+                "invalid-value", "--set and the train flags need SPEC; a resumed run keeps its spec"
+            )
+        if self.resume is not None:
+            loaded = loaded or RunDir.existing(self.resume).read_spec()
+        settings = loaded.train if loaded is not None else None
+        name = self.device or (settings.device if settings is not None else "auto")
+        return launch(self._worker_args(), self.processes, cpu=_runs_on_cpu(name))
+
+    def _worker_args(self) -> list[str]:
+        args = ["--debug"] if _state["debug"] else []
+        args.append("train")
+        if self.spec is not None:
+            args.append(self.spec)
+        for assignment in self.assignments:
+            args += ["--set", assignment]
+        for flag, value in (
+            ("--out", self.out),
+            ("--resume", self.resume),
+            ("--device", self.device),
+            ("--max-params", self.max_params),
+        ):
+            if value is not None:
+                args += [flag, str(value)]
+        return args
+
+
+def _runs_on_cpu(device: str) -> bool:
+    if device != "auto":
+        return device == "cpu"
+    import torch
+
+    return not torch.cuda.is_available()
 
 
 def _check_device(device: str) -> None:

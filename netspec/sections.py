@@ -349,6 +349,7 @@ class TrainSpec(Strict):
     )
     scale_lr: bool = False
     checkpoint_every: int | None = Field(None, ge=1)
+    checkpoint_every_steps: int | None = Field(None, ge=1)
 
     @field_validator("loss")
     @classmethod

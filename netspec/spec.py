@@ -71,6 +71,11 @@ def load_spec(source: SpecSource | Spec, overrides: Sequence[str] = ()) -> Spec:
     return validate_document(apply_to(doc, overrides), default_name)
 
 
+def load_spec_text(text: str, file: str) -> Spec:
+    """A spec from YAML text read from ``file`` elsewhere (diagnostics name the file)."""
+    return validate_document(parse(text, file), Path(file).stem)
+
+
 def apply_to(doc: Document, overrides: Sequence[str]) -> Document:
     if not overrides:
         return doc

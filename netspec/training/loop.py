@@ -24,9 +24,10 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from netspec.sections import TrainSpec, monitor_mode
+from netspec.training.distributed import LAUNCHED_BY_NETSPEC, Vote, World, rank_seed
 from netspec.training.metrics import compute, make_metrics, metric_names
 from netspec.training.optim import Schedule, make_optimizer
 from netspec.training.outcome import (
@@ -39,6 +40,7 @@ from netspec.training.rundir import CHECKPOINT, FINAL, RunDir
 
 if TYPE_CHECKING:
     import torch
+    from torch.nn.parallel import DistributedDataParallel
     from torchmetrics import MetricCollection
 
     from netspec.training.losses import Objective
@@ -80,17 +82,20 @@ class _Interrupt:
 
 
 @contextlib.contextmanager
-def deferred_sigint() -> Iterator[_Interrupt]:
+def deferred_sigint(*, escalate: bool = True) -> Iterator[_Interrupt]:
     """The first Ctrl-C (SIGINT) or SIGTERM asks the loop to stop after the current batch and
-    save a checkpoint; a second one raises KeyboardInterrupt at once. Only in the main thread,
-    and only over Python's own handlers (SIGINT's default, SIGTERM's SIG_DFL)."""
+    save a checkpoint; a second one raises KeyboardInterrupt at once (``escalate``). Only in
+    the main thread, and only over Python's own handlers (SIGINT's default, SIGTERM's
+    SIG_DFL). In a multi-process run a worker hears Ctrl-C twice (from the terminal and from
+    the launcher passing it on), and a process that stopped alone would leave the others
+    waiting, so there it never escalates: the launcher kills after its grace period."""
     flag = _Interrupt()
     if threading.current_thread() is not threading.main_thread():
         yield flag
         return
 
     def handler(signum: int, frame: object) -> None:
-        if flag.requested:
+        if flag.requested and escalate:
             raise KeyboardInterrupt
         flag.requested = True
 
@@ -117,11 +122,18 @@ def evaluate_split(
     batch_size: int,
     device: torch.device,
     autocast: Callable[[], contextlib.AbstractContextManager[Any]] | None = None,
+    world: World | None = None,
 ) -> dict[str, float]:
-    """Mean loss and metrics of a whole split (``t`` None: the target is the input)."""
+    """Mean loss and metrics of a whole split (``t`` None: the target is the input). In a
+    multi-process run each process takes every world-size-th row and the loss and the
+    metrics (torchmetrics' own sync) are reduced over all of them."""
     import torch
 
     model.train(False)  # eval mode
+    world = world or World()
+    rows = world.rows(int(x.shape[0]))
+    x = x[rows]
+    t = t[rows] if t is not None else None
     n = int(x.shape[0])
     total = torch.zeros((), device=device)
     with torch.no_grad():
@@ -134,7 +146,8 @@ def evaluate_split(
             total += loss.float() * xb.shape[0]
             if metrics is not None:
                 metrics.update(*objective.metric_inputs(out, tb))
-    result = {"loss": total.item() / max(n, 1)}
+    loss_sum, count = world.sum([total.item(), float(n)])
+    result = {"loss": loss_sum / max(count, 1.0)}
     if metrics is not None:
         result.update(compute(metrics))
     return result
@@ -156,9 +169,11 @@ class Trainer:
         title: str,
         description: str,
         log_every: int | None = None,
+        world: World | None = None,
     ) -> None:
         import torch
 
+        self.world = world = world or World()
         self.settings = train
         self.objective = objective
         self.model = model
@@ -188,6 +203,7 @@ class Trainer:
         self.schedule = Schedule(self.optimizer, train, steps_per_epoch, self.mode)
         self.log_every = log_every or max(1, math.ceil(self.batches / 20))
         self.checkpoint_every = train.checkpoint_every or 1
+        self.checkpoint_steps = train.checkpoint_every_steps
 
         names = metric_names(train)
         self.metrics = (
@@ -196,7 +212,9 @@ class Trainer:
             else None
         )
         self.perm_generator = torch.Generator().manual_seed(train.seed)
-        self.augment_generator = torch.Generator().manual_seed(train.seed + 1)
+        self.augment_generator = torch.Generator().manual_seed(
+            rank_seed(train.seed + 1, world.rank)
+        )
         self.augment_options = getattr(data, "augment", None)
         self.autocast = _autocast(train.precision, device)
         self.scaler = torch.amp.GradScaler(device.type) if train.precision == "16-mixed" else None
@@ -207,6 +225,9 @@ class Trainer:
         self.val_xt = self._place(self.val) if self.val else None
         self.test_xt = self._place(self.test) if self.test else None
 
+        self.net = world.wrap(model, device)  # what trains: DDP around the model, or itself
+        self.vote = Vote(world) if world.distributed else None
+        self.local_divergence: str | None = None  # this process's NaN, awaiting the vote
         self.progress = Progress()
         self.best_state: dict[str, torch.Tensor] | None = None
         self.clean = True  # between batches: the state is consistent and can be saved
@@ -237,9 +258,14 @@ class Trainer:
         import torch
 
         devices = [self.device.index or 0] if self.device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices), deferred_sigint() as interrupt:
+        escalate = not self.world.distributed
+        with (
+            torch.random.fork_rng(devices=devices),
+            deferred_sigint(escalate=escalate) as interrupt,
+        ):
+            self.interrupt = interrupt
             if checkpoint is None:
-                torch.manual_seed(self.settings.seed)
+                torch.manual_seed(rank_seed(self.settings.seed, self.world.rank))
                 self._save_checkpoint()
             else:
                 self._restore(checkpoint)
@@ -268,7 +294,7 @@ class Trainer:
         perm = torch.randperm(self.train_samples, generator=self.perm_generator)
         if self.resident and self.device.type != "cpu":
             perm = perm.to(self.device, non_blocking=True)
-        model, optimizer, schedule = self.model, self.optimizer, self.schedule
+        model, optimizer, schedule = self.net, self.optimizer, self.schedule
         loss_fn, x, t = self.objective.loss, self.train_x, self.train_t
         bs, accumulate, batches, loss_sum = (
             self.batch_size,
@@ -279,11 +305,19 @@ class Trainer:
         augment, autocast, resident = self._augmenter(), self.autocast, self.resident
         plain = self.scaler is None and self.settings.grad_clip is None and not schedule.dynamic
         simple_backward = self.scaler is None and accumulate == 1
+        world, vote, every_steps = self.world, self.vote, self.checkpoint_steps
+        # DDP: the gradients are averaged only on the last micro-batch of an accumulated step.
+        hold_sync = vote is not None and accumulate > 1
         model.train()
         self._clock = time.perf_counter()
         for b in range(p.batch, batches):
             self.clean = False
             idx = perm[b * bs : (b + 1) * bs]
+            n = int(idx.shape[0])  # the whole batch's, over all processes
+            weight = 1.0
+            if vote is not None:
+                idx, weight = world.shard(idx)
+            boundary = (b + 1) % accumulate == 0 or b + 1 == batches
             if resident:
                 xb = x[idx]
                 tb = xb if t is None else t[idx]
@@ -291,18 +325,19 @@ class Trainer:
                 xb, tb = self._transfer(x, t, idx)
             if augment is not None:
                 xb = augment(xb)
-            if autocast is None:
-                loss = loss_fn(model(xb), tb)
-            else:
-                with autocast():
+            with self._held(hold_sync and not boundary):
+                if autocast is None:
                     loss = loss_fn(model(xb), tb)
-            if simple_backward:
-                loss.backward()  # type: ignore[no-untyped-call]
-            else:
-                self._backward(loss)
-            n = xb.shape[0]
-            loss_sum.add_(loss.detach(), alpha=n)
-            if (b + 1) % accumulate == 0 or b + 1 == batches:
+                else:
+                    with autocast():
+                        loss = loss_fn(model(xb), tb)
+                weighted = loss if weight == 1.0 else loss * weight
+                if simple_backward:
+                    weighted.backward()  # type: ignore[no-untyped-call]
+                else:
+                    self._backward(weighted)
+            loss_sum.add_(loss.detach(), alpha=xb.shape[0] if weight else 0)
+            if boundary:
                 if plain:
                     optimizer.step()
                     schedule.step += 1
@@ -313,14 +348,41 @@ class Trainer:
             p.epoch_samples += n
             p.batches_seen += 1
             self.clean = True
+            if every_steps and boundary and b + 1 < batches and schedule.step % every_steps == 0:
+                self._stop_clock()
+                self._save_checkpoint()
+                self._clock = time.perf_counter()
             if p.batches_seen % self.log_every == 0:
-                self.reporter.on_batch(p.batches_seen, self._epoch_loss())
-            if interrupt.requested:
-                raise KeyboardInterrupt
+                self._report(lambda: self.reporter.on_batch(p.batches_seen, self._running_loss()))
+            if vote is None:
+                if interrupt.requested:
+                    raise KeyboardInterrupt
+            else:  # every process acts after the same batch
+                stop, diverged = vote.poll(interrupt.requested, self.local_divergence is not None)
+                if diverged:
+                    raise _Diverged(self.local_divergence or "the training loss became nan or inf")
+                if stop and boundary:
+                    raise KeyboardInterrupt
         self._stop_clock()
         self._end_epoch()
-        if interrupt.requested:
+        if interrupt.requested if vote is None else vote.settle(interrupt.requested):
             raise KeyboardInterrupt
+
+    def _held(self, hold: bool) -> contextlib.AbstractContextManager[Any]:
+        """DDP's no_sync (keep this micro-batch's gradients local) when ``hold``."""
+        if not hold:
+            return contextlib.nullcontext()
+        return cast("DistributedDataParallel", self.net).no_sync()
+
+    def _report(self, call: Callable[[], None]) -> None:
+        """A reporter callback. One that raises KeyboardInterrupt stops the run; with several
+        processes, only rank 0 reports, so its request goes through the vote."""
+        try:
+            call()
+        except KeyboardInterrupt:
+            if self.vote is None:
+                raise
+            self.interrupt.requested = True
 
     def _backward(self, loss: torch.Tensor) -> None:
         scaled = loss / self.accumulate if self.accumulate > 1 else loss
@@ -354,10 +416,26 @@ class Trainer:
         generator = self.augment_generator
         return lambda x: augment(x, options, generator)
 
-    def _epoch_loss(self) -> float:
-        """The epoch's mean training loss so far (a device sync); stops on NaN or inf."""
+    def _running_loss(self) -> float:
+        """The progress display's loss. With several processes, this process's own running
+        mean: exact sums cost a blocking round trip, so they wait for the epoch's end; a NaN
+        goes to the vote, which stops every process after the same batch."""
+        if self.vote is None:
+            return self._epoch_loss()
         p = self.progress
-        value = float(p.loss_sum.item()) / max(p.epoch_samples, 1)
+        value = float(p.loss_sum.item()) / max(p.epoch_samples / self.world.size, 1.0)
+        if not math.isfinite(value) and self.local_divergence is None:
+            self.local_divergence = f"the training loss became {value}"
+        return value
+
+    def _epoch_loss(self) -> float:
+        """The epoch's mean training loss so far (a device sync; a collective with several
+        processes); stops on NaN or inf."""
+        p = self.progress
+        total = float(p.loss_sum.item())
+        if self.vote is not None:
+            total = self.world.sum([total])[0]
+        value = total / max(p.epoch_samples, 1)
         if not math.isfinite(value):
             raise _Diverged(f"the training loss became {value}")
         return value
@@ -390,8 +468,9 @@ class Trainer:
         p.epoch_seconds, p.epoch_samples = 0.0, 0
         if improved:
             p.best_value, p.best_epoch, p.wait = value, p.epoch, 0
-            self.best_state = _cpu_copy(self.model)
-            self.run.write_weights(self.best_state, self.title)
+            if self.world.main:  # the others never need the best weights: see _finish
+                self.best_state = _cpu_copy(self.model)
+                self.run.write_weights(self.best_state, self.title)
         else:
             p.wait += 1
         if self.patience is not None and p.wait >= self.patience:
@@ -401,7 +480,7 @@ class Trainer:
         if p.finished or p.epoch % self.checkpoint_every == 0:
             self._save_checkpoint()
         self.clean = True
-        self.reporter.on_epoch(p.epoch, row)
+        self._report(lambda: self.reporter.on_epoch(p.epoch, row))
 
     def _weights_finite(self) -> bool:
         import torch
@@ -429,15 +508,20 @@ class Trainer:
             batch_size=self.batch_size,
             device=self.device,
             autocast=self.autocast,
+            world=self.world,
         )
 
     def _finish(self) -> RunResult:
         p = self.progress
-        if self.best_state is None:  # no epoch gave a finite monitored value
-            self.best_state = _cpu_copy(self.model)
+        main = self.world.main
+        if p.best_epoch == 0:  # no epoch gave a finite monitored value: keep the last
             p.best_epoch = p.epoch
-            self.run.write_weights(self.best_state, self.title)
-        self.model.load_state_dict(self.best_state)
+            if main:
+                self.best_state = _cpu_copy(self.model)
+                self.run.write_weights(self.best_state, self.title)
+        elif main and self.best_state is not None:
+            self.model.load_state_dict(self.best_state)
+        self.world.broadcast_module(self.model)  # rank 0's best weights everywhere, for the test
         test = self._evaluate(*self.test_xt) if self.test_xt is not None else {}
         best_row = p.history[p.best_epoch - 1] if 0 < p.best_epoch <= len(p.history) else {}
         val = {k.removeprefix("val_"): v for k, v in best_row.items() if k.startswith("val_")}
@@ -453,6 +537,7 @@ class Trainer:
             "samples_per_second": speed,
             "train_seconds": p.train_seconds,
             "device": str(self.device),
+            "processes": self.world.size,
             "task": self.objective.task,
         }
         self.run.write_json(FINAL, final)
@@ -492,7 +577,7 @@ class Trainer:
                 f"{_position(*self.saved_at)}) is kept"
             )
         self._write_partial()
-        return TrainingInterrupted(message, self.run.path, p.epoch)
+        return TrainingInterrupted(message, self.run.path, p.epoch, **self._relaunch())
 
     def _diverged(self, what: str) -> TrainingDiverged:
         p = self.progress
@@ -504,7 +589,14 @@ class Trainer:
             "(model.safetensors) are kept. Try a lower learning rate (train.optimizer.lr), "
             "gradient clipping (train.grad_clip), or check the data for extreme values"
         )
-        return TrainingDiverged(message, self.run.path, p.epoch)
+        return TrainingDiverged(message, self.run.path, p.epoch, **self._relaunch())
+
+    def _relaunch(self) -> dict[str, Any]:
+        """How this run was started, for the resume command."""
+        import os
+
+        torchrun = self.world.distributed and LAUNCHED_BY_NETSPEC not in os.environ
+        return {"processes": self.world.size, "torchrun": torchrun}
 
     def _write_partial(self) -> None:
         """metrics.csv and curves.png of the epochs done so far."""
@@ -530,6 +622,8 @@ class Trainer:
         }
         if self.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        if self.world.distributed:  # each process's own dropout and augmentation streams
+            rng["ranks"] = self._rank_rngs(rng)
         state: dict[str, Any] = {
             "epoch": p.epoch,
             "batch": p.batch,
@@ -552,6 +646,7 @@ class Trainer:
             "rng": rng,
             "history": p.history,
             "monitor": self.monitor,
+            "world_size": self.world.size,
         }
         self.run.write_checkpoint(state)
         self.saved_at = (p.epoch, p.batch)
@@ -582,15 +677,45 @@ class Trainer:
         p.epoch_samples, p.epoch_seconds = int(current["samples"]), float(current["seconds"])
         p.history = [dict(row) for row in state["history"]]
         rng = state["rng"]
-        torch.set_rng_state(rng["torch"])
-        if self.device.type == "cuda" and "cuda" in rng:
-            torch.cuda.set_rng_state(rng["cuda"], self.device)
-        self.perm_generator.set_state(rng["perm"])
-        self.augment_generator.set_state(rng["augment"])
+        mine = self._own_rng(rng, p.batches_seen)
+        torch.set_rng_state(mine["torch"])
+        if self.device.type == "cuda" and "cuda" in mine:
+            torch.cuda.set_rng_state(mine["cuda"], self.device)
+        self.perm_generator.set_state(rng["perm"])  # the same on every process
+        self.augment_generator.set_state(mine["augment"])
         p.epoch_rng = rng["epoch_start"]
-        if p.best_epoch > 0:
+        if p.best_epoch > 0 and self.world.main:
             self.best_state = self.run.read_weights()
         self.saved_at = (p.epoch, p.batch)
+
+    def _rank_rngs(self, own: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every process's dropout, augmentation (and CUDA) generator states, in rank order."""
+        keys = [k for k in ("torch", "augment", "cuda") if k in own]
+        gathered = {k: self.world.gather_tensors(own[k]) for k in keys}
+        return [{k: gathered[k][r] for k in keys} for r in range(self.world.size)]
+
+    def _own_rng(self, rng: dict[str, Any], batches_seen: int) -> dict[str, Any]:
+        """This process's generator states from a checkpoint. Saved by as many processes as
+        now run: exactly theirs (a bit-exact resume). Saved by a different number: fresh
+        streams seeded from the seed, the rank and the position (repeatable, not the same
+        as an uninterrupted run)."""
+        import torch
+
+        ranks = rng.get("ranks")
+        size, rank = self.world.size, self.world.rank
+        if ranks is not None and len(ranks) == size:
+            return dict(ranks[rank])
+        if ranks is None and size == 1:
+            return rng
+        seed = rank_seed(self.settings.seed + batches_seen, rank)
+        fresh: dict[str, Any] = {
+            "torch": torch.Generator().manual_seed(seed).get_state(),
+            "augment": torch.Generator().manual_seed(seed + 1).get_state(),
+        }
+        if self.device.type == "cuda":
+            torch.cuda.manual_seed(seed)
+            fresh["cuda"] = torch.cuda.get_rng_state(self.device)
+        return fresh
 
     def _start_info(self, *, resumed: bool) -> StartInfo:
         return StartInfo(
@@ -608,6 +733,7 @@ class Trainer:
             monitor=self.monitor,
             data=self.description,
             resumed=resumed,
+            processes=self.world.size,
         )
 
 

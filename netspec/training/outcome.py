@@ -30,6 +30,7 @@ class StartInfo:
     monitor: str
     data: str  # the dataset's one-line description
     resumed: bool
+    processes: int = 1  # data-parallel training processes (torch.distributed)
 
 
 @dataclass(frozen=True)
@@ -57,15 +58,26 @@ class TrainingStopped(Exception):
     ``message`` says what happened and what was kept; ``resume_command`` how to go on.
     """
 
-    def __init__(self, message: str, run_dir: Path, epoch: int) -> None:
+    def __init__(
+        self, message: str, run_dir: Path, epoch: int, *, processes: int = 1, torchrun: bool = False
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.run_dir = run_dir
         self.epoch = epoch  # epochs completed
+        self.processes = processes  # a multi-process run resumes best on as many
+        self.torchrun = torchrun  # started by torchrun itself, not by --devices
 
     @property
     def resume_command(self) -> str:
-        return f"netspec train --resume {self.run_dir}"
+        if self.processes == 1:
+            return f"netspec train --resume {self.run_dir}"
+        if self.torchrun:
+            return (
+                f"torchrun --nproc-per-node ... -m netspec train --resume {self.run_dir} "
+                f"(the same torchrun options, {self.processes} processes in all)"
+            )
+        return f"netspec train --resume {self.run_dir} --devices {self.processes}"
 
 
 class TrainingInterrupted(TrainingStopped):

@@ -118,6 +118,14 @@ class RunDir:
     def read_spec(self) -> Spec:
         return load_spec(self.path / SPEC)
 
+    def read_spec_text(self) -> str:
+        try:
+            return (self.path / SPEC).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SpecError.single(
+                "file-not-found", f"cannot read {self.path / SPEC}: {exc}"
+            ) from None
+
     def write_text(self, name: str, text: str) -> None:
         write_atomic(self.path / name, text)
 
@@ -177,13 +185,26 @@ class RunDir:
 
     def read_checkpoint(self) -> dict[str, Any]:
         """last.ckpt, loaded with weights_only=True onto the CPU."""
+        return self.parse_checkpoint(self.read_checkpoint_bytes())
+
+    def read_checkpoint_bytes(self) -> bytes:
+        path = self.path / CHECKPOINT
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            raise SpecError.single(
+                "invalid-value", f"cannot read the checkpoint {path}: {exc.strerror or exc}"
+            ) from None
+
+    def parse_checkpoint(self, data: bytes) -> dict[str, Any]:
+        """A checkpoint's bytes (read here, or sent by rank 0) loaded with weights_only=True."""
         import pickle
 
         import torch
 
         path = self.path / CHECKPOINT
         try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
+            state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
         except (OSError, RuntimeError, pickle.UnpicklingError, EOFError) as exc:
             raise SpecError.single(
                 "invalid-value",
@@ -195,6 +216,35 @@ class RunDir:
                 f"{path} is not a netspec checkpoint (format {CHECKPOINT_FORMAT})",
             )
         return state
+
+
+class MutedRunDir(RunDir):
+    """The run directory as seen by the processes other than rank 0 in a multi-process run:
+    they read it (resuming) but never write, so no two processes write the same file."""
+
+    def write_text(self, name: str, text: str) -> None:
+        pass
+
+    def write_json(self, name: str, data: Mapping[str, Any]) -> None:
+        pass
+
+    def write_spec(self, spec: Spec) -> None:
+        pass
+
+    def write_history(self, rows: Sequence[Mapping[str, float]]) -> None:
+        pass
+
+    def write_curves(self, rows: Sequence[Mapping[str, float]], title: str) -> None:
+        pass
+
+    def write_weights(self, state: Mapping[str, torch.Tensor], name: str) -> None:
+        pass
+
+    def write_standardizer(self, tensors: Mapping[str, torch.Tensor]) -> None:
+        pass
+
+    def write_checkpoint(self, state: Mapping[str, Any]) -> None:
+        pass
 
 
 def _cannot_write(path: Path, why: str) -> SpecError:

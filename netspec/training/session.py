@@ -12,19 +12,21 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from netspec.artifacts import SPEC
 from netspec.dims import format_shape
 from netspec.errors import Diagnostic, SpecError
 from netspec.plan import Plan, concrete, plan
 from netspec.resolve import resolved
 from netspec.sections import TrainSpec, monitor_mode
-from netspec.spec import Spec, SpecSource, load_spec
+from netspec.spec import Spec, SpecSource, load_spec, load_spec_text
 from netspec.training.device import pick_device
+from netspec.training.distributed import World, agreeing, joined, launched
 from netspec.training.losses import Objective, make_objective
 from netspec.training.metrics import metric_names
 from netspec.training.optim import effective_lr
 from netspec.training.outcome import RunResult
 from netspec.training.protocols import DatasetLike, NullReporter, Reporter
-from netspec.training.rundir import INFO, SUMMARY, RunDir
+from netspec.training.rundir import INFO, SUMMARY, MutedRunDir, RunDir
 
 if TYPE_CHECKING:
     import torch
@@ -51,36 +53,58 @@ def train(
     Raises SpecError for a mistake found before training, TrainingInterrupted on Ctrl-C,
     TrainingDiverged when the loss becomes NaN or infinite.
     """
+    world = launched()
+    with joined(world):
+        return _train(world, spec, out, resume, device, reporter, data, max_params)
+
+
+def _train(
+    world: World,
+    spec: Spec | SpecSource | None,
+    out: str | os.PathLike[str] | None,
+    resume: str | os.PathLike[str] | None,
+    device: str | None,
+    reporter: Reporter | None,
+    data: DatasetLike | None,
+    max_params: int | None,
+) -> RunResult:
     from netspec.build import build_model
 
-    checkpoint = None
-    run = None
-    if resume is not None:
-        run = RunDir.existing(resume)
-        stored = run.read_spec()
-        if spec is not None:
-            _check_same_spec(load_spec(spec), stored, run.path)
-        if out is not None and Path(out).resolve() != run.path.resolve():
-            raise SpecError.single(
-                "invalid-value",
-                f"--out {out} and --resume {run.path} name different directories",
-                hints=("a resumed run writes into its own directory: drop --out",),
-            )
-        spec = stored
-        checkpoint = run.read_checkpoint()
-    elif spec is None:
+    if resume is None and spec is None:
         raise TypeError("train() needs a spec, or resume=RUN_DIR")
-    spec = load_spec(spec)
-    settings = spec.train or TrainSpec()
-    dataset = data if data is not None else load_dataset(spec, settings.task)
-    target = pick_device(device or settings.device, spec)
-    p, objective = check_fit(spec, settings, dataset)
-    _check_run_settings(spec, settings, dataset, target)
-    budget = {} if max_params is _UNSET else {"max_params": max_params}
-    model = build_model(spec, seed=settings.seed, **budget).to(target)
-    if run is None:
-        run = RunDir.create(spec.name, out)
-        _write_start(run, spec, settings, p, dataset, objective, model, target)
+    # Rank 0 reads the run directory and sends it on: other machines need not have it.
+    resumed = _read_resume(world, resume) if resume is not None else None
+    checkpoint = None
+    run: RunDir | None = None
+    with agreeing(world):
+        if resume is not None and resumed is not None:
+            run = RunDir(Path(resume)) if world.main else MutedRunDir(Path(resume))
+            stored = load_spec_text(resumed[0], str(run.path / SPEC))
+            if spec is not None:
+                _check_same_spec(load_spec(spec), stored, run.path)
+            if out is not None and Path(out).resolve() != run.path.resolve():
+                raise SpecError.single(
+                    "invalid-value",
+                    f"--out {out} and --resume {run.path} name different directories",
+                    hints=("a resumed run writes into its own directory: drop --out",),
+                )
+            spec = stored
+            checkpoint = run.parse_checkpoint(resumed[1])
+        spec = load_spec(spec)  # type: ignore[arg-type]  # not None: checked above
+        settings = spec.train or TrainSpec()
+        dataset = data if data is not None else load_dataset(spec, settings.task)
+        target = place(pick_device(device or settings.device, spec), world, spec)
+        p, objective = check_fit(spec, settings, dataset)
+        _check_run_settings(spec, settings, dataset, target)
+        budget = {} if max_params is _UNSET else {"max_params": max_params}
+        model = build_model(spec, seed=settings.seed, **budget).to(target)
+        if run is None and world.main:
+            run = RunDir.create(spec.name, out)
+            _write_start(run, spec, settings, p, dataset, objective, model, target, world)
+    if run is None:  # a new run's directory, named by rank 0
+        run = MutedRunDir(Path(world.broadcast_bytes(None).decode()))
+    elif resume is None:
+        world.broadcast_bytes(str(run.path).encode())
 
     from netspec.training.loop import Trainer
 
@@ -91,11 +115,52 @@ def train(
         model=model,
         device=target,
         run=run,
-        reporter=reporter or NullReporter(),
+        reporter=(reporter or NullReporter()) if world.main else NullReporter(),
         title=spec.name,
         description=dataset.describe(),
+        world=world,
     )
     return trainer.fit(checkpoint)
+
+
+def _read_resume(world: World, resume: str | os.PathLike[str]) -> tuple[str, bytes]:
+    """The stored spec's text and the checkpoint's bytes, read by rank 0, on every process."""
+    text: str | None = None
+    blob: bytes | None = None
+    with agreeing(world):
+        if world.main:
+            run = RunDir.existing(resume)
+            text, blob = run.read_spec_text(), run.read_checkpoint_bytes()
+    if not world.distributed:
+        return text or "", blob or b""
+    text = world.broadcast_bytes(text.encode() if text is not None else None).decode()
+    return text, world.broadcast_bytes(blob)
+
+
+def place(device: torch.device, world: World, spec: Spec) -> torch.device:
+    """In a multi-process run each process on this machine takes its own GPU (its local
+    rank); on CPU they share the cores."""
+    if not world.distributed or device.type == "cpu":
+        return device
+    import torch
+
+    if device.type == "cuda":
+        count = torch.cuda.device_count()
+        if world.local_size > count:
+            problem = (
+                f"{world.local_size} processes on this machine, but only {count} CUDA device(s)"
+            )
+        else:
+            return torch.device("cuda", world.local_rank)
+    else:
+        problem = f"multi-process training runs on cuda or cpu, not {device.type}"
+    diag = Diagnostic(
+        "invalid-value",
+        f"device {device}: {problem}",
+        path=("train", "device"),
+        hints=("use one process per GPU (--devices N), or device: cpu",),
+    )
+    raise SpecError([spec.source.attach(diag)])
 
 
 def load_dataset(spec: Spec, task: str) -> DatasetLike:
@@ -226,6 +291,7 @@ def _write_start(
     objective: Objective,
     model: torch.nn.Module,
     device: torch.device,
+    world: World,
 ) -> None:
     from netspec import __version__
     from netspec.report import summary_text
@@ -233,7 +299,9 @@ def _write_start(
     run.write_spec(spec)
     run.write_text(
         SUMMARY,
-        summary_text(p, settings.batch_size) + "\n" + setup_text(settings, data, objective, device),
+        summary_text(p, settings.batch_size)
+        + "\n"
+        + setup_text(settings, data, objective, device, world.size),
     )
     names = list(data.class_names) if data.class_names is not None else None
     info = {
@@ -244,6 +312,7 @@ def _write_start(
         "class_names": names,
         "output_shape": list(objective.out_shape),
         "device": str(device),
+        "processes": world.size,
         "data": data.describe(),
     }
     run.write_text(INFO, json.dumps(info, indent=2) + "\n")
@@ -253,7 +322,11 @@ def _write_start(
 
 
 def setup_text(
-    settings: TrainSpec, data: DatasetLike, objective: Objective, device: torch.device
+    settings: TrainSpec,
+    data: DatasetLike,
+    objective: Objective,
+    device: torch.device,
+    processes: int = 1,
 ) -> str:
     """The training half of summary.txt."""
     opt, sched = settings.optimizer, settings.scheduler
@@ -282,6 +355,7 @@ def setup_text(
         f"Optimizer:  {opt.type}, {', '.join([lr_text, *extras])}",
         f"Schedule:   {schedule}",
         f"Epochs:     {settings.epochs}, batch size {settings.batch_size}"
+        + (f" ({settings.batch_size / processes:g} per process)" if processes > 1 else "")
         + (
             f" x {settings.accumulate_grad_batches} accumulated"
             if settings.accumulate_grad_batches > 1
@@ -294,7 +368,9 @@ def setup_text(
             if stopping
             else ""
         ),
-        f"Device:     {device}, precision {settings.precision}, seed {settings.seed}"
+        f"Device:     {device}"
+        + (f" x {processes} processes" if processes > 1 else "")
+        + f", precision {settings.precision}, seed {settings.seed}"
         + (f", gradient clipping {settings.grad_clip:g}" if settings.grad_clip else ""),
     ]
     return "\n".join(lines) + "\n"
