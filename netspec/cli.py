@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
@@ -28,6 +29,9 @@ app = typer.Typer(
 )
 T = TypeVar("T")
 _state = {"debug": False}
+PEER_LINGER_SECONDS = 10.0
+"""A worker that stops because another failed waits this long (or until the launcher ends
+it), so that the one that failed prints its error before the launcher stops the rest."""
 
 SpecArg = Annotated[
     str,
@@ -103,7 +107,8 @@ def _run(job: Callable[[], T]) -> T:
         if launched().main or getattr(exc, "netspec_report", False):
             typer.echo(exc.render(), err=True)
         raise typer.Exit(2) from None
-    except PeerFailed as exc:  # the failing process has said why
+    except PeerFailed as exc:  # the failing process says why; give it time to (see launch)
+        time.sleep(PEER_LINGER_SECONDS)
         raise typer.Exit(exc.exit_code) from None
     except (KeyboardInterrupt, typer.Exit):
         raise
@@ -336,6 +341,7 @@ def train(
     def job() -> None:
         from netspec.training import NullReporter, TrainingInterrupted, TrainingStopped
         from netspec.training import train as run_training
+        from netspec.training.outcome import PeerLost
 
         if device is not None:
             _check_device(device)
@@ -362,6 +368,10 @@ def train(
                 if speaks:
                     typer.echo(f"{stop.message}\nresume with: {stop.resume_command}", err=True)
                 raise typer.Exit(130) from None
+            if isinstance(stop, PeerLost):
+                if speaks:
+                    typer.echo(f"{stop.message}\nresume with: {stop.resume_command}", err=True)
+                raise typer.Exit(1) from None
             if speaks:
                 typer.echo(
                     f"{stop.message}\nthe last good checkpoint is kept in {stop.run_dir}; train "

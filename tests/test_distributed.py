@@ -271,3 +271,44 @@ def test_ctrl_c_stops_every_process_then_resume_is_exact(tmp_path: pathlib.Path)
     assert (tmp_path / "whole" / "metrics.csv").read_text().count("\n") == (
         cut / "metrics.csv"
     ).read_text().count("\n")
+
+
+def _worker(launcher: int, rank: int) -> int:
+    """The pid of the launcher's worker process with this RANK."""
+    children = pathlib.Path(f"/proc/{launcher}/task/{launcher}/children").read_text().split()
+    for pid in children:
+        environ = pathlib.Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        if f"RANK={rank}".encode() in environ:
+            return int(pid)
+    raise AssertionError(f"no worker with RANK={rank} among {children}")
+
+
+@pytest.mark.heavy
+@pytest.mark.skipif(not pathlib.Path("/proc/self/task").exists(), reason="reads /proc")
+def test_a_killed_worker_ends_the_run_which_resumes(tmp_path: pathlib.Path) -> None:
+    spec = tmp_path / "long.yaml"
+    spec.write_text(NOISY.replace("epochs: 4", "epochs: 8"))
+    cut = tmp_path / "cut"
+    proc = subprocess.Popen(
+        [*NETSPEC, "train", str(spec), "--devices", "2", "--out", str(cut)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not (cut / "metrics.csv").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run ended before a worker could be killed"
+    os.kill(_worker(proc.pid, 1), signal.SIGKILL)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGKILL, err[-3000:]
+    assert "process 1 was killed by SIGKILL" in err
+    assert "another process of the run stopped" in err
+    assert f"resume with: netspec train --resume {cut} --devices 2" in err
+    assert "Traceback" not in err
+    resumed = _netspec("train", "--resume", str(cut), "--devices", "2")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert (cut / "metrics.csv").read_text().count("\n") == 9
+    test = _final(cut)["test"]
+    assert isinstance(test, dict)
+    assert test["accuracy"] > 0.9

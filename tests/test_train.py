@@ -429,8 +429,7 @@ layers:
 
 @pytest.mark.parametrize(
     "stop",
-    [{"stop_at_epoch": 2}, {"stop_at_batch": 13}, {"signal_at_batch": 15},
-     {"term_at_batch": 15}],
+    [{"stop_at_epoch": 2}, {"stop_at_batch": 13}, {"signal_at_batch": 15}, {"term_at_batch": 15}],
     ids=["after-epoch", "mid-epoch", "sigint", "sigterm"],
 )
 def test_resume_reproduces_the_uninterrupted_run(tmp_path: Path, stop: dict[str, int]) -> None:
@@ -460,7 +459,9 @@ def test_resume_checks_the_spec_and_the_directory(tmp_path: Path) -> None:
     train(spec, out=tmp_path / "run", data=blobs())
     with pytest.raises(SpecError, match="already holds a training run"):
         train(spec, out=tmp_path / "run", data=blobs())
-    with pytest.raises(SpecError, match=r"the spec differs .* \(in: train\)"):
+    with pytest.raises(
+        SpecError, match=r"the spec differs .*: train\.epochs: 1 in the run, 2 now\n"
+    ):
         train(spec_text("epochs: 2"), resume=tmp_path / "run", data=blobs())
     with pytest.raises(SpecError, match=r"spec\.yaml is missing"):
         train(resume=tmp_path, data=blobs())
@@ -675,3 +676,17 @@ def test_bf16_mixed_precision_runs_on_cpu(tmp_path: Path) -> None:
         device="cpu",
     )
     assert math.isfinite(result.history[0]["train_loss"])
+
+
+def test_spec_differences_name_the_innermost_paths() -> None:
+    from netspec.training.session import differences
+
+    run = {"layers": [{"dense": 3}, {"relu": None}], "train": {"optimizer": {"lr": 0.1}}}
+    now = {"layers": [{"dense": 4}, {"relu": None}], "train": {"optimizer": {"lr": 0.1}, "seed": 2}}
+    assert differences(run, now) == [
+        "layers[0].dense: 3 in the run, 4 now",
+        "train.seed: absent in the run, 2 now",
+    ]
+    assert differences({"layers": [1]}, {"layers": [1, 2]}) == [
+        "layers: [1] in the run, [1, 2] now"
+    ]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from netspec.training.inference import Prediction, evaluate, predict
 from netspec.training.outcome import (
+    PeerLost,
     RunResult,
     StartInfo,
     TrainingDiverged,
@@ -28,6 +29,7 @@ from netspec.training.session import train
 __all__ = [
     "DatasetLike",
     "NullReporter",
+    "PeerLost",
     "Prediction",
     "Reporter",
     "RunResult",

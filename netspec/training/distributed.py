@@ -195,6 +195,25 @@ def has_unused_parameters(model: torch.nn.Module) -> bool:
     return False
 
 
+LOST_PEER_SIGNS = (
+    "Connection closed by peer",
+    "Connection reset by peer",
+    "gloo/transport",
+    "NCCL communicator was aborted",
+    "ProcessGroupNCCL",
+)
+
+
+def lost_peer(exc: BaseException) -> bool:
+    """Whether a collective failed because another process of the run went away: c10d
+    raises DistError for some backends, gloo a RuntimeError naming its transport."""
+    import torch.distributed as dist
+
+    if isinstance(exc, getattr(dist, "DistError", ())):
+        return True
+    return isinstance(exc, RuntimeError) and any(s in str(exc) for s in LOST_PEER_SIGNS)
+
+
 def rank_seed(seed: int, rank: int) -> int:
     return seed + rank * RANK_SEED_STRIDE
 

@@ -17,6 +17,7 @@ import signal
 import sys
 import uuid
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 from netspec.training.distributed import LAUNCHED_BY_NETSPEC
 
@@ -58,12 +59,18 @@ def launch(args: Sequence[str], processes: int, *, cpu: bool) -> int:
 
 
 def _exit_status(failed: object) -> int:
-    failures = getattr(failed, "failures", {})
+    """The status that names the cause: a worker killed by a signal (not the launcher's own
+    SIGTERM to the others, which follows any failure) comes first; then rank 0's status,
+    then the first failing worker's."""
+    failures: dict[int, Any] = getattr(failed, "failures", {})
     if not failures:
         return 1
-    rank = 0 if 0 in failures else min(failures)
-    code = int(failures[rank].exitcode)
-    if code < 0:  # killed by a signal the worker did not handle
+    killed = {r: f for r, f in failures.items() if f.exitcode < 0 and -f.exitcode != signal.SIGTERM}
+    own = {r: f for r, f in failures.items() if f.exitcode >= 0}
+    pool = killed or own or failures
+    rank = 0 if 0 in pool and not killed else min(pool, key=lambda r: (pool[r].timestamp, r))
+    code = int(pool[rank].exitcode)
+    if code < 0:
         name = signal.Signals(-code).name if -code in signal.valid_signals() else str(-code)
         print(f"netspec: process {rank} was killed by {name}", file=sys.stderr)
         return 128 - code

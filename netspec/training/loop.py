@@ -27,10 +27,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 from netspec.sections import TrainSpec, monitor_mode
-from netspec.training.distributed import LAUNCHED_BY_NETSPEC, Vote, World, rank_seed
+from netspec.training.distributed import (
+    LAUNCHED_BY_NETSPEC,
+    Vote,
+    World,
+    lost_peer,
+    rank_seed,
+)
 from netspec.training.metrics import compute, make_metrics, metric_names
 from netspec.training.optim import Schedule, make_optimizer
 from netspec.training.outcome import (
+    PeerLost,
     RunResult,
     StartInfo,
     TrainingDiverged,
@@ -278,6 +285,10 @@ class Trainer:
                 raise self._interrupted() from None
             except _Diverged as diverged:
                 raise self._diverged(diverged.what) from None
+            except Exception as exc:
+                if self.world.distributed and lost_peer(exc):
+                    raise self._peer_lost() from exc
+                raise
         self.reporter.on_end(result)
         return result
 
@@ -590,6 +601,15 @@ class Trainer:
             "gradient clipping (train.grad_clip), or check the data for extreme values"
         )
         return TrainingDiverged(message, self.run.path, p.epoch, **self._relaunch())
+
+    def _peer_lost(self) -> PeerLost:
+        p = self.progress
+        message = (
+            f"another process of the run stopped in epoch {p.epoch + 1}, so this one cannot "
+            f"go on; the last checkpoint ({self.run.path / CHECKPOINT}, "
+            f"{_position(*self.saved_at)}) is kept"
+        )
+        return PeerLost(message, self.run.path, p.epoch, **self._relaunch())
 
     def _relaunch(self) -> dict[str, Any]:
         """How this run was started, for the resume command."""

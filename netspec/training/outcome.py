@@ -86,3 +86,8 @@ class TrainingInterrupted(TrainingStopped):
 
 class TrainingDiverged(TrainingStopped):
     """The training loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+class PeerLost(TrainingStopped):
+    """Multi-process training: another process stopped (crashed, was killed) mid-run; the
+    last checkpoint is kept and the run can be resumed from it."""

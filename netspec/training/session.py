@@ -273,13 +273,49 @@ def _check_same_spec(given: Spec, stored: Spec, folder: Path) -> None:
     a.pop("name", None)
     b.pop("name", None)
     if a != b:
-        differ = sorted(k for k in {*a, *b} if a.get(k) != b.get(k))
+        found = differences(b, a)
+        shown = "; ".join(found[:MAX_DIFFERENCES])
+        more = len(found) - MAX_DIFFERENCES
         raise SpecError.single(
             "invalid-value",
-            f"the spec differs from {folder / 'spec.yaml'}, which the run was started with "
-            f"(in: {', '.join(differ)})",
+            f"the spec differs from {folder / 'spec.yaml'}, which the run was started with: "
+            + shown
+            + (f"; and {more} more" if more > 0 else ""),
             hints=(f"resume with the run directory alone: netspec train --resume {folder}",),
         )
+
+
+MAX_DIFFERENCES = 5
+
+
+def differences(run: Any, now: Any, path: str = "") -> list[str]:
+    """Where two resolved specs differ, as ``path: run's value -> the given value``, down to
+    the innermost differing key or item."""
+    if isinstance(run, dict) and isinstance(now, dict):
+        found: list[str] = []
+        for key in [*run, *(k for k in now if k not in run)]:
+            where = f"{path}.{key}" if path else str(key)
+            found += differences(run.get(key, _ABSENT), now.get(key, _ABSENT), where)
+        return found
+    if isinstance(run, list) and isinstance(now, list) and len(run) == len(now):
+        return [
+            d
+            for i, (x, y) in enumerate(zip(run, now, strict=True))
+            for d in differences(x, y, f"{path}[{i}]")
+        ]
+    if run == now:
+        return []
+    return [f"{path}: {_shown(run)} in the run, {_shown(now)} now"]
+
+
+_ABSENT: Any = object()
+
+
+def _shown(value: Any) -> str:
+    if value is _ABSENT:
+        return "absent"
+    text = json.dumps(value, default=str)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _write_start(
