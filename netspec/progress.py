@@ -41,7 +41,9 @@ class RichReporter:
         self.info = info
         verb = "resuming" if info.resumed else "training"
         self.console.print(
-            f"{verb} {info.task} on {info.device}: {info.data}; {info.params:,} parameters, "
+            f"{verb} {info.task} on {info.device}"
+            + (f" x {info.processes} processes" if info.processes > 1 else "")
+            + f": {info.data}; {info.params:,} parameters, "
             f"{info.epochs} epochs; run directory {info.run_dir}",
             soft_wrap=True,
         )

@@ -34,3 +34,24 @@ def test_overhead_quick_runs_every_model() -> None:
             r"\s+<= 1\.02\s+(ok|OVER)\s+\S+$"
         )
         assert re.search(row, out, re.MULTILINE), f"no timed row for {model}:\n{out}"
+
+
+@pytest.mark.heavy
+def test_distributed_quick_compares_with_hand_written_ddp() -> None:
+    proc = subprocess.run(
+        [sys.executable, "benchmarks/distributed.py", "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=400,
+        check=False,
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    for model in ("mlp", "cnn"):
+        # model, hand DDP, netspec x2, ratio, target, verdict, netspec x1, x2/x1, walls, accs
+        row = (
+            rf"^{model}\s+[\d,]+ s/s\s+[\d,]+ s/s\s+[\d.]+\s+>= 0\.95 (ok|MISSED)\s+[\d,]+ s/s"
+            r"\s+[\d.]+\s+[\d.]+s\s+[\d.]+s\s+[\d.]+\s+[\d.]+$"
+        )
+        assert re.search(row, out, re.MULTILINE), f"no row for {model}:\n{out}"

@@ -690,3 +690,34 @@ def test_spec_differences_name_the_innermost_paths() -> None:
     assert differences({"layers": [1]}, {"layers": [1, 2]}) == [
         "layers: [1] in the run, [1, 2] now"
     ]
+
+
+def test_checkpoint_every_steps_saves_within_epochs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from netspec.training.rundir import RunDir
+
+    saved: list[tuple[int, int, int]] = []
+    original = RunDir.write_checkpoint
+
+    def spy(self: RunDir, state: Mapping[str, Any]) -> None:
+        saved.append((int(state["epoch"]), int(state["batch"]), int(state["batches_seen"])))
+        original(self, state)
+
+    monkeypatch.setattr(RunDir, "write_checkpoint", spy)
+    # 160 samples / batch 16 = 10 batches an epoch; 2 batches a step: 5 steps an epoch.
+    spec = spec_text(
+        "epochs: 2\nbatch_size: 16\naccumulate_grad_batches: 2\ncheckpoint_every_steps: 2"
+    )
+    train(spec, out=tmp_path / "run", data=blobs())
+    # The start; steps 2, 4, 6 and 8 of the run (step 10 ends epoch 2: saved as its end);
+    # and each epoch's end.
+    assert saved == [
+        (0, 0, 0),
+        (0, 4, 4),
+        (0, 8, 8),
+        (1, 0, 10),
+        (1, 2, 12),
+        (1, 6, 16),
+        (2, 0, 20),
+    ]
