@@ -303,20 +303,29 @@ def exit_code(exc: BaseException) -> int:
     return 2 if isinstance(exc, SpecError) else 1
 
 
+VOTE_SECONDS = 0.05
+"""About how often the processes vote: every batch when a batch takes this long or more,
+every few batches when batches are quicker (at most MAX_VOTE_INTERVAL)."""
+MAX_VOTE_INTERVAL = 32
+
+
 class Vote:
-    """What the processes agree on after every batch: whether any was asked to stop (Ctrl-C,
+    """What the processes agree on during an epoch: whether any was asked to stop (Ctrl-C,
     SIGTERM) and whether any saw its training loss become NaN or infinite.
 
-    ``poll(stop, diverged)`` after every batch: waits for the previous batch's all-reduce,
-    starts this batch's, and answers what any process had reported by the previous batch
-    (sticky), so every process acts after the same batch and the round trip overlaps a
-    batch of work. ``settle(stop)`` at the end of an epoch does one blocking round, so a
-    request made during the last batch is not carried into the next epoch."""
+    ``poll(stop, diverged)`` every ``every`` batches: waits for the previous poll's
+    all-reduce, starts this one, and records what any process had reported by the previous
+    poll in ``stop`` and ``diverged`` (sticky), so every process acts after the same batch
+    and the round trip overlaps the work. ``settle(stop, step_seconds)`` at the end of an
+    epoch does one blocking round, so a request made late in the epoch is not carried into
+    the next, and sets ``every`` from rank 0's time per batch: quick batches vote less often,
+    so a vote costs next to nothing, and a stop still comes within about VOTE_SECONDS."""
 
     def __init__(self, world: World) -> None:
         self.world = world
         self.stop = False
         self.diverged = False
+        self.every = 1  # batches between polls; the same on every process
         self._pending: tuple[Any, torch.Tensor] | None = None
 
     def poll(self, stop: bool, diverged: bool) -> tuple[bool, bool]:
@@ -329,9 +338,13 @@ class Vote:
         self._pending = (work, flags)
         return self.stop, self.diverged
 
-    def settle(self, stop: bool) -> bool:
+    def settle(self, stop: bool, step_seconds: float = 0.0) -> bool:
         self._collect()
-        self.stop = self.stop or self.world.sum([float(stop)])[0] > 0
+        timing = step_seconds if self.world.main else 0.0  # rank 0's timing decides for all
+        stops, seconds = self.world.sum([float(stop), timing])
+        self.stop = self.stop or stops > 0
+        if seconds > 0:
+            self.every = max(1, min(MAX_VOTE_INTERVAL, int(VOTE_SECONDS / seconds)))
         return self.stop
 
     def _collect(self) -> None:

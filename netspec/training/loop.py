@@ -320,6 +320,7 @@ class Trainer:
         # DDP: the gradients are averaged only on the last micro-batch of an accumulated step.
         hold_sync = vote is not None and accumulate > 1
         model.train()
+        start_batch = p.batch
         self._clock = time.perf_counter()
         for b in range(p.batch, batches):
             self.clean = False
@@ -369,14 +370,19 @@ class Trainer:
                 if interrupt.requested:
                     raise KeyboardInterrupt
             else:  # every process acts after the same batch
-                stop, diverged = vote.poll(interrupt.requested, self.local_divergence is not None)
-                if diverged:
+                if (b + 1) % vote.every == 0:
+                    vote.poll(interrupt.requested, self.local_divergence is not None)
+                if vote.diverged:
                     raise _Diverged(self.local_divergence or "the training loss became nan or inf")
-                if stop and boundary:
+                if vote.stop and boundary:
                     raise KeyboardInterrupt
         self._stop_clock()
+        step_seconds = p.epoch_seconds / max(1, batches - start_batch)
         self._end_epoch()
-        if interrupt.requested if vote is None else vote.settle(interrupt.requested):
+        if vote is None:
+            if interrupt.requested:
+                raise KeyboardInterrupt
+        elif vote.settle(interrupt.requested, step_seconds):
             raise KeyboardInterrupt
 
     def _held(self, hold: bool) -> contextlib.AbstractContextManager[Any]:
