@@ -19,6 +19,7 @@ from netspec.errors import SpecError
 
 if TYPE_CHECKING:
     from netspec.spec import Spec
+    from netspec.training.distributed import World
 
 app = typer.Typer(
     add_completion=False,
@@ -29,6 +30,8 @@ app = typer.Typer(
 )
 T = TypeVar("T")
 _state = {"debug": False}
+PEER_LOST_EXIT = 4
+"""train: another process of a multi-process run failed, so this one stopped."""
 PEER_LINGER_SECONDS = 10.0
 """A worker that stops because another failed waits this long (or until the launcher ends
 it), so that the one that failed prints its error before the launcher stops the rest."""
@@ -94,17 +97,18 @@ def _main(
     _state["debug"] = debug
 
 
-def _run(job: Callable[[], T]) -> T:
+def _run(job: Callable[[], T], *, workers: bool = False) -> T:
     """Run a command body: user mistakes become diagnostics and exit code 2.
 
-    In a multi-process run every process meets the same mistake; only rank 0 reports it,
-    unless the error is this process's alone (marked by ``distributed.agreeing``)."""
-    from netspec.training.distributed import PeerFailed, launched
+    ``workers``: the command may run as one of several processes (train under torchrun).
+    Every process then meets the same mistake; only rank 0 reports it, unless the error is
+    this process's alone (marked by ``distributed.agreeing``)."""
+    from netspec.training.distributed import PeerFailed
 
     try:
         return job()
     except SpecError as exc:
-        if launched().main or getattr(exc, "netspec_report", False):
+        if not workers or _place().main or getattr(exc, "netspec_report", False):
             typer.echo(exc.render(), err=True)
         raise typer.Exit(2) from None
     except PeerFailed as exc:  # the failing process says why; give it time to (see launch)
@@ -115,8 +119,8 @@ def _run(job: Callable[[], T]) -> T:
     except Exception as exc:
         if _state["debug"]:
             raise
-        world = launched()
-        where = "" if not world.distributed else f" in process {world.rank} of {world.size}"
+        world = _place() if workers else None
+        where = f" in process {world.rank} of {world.size}" if world and world.distributed else ""
         typer.echo(
             f"internal error{where}: {exc}\n(run with --debug for the traceback; this is a "
             "netspec bug, please report it)",
@@ -326,7 +330,7 @@ def train(
     for flag, key in ((epochs, "epochs"), (batch_size, "batch_size"), (lr, "optimizer.lr")):
         if flag is not None:
             assignments.append(f"train.{key}={flag}")
-    world = _run(launched)
+    world = _run(launched, workers=True)
     if devices is not None and devices > 1 and not world.distributed:
         request = _Launch(spec, assignments, out, resume, device, max_params, devices)
         raise typer.Exit(_run(request.start))
@@ -371,7 +375,7 @@ def train(
             if isinstance(stop, PeerLost):
                 if speaks:
                     typer.echo(f"{stop.message}\nresume with: {stop.resume_command}", err=True)
-                raise typer.Exit(1) from None
+                raise typer.Exit(PEER_LOST_EXIT) from None
             if speaks:
                 typer.echo(
                     f"{stop.message}\nthe last good checkpoint is kept in {stop.run_dir}; train "
@@ -391,7 +395,7 @@ def train(
             f"{result.samples_per_second:,.0f} samples/s\nrun directory: {result.run_dir}"
         )
 
-    _run(job)
+    _run(job, workers=True)
 
 
 @app.command()
@@ -550,6 +554,17 @@ def graph(
     _run(job)
 
 
+def _place() -> World:
+    """This process's place in a torchrun world; a single process if the environment is
+    unreadable (that mistake is reported by ``launched`` itself, once)."""
+    from netspec.training.distributed import World, launched
+
+    try:
+        return launched()
+    except SpecError:
+        return World()
+
+
 def _close(reporter: object) -> None:
     close = getattr(reporter, "close", None)
     if close is not None:
@@ -593,7 +608,8 @@ class _Launch:
             loaded = loaded or RunDir.existing(self.resume).read_spec()
         settings = loaded.train if loaded is not None else None
         name = self.device or (settings.device if settings is not None else "auto")
-        return launch(self._worker_args(), self.processes, cpu=_runs_on_cpu(name))
+        run_dir = self.resume or self.out
+        return launch(self._worker_args(), self.processes, cpu=_runs_on_cpu(name), run_dir=run_dir)
 
     def _worker_args(self) -> list[str]:
         args = ["--debug"] if _state["debug"] else []

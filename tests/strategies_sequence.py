@@ -97,15 +97,20 @@ def _conv_transpose(n: int) -> st.SearchStrategy[Case]:
         channels = groups * draw(st.integers(1, 3))
         filters = groups * draw(st.integers(1, 3))
         scalar_k = draw(st.booleans())
-        k = (draw(st.integers(1, 4)),) * n if scalar_k else tuple(
-            draw(st.integers(1, 4)) for _ in range(n))
+        k = (
+            (draw(st.integers(1, 4)),) * n
+            if scalar_k
+            else tuple(draw(st.integers(1, 4)) for _ in range(n))
+        )
         stride = draw(st.integers(1, 3))
         dilation = draw(st.integers(1, 2))
         output_padding = draw(st.integers(0, max(stride, dilation) - 1))
         sizes = tuple(draw(st.integers(1, 6)) for _ in range(n))
         # the largest padding that still leaves an output of size >= 1 in every dim
-        room = min((size - 1) * stride + dilation * (ki - 1) + output_padding
-                   for size, ki in zip(sizes, k, strict=True))
+        room = min(
+            (size - 1) * stride + dilation * (ki - 1) + output_padding
+            for size, ki in zip(sizes, k, strict=True)
+        )
         args: dict[str, Any] = {
             draw(st.sampled_from(["filters", "out_channels"])): filters,
             "kernel_size": k[0] if scalar_k else k,

@@ -33,8 +33,9 @@ def _pool(kind: str, n: int) -> st.SearchStrategy[Case]:
             k = [k[0]] * n
         d = [draw(st.integers(1, 3)) if kind == "max" else 1 for _ in range(n)]
         p = [draw(st.integers(0, ki // 2)) for ki in k]
-        args: dict[str, Any] = {draw(st.sampled_from(["kernel_size", "pool_size"])): _per_dim(
-            draw, k)}
+        args: dict[str, Any] = {
+            draw(st.sampled_from(["kernel_size", "pool_size"])): _per_dim(draw, k)
+        }
         stride: list[int] | None = None
         if draw(st.booleans()):
             stride = [draw(st.integers(1, 4)) for _ in range(n)]

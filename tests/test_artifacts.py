@@ -69,8 +69,13 @@ def test_standalone_model_py_matches_build_model(builds: dict[str, pathlib.Path]
         cls = type(model).__name__
         assert f"class {cls}(nn.Module):" in source
         jobs.append({"dir": str(folder), "cls": cls})
-    proc = subprocess.run([sys.executable, "-c", RUN_STANDALONE, json.dumps(jobs)],
-                          capture_output=True, text=True, check=False, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", RUN_STANDALONE, json.dumps(jobs)],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     for stem, folder in builds.items():
         got = load_file(str(folder / "standalone.safetensors"))["y"]
@@ -88,8 +93,9 @@ def test_model_py_reads_like_hand_written_code(builds: dict[str, pathlib.Path]) 
     assert "# x: (N, T, 8)" in lstm
 
 
-def test_same_state_dict_keys_and_deterministic_weights(builds: dict[str, pathlib.Path],
-                                                        tmp_path: pathlib.Path) -> None:
+def test_same_state_dict_keys_and_deterministic_weights(
+    builds: dict[str, pathlib.Path], tmp_path: pathlib.Path
+) -> None:
     for stem, folder in builds.items():
         model = netspec.build_model(ROOT / "specs" / f"{stem}.yaml", seed=0)
         weights = load_file(str(folder / "model.safetensors"))
@@ -101,8 +107,9 @@ def test_same_state_dict_keys_and_deterministic_weights(builds: dict[str, pathli
 
 
 @pytest.mark.parametrize("path", SPECS, ids=lambda p: p.stem)
-def test_resolved_spec_rebuilds_the_same_model(path: pathlib.Path,
-                                               builds: dict[str, pathlib.Path]) -> None:
+def test_resolved_spec_rebuilds_the_same_model(
+    path: pathlib.Path, builds: dict[str, pathlib.Path]
+) -> None:
     text = (builds[path.stem] / "spec.yaml").read_text()
     data = yaml.safe_load(text)
     assert "vars" not in data
@@ -112,9 +119,11 @@ def test_resolved_spec_rebuilds_the_same_model(path: pathlib.Path,
     assert '"repeat"' not in dumped
     original, resolved = netspec.load_spec(path), netspec.load_spec(text)
     assert [(x.name, x.type, x.inputs, x.trainable) for x in resolved.layers] == [
-        (x.name, x.type, x.inputs, x.trainable) for x in original.layers]
+        (x.name, x.type, x.inputs, x.trainable) for x in original.layers
+    ]
     assert [x.config for x in resolved.layers if x.type != "residual"] == [
-        x.config for x in original.layers if x.type != "residual"]
+        x.config for x in original.layers if x.type != "residual"
+    ]
     a = netspec.build_model(original, seed=5).state_dict()
     b = netspec.build_model(resolved, seed=5).state_dict()
     assert list(a) == list(b)
@@ -143,8 +152,9 @@ def test_cli_build_writes_every_artifact(tmp_path: pathlib.Path) -> None:
 
 
 def test_cli_build_budget_and_unknown_format(tmp_path: pathlib.Path) -> None:
-    result = CliRunner().invoke(app, ["build", str(SMALL), "-o", str(tmp_path),
-                                      "--max-params", "10"])
+    result = CliRunner().invoke(
+        app, ["build", str(SMALL), "-o", str(tmp_path), "--max-params", "10"]
+    )
     assert result.exit_code == 2
     assert "error[budget]" in result.stderr
     result = CliRunner().invoke(app, ["build", str(SMALL), "-o", str(tmp_path), "-f", "tflite"])
@@ -153,11 +163,15 @@ def test_cli_build_budget_and_unknown_format(tmp_path: pathlib.Path) -> None:
     assert not any(tmp_path.iterdir()), "nothing is written when the request is refused"
 
 
-def test_missing_exporter_names_the_extra(tmp_path: pathlib.Path,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_exporter_names_the_extra(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec",
-                        lambda name, *a: None if name == "onnxscript" else real(name, *a))
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "onnxscript" else real(name, *a),
+    )
     with pytest.raises(SpecError, match=r'pip install "netspec\[onnx\]"'):
         build_directory(netspec.load_spec(SMALL), tmp_path, formats=["onnx"])
 

@@ -20,8 +20,9 @@ YAML_BLOCK = re.compile(r"```yaml\n(.*?)```", re.S)
 
 def test_every_layer_has_one_section_in_family_order() -> None:
     families = sorted({layer.family for layer in all_layers()}, key=docgen._family_key)
-    expected = [layer.name for family in families for layer in all_layers()
-                if layer.family == family]
+    expected = [
+        layer.name for family in families for layer in all_layers() if layer.family == family
+    ]
     assert SECTION.findall(docgen.reference_markdown()) == expected
 
 

@@ -46,8 +46,9 @@ def test_every_yaml_block_in_the_docs_is_a_valid_spec(doc: pathlib.Path) -> None
 
 
 @pytest.mark.heavy
-def test_the_build_guide_examples_run(tmp_path: pathlib.Path,
-                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_build_guide_examples_run(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """docs/build.md's Python snippets, pasted as a user would, after its build command."""
     from typer.testing import CliRunner
 
@@ -56,9 +57,20 @@ def test_the_build_guide_examples_run(tmp_path: pathlib.Path,
     monkeypatch.chdir(tmp_path)
     (tmp_path / "specs").mkdir()
     (tmp_path / "specs" / "digits_cnn.yaml").write_text(
-        (ROOT / "specs" / "digits_cnn.yaml").read_text())
-    args = ["build", "specs/digits_cnn.yaml", "-o", "build/digits", "-f", "torchscript",
-            "-f", "export", "-f", "onnx"]
+        (ROOT / "specs" / "digits_cnn.yaml").read_text()
+    )
+    args = [
+        "build",
+        "specs/digits_cnn.yaml",
+        "-o",
+        "build/digits",
+        "-f",
+        "torchscript",
+        "-f",
+        "export",
+        "-f",
+        "onnx",
+    ]
     assert CliRunner().invoke(app, args).exit_code == 0
     text = (ROOT / "docs" / "build.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```python\n(.*?)```", text, re.S)

@@ -20,8 +20,16 @@ def test_there_are_examples_of_the_architectures_users_start_from() -> None:
     names = {p.stem for p in SPECS}
     assert len(names) >= 8
     types = {layer.type for p in SPECS for layer in netspec.load_spec(p).layers}
-    for needed in ("dense", "conv2d", "lstm", "gru", "transformer_encoder", "conv_transpose2d",
-                   "add", "residual"):
+    for needed in (
+        "dense",
+        "conv2d",
+        "lstm",
+        "gru",
+        "transformer_encoder",
+        "conv_transpose2d",
+        "add",
+        "residual",
+    ):
         assert needed in types, needed
 
 

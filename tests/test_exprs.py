@@ -9,8 +9,16 @@ from netspec.exprs import ExpressionError, evaluate, substitute
 
 @pytest.mark.parametrize(
     ("text", "value"),
-    [("c", 32), ("c * 2", 64), ("c // 3", 10), ("c / 2", 16.0), ("c % 5", 2), ("-(c - 40)", 8),
-     ("(c + 1) * 2", 66), ("0.5 * c", 16.0)],
+    [
+        ("c", 32),
+        ("c * 2", 64),
+        ("c // 3", 10),
+        ("c / 2", 16.0),
+        ("c % 5", 2),
+        ("-(c - 40)", 8),
+        ("(c + 1) * 2", 66),
+        ("0.5 * c", 16.0),
+    ],
 )
 def test_arithmetic(text: str, value: float) -> None:
     result = evaluate(text, {"c": 32})
@@ -20,8 +28,16 @@ def test_arithmetic(text: str, value: float) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["__import__('os')", "c.real", "c ** 2", "[c]", "c if c else 1", "f(c)", "'a' + 'b'",
-     "lambda: 1"],
+    [
+        "__import__('os')",
+        "c.real",
+        "c ** 2",
+        "[c]",
+        "c if c else 1",
+        "f(c)",
+        "'a' + 'b'",
+        "lambda: 1",
+    ],
 )
 def test_everything_else_is_refused(text: str) -> None:
     with pytest.raises(ExpressionError, match=r"unsupported syntax|cannot parse"):

@@ -18,8 +18,12 @@ def test_positions_of_keys_and_values() -> None:
 
 @pytest.mark.parametrize(
     "tag",
-    ["!!python/object/apply:os.system ['ls']", "!!python/name:os.system", "!custom 3",
-     "!!python/object/new:subprocess.Popen [['ls']]"],
+    [
+        "!!python/object/apply:os.system ['ls']",
+        "!!python/name:os.system",
+        "!custom 3",
+        "!!python/object/new:subprocess.Popen [['ls']]",
+    ],
 )
 def test_unsafe_tags_are_refused_never_constructed(tag: str) -> None:
     with pytest.raises(SpecError, match="is not allowed: a spec never constructs objects"):
@@ -30,9 +34,16 @@ def test_yaml_1_1_booleans_as_keys_keep_their_spelling() -> None:
     assert parse("on: 1\n").data == {"on": 1}
 
 
-@pytest.mark.parametrize(("text", "code"), [("", "empty-spec"), ("# only\n", "empty-spec"),
-                                            ("3\n", "not-a-mapping"), ("a: [1\n", "yaml-syntax"),
-                                            ("a: 1\na: 2\n", "duplicate-key")])
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("", "empty-spec"),
+        ("# only\n", "empty-spec"),
+        ("3\n", "not-a-mapping"),
+        ("a: [1\n", "yaml-syntax"),
+        ("a: 1\na: 2\n", "duplicate-key"),
+    ],
+)
 def test_user_mistakes_in_yaml(text: str, code: str) -> None:
     with pytest.raises(SpecError) as info:
         parse(text)

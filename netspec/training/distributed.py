@@ -138,6 +138,28 @@ class World:
         for tensor in module.state_dict().values():
             dist.broadcast(tensor, 0)
 
+    def broadcast_buffers(self, module: torch.nn.Module) -> None:
+        """Rank 0's buffers (BatchNorm running statistics) on every process: each process
+        updated its own in its last training step, and all must evaluate the same model."""
+        if not self.distributed:
+            return
+        import torch.distributed as dist
+
+        for tensor in module.buffers():
+            dist.broadcast(tensor, 0)
+
+    def gather_rows(self, values: Sequence[int]) -> list[list[int]]:
+        """Every process's list of integers (of the same length), in rank order."""
+        if not self.distributed:
+            return [list(values)]
+        import torch
+        import torch.distributed as dist
+
+        mine = torch.tensor(list(values), dtype=torch.int64)
+        parts = [torch.empty_like(mine) for _ in range(self.size)]
+        dist.all_gather(parts, mine, group=self.control)
+        return [[int(v) for v in p.tolist()] for p in parts]
+
     def wrap(self, model: torch.nn.Module, device: torch.device) -> torch.nn.Module:
         """The module to train: DistributedDataParallel around ``model`` in a run of several
         processes (gradients averaged over the default group), else ``model`` itself."""
@@ -256,21 +278,26 @@ def joined(world: World) -> Iterator[World]:
         raise SpecError.single(
             "invalid-value", "this PyTorch build has no torch.distributed: train on one process"
         )
-    nccl = torch.cuda.is_available() and dist.is_nccl_available()
-    if nccl:
-        torch.cuda.set_device(world.local_rank % max(1, torch.cuda.device_count()))
-    dist.init_process_group(
-        backend="cpu:gloo,cuda:nccl" if nccl else "gloo",
-        init_method="env://",
-        rank=world.rank,
-        world_size=world.size,
-    )
+    ours = not dist.is_initialized()  # else: a caller's group (train() called from a script)
+    if ours:
+        nccl = torch.cuda.is_available() and dist.is_nccl_available()
+        if nccl:
+            torch.cuda.set_device(world.local_rank % max(1, torch.cuda.device_count()))
+        dist.init_process_group(
+            backend="cpu:gloo,cuda:nccl" if nccl else "gloo",
+            init_method="env://",
+            rank=world.rank,
+            world_size=world.size,
+        )
+    world.control = dist.new_group(backend="gloo")
     try:
-        world.control = dist.new_group(backend="gloo")
         yield world
     finally:
-        world.control = None
-        dist.destroy_process_group()
+        control, world.control = world.control, None
+        if ours:
+            dist.destroy_process_group()
+        else:
+            dist.destroy_process_group(control)
 
 
 @contextlib.contextmanager

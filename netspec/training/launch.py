@@ -17,6 +17,7 @@ import signal
 import sys
 import uuid
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 from netspec.training.distributed import LAUNCHED_BY_NETSPEC
@@ -25,7 +26,7 @@ GRACE_SECONDS = 60
 """How long workers get to finish their batch and write the checkpoint after a signal."""
 
 
-def launch(args: Sequence[str], processes: int, *, cpu: bool) -> int:
+def launch(args: Sequence[str], processes: int, *, cpu: bool, run_dir: Path | None = None) -> int:
     """Run ``python -m netspec ARGS`` in ``processes`` processes; the run's exit status: rank
     0's, else the first failing process's (128 + N for a process killed by signal N)."""
     from torch.distributed.elastic.multiprocessing.api import SignalException
@@ -52,29 +53,48 @@ def launch(args: Sequence[str], processes: int, *, cpu: bool) -> int:
         try:
             elastic_launch(config, sys.executable)("-m", "netspec", *args)
         except ChildFailedError as failed:
-            return _exit_status(failed)
-        except SignalException as stopped:
-            return 130 if stopped.sigval == signal.SIGINT else 128 + int(stopped.sigval)
+            code = _exit_status(failed)
+            if code > 128 and 0 in getattr(failed, "failures", {}):
+                _resume_hint(run_dir, processes)  # rank 0, which would say it, was killed
+            return code
+        except SignalException:  # Ctrl-C or SIGTERM: the workers saved and said how to resume
+            return 130
     return 0
 
 
 def _exit_status(failed: object) -> int:
-    """The status that names the cause: a worker killed by a signal (not the launcher's own
-    SIGTERM to the others, which follows any failure) comes first; then rank 0's status,
-    then the first failing worker's."""
+    """The status of the worker that failed first. Failures that only follow another are
+    passed over: the launcher's SIGTERM to the others, a worker that stopped because a peer
+    went away (PEER_LOST_EXIT), and one that stopped because a peer failed its setup (it
+    exits with that peer's status, a little later)."""
+    from netspec.cli import PEER_LOST_EXIT
+
     failures: dict[int, Any] = getattr(failed, "failures", {})
     if not failures:
         return 1
-    killed = {r: f for r, f in failures.items() if f.exitcode < 0 and -f.exitcode != signal.SIGTERM}
-    own = {r: f for r, f in failures.items() if f.exitcode >= 0}
-    pool = killed or own or failures
-    rank = 0 if 0 in pool and not killed else min(pool, key=lambda r: (pool[r].timestamp, r))
+    causes = {
+        r: f
+        for r, f in failures.items()
+        if f.exitcode != PEER_LOST_EXIT and -f.exitcode != signal.SIGTERM
+    }
+    pool = causes or failures
+    rank = min(pool, key=lambda r: (pool[r].timestamp, r))
     code = int(pool[rank].exitcode)
     if code < 0:
         name = signal.Signals(-code).name if -code in signal.valid_signals() else str(-code)
         print(f"netspec: process {rank} was killed by {name}", file=sys.stderr)
         return 128 - code
     return code
+
+
+def _resume_hint(run_dir: Path | None, processes: int) -> None:
+    from netspec.training.rundir import CHECKPOINT
+
+    if run_dir is not None and (run_dir / CHECKPOINT).is_file():
+        command = f"netspec train --resume {run_dir} --devices {processes}"
+        print(f"resume from the last checkpoint with: {command}", file=sys.stderr)
+    else:
+        print("resume from the run directory's last.ckpt with --resume RUN_DIR", file=sys.stderr)
 
 
 @contextlib.contextmanager

@@ -93,9 +93,9 @@ def deferred_sigint(*, escalate: bool = True) -> Iterator[_Interrupt]:
     """The first Ctrl-C (SIGINT) or SIGTERM asks the loop to stop after the current batch and
     save a checkpoint; a second one raises KeyboardInterrupt at once (``escalate``). Only in
     the main thread, and only over Python's own handlers (SIGINT's default, SIGTERM's
-    SIG_DFL). In a multi-process run a worker hears Ctrl-C twice (from the terminal and from
-    the launcher passing it on), and a process that stopped alone would leave the others
-    waiting, so there it never escalates: the launcher kills after its grace period."""
+    SIG_DFL). In a multi-process run a process that stopped alone would leave the others
+    waiting, so there it never escalates: the launcher (which passes its signals on to the
+    workers) kills them after its grace period."""
     flag = _Interrupt()
     if threading.current_thread() is not threading.main_thread():
         yield flag
@@ -206,6 +206,11 @@ class Trainer:
         n = int(data.train.x.shape[0])
         self.train_samples = n
         self.batches = math.ceil(n / self.batch_size)
+        tail = n - (self.batches - 1) * self.batch_size
+        if self.batches > 1 and tail < 2 * world.size and has_batchnorm(model):
+            # BatchNorm cannot train on one sample (per process): leave out this epoch's last
+            # few samples instead of failing (each epoch's permutation leaves out others).
+            self.batches -= 1
         steps_per_epoch = math.ceil(self.batches / self.accumulate)
         self.schedule = Schedule(self.optimizer, train, steps_per_epoch, self.mode)
         self.log_every = log_every or max(1, math.ceil(self.batches / 20))
@@ -232,7 +237,7 @@ class Trainer:
         self.val_xt = self._place(self.val) if self.val else None
         self.test_xt = self._place(self.test) if self.test else None
 
-        self.net = world.wrap(model, device)  # what trains: DDP around the model, or itself
+        self.net = model  # what trains: DDP around the model (made in fit), or itself
         self.vote = Vote(world) if world.distributed else None
         self.local_divergence: str | None = None  # this process's NaN, awaiting the vote
         self.progress = Progress()
@@ -271,13 +276,15 @@ class Trainer:
             deferred_sigint(escalate=escalate) as interrupt,
         ):
             self.interrupt = interrupt
+            self.net = self.world.wrap(self.model, self.device)
             if checkpoint is None:
                 torch.manual_seed(rank_seed(self.settings.seed, self.world.rank))
                 self._save_checkpoint()
             else:
                 self._restore(checkpoint)
             try:
-                self.reporter.on_start(self._start_info(resumed=checkpoint is not None))
+                info = self._start_info(resumed=checkpoint is not None)
+                self._report(lambda: self.reporter.on_start(info))
                 while not self.progress.finished:
                     self._epoch(interrupt)
                 result = self._finish()
@@ -318,7 +325,12 @@ class Trainer:
         simple_backward = self.scaler is None and accumulate == 1
         world, vote, every_steps = self.world, self.vote, self.checkpoint_steps
         # DDP: the gradients are averaged only on the last micro-batch of an accumulated step.
-        hold_sync = vote is not None and accumulate > 1
+        no_sync = (
+            cast("DistributedDataParallel", model).no_sync
+            if accumulate > 1 and vote is not None
+            else None
+        )
+        synced = contextlib.nullcontext()
         model.train()
         start_batch = p.batch
         self._clock = time.perf_counter()
@@ -337,7 +349,7 @@ class Trainer:
                 xb, tb = self._transfer(x, t, idx)
             if augment is not None:
                 xb = augment(xb)
-            with self._held(hold_sync and not boundary):
+            with no_sync() if no_sync is not None and not boundary else synced:
                 if autocast is None:
                     loss = loss_fn(model(xb), tb)
                 else:
@@ -362,7 +374,7 @@ class Trainer:
             self.clean = True
             if every_steps and boundary and b + 1 < batches and schedule.step % every_steps == 0:
                 self._stop_clock()
-                self._save_checkpoint()
+                self._save_good_checkpoint()
                 self._clock = time.perf_counter()
             if p.batches_seen % self.log_every == 0:
                 self._report(lambda: self.reporter.on_batch(p.batches_seen, self._running_loss()))
@@ -384,12 +396,6 @@ class Trainer:
                 raise KeyboardInterrupt
         elif vote.settle(interrupt.requested, step_seconds):
             raise KeyboardInterrupt
-
-    def _held(self, hold: bool) -> contextlib.AbstractContextManager[Any]:
-        """DDP's no_sync (keep this micro-batch's gradients local) when ``hold``."""
-        if not hold:
-            return contextlib.nullcontext()
-        return cast("DistributedDataParallel", self.net).no_sync()
 
     def _report(self, call: Callable[[], None]) -> None:
         """A reporter callback. One that raises KeyboardInterrupt stops the run; with several
@@ -468,6 +474,7 @@ class Trainer:
         row: dict[str, float] = {"epoch": float(p.epoch + 1), "train_loss": self._epoch_loss()}
         if not self._weights_finite():  # the last steps blew up: this state is no good
             raise _Diverged("the weights became NaN or infinite")
+        self.world.broadcast_buffers(self.model)  # BatchNorm statistics: evaluate one model
         if self.val_xt is not None:
             found = self._evaluate(*self.val_xt)
             row.update({f"val_{k}": v for k, v in found.items()})
@@ -498,6 +505,16 @@ class Trainer:
             self._save_checkpoint()
         self.clean = True
         self._report(lambda: self.reporter.on_epoch(p.epoch, row))
+
+    def _save_good_checkpoint(self) -> None:
+        """A checkpoint within an epoch, unless the run has just diverged: the last
+        checkpoint must stay a good one. The weights are the same on every process, so
+        every process decides the same."""
+        if self.vote is None:
+            self._epoch_loss()  # raises on NaN or inf
+        if not self._weights_finite():
+            raise _Diverged("the weights became NaN or infinite")
+        self._save_checkpoint()
 
     def _weights_finite(self) -> bool:
         import torch
@@ -665,7 +682,7 @@ class Trainer:
             "train_seconds": p.train_seconds,
             "train_samples": p.train_samples,
             "current_epoch": {
-                "loss_sum": p.loss_sum,
+                "loss_sum": self._loss_sums(),
                 "samples": p.epoch_samples,
                 "seconds": p.epoch_seconds,
             },
@@ -698,7 +715,7 @@ class Trainer:
         p.train_seconds = float(state["train_seconds"])
         p.train_samples = int(state["train_samples"])
         current = state["current_epoch"]
-        loss_sum = current["loss_sum"]
+        loss_sum = self._own_loss_sum(current["loss_sum"])
         p.loss_sum = loss_sum.to(self.device) if loss_sum is not None else None
         p.epoch_samples, p.epoch_seconds = int(current["samples"]), float(current["seconds"])
         p.history = [dict(row) for row in state["history"]]
@@ -713,6 +730,28 @@ class Trainer:
         if p.best_epoch > 0 and self.world.main:
             self.best_state = self.run.read_weights()
         self.saved_at = (p.epoch, p.batch)
+
+    def _loss_sums(self) -> torch.Tensor | None:
+        """The current epoch's summed training loss: each process holds its own part, so
+        the checkpoint keeps every part (shape (processes,)); one process: a scalar."""
+        import torch
+
+        loss_sum = self.progress.loss_sum
+        if loss_sum is None or self.vote is None:
+            return loss_sum  # type: ignore[no-any-return]
+        return torch.stack(self.world.gather_tensors(loss_sum.detach().to("cpu")))
+
+    def _own_loss_sum(self, saved: torch.Tensor | None) -> torch.Tensor | None:
+        """This process's part of a checkpoint's epoch loss: its own when as many processes
+        saved it as now run; else the whole sum on rank 0 and zero elsewhere."""
+        import torch
+
+        if saved is None:
+            return None
+        parts = saved.reshape(-1)
+        if parts.numel() == self.world.size:
+            return parts[self.world.rank].clone()
+        return parts.sum() if self.world.main else torch.zeros((), dtype=parts.dtype)
 
     def _rank_rngs(self, own: dict[str, Any]) -> list[dict[str, Any]]:
         """Every process's dropout, augmentation (and CUDA) generator states, in rank order."""
@@ -761,6 +800,12 @@ class Trainer:
             resumed=resumed,
             processes=self.world.size,
         )
+
+
+def has_batchnorm(model: torch.nn.Module) -> bool:
+    from torch.nn.modules.batchnorm import _BatchNorm
+
+    return any(isinstance(m, _BatchNorm) for m in model.modules())
 
 
 def _usable(split: SplitLike | None) -> SplitLike | None:

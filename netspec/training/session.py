@@ -98,6 +98,9 @@ def _train(
         _check_run_settings(spec, settings, dataset, target)
         budget = {} if max_params is _UNSET else {"max_params": max_params}
         model = build_model(spec, seed=settings.seed, **budget).to(target)
+        check_shards(spec, settings, dataset, model, world)
+    check_same_data(spec, dataset, world)  # every process healthy: now compare
+    with agreeing(world):
         if run is None and world.main:
             run = RunDir.create(spec.name, out)
             _write_start(run, spec, settings, p, dataset, objective, model, target, world)
@@ -108,19 +111,76 @@ def _train(
 
     from netspec.training.loop import Trainer
 
-    trainer = Trainer(
-        train=settings,
-        data=dataset,
-        objective=objective,
-        model=model,
-        device=target,
-        run=run,
-        reporter=(reporter or NullReporter()) if world.main else NullReporter(),
-        title=spec.name,
-        description=dataset.describe(),
-        world=world,
-    )
+    with agreeing(world):  # places the data on the device: may fail on one process only
+        trainer = Trainer(
+            train=settings,
+            data=dataset,
+            objective=objective,
+            model=model,
+            device=target,
+            run=run,
+            reporter=(reporter or NullReporter()) if world.main else NullReporter(),
+            title=spec.name,
+            description=dataset.describe(),
+            world=world,
+        )
     return trainer.fit(checkpoint)
+
+
+def check_shards(
+    spec: Spec, settings: TrainSpec, data: DatasetLike, model: torch.nn.Module, world: World
+) -> None:
+    """What a split across processes needs: each process evaluates a part of the val and
+    test splits (so each needs a row), and BatchNorm trains on at least 2 samples."""
+    if not world.distributed:
+        return
+    from netspec.training.loop import has_batchnorm
+
+    problem: tuple[str, tuple[str, ...], tuple[str, ...]] | None = None
+    for name, split in (("val", data.val), ("test", data.test)):
+        rows = int(split.x.shape[0]) if split is not None else 0
+        if 0 < rows < world.size:
+            problem = (
+                f"the {name} split has {rows} sample(s), fewer than the {world.size} processes "
+                "that evaluate it in parts",
+                ("make the split larger (data.split), or train on fewer processes",),
+                ("data",),
+            )
+    share = settings.batch_size // world.size
+    if share < 2 and has_batchnorm(model):
+        problem = (
+            f"batch_size {settings.batch_size} on {world.size} processes gives {share} "
+            "sample(s) per process, and BatchNorm needs at least 2",
+            (f"set train.batch_size to at least {2 * world.size}",),
+            ("train", "batch_size"),
+        )
+    if problem is not None:
+        message, hints, path = problem
+        raise SpecError(
+            [spec.source.attach(Diagnostic("invalid-value", message, path=path, hints=hints))]
+        )
+
+
+def check_same_data(spec: Spec, data: DatasetLike, world: World) -> None:
+    """Every process loaded its own data: the splits must have the same sizes everywhere,
+    or the processes would run different numbers of batches and wait on each other forever
+    (a csv file that differs from machine to machine)."""
+    if not world.distributed:
+        return
+    splits = (data.train, data.val, data.test)
+    sizes = [int(s.x.shape[0]) if s is not None else 0 for s in splits]
+    found = world.gather_rows(sizes)
+    if any(row != found[0] for row in found):
+        shown = "; ".join(
+            f"process {r}: {t} train / {v} val / {s} test" for r, (t, v, s) in enumerate(found)
+        )
+        diag = Diagnostic(
+            "invalid-value",
+            f"the processes loaded different data ({shown})",
+            path=("data",),
+            hints=("every machine must read the same data files",),
+        )
+        raise SpecError([spec.source.attach(diag)])
 
 
 def _read_resume(world: World, resume: str | os.PathLike[str]) -> tuple[str, bytes]:
