@@ -94,6 +94,7 @@ def hand_written_worker(spec_path: str, out: str) -> None:
         seconds += time.perf_counter() - start
     if rank == 0:
         Path(out).write_text(json.dumps({"samples_per_second": samples / seconds}))
+    dist.barrier()  # tearing down while a peer still works can abort the process
     dist.destroy_process_group()
 
 
@@ -117,7 +118,9 @@ def hand_written(spec_path: Path, tmp: Path) -> float:
         str(spec_path),
         str(out),
     ]
-    subprocess.run(command, check=True, capture_output=True, env=_threads_env())
+    done = subprocess.run(command, capture_output=True, text=True, env=_threads_env(), check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"the hand-written DDP run failed:\n{done.stderr[-3000:]}")
     return float(json.loads(out.read_text())["samples_per_second"])
 
 
@@ -128,7 +131,9 @@ def netspec_run(spec_path: Path, tmp: Path, processes: int) -> tuple[float, floa
     if processes > 1:
         command += ["--devices", str(processes)]
     started = time.perf_counter()
-    subprocess.run(command, check=True, capture_output=True)
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise SystemExit(f"netspec train failed:\n{done.stderr[-3000:]}")
     wall = time.perf_counter() - started
     final = json.loads((run / "metrics.json").read_text())
     return float(final["samples_per_second"]), float(final["test"]["accuracy"]), wall

@@ -28,6 +28,7 @@ gradients go over the default group (nccl on CUDA, gloo on CPU).
 from __future__ import annotations
 
 import contextlib
+import datetime
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -264,6 +265,10 @@ def launched() -> World:
     return World(rank=rank, size=size, local_rank=local_rank, local_size=local_size)
 
 
+FAREWELL = datetime.timedelta(seconds=60)
+"""How long a process waits for the others at the end of a run before leaving anyway."""
+
+
 @contextlib.contextmanager
 def joined(world: World) -> Iterator[World]:
     """The process group for the run's lifetime: gloo for CPU tensors (and the control
@@ -290,10 +295,23 @@ def joined(world: World) -> Iterator[World]:
             world_size=world.size,
         )
     world.control = dist.new_group(backend="gloo")
+    together = False
     try:
         yield world
+        together = True
+    except (SpecError, PeerFailed):
+        together = True  # raised by every process at the same point (agreeing)
+        raise
+    except Exception as exc:
+        from netspec.training.outcome import TrainingDiverged, TrainingInterrupted
+
+        together = isinstance(exc, (TrainingInterrupted, TrainingDiverged))  # agreed stops
+        raise
     finally:
         control, world.control = world.control, None
+        if together:  # tearing down while a peer still works (rank 0 writing) can abort it
+            with contextlib.suppress(Exception):
+                dist.monitored_barrier(group=control, timeout=FAREWELL)
         if ours:
             dist.destroy_process_group()
         else:
