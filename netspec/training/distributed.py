@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import os
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -361,10 +362,11 @@ class Vote:
     ``poll(stop, diverged)`` every ``every`` batches: waits for the previous poll's
     all-reduce, starts this one, and records what any process had reported by the previous
     poll in ``stop`` and ``diverged`` (sticky), so every process acts after the same batch
-    and the round trip overlaps the work. ``settle(stop, step_seconds)`` at the end of an
-    epoch does one blocking round, so a request made late in the epoch is not carried into
-    the next, and sets ``every`` from rank 0's time per batch: quick batches vote less often,
-    so a vote costs next to nothing, and a stop still comes within about VOTE_SECONDS."""
+    and the round trip overlaps the work. Each poll also carries rank 0's time per batch,
+    from which every process sets the same ``every``: quick batches vote less often, so a
+    vote costs next to nothing, and a stop still comes within about VOTE_SECONDS.
+    ``settle(stop)`` at the end of an epoch does one blocking round, so a request made late
+    in the epoch is not carried into the next."""
 
     def __init__(self, world: World) -> None:
         self.world = world
@@ -372,31 +374,36 @@ class Vote:
         self.diverged = False
         self.every = 1  # batches between polls; the same on every process
         self._pending: tuple[Any, torch.Tensor] | None = None
+        self._last: float | None = None  # rank 0: when the previous poll began
 
     def poll(self, stop: bool, diverged: bool) -> tuple[bool, bool]:
         import torch
         import torch.distributed as dist
 
+        now = time.perf_counter()
+        seconds = 0.0  # rank 0's time per batch since its last poll; 0 elsewhere
+        if self.world.main and self._last is not None:
+            seconds = (now - self._last) / self.every
+        self._last = now
         self._collect()
-        flags = torch.tensor([int(stop), int(diverged)], dtype=torch.int32)
+        flags = torch.tensor([float(stop), float(diverged), seconds], dtype=torch.float64)
         work = dist.all_reduce(flags, group=self.world.control, async_op=True)
         self._pending = (work, flags)
         return self.stop, self.diverged
 
-    def settle(self, stop: bool, step_seconds: float = 0.0) -> bool:
+    def settle(self, stop: bool) -> bool:
         self._collect()
-        timing = step_seconds if self.world.main else 0.0  # rank 0's timing decides for all
-        stops, seconds = self.world.sum([float(stop), timing])
-        self.stop = self.stop or stops > 0
-        if seconds > 0:
-            self.every = max(1, min(MAX_VOTE_INTERVAL, int(VOTE_SECONDS / seconds)))
+        self._last = None  # the evaluation between epochs is not batch time
+        self.stop = self.stop or self.world.sum([float(stop)])[0] > 0
         return self.stop
 
     def _collect(self) -> None:
         if self._pending is not None:
             work, flags = self._pending
             work.wait()
-            stop, diverged = (int(v) > 0 for v in flags.tolist())
-            self.stop = self.stop or stop
-            self.diverged = self.diverged or diverged
+            stop, diverged, seconds = flags.tolist()
+            self.stop = self.stop or stop > 0
+            self.diverged = self.diverged or diverged > 0
+            if seconds > 0:  # the same value on every process, so the same interval
+                self.every = max(1, min(MAX_VOTE_INTERVAL, int(VOTE_SECONDS / seconds)))
             self._pending = None

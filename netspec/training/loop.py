@@ -332,7 +332,6 @@ class Trainer:
         )
         synced = contextlib.nullcontext()
         model.train()
-        start_batch = p.batch
         self._clock = time.perf_counter()
         for b in range(p.batch, batches):
             self.clean = False
@@ -389,12 +388,11 @@ class Trainer:
                 if vote.stop and boundary:
                     raise KeyboardInterrupt
         self._stop_clock()
-        step_seconds = p.epoch_seconds / max(1, batches - start_batch)
         self._end_epoch()
         if vote is None:
             if interrupt.requested:
                 raise KeyboardInterrupt
-        elif vote.settle(interrupt.requested, step_seconds):
+        elif vote.settle(interrupt.requested):
             raise KeyboardInterrupt
 
     def _report(self, call: Callable[[], None]) -> None:
