@@ -103,6 +103,13 @@ def _set_in_entry(entry: Any, path: Path, value: Any, assignment: str, trail: Pa
         entry = {entry: {}}
     if not isinstance(entry, dict):
         raise _error(assignment, f"{format_path(trail)} is not a layer entry")
+    words = [k for k in entry if k not in COMMON_FIELDS]
+    if "type" not in entry and words == [key] and len(path) > 1:
+        # `layers[0].dense.units` names the type key too: it means `layers[0].units`.
+        path = path[1:]
+        key = path[0]
+        if not isinstance(key, str):
+            raise _error(assignment, f"{format_path(trail)} is a layer entry: name an argument")
     if "type" in entry or key in COMMON_FIELDS:
         target = entry
     else:

@@ -37,6 +37,8 @@ def _units(spec: netspec.Spec) -> list[int]:
         ("layers[2].out_features=6", [4, 6, 2, 2]),
         ("layers[3].out_features=9", [4, 3, 9, 2]),  # replaces `units`, no alias clash
         ("layers[-1].k=8", [4, 3, 2, 8]),  # a block use's parameter
+        ("layers[0].dense.units=7", [7, 3, 2, 2]),  # naming the type key too
+        ("layers[3].linear.units=9", [4, 3, 9, 2]),
         ("blocks.unit.params.k=5", [4, 3, 2, 5]),
     ],
 )
