@@ -186,9 +186,9 @@ def test_two_processes_train_like_one(tmp_path: pathlib.Path) -> None:
 
 
 @pytest.mark.heavy
-def test_torchrun_with_dropout_and_accumulation_learns(tmp_path: pathlib.Path) -> None:
+def test_torchrun_with_dropout_accumulation_and_bf16_learns(tmp_path: pathlib.Path) -> None:
     spec = tmp_path / "noisy.yaml"
-    spec.write_text(NOISY)
+    spec.write_text(NOISY.replace("seed: 0\n", "seed: 0\n  precision: bf16-mixed\n"))
     one = train(spec, out=tmp_path / "one")
     command = [
         sys.executable,
@@ -207,6 +207,7 @@ def test_torchrun_with_dropout_and_accumulation_learns(tmp_path: pathlib.Path) -
     done = subprocess.run(command, capture_output=True, text=True, timeout=240, check=False)
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.count("run directory:") == 1
+    assert "precision bf16-mixed" in (tmp_path / "two" / "summary.txt").read_text()
     test = _final(tmp_path / "two")["test"]
     assert isinstance(test, dict)
     assert test["accuracy"] > 0.9
