@@ -49,9 +49,10 @@ def test_distributed_quick_compares_with_hand_written_ddp() -> None:
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out
     for model in ("mlp", "cnn"):
-        # model, hand DDP, netspec x2, ratio, target, verdict, netspec x1, x2/x1, walls, accs
+        # model, hand DDP, torchrun, ratio, target, verdict, devices, ratio, 1 process,
+        # x2/x1, walls, accuracies
         row = (
             rf"^{model}\s+[\d,]+ s/s\s+[\d,]+ s/s\s+[\d.]+\s+>= 0\.95 (ok|MISSED)\s+[\d,]+ s/s"
-            r"\s+[\d.]+\s+[\d.]+s\s+[\d.]+s\s+[\d.]+\s+[\d.]+$"
+            r"\s+[\d.]+\s+[\d,]+ s/s\s+[\d.]+\s+[\d.]+s\s+[\d.]+s\s+[\d.]+\s+[\d.]+$"
         )
         assert re.search(row, out, re.MULTILINE), f"no row for {model}:\n{out}"
