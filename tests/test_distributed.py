@@ -363,3 +363,30 @@ def test_batchnorm_leaves_out_a_one_sample_last_batch(tmp_path: pathlib.Path) ->
     result = train(spec, out=tmp_path / "run")
     assert result.epochs_run == 1
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["epochs_run"] == 1
+
+
+@pytest.mark.heavy
+def test_sigterm_to_the_launcher_reaches_every_worker(tmp_path: pathlib.Path) -> None:
+    spec = tmp_path / "long.yaml"
+    spec.write_text(NOISY.replace("epochs: 4", "epochs: 30"))
+    run = tmp_path / "run"
+    # A job scheduler's SIGTERM, to the launcher alone: it passes it on to the workers.
+    proc = subprocess.Popen(
+        [*NETSPEC, "train", str(spec), "--devices", "2", "--out", str(run)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 120
+    while not (run / "metrics.csv").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run ended before it could be stopped"
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err[-3000:]
+    assert err.count("training interrupted") == 1, err
+    assert f"resume with: netspec train --resume {run} --devices 2" in err
+    state = torch.load(run / "last.ckpt", weights_only=True)
+    assert state["world_size"] == 2
+    assert len(state["rng"]["ranks"]) == 2
+    assert 1 <= state["epoch"] < 30
