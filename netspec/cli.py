@@ -30,8 +30,6 @@ app = typer.Typer(
 )
 T = TypeVar("T")
 _state = {"debug": False}
-PEER_LOST_EXIT = 4
-"""train: another process of a multi-process run failed, so this one stopped."""
 PEER_LINGER_SECONDS = 10.0
 """A worker that stops because another failed waits this long (or until the launcher ends
 it), so that the one that failed prints its error before the launcher stops the rest."""
@@ -103,23 +101,24 @@ def _run(job: Callable[[], T], *, workers: bool = False) -> T:
     ``workers``: the command may run as one of several processes (train under torchrun).
     Every process then meets the same mistake; only rank 0 reports it, unless the error is
     this process's alone (marked by ``distributed.agreeing``)."""
-    from netspec.training.distributed import PeerFailed
-
     try:
         return job()
     except SpecError as exc:
-        if not workers or _place().main or getattr(exc, "netspec_report", False):
+        if not workers or _world_here().main or getattr(exc, "netspec_report", False):
             typer.echo(exc.render(), err=True)
         raise typer.Exit(2) from None
-    except PeerFailed as exc:  # the failing process says why; give it time to (see launch)
-        time.sleep(PEER_LINGER_SECONDS)
-        raise typer.Exit(exc.exit_code) from None
     except (KeyboardInterrupt, typer.Exit):
         raise
     except Exception as exc:
+        if workers:  # imported here: the torch-free commands need none of netspec.training
+            from netspec.training.distributed import PeerFailed
+
+            if isinstance(exc, PeerFailed):  # the failing process says why; let it (launch)
+                time.sleep(PEER_LINGER_SECONDS)
+                raise typer.Exit(exc.exit_code) from None
         if _state["debug"]:
             raise
-        world = _place() if workers else None
+        world = _world_here() if workers else None
         where = f" in process {world.rank} of {world.size}" if world and world.distributed else ""
         typer.echo(
             f"internal error{where}: {exc}\n(run with --debug for the traceback; this is a "
@@ -373,6 +372,8 @@ def train(
                     typer.echo(f"{stop.message}\nresume with: {stop.resume_command}", err=True)
                 raise typer.Exit(130) from None
             if isinstance(stop, PeerLost):
+                from netspec.training.distributed import PEER_LOST_EXIT
+
                 if speaks:
                     typer.echo(f"{stop.message}\nresume with: {stop.resume_command}", err=True)
                 raise typer.Exit(PEER_LOST_EXIT) from None
@@ -554,7 +555,7 @@ def graph(
     _run(job)
 
 
-def _place() -> World:
+def _world_here() -> World:
     """This process's place in a torchrun world; a single process if the environment is
     unreadable (that mistake is reported by ``launched`` itself, once)."""
     from netspec.training.distributed import World, launched

@@ -70,6 +70,24 @@ train:
 """
 
 
+def _running(
+    spec: pathlib.Path, out: pathlib.Path, *, own_session: bool = False
+) -> subprocess.Popen[str]:
+    """`netspec train SPEC --devices 2` started and past its first epoch (metrics.csv)."""
+    proc = subprocess.Popen(
+        [*NETSPEC, "train", str(spec), "--devices", "2", "--out", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=own_session,
+    )
+    deadline = time.monotonic() + 120
+    while not (out / "metrics.csv").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run ended before it could be stopped"
+    return proc
+
+
 def _netspec(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*NETSPEC, *args], capture_output=True, text=True, timeout=timeout, check=False
@@ -248,17 +266,7 @@ def test_ctrl_c_stops_every_process_then_resume_is_exact(tmp_path: pathlib.Path)
     cut = tmp_path / "cut"
     # A terminal's Ctrl-C: SIGINT to the launcher's process group (the workers run in their
     # own sessions; the launcher passes the signal on).
-    proc = subprocess.Popen(
-        [*NETSPEC, "train", str(spec), "--devices", "2", "--out", str(cut)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + 120
-    while not (cut / "metrics.csv").exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert proc.poll() is None, "the run ended before it could be interrupted"
+    proc = _running(spec, cut, own_session=True)
     os.killpg(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err[-3000:]
@@ -297,16 +305,7 @@ def test_a_killed_worker_ends_the_run_which_resumes(tmp_path: pathlib.Path) -> N
     spec = tmp_path / "long.yaml"
     spec.write_text(NOISY.replace("epochs: 4", "epochs: 8"))
     cut = tmp_path / "cut"
-    proc = subprocess.Popen(
-        [*NETSPEC, "train", str(spec), "--devices", "2", "--out", str(cut)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 120
-    while not (cut / "metrics.csv").exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert proc.poll() is None, "the run ended before a worker could be killed"
+    proc = _running(spec, cut)
     os.kill(_worker(proc.pid, 1), signal.SIGKILL)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 128 + signal.SIGKILL, err[-3000:]
@@ -371,16 +370,7 @@ def test_sigterm_to_the_launcher_reaches_every_worker(tmp_path: pathlib.Path) ->
     spec.write_text(NOISY.replace("epochs: 4", "epochs: 30"))
     run = tmp_path / "run"
     # A job scheduler's SIGTERM, to the launcher alone: it passes it on to the workers.
-    proc = subprocess.Popen(
-        [*NETSPEC, "train", str(spec), "--devices", "2", "--out", str(run)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    deadline = time.monotonic() + 120
-    while not (run / "metrics.csv").exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert proc.poll() is None, "the run ended before it could be stopped"
+    proc = _running(spec, run)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err[-3000:]

@@ -43,6 +43,9 @@ if TYPE_CHECKING:
 LAUNCHED_BY_NETSPEC = "NETSPEC_DEVICES"
 """Set by ``--devices N`` in the workers it starts, so they can say how to resume."""
 
+PEER_LOST_EXIT = 4
+"""The exit status of a process that stopped because another process of the run failed."""
+
 RANK_SEED_STRIDE = 1_000_003
 """Process r seeds its dropout and augmentation generators with seed + r x this (a prime, so
 the streams of different runs' seeds and ranks do not line up)."""
@@ -89,17 +92,6 @@ class World:
         t = torch.tensor(list(values), dtype=torch.float64)
         dist.all_reduce(t, group=self.control)
         return [float(v) for v in t.tolist()]
-
-    def gather_ints(self, value: int) -> list[int]:
-        """Every process's value, in rank order."""
-        if not self.distributed:
-            return [value]
-        import torch
-        import torch.distributed as dist
-
-        parts = [torch.zeros(1, dtype=torch.int64) for _ in range(self.size)]
-        dist.all_gather(parts, torch.tensor([value], dtype=torch.int64), group=self.control)
-        return [int(p.item()) for p in parts]
 
     def gather_tensors(self, t: torch.Tensor) -> list[torch.Tensor]:
         """Every process's copy of a CPU tensor of the same shape and dtype (RNG states)."""
@@ -330,13 +322,13 @@ def agreeing(world: World) -> Iterator[None]:
     try:
         yield
     except Exception as exc:
-        codes = world.gather_ints(exit_code(exc))
+        codes = [row[0] for row in world.gather_rows([exit_code(exc)])]
         first = next(r for r, c in enumerate(codes) if c)
         if first == world.rank:
             exc.netspec_report = True  # type: ignore[attr-defined]
             raise
         raise PeerFailed(first, codes[first]) from exc
-    codes = world.gather_ints(0)
+    codes = [row[0] for row in world.gather_rows([0])]
     failed = [r for r, c in enumerate(codes) if c]
     if failed:
         raise PeerFailed(failed[0], codes[failed[0]])
@@ -378,7 +370,7 @@ class Vote:
         self._pending: tuple[Any, torch.Tensor] | None = None
         self._last: float | None = None  # rank 0: when the previous poll began
 
-    def poll(self, stop: bool, diverged: bool) -> tuple[bool, bool]:
+    def poll(self, stop: bool, diverged: bool) -> None:
         import torch
         import torch.distributed as dist
 
@@ -391,7 +383,6 @@ class Vote:
         flags = torch.tensor([float(stop), float(diverged), seconds], dtype=torch.float64)
         work = dist.all_reduce(flags, group=self.world.control, async_op=True)
         self._pending = (work, flags)
-        return self.stop, self.diverged
 
     def settle(self, stop: bool) -> bool:
         self._collect()

@@ -20,7 +20,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from netspec.training.distributed import LAUNCHED_BY_NETSPEC
+from netspec.training.distributed import LAUNCHED_BY_NETSPEC, PEER_LOST_EXIT
 
 GRACE_SECONDS = 60
 """How long workers get to finish their batch and write the checkpoint after a signal."""
@@ -67,8 +67,6 @@ def _exit_status(failed: object) -> int:
     passed over: the launcher's SIGTERM to the others, a worker that stopped because a peer
     went away (PEER_LOST_EXIT), and one that stopped because a peer failed its setup (it
     exits with that peer's status, a little later)."""
-    from netspec.cli import PEER_LOST_EXIT
-
     failures: dict[int, Any] = getattr(failed, "failures", {})
     if not failures:
         return 1

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import signal
 import threading
 import time
@@ -634,8 +635,6 @@ class Trainer:
 
     def _relaunch(self) -> dict[str, Any]:
         """How this run was started, for the resume command."""
-        import os
-
         torchrun = self.world.distributed and LAUNCHED_BY_NETSPEC not in os.environ
         return {"processes": self.world.size, "torchrun": torchrun}
 
