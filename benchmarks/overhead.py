@@ -2,7 +2,7 @@
 
 For four models (MLP, CNN, LSTM classifier, Transformer encoder classifier) the spec is an
 inline YAML string below and the hand-written twin is plain ``torch.nn`` code in this file
-(it does not use ``netspec.modules``). Both get identical weights: the netspec model's
+(it does not use ``netspec.backend.modules``). Both get identical weights: the netspec model's
 ``state_dict`` is loaded into the hand-written one through an explicit key rename, strictly
 (every tensor mapped, shapes equal). Before a model is timed, its two versions' outputs (eval
 mode, no grad) must agree within 1e-5 and the gradients of one eval-mode step must agree too;

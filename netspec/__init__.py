@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from netspec.errors import Diagnostic, SpecError
 from netspec.plan import Plan, PlannedLayer, plan
-from netspec.spec import Spec, load_spec
+from netspec.spec.load import Spec, load_spec
 
 if TYPE_CHECKING:
     from torch import fx
@@ -40,14 +40,14 @@ def train(spec: Any = None, **kwargs: Any) -> Any:
 
 def load_model(directory: Any) -> fx.GraphModule:
     """The model of a `netspec build` (or training run) directory; see
-    :func:`netspec.artifacts.load_model`. Reads safetensors and YAML only, never pickles."""
-    from netspec.artifacts import load_model as _load
+    :func:`netspec.backend.artifacts.load_model`. Reads safetensors and YAML only, never pickles."""
+    from netspec.backend.artifacts import load_model as _load
 
     return _load(directory)
 
 
 def build_model(source: Any, seed: int | None = None, **kwargs: Any) -> fx.GraphModule:
-    """Build the torch module of a spec; see :func:`netspec.build.build_model`."""
-    from netspec.build import build_model as _build
+    """Build the torch module of a spec; see :func:`netspec.backend.build.build_model`."""
+    from netspec.backend.build import build_model as _build
 
     return _build(source, seed=seed, **kwargs)

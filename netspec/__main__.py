@@ -1,3 +1,3 @@
-from netspec.cli import main
+from netspec.cli.app import main
 
 main()

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from netspec import dims
 from netspec.dims import Dim, Shape, format_shape
 from netspec.errors import Diagnostic, Location, ShapeError, SpecError
-from netspec.expand import INPUT_NAME
 from netspec.layers import registry
 from netspec.layers.registry import LayerConfig, Tensor
-from netspec.spec import LayerSpec, Spec, SpecSource, load_spec
+from netspec.spec.expand import INPUT_NAME
+from netspec.spec.load import LayerSpec, Spec, SpecSource, load_spec
 from netspec.units import format_bytes
 
 BYTES = {"float32": 4, "int64": 8}

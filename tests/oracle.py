@@ -10,10 +10,9 @@ import torch
 from torch import fx, nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from netspec import functions
-from netspec.build import emit_call, instantiate
+from netspec.backend.build import emit_call, instantiate
 from netspec.dims import Shape
-from netspec.layers import registry
+from netspec.layers import functions, registry
 from netspec.layers.registry import Inferred, Tensor
 
 

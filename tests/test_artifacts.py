@@ -16,8 +16,8 @@ from safetensors.torch import load_file, save_file
 from typer.testing import CliRunner
 
 import netspec
-from netspec.artifacts import build_directory, example_batch
-from netspec.cli import app
+from netspec.backend.artifacts import build_directory, example_batch
+from netspec.cli.app import app
 from netspec.errors import SpecError
 
 ROOT = pathlib.Path(__file__).parent.parent

@@ -12,7 +12,7 @@ import pathlib
 import pytest
 from typer.testing import CliRunner
 
-from netspec.cli import app
+from netspec.cli.app import app
 
 ROOT = pathlib.Path(__file__).parent.parent
 BAD = sorted((ROOT / "tests" / "bad_specs").glob("*.yaml"))

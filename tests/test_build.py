@@ -93,7 +93,7 @@ def test_budget_refuses_before_allocating(monkeypatch: pytest.MonkeyPatch) -> No
     def boom(*args: object) -> None:
         raise AssertionError("allocated")
 
-    monkeypatch.setattr("netspec.build.assemble", boom)
+    monkeypatch.setattr("netspec.backend.build.assemble", boom)
     with pytest.raises(SpecError, match=r"has 4,100 parameters .* over the budget of 1,000") as e:
         netspec.build_model("input: [40]\nlayers: [dense: 100]\n", max_params=1000)
     assert e.value.diagnostics[0].code == "budget"

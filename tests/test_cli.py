@@ -13,8 +13,8 @@ import torch
 from typer.testing import CliRunner
 
 import netspec
-from netspec.cli import app
-from netspec.schema import schema_text
+from netspec.cli.app import app
+from netspec.render.schema import schema_text
 
 ROOT = pathlib.Path(__file__).parent.parent
 GOLDEN = ROOT / "tests" / "golden"
@@ -113,7 +113,7 @@ def test_every_example_spec_has_the_schema_modeline() -> None:
 )
 def test_validate_summary_schema_graph_never_import_torch(command: list[str]) -> None:
     code = (
-        "import sys\nfrom netspec.cli import main\n"
+        "import sys\nfrom netspec.cli.app import main\n"
         f"try:\n    main({command!r})\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
         "bad = sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.'))\n"
         "assert not bad, bad[:5]\n"

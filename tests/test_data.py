@@ -12,10 +12,10 @@ import torch
 
 from netspec.data import Dataset, Standardizer, augment, load_data, prepare
 from netspec.data.prepare import split_indices
-from netspec.data.sources import all_sources, check_options
 from netspec.errors import ERROR_CODES, SpecError
-from netspec.sections import AugmentSpec
-from netspec.spec import Spec, load_spec
+from netspec.sources.registry import all_sources, check_options
+from netspec.spec.load import Spec, load_spec
+from netspec.spec.sections import AugmentSpec
 
 ROOT = pathlib.Path(__file__).parent.parent
 

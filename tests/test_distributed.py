@@ -22,8 +22,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from netspec.build import build_model
-from netspec.spec import load_spec
+from netspec.backend.build import build_model
+from netspec.spec.load import load_spec
 from netspec.training import TrainingInterrupted, train
 from netspec.training.distributed import World, has_unused_parameters, launched
 

@@ -10,8 +10,8 @@ import pytest
 from pydantic import Field
 
 import netspec
-from netspec import docgen
 from netspec.layers import all_layers
+from netspec.render import reference as docgen
 
 ROOT = pathlib.Path(__file__).parent.parent
 SECTION = re.compile(r"^### (\S+)$", re.M)
@@ -32,7 +32,7 @@ def test_output_is_deterministic() -> None:
 
 def test_committed_reference_is_up_to_date() -> None:
     committed = (ROOT / "docs" / "reference.md").read_text(encoding="utf-8")
-    assert committed == docgen.reference_markdown(), "run: python -m netspec.docgen"
+    assert committed == docgen.reference_markdown(), "run: python -m netspec.render.reference"
 
 
 def test_every_example_is_a_valid_spec() -> None:

@@ -8,8 +8,8 @@ import re
 import pytest
 
 import netspec
-from netspec.errordocs import errors_markdown
 from netspec.errors import ERROR_CODES
+from netspec.render.errordocs import errors_markdown
 
 ROOT = pathlib.Path(__file__).parent.parent
 YAML_BLOCK = re.compile(r"```yaml\n(.*?)```", re.S)
@@ -28,7 +28,7 @@ NO_FILE_EXAMPLE = {
 def test_error_catalogue_is_current(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(ROOT)
     committed = (ROOT / "docs" / "errors.md").read_text(encoding="utf-8")
-    assert committed == errors_markdown(), "run: python -m netspec.errordocs"
+    assert committed == errors_markdown(), "run: python -m netspec.render.errordocs"
 
 
 def test_every_error_code_has_an_example(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -52,7 +52,7 @@ def test_the_build_guide_examples_run(
     """docs/build.md's Python snippets, pasted as a user would, after its build command."""
     from typer.testing import CliRunner
 
-    from netspec.cli import app
+    from netspec.cli.app import app
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / "specs").mkdir()

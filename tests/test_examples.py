@@ -9,7 +9,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 import netspec
-from netspec.build import example_input
+from netspec.backend.build import example_input
 from netspec.plan import concrete
 
 ROOT = pathlib.Path(__file__).parent.parent

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from netspec.exprs import ExpressionError, evaluate, substitute
+from netspec.spec.exprs import ExpressionError, evaluate, substitute
 
 
 @pytest.mark.parametrize(

@@ -12,10 +12,10 @@ import pytest
 from typer.testing import CliRunner
 
 import netspec
-from netspec.cli import app
+from netspec.cli.app import app
 from netspec.dims import format_shape
-from netspec.graph import dot, mermaid
 from netspec.plan import Plan
+from netspec.render.graph import dot, mermaid
 
 ROOT = pathlib.Path(__file__).parent.parent
 GOLDEN = ROOT / "tests" / "golden"

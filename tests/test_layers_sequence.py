@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from torch import nn
 
 from netspec import dims
-from netspec.build import instantiate
+from netspec.backend.build import instantiate
 from netspec.errors import ShapeError
 from netspec.layers import (  # noqa: F401  (registers the layers)
     attention,

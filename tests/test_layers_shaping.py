@@ -14,8 +14,9 @@ import torch
 from oracle import check, predicted
 from pydantic import ValidationError
 
-from netspec import dims, modules
-from netspec.build import instantiate
+from netspec import dims
+from netspec.backend import modules
+from netspec.backend.build import instantiate
 from netspec.dims import Sym
 from netspec.errors import ShapeError
 from netspec.layers import dropout, normalization, pooling, registry, reshape, upsample

@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 import netspec
 from netspec import SpecError
-from netspec.cli import app
+from netspec.cli.app import app
 
 SPEC = """\
 vars: {w: 4}

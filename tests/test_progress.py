@@ -1,4 +1,4 @@
-"""What `netspec train` prints while it runs (netspec.progress.RichReporter)."""
+"""What `netspec train` prints while it runs (netspec.cli.progress.RichReporter)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from netspec.progress import RichReporter
+from netspec.cli.progress import RichReporter
 from netspec.training import RunResult, StartInfo
 
 

@@ -9,7 +9,7 @@ import jsonschema
 import pytest
 import yaml
 
-from netspec.schema import spec_schema
+from netspec.render.schema import spec_schema
 
 ROOT = pathlib.Path(__file__).parent.parent
 VALIDATOR = jsonschema.Draft202012Validator(spec_schema())

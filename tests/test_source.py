@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from netspec.errors import SpecError
-from netspec.source import parse
+from netspec.spec.source import parse
 
 
 def test_positions_of_keys_and_values() -> None:

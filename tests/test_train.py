@@ -17,7 +17,7 @@ from safetensors.torch import load_file
 
 import netspec
 from netspec.errors import SpecError
-from netspec.spec import load_spec
+from netspec.spec.load import load_spec
 from netspec.training import (
     NullReporter,
     RunResult,
@@ -236,7 +236,7 @@ TASKS = [
 def test_every_task_and_loss_runs(
     tmp_path: Path, task: str, loss: str, make: Any, out: int
 ) -> None:
-    from netspec.sections import TASK_METRICS
+    from netspec.spec.sections import TASK_METRICS
 
     metrics = ", ".join(TASK_METRICS[task])
     spec = spec_text(f"task: {task}\nloss: {loss}\nepochs: 1\nmetrics: [{metrics}]", out=out)

@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 import netspec
-from netspec.cli import app
+from netspec.cli.app import app
 from netspec.training import train
 
 ROOT = pathlib.Path(__file__).parent.parent

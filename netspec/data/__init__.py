@@ -18,8 +18,8 @@ from __future__ import annotations
 from netspec.data.augment import augment
 from netspec.data.dataset import Dataset, Split, load_data, prepare
 from netspec.data.prepare import Standardizer
-from netspec.data.sources import Source, all_sources, check_options
-from netspec.sections import AugmentSpec
+from netspec.sources.registry import Source, all_sources, check_options
+from netspec.spec.sections import AugmentSpec
 
 # Imported after their modules on purpose: `netspec.data.prepare` and `netspec.data.augment`
 # are these functions (the modules stay importable with `from netspec.data.prepare import`).

@@ -2,7 +2,7 @@
 with zero padding, gaussian noise. The training loop applies it to training batches only;
 validation and test data are never augmented. Deterministic for a given ``torch.Generator``.
 
-The options are ``data.augment`` (:class:`netspec.sections.AugmentSpec`), e.g.
+The options are ``data.augment`` (:class:`netspec.spec.sections.AugmentSpec`), e.g.
 ``augment: {flip: true, crop_padding: 2, noise: 0.05}``.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from netspec.sections import AugmentSpec
+from netspec.spec.sections import AugmentSpec
 
 __all__ = ["AugmentSpec", "augment", "is_active"]
 

@@ -20,14 +20,14 @@ from netspec.data.prepare import (
     split_indices,
     targets,
 )
-from netspec.data.sources import Context, DataProblem, RawData, source_options
 from netspec.errors import Diagnostic, SpecError, netspec_bug
-from netspec.sections import AugmentSpec
+from netspec.sources.registry import Context, DataProblem, RawData, source_options
+from netspec.spec.sections import AugmentSpec
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-    from netspec.spec import Spec
+    from netspec.spec.load import Spec
 
 
 @dataclass(frozen=True)

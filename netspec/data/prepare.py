@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from netspec.data.sources import DataProblem, RawData
 from netspec.dims import Shape, Sym
+from netspec.sources.registry import DataProblem, RawData
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray

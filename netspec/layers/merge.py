@@ -12,9 +12,10 @@ from typing import Any
 
 from pydantic import Field
 
-from netspec import dims, functions
+from netspec import dims
 from netspec.dims import format_shape
 from netspec.errors import ShapeError
+from netspec.layers import functions
 from netspec.layers.common import NoArgs, require_float
 from netspec.layers.registry import (
     Example,

@@ -77,7 +77,7 @@ class Call:
     """How to construct a layer's torch module, as data (never code to eval).
 
     ``target`` is ``nn.<Name>`` (a class of torch.nn) or a class name of
-    :mod:`netspec.modules`. ``build_model`` instantiates it; ``netspec build`` prints it as
+    :mod:`netspec.backend.modules`. ``build_model`` instantiates it; ``netspec build`` prints it as
     Python source in model.py. Arguments may themselves be Calls (``nn.Sequential``).
     """
 
@@ -97,7 +97,7 @@ class Ref:
 class FnCall:
     """A parameter-free layer (add, concat, a fused activation) as a function of its inputs.
 
-    ``fn`` is a key of :data:`netspec.functions.FUNCTIONS` (``operator.add``, ``torch.cat``,
+    ``fn`` is a key of :data:`netspec.layers.functions.FUNCTIONS` (``operator.add``, ``torch.cat``,
     ``torch.relu``, ...); arguments may be :class:`Ref`, lists of them, nested FnCalls, or
     constants. It becomes an fx node in ``build_model`` and an expression in model.py.
     """

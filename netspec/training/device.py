@@ -9,7 +9,7 @@ from netspec.errors import Diagnostic, SpecError
 if TYPE_CHECKING:
     import torch
 
-    from netspec.spec import Spec
+    from netspec.spec.load import Spec
 
 
 def pick_device(name: str, spec: Spec | None = None) -> torch.device:

@@ -11,9 +11,9 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from netspec.artifacts import load_model
+from netspec.backend.artifacts import load_model
 from netspec.errors import SpecError
-from netspec.sections import TrainSpec
+from netspec.spec.sections import TrainSpec
 from netspec.training.device import pick_device
 from netspec.training.protocols import DatasetLike
 from netspec.training.rundir import INFO, RunDir

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
-from netspec.sections import TrainSpec, monitor_mode
+from netspec.spec.sections import TrainSpec, monitor_mode
 from netspec.training.distributed import (
     LAUNCHED_BY_NETSPEC,
     Vote,

@@ -22,12 +22,12 @@ from typing import TYPE_CHECKING
 
 from netspec.dims import format_shape
 from netspec.errors import Diagnostic, SpecError
-from netspec.sections import TASK_LOSSES, LossSpec, TrainSpec
+from netspec.spec.sections import TASK_LOSSES, LossSpec, TrainSpec
 
 if TYPE_CHECKING:
     import torch
 
-    from netspec.spec import Spec
+    from netspec.spec.load import Spec
 
 
 @dataclass(frozen=True)

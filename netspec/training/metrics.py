@@ -13,7 +13,7 @@ from __future__ import annotations
 import warnings
 from typing import TYPE_CHECKING, Any
 
-from netspec.sections import DEFAULT_METRICS, TrainSpec
+from netspec.spec.sections import DEFAULT_METRICS, TrainSpec
 
 if TYPE_CHECKING:
     import torch

@@ -23,7 +23,7 @@ import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from netspec.sections import REFERENCE_BATCH_SIZE, TrainSpec
+from netspec.spec.sections import REFERENCE_BATCH_SIZE, TrainSpec
 
 if TYPE_CHECKING:
     import torch

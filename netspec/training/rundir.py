@@ -30,9 +30,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from netspec.artifacts import SPEC, WEIGHTS, write_atomic
+from netspec.backend.artifacts import SPEC, WEIGHTS, write_atomic
 from netspec.errors import SpecError
-from netspec.spec import Spec, load_spec
+from netspec.spec.load import Spec, load_spec
 
 if TYPE_CHECKING:
     import torch
@@ -111,7 +111,7 @@ class RunDir:
     # -- text files ------------------------------------------------------------------------
 
     def write_spec(self, spec: Spec) -> None:
-        from netspec.resolve import resolved_yaml
+        from netspec.backend.resolve import resolved_yaml
 
         write_atomic(self.path / SPEC, resolved_yaml(spec))
 

@@ -12,13 +12,13 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from netspec.artifacts import SPEC
+from netspec.backend.artifacts import SPEC
+from netspec.backend.resolve import resolved
 from netspec.dims import format_shape
 from netspec.errors import Diagnostic, SpecError
 from netspec.plan import Plan, concrete, plan
-from netspec.resolve import resolved
-from netspec.sections import TrainSpec, monitor_mode
-from netspec.spec import Spec, SpecSource, load_spec, load_spec_text
+from netspec.spec.load import Spec, SpecSource, load_spec, load_spec_text
+from netspec.spec.sections import TrainSpec, monitor_mode
 from netspec.training.device import pick_device
 from netspec.training.distributed import World, agreeing, joined, launched
 from netspec.training.losses import Objective, make_objective
@@ -68,7 +68,7 @@ def _train(
     data: DatasetLike | None,
     max_params: int | None,
 ) -> RunResult:
-    from netspec.build import build_model
+    from netspec.backend.build import build_model
 
     if resume is None and spec is None:
         raise TypeError("train() needs a spec, or resume=RUN_DIR")
@@ -390,7 +390,7 @@ def _write_start(
     world: World,
 ) -> None:
     from netspec import __version__
-    from netspec.report import summary_text
+    from netspec.render.summary import summary_text
 
     run.write_spec(spec)
     run.write_text(

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from netspec.errors import SpecError
 from netspec.plan import Plan, concrete, plan
-from netspec.spec import Spec, load_spec
+from netspec.spec.load import Spec, load_spec
 
 if TYPE_CHECKING:
     import torch
@@ -72,10 +72,10 @@ def build_directory(
     """Build the model and write every artifact of `netspec build` into ``out``."""
     from safetensors.torch import save
 
-    from netspec.build import build_model
-    from netspec.eject import model_source
-    from netspec.report import summary_text
-    from netspec.resolve import resolved_yaml
+    from netspec.backend.build import build_model
+    from netspec.backend.eject import model_source
+    from netspec.backend.resolve import resolved_yaml
+    from netspec.render.summary import summary_text
 
     _check_formats(formats)
     p = plan(spec)
@@ -123,7 +123,7 @@ def load_model(directory: str | os.PathLike[str]) -> fx.GraphModule:
     """The model of a build (or training run) directory, with its weights, in eval mode."""
     from safetensors.torch import load_file
 
-    from netspec.build import build_model
+    from netspec.backend.build import build_model
 
     folder = Path(directory)
     spec_path, weights_path = folder / SPEC, folder / WEIGHTS
@@ -150,7 +150,7 @@ def example_batch(spec: Spec, p: Plan, batch: int = 2) -> torch.Tensor:
     """A small random input batch for tracing and export checks (symbols sized 8)."""
     import torch
 
-    from netspec.build import example_input
+    from netspec.backend.build import example_input
 
     symbols = sorted(p.symbols())
     concrete_plan = plan(concrete(spec, dict.fromkeys(symbols, 8))) if symbols else p

@@ -12,13 +12,12 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
-from netspec import functions
 from netspec.errors import SpecError, netspec_bug
-from netspec.expand import INPUT_NAME
-from netspec.layers import registry
+from netspec.layers import functions, registry
 from netspec.layers.registry import Call, FnCall, Ref
 from netspec.plan import Plan, check_budget, concrete, max_params_default, plan
-from netspec.spec import Spec, SpecSource, load_spec
+from netspec.spec.expand import INPUT_NAME
+from netspec.spec.load import Spec, SpecSource, load_spec
 
 if TYPE_CHECKING:
     import torch
@@ -97,7 +96,7 @@ def instantiate(value: Any) -> Any:
 def module_class(target: str) -> Any:
     from torch import nn
 
-    from netspec import modules
+    from netspec.backend import modules
 
     owner, name = (nn, target[3:]) if target.startswith("nn.") else (modules, target)
     cls = getattr(owner, name, None)

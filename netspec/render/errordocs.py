@@ -2,7 +2,7 @@
 
 The examples are the bad specs of the test suite (tests/bad_specs/*.yaml) with the exact
 output their golden files hold, so the catalogue can never drift from what users see.
-Regenerate with ``python -m netspec.errordocs``.
+Regenerate with ``python -m netspec.render.errordocs``.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ def errors_markdown(examples: Path = EXAMPLES) -> str:
         "`unused-layer`) are printed on stderr but leave the exit code at 0.",
         "",
         "Generated from `netspec.errors.ERROR_CODES` and the test suite's bad specs",
-        "(`python -m netspec.errordocs`); the output below is exactly what `netspec validate`",
-        "prints.",
+        "(`python -m netspec.render.errordocs`); the output below is exactly what",
+        "`netspec validate` prints.",
         "",
         "| code | meaning |",
         "|---|---|",
@@ -63,7 +63,7 @@ def errors_markdown(examples: Path = EXAMPLES) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m netspec.errordocs [--check]``: write (or check) docs/errors.md."""
+    """``python -m netspec.render.errordocs [--check]``: write (or check) docs/errors.md."""
     args = list(sys.argv[1:] if argv is None else argv)
     text = errors_markdown()
     if "--check" in args:

@@ -3,7 +3,7 @@
 The class holds the same submodules under the same names as ``build_model`` (so the same
 ``state_dict()`` keys), with every inferred size written out, and a straight-line forward
 whose lines carry the shape of what they compute. Classes netspec adds to torch.nn are
-copied from :mod:`netspec.modules`, so the file runs where netspec is not installed.
+copied from :mod:`netspec.backend.modules`, so the file runs where netspec is not installed.
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ import keyword
 import re
 from typing import Any
 
-from netspec import __version__, functions
-from netspec.build import class_name
+from netspec import __version__
+from netspec.backend.build import class_name
 from netspec.dims import format_shape
-from netspec.expand import INPUT_NAME
-from netspec.layers import registry
+from netspec.layers import functions, registry
 from netspec.layers.registry import Call
 from netspec.plan import Plan, PlannedLayer
+from netspec.spec.expand import INPUT_NAME
 
 _TAKEN = {"self", "x", "torch", "nn", "F", "math", "super", "out"}
 
@@ -60,8 +60,9 @@ def _module_call(layer: PlannedLayer) -> Call | None:
 
 
 def _custom_classes(calls: Any) -> list[str]:
-    """Source of every netspec.modules class (and helper function) the calls use, in order."""
-    from netspec import modules
+    """Source of every netspec.backend.modules class (and helper function) the calls use,
+    in order."""
+    from netspec.backend import modules
 
     names: list[str] = []
 
@@ -141,7 +142,7 @@ def _is_default(value: Any, default: Any) -> bool:
 
 
 def _defaults(target: str) -> dict[str, Any]:
-    from netspec.build import module_class
+    from netspec.backend.build import module_class
 
     params = inspect.signature(module_class(target).__init__).parameters.values()
     return {p.name: p.default for p in params if p.default is not inspect.Parameter.empty}

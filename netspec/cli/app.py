@@ -18,7 +18,7 @@ import typer
 from netspec.errors import SpecError
 
 if TYPE_CHECKING:
-    from netspec.spec import Spec
+    from netspec.spec.load import Spec
     from netspec.training.distributed import World
 
 app = typer.Typer(
@@ -58,8 +58,8 @@ SetOption = Annotated[
 
 def _load(spec: str, overrides: list[str] | None = None) -> Spec:
     """Load a spec from a path, or from standard input for ``-``, with --set overrides."""
-    from netspec.source import parse
-    from netspec.spec import apply_to, load_spec, validate_document
+    from netspec.spec.load import apply_to, load_spec, validate_document
+    from netspec.spec.source import parse
 
     if spec == "-":
         try:
@@ -196,7 +196,7 @@ def summary(
 ) -> None:
     """Per-layer shapes, parameters and MACs, with totals and memory. Never allocates."""
     from netspec.plan import plan, warnings
-    from netspec.report import summary_json, summary_text
+    from netspec.render.summary import summary_json, summary_text
 
     def job() -> None:
         loaded = _load(spec, overrides)
@@ -246,7 +246,7 @@ def build(
     Writes model.py (plain PyTorch, imports torch only), model.safetensors, spec.yaml (vars,
     blocks and repeats expanded) and summary.txt into the --out directory.
     """
-    from netspec.artifacts import build_directory
+    from netspec.backend.artifacts import build_directory
     from netspec.plan import max_params_default
 
     def job() -> None:
@@ -318,8 +318,8 @@ def train(
     `netspec.load_model(DIR)` loads it. Under torchrun (torchrun --nproc-per-node N -m
     netspec train SPEC) each process trains on its shard of the data and rank 0 writes.
     """
+    from netspec.cli.progress import RichReporter
     from netspec.plan import max_params_default
-    from netspec.progress import RichReporter
     from netspec.training.distributed import launched
 
     if spec is None and resume is None:
@@ -445,7 +445,7 @@ def predict(
     """
 
     def job() -> None:
-        from netspec.predictions import predictions_csv, read_inputs
+        from netspec.cli.predictions import predictions_csv, read_inputs
         from netspec.training import predict as run_predict
 
         emit(predictions_csv(run_predict(run_dir, read_inputs(inputs))), output)
@@ -463,7 +463,7 @@ def schema(
 
     Put `# yaml-language-server: $schema=<path to netspec.schema.json>` on a spec's first line.
     """
-    from netspec.schema import schema_text
+    from netspec.render.schema import schema_text
 
     _run(lambda: emit(schema_text(), output))
 
@@ -480,7 +480,7 @@ def emit(text: str, output: Path | None) -> None:
 def write_file(path: Path, text: str) -> None:
     """Write a user-named output file atomically; a path that cannot be written is a user
     error (exit 2), not a traceback."""
-    from netspec.artifacts import write_atomic
+    from netspec.backend.artifacts import write_atomic
 
     try:
         write_atomic(path, text)
@@ -524,8 +524,8 @@ def graph(
     """
     import shutil
 
-    from netspec.graph import dot, mermaid, svg
     from netspec.plan import plan, warnings
+    from netspec.render.graph import dot, mermaid, svg
 
     suffix = output.suffix.lower() if output is not None else ""
     chosen = fmt or _GRAPH_SUFFIXES.get(suffix, "mermaid")
@@ -642,7 +642,7 @@ def _check_device(device: str) -> None:
     """The --device flag, checked like `train.device` in a spec."""
     from pydantic import ValidationError
 
-    from netspec.sections import TrainSpec
+    from netspec.spec.sections import TrainSpec
 
     try:
         TrainSpec.model_validate({"device": device})

@@ -11,9 +11,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from netspec.expand import COMMON_FIELD_DOCS
 from netspec.layers import registry
-from netspec.sections import DIM_SCHEMA, DataSpec, InputSpec, TrainSpec
+from netspec.spec.expand import COMMON_FIELD_DOCS
+from netspec.spec.sections import DIM_SCHEMA, DataSpec, InputSpec, TrainSpec
 
 SCHEMA_ID = "https://netspec.dev/schema/v1.json"
 _INTERPOLATED = {"type": "string", "pattern": r"\$\{[^{}]*\}"}

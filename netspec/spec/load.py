@@ -15,12 +15,12 @@ from typing import Any, Union, get_args, get_origin
 from pydantic import BaseModel, ConfigDict, PrivateAttr, SerializeAsAny, ValidationError
 
 from netspec.errors import Diagnostic, Location, SpecError, YPath, did_you_mean
-from netspec.expand import LayerEntry, expand
 from netspec.layers import registry
 from netspec.layers.registry import LayerConfig
-from netspec.sections import DataSpec, InputSpec, TrainSpec
-from netspec.source import Document, SourceMap, parse, read_file
-from netspec.typewords import type_words, yaml_value
+from netspec.spec.expand import LayerEntry, expand
+from netspec.spec.sections import DataSpec, InputSpec, TrainSpec
+from netspec.spec.source import Document, SourceMap, parse, read_file
+from netspec.spec.typewords import type_words, yaml_value
 
 SpecSource = Union[str, "os.PathLike[str]", Mapping[str, Any]]
 
@@ -79,7 +79,7 @@ def load_spec_text(text: str, file: str) -> Spec:
 def apply_to(doc: Document, overrides: Sequence[str]) -> Document:
     if not overrides:
         return doc
-    from netspec.overrides import apply_overrides
+    from netspec.spec.overrides import apply_overrides
 
     return Document(apply_overrides(doc.data, overrides), doc.source)
 

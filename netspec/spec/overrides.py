@@ -15,8 +15,8 @@ from copy import deepcopy
 from typing import Any
 
 from netspec.errors import SpecError, did_you_mean, format_path
-from netspec.expand import COMMON_FIELDS, TOP_LEVEL
 from netspec.layers import registry
+from netspec.spec.expand import COMMON_FIELDS, TOP_LEVEL
 
 _PART = re.compile(r"\.?([A-Za-z_][A-Za-z0-9_]*)|\[(-?\d+)\]")
 Path = tuple[str | int, ...]
@@ -37,7 +37,7 @@ def apply_overrides(data: dict[str, Any], assignments: Sequence[str]) -> dict[st
 
 def parse_assignment(assignment: str) -> tuple[Path, Any]:
     """``layers[2].units=64`` -> (("layers", 2, "units"), 64)."""
-    from netspec.source import parse
+    from netspec.spec.source import parse
 
     text, sep, raw = assignment.partition("=")
     text = text.strip()

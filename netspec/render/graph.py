@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from netspec.dims import format_shape
-from netspec.expand import INPUT_NAME
 from netspec.plan import Plan, PlannedLayer
+from netspec.spec.expand import INPUT_NAME
 
 __all__ = ["dot", "mermaid", "svg"]
 

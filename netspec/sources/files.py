@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import Field
 
-from netspec.data.sources import Context, DataProblem, RawData, Source, SourceOptions, register
 from netspec.errors import did_you_mean
+from netspec.sources.registry import Context, DataProblem, RawData, Source, SourceOptions, register
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray

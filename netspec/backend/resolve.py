@@ -13,8 +13,8 @@ from typing import Any
 
 import yaml
 
-from netspec.expand import INPUT_NAME
-from netspec.spec import LayerSpec, Spec
+from netspec.spec.expand import INPUT_NAME
+from netspec.spec.load import LayerSpec, Spec
 
 
 def resolved(spec: Spec) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from netspec.layers.registry import LayerConfig
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-    from netspec.spec import Spec
+    from netspec.spec.load import Spec
 
 Kind = Literal["classification", "regression", "sequence", "unknown"]
 """What the targets are: class labels, numbers, one label per position (``copy``), or
@@ -159,7 +159,7 @@ def source_options(spec: Spec) -> tuple[Source, SourceOptions]:
 
 def check_options(spec: Spec) -> list[Diagnostic]:
     """Diagnostics for the spec's ``data:`` source name and options (loads no data)."""
-    from netspec.spec import _diagnostics
+    from netspec.spec.load import _diagnostics
 
     if spec.data is None:
         return [
@@ -804,7 +804,7 @@ register(
     )
 )
 
-from netspec.data import files  # noqa: E402, F401  (registers csv and npz)
+from netspec.sources import files  # noqa: E402, F401  (registers csv and npz)
 
 __all__ = [
     "COMMON_KEYS",

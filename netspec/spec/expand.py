@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from netspec.errors import Diagnostic, SpecError, YPath, did_you_mean, format_path
-from netspec.exprs import ExpressionError, has_reference, substitute
 from netspec.layers import registry
-from netspec.source import SourceMap
+from netspec.spec.exprs import ExpressionError, has_reference, substitute
+from netspec.spec.source import SourceMap
 
 COMMON_FIELDS = ("name", "from", "repeat", "trainable")
 COMMON_FIELD_DOCS = {
