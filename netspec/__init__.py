@@ -10,11 +10,11 @@ from typing import TYPE_CHECKING, Any
 from netspec.errors import Diagnostic, SpecError
 from netspec.plan import Plan, PlannedLayer, plan
 from netspec.spec.load import Spec, load_spec
+from netspec.version import __version__
 
 if TYPE_CHECKING:
     from torch import fx
 
-__version__ = "0.1.0"
 __all__ = [
     "Diagnostic",
     "Plan",

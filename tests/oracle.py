@@ -10,6 +10,7 @@ import torch
 from torch import fx, nn
 from torch.utils.flop_counter import FlopCounterMode
 
+from netspec.backend import functions as backend_functions
 from netspec.backend.build import emit_call, instantiate
 from netspec.dims import Shape
 from netspec.layers import functions, registry
@@ -53,7 +54,7 @@ def measure(type_name: str, args: Mapping[str, Any], inputs: Sequence[Tensor]) -
         def run(batch: int) -> torch.Tensor:
             xs = [_example(t.shape, t.dtype, batch) for t in inputs]
             y = module(*xs)
-            return functions.table()[act.fn](y, **act.kwargs) if act else y
+            return backend_functions.table()[act.fn](y, **act.kwargs) if act else y
 
         with FlopCounterMode(display=False) as counter:
             y1 = run(1)

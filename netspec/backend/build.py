@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any
 
+from netspec.backend import functions as backend_functions
 from netspec.errors import SpecError, netspec_bug
 from netspec.layers import functions, registry
 from netspec.layers.registry import Call, FnCall, Ref
@@ -117,7 +118,7 @@ def emit_call(graph: fx.Graph, call: FnCall, inputs: list[fx.Node]) -> fx.Node:
             return [arg(v) for v in value]
         return value
 
-    fn = functions.table()[call.fn]
+    fn = backend_functions.table()[call.fn]
     args = tuple(arg(a) for a in call.args)
     return graph.call_function(fn, args, {k: arg(v) for k, v in call.kwargs.items()})
 

@@ -13,13 +13,14 @@ import keyword
 import re
 from typing import Any
 
-from netspec import __version__
+from netspec.backend import functions as backend_functions
 from netspec.backend.build import class_name
 from netspec.dims import format_shape
 from netspec.layers import functions, registry
 from netspec.layers.registry import Call
 from netspec.plan import Plan, PlannedLayer
 from netspec.spec.expand import INPUT_NAME
+from netspec.version import __version__
 
 _TAKEN = {"self", "x", "torch", "nn", "F", "math", "super", "out"}
 
@@ -110,12 +111,12 @@ def _model_class(p: Plan, name: str, calls: dict[str, Call | None]) -> list[str]
         if calls[layer.name] is not None:
             expr = f"self.{layer.name}({', '.join(args)})"
         elif layer_type.function is not None:
-            expr = functions.source(layer_type.function(layer.config, len(args)), args)
+            expr = backend_functions.source(layer_type.function(layer.config, len(args)), args)
         else:
             raise ValueError(f"layer type {layer.type} has neither module nor function")
         act = functions.activation(layer_type.output_activation(layer.config))
         if act is not None:
-            expr = functions.source(act, [expr])
+            expr = backend_functions.source(act, [expr])
         forward.append(f"{variables[layer.name]} = {expr}  # {format_shape(layer.out.shape)}")
     output = variables[p.layers[-1].name] if p.layers else "x"
     return [

@@ -11,35 +11,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, model_validator
-
+from netspec.config import StrictConfig
 from netspec.dims import Dim, Shape
 
 DType = Literal["float32", "int64"]
 
 
-class LayerConfig(BaseModel):
-    """Base of every layer's arguments: strict about unknown fields and types, immutable.
-
-    Strict types: `units: true` or `units: "10"` is a mistake to report, not a 1 or a 10.
-    YAML lists arrive as lists and are taken as tuples.
-    """
-
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, populate_by_name=True, strict=True, allow_inf_nan=False
-    )
-
-    @model_validator(mode="before")
-    @classmethod
-    def _lists_as_tuples(cls, value: Any) -> Any:
-        return lists_as_tuples(value)
-
-
-def lists_as_tuples(value: Any) -> Any:
-    """Top-level list values of a mapping become tuples (strict mode wants tuples)."""
-    if isinstance(value, dict):
-        return {k: tuple(v) if isinstance(v, list) else v for k, v in value.items()}
-    return value
+class LayerConfig(StrictConfig):
+    """Base of every layer's arguments (see :class:`netspec.config.StrictConfig`)."""
 
 
 C = TypeVar("C", bound=LayerConfig)
@@ -173,20 +152,3 @@ def all_layers() -> list[LayerType[Any]]:
 
 def all_words() -> list[str]:
     return sorted(_ALIASES)
-
-
-def field_names(config: type[LayerConfig]) -> dict[str, str]:
-    """Every accepted spelling of every field, mapped to the field name."""
-    names: dict[str, str] = {}
-    for fname, finfo in config.model_fields.items():
-        names[fname] = fname
-        alias = finfo.validation_alias
-        if isinstance(alias, AliasChoices):
-            for choice in alias.choices:
-                if isinstance(choice, str):
-                    names[choice] = fname
-        elif isinstance(alias, str):
-            names[alias] = fname
-        if finfo.alias:
-            names[finfo.alias] = fname
-    return names

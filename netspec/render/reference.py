@@ -19,9 +19,10 @@ from typing import Any
 
 from pydantic import AliasChoices
 
+from netspec.config import field_names
 from netspec.dims import Dim
 from netspec.layers import all_layers
-from netspec.layers.registry import Example, LayerType, field_names
+from netspec.layers.registry import Example, LayerType
 from netspec.spec.expand import COMMON_FIELD_DOCS, COMMON_FIELDS
 from netspec.spec.typewords import type_words, yaml_value
 

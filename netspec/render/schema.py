@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from netspec.config import field_names
 from netspec.layers import registry
 from netspec.spec.expand import COMMON_FIELD_DOCS
 from netspec.spec.sections import DIM_SCHEMA, DataSpec, InputSpec, TrainSpec
@@ -134,7 +135,7 @@ def _config_def(layer: registry.LayerType[Any], defs: dict[str, Any]) -> str:
     props: dict[str, Any] = schema.get("properties", {})
     for fname, field_schema in list(props.items()):
         props[fname] = {"anyOf": [field_schema, _INTERPOLATED]}
-    for spelling, fname in registry.field_names(layer.config).items():
+    for spelling, fname in field_names(layer.config).items():
         if spelling not in props:
             props[spelling] = props[fname]
     props.update(_COMMON)

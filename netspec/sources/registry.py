@@ -20,9 +20,9 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import AliasChoices, Field, ValidationError
 
+from netspec.config import StrictConfig
 from netspec.dims import Shape
 from netspec.errors import Diagnostic, YPath, did_you_mean
-from netspec.layers.registry import LayerConfig
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -39,7 +39,7 @@ Family = Literal["bundled", "synthetic", "file"]
 COMMON_KEYS = ("source", "split", "standardize", "augment")
 
 
-class SourceOptions(LayerConfig):
+class SourceOptions(StrictConfig):
     """A source's options: strict about unknown keys and types, like layer arguments (so the
     spec loader's diagnostics, with did-you-mean and aliases, apply unchanged)."""
 
@@ -195,7 +195,7 @@ def _with_common_keys(diag: Diagnostic, source: Source, spec: Spec) -> Diagnosti
     """An unknown key may be a misspelt common key (`standardise`): say so, and list all."""
     from dataclasses import replace
 
-    from netspec.layers.registry import field_names
+    from netspec.config import field_names
 
     if diag.code != "unknown-field" or not diag.path:
         return diag

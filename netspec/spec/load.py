@@ -14,6 +14,7 @@ from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr, SerializeAsAny, ValidationError
 
+from netspec.config import field_names
 from netspec.errors import Diagnostic, Location, SpecError, YPath, did_you_mean
 from netspec.layers import registry
 from netspec.layers.registry import LayerConfig
@@ -314,7 +315,7 @@ def _nested_model(annotation: Any) -> type[BaseModel] | None:
 
 def _spellings(model: type[BaseModel]) -> dict[str, str]:
     if issubclass(model, LayerConfig):
-        return registry.field_names(model)
+        return field_names(model)
     return {f: f for f in model.model_fields}
 
 

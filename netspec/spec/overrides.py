@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from copy import deepcopy
 from typing import Any
 
+from netspec.config import field_names
 from netspec.errors import SpecError, did_you_mean, format_path
 from netspec.layers import registry
 from netspec.spec.expand import COMMON_FIELDS, TOP_LEVEL
@@ -144,7 +145,7 @@ def _existing_spelling(entry: dict[str, Any], target: dict[str, Any], key: str) 
     canonical = registry.resolve(str(word)) if word is not None else None
     if canonical is None:
         return key
-    spellings = registry.field_names(registry.get(canonical).config)
+    spellings = field_names(registry.get(canonical).config)
     field = spellings.get(key)
     for written in target:
         if field is not None and spellings.get(written) == field:

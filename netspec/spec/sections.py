@@ -21,9 +21,9 @@ from pydantic import (
     model_validator,
 )
 
+from netspec.config import lists_as_tuples
 from netspec.dims import Dim, Sym
 from netspec.errors import did_you_mean
-from netspec.layers.registry import lists_as_tuples
 
 _SYMBOL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _DTYPES = {

@@ -389,8 +389,8 @@ def _write_start(
     device: torch.device,
     world: World,
 ) -> None:
-    from netspec import __version__
     from netspec.render.summary import summary_text
+    from netspec.version import __version__
 
     run.write_spec(spec)
     run.write_text(
