@@ -13,9 +13,9 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from netspec.backend import functions as backend_functions
+from netspec.backend.lower import lower
 from netspec.errors import SpecError, netspec_bug
-from netspec.layers import functions, registry
-from netspec.layers.registry import Call, FnCall, Ref
+from netspec.layers.ir import Call, FnCall, Ref
 from netspec.plan import Plan, check_budget, concrete, max_params_default, plan
 from netspec.spec.expand import INPUT_NAME
 from netspec.spec.load import Spec, SpecSource, load_spec
@@ -59,26 +59,22 @@ def assemble(p: Plan) -> fx.GraphModule:
     from torch import fx
 
     graph = fx.Graph()
-    nodes: dict[str, fx.Node] = {INPUT_NAME: graph.placeholder("x")}
+    values: dict[str, fx.Node] = {INPUT_NAME: graph.placeholder("x")}
     modules: dict[str, nn.Module] = {}
-    for layer in p.layers:
-        layer_type = registry.get(layer.type)
-        args = [nodes[ref] for ref in layer.inputs]
-        if layer_type.module is not None:
-            module = instantiate(layer_type.module(layer.config, layer.in_tensors))
-            if not layer.trainable:
+    for node in lower(p):
+        args = [values[ref] for ref in node.inputs]
+        if isinstance(node.op, Call):
+            module = instantiate(node.op)
+            if not node.trainable:
                 module.requires_grad_(False)
-            modules[layer.name] = module
-            node = graph.call_module(layer.name, tuple(args))
-        elif layer_type.function is not None:
-            node = emit_call(graph, layer_type.function(layer.config, len(args)), args)
+            modules[node.name] = module
+            value = graph.call_module(node.name, tuple(args))
         else:
-            raise netspec_bug(f"layer type {layer.type} has neither module nor function")
-        act = functions.activation(layer_type.output_activation(layer.config))
-        if act is not None:
-            node = emit_call(graph, act, [node])
-        nodes[layer.name] = node
-    graph.output(nodes[p.layers[-1].name] if p.layers else nodes[INPUT_NAME])
+            value = emit_call(graph, node.op, args)
+        if node.activation is not None:
+            value = emit_call(graph, node.activation, [value])
+        values[node.name] = value
+    graph.output(values[p.layers[-1].name] if p.layers else values[INPUT_NAME])
     graph.lint()
     return fx.GraphModule(_hierarchy(modules), graph, class_name=class_name(p.name))
 
@@ -166,15 +162,14 @@ def verify(spec: Spec, p: Plan) -> None:
     want = (2, *checked.output.shape)
     if got != want:
         raise netspec_bug(f"plan says output {want} but torch gives {got}")
-    for layer in checked.layers:
-        if registry.get(layer.type).module is None:
+    for node in lower(checked):
+        if node.module is None:
             continue
-        module = gm.get_submodule(layer.name)
+        module = gm.get_submodule(node.name)
         real = sum(t.numel() for t in module.parameters())
-        if real != layer.params:
+        if real != node.params:
             raise netspec_bug(
-                f"layer {layer.name} ({layer.type}): plan says {layer.params} params, "
-                f"torch has {real}"
+                f"layer {node.name} ({node.type}): plan says {node.params} params, torch has {real}"
             )
 
 

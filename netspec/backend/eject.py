@@ -11,14 +11,15 @@ from __future__ import annotations
 import inspect
 import keyword
 import re
+from collections.abc import Iterable
 from typing import Any
 
 from netspec.backend import functions as backend_functions
 from netspec.backend.build import class_name
+from netspec.backend.lower import Node, lower
 from netspec.dims import format_shape
-from netspec.layers import functions, registry
-from netspec.layers.registry import Call
-from netspec.plan import Plan, PlannedLayer
+from netspec.layers.ir import Call
+from netspec.plan import Plan
 from netspec.spec.expand import INPUT_NAME
 from netspec.version import __version__
 
@@ -27,8 +28,8 @@ _TAKEN = {"self", "x", "torch", "nn", "F", "math", "super", "out"}
 
 def model_source(p: Plan, origin: str | None = None) -> str:
     """The full text of model.py for a plan (symbolic dims stay symbolic in the comments)."""
-    calls = {layer.name: _module_call(layer) for layer in p.layers}
-    classes = _custom_classes(c for c in calls.values() if c is not None)
+    nodes = lower(p)
+    classes = _custom_classes(node.module for node in nodes if node.module is not None)
     name = class_name(p.name)
     made_from = f" from {origin}" if origin else ""
     lines = [
@@ -50,17 +51,12 @@ def model_source(p: Plan, origin: str | None = None) -> str:
     ]
     for source in classes:
         lines += ["", source.rstrip(), ""]
-    lines += ["", *_model_class(p, name, calls)]
+    lines += ["", *_model_class(p, name, nodes)]
     text = "\n".join(lines).rstrip() + "\n"
     return re.sub(r"\n{4,}", "\n\n\n", text)
 
 
-def _module_call(layer: PlannedLayer) -> Call | None:
-    layer_type = registry.get(layer.type)
-    return None if layer_type.module is None else layer_type.module(layer.config, layer.in_tensors)
-
-
-def _custom_classes(calls: Any) -> list[str]:
+def _custom_classes(calls: Iterable[Call]) -> list[str]:
     """Source of every netspec.backend.modules class (and helper function) the calls use,
     in order."""
     from netspec.backend import modules
@@ -86,39 +82,34 @@ def _custom_classes(calls: Any) -> list[str]:
     ]
 
 
-def _model_class(p: Plan, name: str, calls: dict[str, Call | None]) -> list[str]:
+def _model_class(p: Plan, name: str, nodes: tuple[Node, ...]) -> list[str]:
     init: list[str] = []
     containers: set[str] = set()
-    for layer in p.layers:
-        call = calls[layer.name]
-        if call is None:
+    for node in nodes:
+        if node.module is None:
             continue
-        *outer, _ = layer.name.split(".")
+        *outer, _ = node.name.split(".")
         for depth in range(1, len(outer) + 1):
             container = ".".join(outer[:depth])
             if container not in containers:
                 containers.add(container)
                 init.append(f"self.{container} = nn.Module()")
-        init.append(f"self.{layer.name} = {call_source(call)}")
-        if not layer.trainable:
-            init.append(f"self.{layer.name}.requires_grad_(False)")
-    variables = _variables(p)
+        init.append(f"self.{node.name} = {call_source(node.module)}")
+        if not node.trainable:
+            init.append(f"self.{node.name}.requires_grad_(False)")
+    variables = _variables(nodes)
     dtype = "  (int64 token ids)" if p.input.dtype == "int64" else ""
     forward = [f"# x: {format_shape(p.input.shape)}{dtype}"]
-    for layer in p.layers:
-        args = [variables[ref] for ref in layer.inputs]
-        layer_type = registry.get(layer.type)
-        if calls[layer.name] is not None:
-            expr = f"self.{layer.name}({', '.join(args)})"
-        elif layer_type.function is not None:
-            expr = backend_functions.source(layer_type.function(layer.config, len(args)), args)
+    for node in nodes:
+        args = [variables[ref] for ref in node.inputs]
+        if isinstance(node.op, Call):
+            expr = f"self.{node.name}({', '.join(args)})"
         else:
-            raise ValueError(f"layer type {layer.type} has neither module nor function")
-        act = functions.activation(layer_type.output_activation(layer.config))
-        if act is not None:
-            expr = backend_functions.source(act, [expr])
-        forward.append(f"{variables[layer.name]} = {expr}  # {format_shape(layer.out.shape)}")
-    output = variables[p.layers[-1].name] if p.layers else "x"
+            expr = backend_functions.source(node.op, args)
+        if node.activation is not None:
+            expr = backend_functions.source(node.activation, [expr])
+        forward.append(f"{variables[node.name]} = {expr}  # {format_shape(node.out.shape)}")
+    output = variables[nodes[-1].name] if nodes else "x"
     return [
         f"class {name}(nn.Module):",
         f'    """Input {format_shape(p.input.shape)} -> output {format_shape(p.output.shape)}."""',
@@ -149,19 +140,19 @@ def _defaults(target: str) -> dict[str, Any]:
     return {p.name: p.default for p in params if p.default is not inspect.Parameter.empty}
 
 
-def _variables(p: Plan) -> dict[str, str]:
+def _variables(nodes: tuple[Node, ...]) -> dict[str, str]:
     """A Python variable per layer output: the layer name, dots as underscores, unique."""
     out = {INPUT_NAME: "x"}
     used = set(_TAKEN)
-    for layer in p.layers:
-        base = re.sub(r"\W", "_", layer.name)
+    for node in nodes:
+        base = re.sub(r"\W", "_", node.name)
         if keyword.iskeyword(base) or base in used:
             base += "_out"
         name, k = base, 1
         while name in used:
             name, k = f"{base}_{k}", k + 1
         used.add(name)
-        out[layer.name] = name
+        out[node.name] = name
     return out
 
 

@@ -10,7 +10,7 @@ import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from netspec.layers.registry import FnCall, Ref
+from netspec.layers.ir import FnCall, Ref
 
 INFIX = {"operator.add": "+", "operator.mul": "*"}
 """Functions printed as infix operators in model.py."""

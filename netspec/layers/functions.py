@@ -7,7 +7,7 @@ model.py prints. Kept torch-free so the validate path can describe layers withou
 
 from __future__ import annotations
 
-from netspec.layers.registry import FnCall, Ref
+from netspec.layers.ir import FnCall, Ref
 
 ACTIVATIONS: dict[str, FnCall] = {
     "relu": FnCall("torch.relu", (Ref(0),)),

@@ -2,7 +2,9 @@
 
 Everything that depends on the set of layers (spec validation, the JSON Schema, summary rows,
 the docs reference, the conformance tests) reads this registry, so adding a layer is one file
-plus one import line in ``netspec/layers/__init__.py``.
+plus one import line in ``netspec/layers/__init__.py``. The IR a layer describes its torch side
+with (:class:`Call`, :class:`FnCall`, :class:`Ref`) lives in :mod:`netspec.layers.ir` and is
+re-exported here, where the layer files import it from.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ from typing import Any, Generic, Literal, TypeVar
 
 from netspec.config import StrictConfig
 from netspec.dims import Dim, Shape
+from netspec.layers.ir import Call as Call
+from netspec.layers.ir import FnCall as FnCall
+from netspec.layers.ir import Ref as Ref
 
 DType = Literal["float32", "int64"]
 
@@ -49,41 +54,6 @@ class Example:
     in_shape: Shape
     dtype: DType = "float32"
     extra_inputs: int = 0  # merges: how many more inputs of the same shape
-
-
-@dataclass(frozen=True)
-class Call:
-    """How to construct a layer's torch module, as data (never code to eval).
-
-    ``target`` is ``nn.<Name>`` (a class of torch.nn) or a class name of
-    :mod:`netspec.backend.modules`. ``build_model`` instantiates it; ``netspec build`` prints it as
-    Python source in model.py. Arguments may themselves be Calls (``nn.Sequential``).
-    """
-
-    target: str
-    args: tuple[Any, ...] = ()
-    kwargs: Mapping[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Ref:
-    """The ``index``-th input of a function layer."""
-
-    index: int
-
-
-@dataclass(frozen=True)
-class FnCall:
-    """A parameter-free layer (add, concat, a fused activation) as a function of its inputs.
-
-    ``fn`` is a key of :data:`netspec.layers.functions.FUNCTIONS` (``operator.add``, ``torch.cat``,
-    ``torch.relu``, ...); arguments may be :class:`Ref`, lists of them, nested FnCalls, or
-    constants. It becomes an fx node in ``build_model`` and an expression in model.py.
-    """
-
-    fn: str
-    args: tuple[Any, ...] = ()
-    kwargs: Mapping[str, Any] = field(default_factory=dict)
 
 
 InferFn = Callable[[Any, tuple[Tensor, ...]], Inferred]
