@@ -38,6 +38,8 @@ ERROR_CODES: dict[str, str] = {
     "missing-extra": "an optional feature needs a package that is not installed",
     "cannot-write": "an output file or directory cannot be written",
     "unused-layer": "(warning) a layer whose output feeds nothing: computed, then discarded",
+    "runtime-check": "(warning) a limit only the running model can check, such as a symbolic "
+    "sequence length against positional_encoding's max_len",
     "data": "the training data cannot be used: a missing data file or column, NaN or "
     "non-numeric values, labels that do not fit the task, samples that cannot take `input`",
 }

@@ -131,7 +131,8 @@ def _shape_diagnostic(
 
 
 def warnings(spec: Spec, p: Plan) -> list[Diagnostic]:
-    """Valid but suspicious: layers whose output nothing uses (dead branches)."""
+    """Valid but suspicious: layers whose output nothing uses (dead branches), and limits
+    that only the running model can check (a layer type's ``runtime_check``)."""
     used = {ref for layer in p.layers for ref in layer.inputs}
     output = p.layers[-1].name if p.layers else None
     found = []
@@ -143,6 +144,17 @@ def warnings(spec: Spec, p: Plan) -> list[Diagnostic]:
                 "output: it is computed and discarded",
                 path=layer_spec.path,
                 hints=("use it in a later `from`, or remove it",),
+                severity="warning",
+            )
+            found.append(spec.source.attach(diag))
+        runtime_check = registry.get(layer.type).runtime_check
+        check = runtime_check(layer.config, layer.in_tensors) if runtime_check else None
+        if check is not None:
+            diag = Diagnostic(
+                "runtime-check",
+                f"layer {layer.name!r} ({layer.type}): {check.message}",
+                path=layer_spec.path,
+                hints=(check.hint,) if check.hint else (),
                 severity="warning",
             )
             found.append(spec.source.attach(diag))

@@ -151,6 +151,19 @@ def test_spec_from_stdin_and_unused_layer_warning() -> None:
     assert json.loads(payload)["warnings"][0]["code"] == "unused-layer"
 
 
+def test_symbolic_length_into_positional_encoding_warns_in_validate_and_summary() -> None:
+    text = "input: [T, 8]\nlayers:\n  - positional_encoding: {kind: learned, max_len: 16}\n"
+    for command in ("validate", "summary"):
+        result = runner.invoke(app, [command, "-"], input=text)
+        assert result.exit_code == 0
+        assert result.stderr.startswith(
+            "<stdin>:3:5: warning[runtime-check]: layers[0]: layer 'positional_encoding_0' "
+            "(positional_encoding): the sequence length T is symbolic, so T <= max_len 16 is "
+            "only checked when the model runs: a longer sequence raises an error there\n"
+            "  hint: set max_len to the longest sequence the model will see (now 16)\n"
+        )
+
+
 def test_budget_error_names_the_file_and_zero_means_no_limit() -> None:
     result = runner.invoke(app, ["validate", "--max-params", "10", str(SPEC)])
     assert result.stderr.startswith(

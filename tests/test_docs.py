@@ -19,6 +19,7 @@ NO_FILE_EXAMPLE = {
     "file-not-found",
     "budget",
     "unused-layer",
+    "runtime-check",
     "missing-extra",
     "cannot-write",
     "data",

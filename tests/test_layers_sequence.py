@@ -12,6 +12,7 @@ from oracle import check, predicted
 from pydantic import ValidationError
 from torch import nn
 
+import netspec
 from netspec import dims
 from netspec.backend.build import instantiate
 from netspec.errors import ShapeError
@@ -24,6 +25,7 @@ from netspec.layers import (  # noqa: F401  (registers the layers)
     transformer,
 )
 from netspec.layers.registry import Tensor
+from netspec.plan import warnings
 
 
 def build(name: str, args: dict[str, Any], shape: tuple[int, ...], dtype: str = "float32") -> Any:
@@ -241,6 +243,44 @@ def test_learned_positional_weight() -> None:
     x = torch.randn(3, 10, 16)
     with torch.no_grad():
         torch.testing.assert_close(module(x), x + weight[:10])
+
+
+POSITIONAL_T = """
+name: positions
+input: [T, 8]
+layers:
+  - positional_encoding: {{kind: {kind}, max_len: 16}}
+"""
+
+
+@pytest.mark.parametrize("kind", ["learned", "sinusoidal"])
+def test_positional_encoding_names_max_len_when_the_sequence_is_too_long(kind: str) -> None:
+    model = netspec.build_model(POSITIONAL_T.format(kind=kind), seed=0)
+    assert tuple(model(torch.zeros(2, 16, 8)).shape) == (2, 16, 8)  # max_len itself fits
+    with pytest.raises(
+        ValueError,
+        match=rf"^positional_encoding \(kind: {kind}\): the sequence length 20 exceeds "
+        r"max_len 16; raise max_len to 20 or more$",
+    ):
+        model(torch.zeros(2, 20, 8))
+
+
+def test_symbolic_length_into_max_len_is_a_warning_with_the_layer_path() -> None:
+    spec = netspec.load_spec(POSITIONAL_T.format(kind="learned"))
+    (warning,) = warnings(spec, netspec.plan(spec))
+    assert (warning.code, warning.severity, warning.path) == (
+        "runtime-check",
+        "warning",
+        ("layers", 0),
+    )
+    assert warning.message == (
+        "layer 'positional_encoding_0' (positional_encoding): the sequence length T is "
+        "symbolic, so T <= max_len 16 is only checked when the model runs: a longer sequence "
+        "raises an error there"
+    )
+    assert warning.location.line == 5
+    fixed = netspec.load_spec(POSITIONAL_T.format(kind="learned").replace("[T, 8]", "[12, 8]"))
+    assert warnings(fixed, netspec.plan(fixed)) == []
 
 
 def test_embedding_is_a_lookup() -> None:

@@ -116,3 +116,17 @@ def test_lower_gives_one_node_per_layer_with_its_call_and_activation() -> None:
     assert isinstance(add.op, FnCall)
     assert add.module is None
     assert (add.op.fn, add.inputs) == ("operator.add", ("a", "b"))
+
+
+def test_ejected_positional_encoding_names_max_len_too(tmp_path: pathlib.Path) -> None:
+    spec = "name: positions\ninput: [T, 8]\nlayers:\n  - positional_encoding: {max_len: 16}\n"
+    path = tmp_path / "model.py"
+    path.write_text(model_source(netspec.plan(spec)), encoding="utf-8")
+    model = _import(path, "netspec_lower_positions").Positions()
+    assert tuple(model(torch.zeros(2, 16, 8)).shape) == (2, 16, 8)
+    with pytest.raises(
+        ValueError,
+        match=r"^positional_encoding \(kind: sinusoidal\): the sequence length 17 exceeds "
+        r"max_len 16; raise max_len to 17 or more$",
+    ):
+        model(torch.zeros(2, 17, 8))

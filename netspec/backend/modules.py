@@ -159,10 +159,25 @@ class LearnedPositionalEncoding(nn.Module):
         nn.init.normal_(self.weight, std=0.02)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.weight[: x.shape[1]].to(x.dtype)  # (N, T, E) + (T, E)
+        return x + table_rows(self.weight, x, "learned")  # (N, T, E) + (T, E)
 
     def extra_repr(self) -> str:
         return f"max_len={self.max_len}, dim={self.dim}"
+
+
+def table_rows(table: torch.Tensor, x: torch.Tensor, kind: str) -> torch.Tensor:
+    """The first T rows of a (max_len, E) position table, for (N, T, E) ``x``.
+
+    A symbolic sequence length is only known here, when the model runs, so a too-long
+    sequence gets this message instead of torch's size mismatch in the addition.
+    """
+    steps, max_len = x.shape[1], table.shape[0]
+    if steps > max_len:
+        raise ValueError(
+            f"positional_encoding (kind: {kind}): the sequence length {steps} exceeds "
+            f"max_len {max_len}; raise max_len to {steps} or more"
+        )
+    return table[:steps].to(x.dtype)  # (T, E)
 
 
 class SinusoidalPositionalEncoding(nn.Module):
@@ -188,7 +203,7 @@ class SinusoidalPositionalEncoding(nn.Module):
             self.pe[:, 1::2] = torch.cos(position * rate[: self.dim // 2])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.pe[: x.shape[1]].to(x.dtype)  # (N, T, E) + (T, E)
+        return x + table_rows(self.pe, x, "sinusoidal")  # (N, T, E) + (T, E)
 
     def extra_repr(self) -> str:
         return f"max_len={self.max_len}, dim={self.dim}"
@@ -231,5 +246,7 @@ HELPERS = {
     "LastStateRNN": ("last_state",),
     "SelfAttention": ("causal_mask",),
     "TransformerEncoder": ("causal_mask",),
+    "LearnedPositionalEncoding": ("table_rows",),
+    "SinusoidalPositionalEncoding": ("table_rows",),
 }
 """Module-level functions each class calls (copied into model.py along with the class)."""

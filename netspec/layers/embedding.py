@@ -5,7 +5,10 @@ embedding: int64 token ids (N, T) -> (N, T, embedding_dim) (any per-sample rank:
 positional_encoding: (N, T, E) -> (N, T, E), adding the first T rows of a (max_len, E) table;
 ``T <= max_len``. ``kind: learned``: a trained table, ``max_len * E`` params (init normal, std
 0.02); ``kind: sinusoidal``: the fixed sin/cos table of "Attention Is All You Need", 0 params
-(a non-persistent buffer, so not in the state_dict). MACs 0 (elementwise).
+(a non-persistent buffer, so not in the state_dict). MACs 0 (elementwise). A fixed T is
+checked by the shape rule; a symbolic one (input ``[T, 64]``) only when the model runs, where
+a longer sequence raises a ValueError naming T and max_len, so validate warns
+(``runtime-check``).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from netspec.layers.registry import (
     Inferred,
     LayerConfig,
     LayerType,
+    RuntimeCheck,
     Tensor,
     register,
 )
@@ -77,6 +81,19 @@ def infer_positional(cfg: PositionalEncodingConfig, inputs: tuple[Tensor, ...]) 
     return Inferred(x, params, 0)
 
 
+def positional_runtime_check(
+    cfg: PositionalEncodingConfig, inputs: tuple[Tensor, ...]
+) -> RuntimeCheck | None:
+    steps = inputs[0].shape[0]
+    if isinstance(steps, int):
+        return None  # checked by the shape rule
+    return RuntimeCheck(
+        f"the sequence length {steps} is symbolic, so T <= max_len {cfg.max_len} is only "
+        "checked when the model runs: a longer sequence raises an error there",
+        hint=f"set max_len to the longest sequence the model will see (now {cfg.max_len})",
+    )
+
+
 def positional_module(cfg: PositionalEncodingConfig, inputs: tuple[Tensor, ...]) -> Call:
     embed = known(inputs[0].shape[1], "embed_dim")
     kind = "Learned" if cfg.kind == "learned" else "Sinusoidal"
@@ -109,6 +126,7 @@ register(
         config=PositionalEncodingConfig,
         infer=infer_positional,
         module=positional_module,
+        runtime_check=positional_runtime_check,
         family="sequence",
         summary="Adds position information: a fixed sinusoidal table or a learned one.",
         shape_rule="(N, T, E) -> (N, T, E); T <= max_len",
@@ -119,7 +137,8 @@ register(
         ),
         field_docs={
             "kind": "sinusoidal (fixed, no parameters) or learned (max_len * E parameters)",
-            "max_len": "longest sequence the table covers",
+            "max_len": "longest sequence the table covers; a symbolic T is checked only when the "
+            "model runs, where a longer sequence raises an error (validate warns: runtime-check)",
         },
     )
 )

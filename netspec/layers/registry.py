@@ -56,9 +56,19 @@ class Example:
     extra_inputs: int = 0  # merges: how many more inputs of the same shape
 
 
+@dataclass(frozen=True)
+class RuntimeCheck:
+    """A limit a layer can only check when the model runs (a symbolic length against a fixed
+    ``max_len``): ``netspec validate`` and ``summary`` print it as a warning."""
+
+    message: str
+    hint: str | None = None
+
+
 InferFn = Callable[[Any, tuple[Tensor, ...]], Inferred]
 ModuleFn = Callable[[Any, tuple[Tensor, ...]], Call]
 FunctionFn = Callable[[Any, int], FnCall]
+RuntimeCheckFn = Callable[[Any, tuple[Tensor, ...]], RuntimeCheck | None]
 
 
 @dataclass(frozen=True)
@@ -89,6 +99,7 @@ class LayerType(Generic[C]):
     # Expanded by the spec loader (residual): the user gives one input; the planner sees the
     # loader's internal inputs (block input, body output).
     structural: bool = False
+    runtime_check: RuntimeCheckFn | None = None  # what only the forward can check, if anything
 
     def output_activation(self, config: Any) -> str | None:
         return getattr(config, "activation", None) if self.fused_activation else None
