@@ -1,7 +1,8 @@
 """The `netspec` command line: the only place that prints, reads flags or sets exit codes.
 
-Exit codes: 0 success, 2 a mistake in the spec or the command line (diagnostics on stderr, no
-traceback), 1 an internal error (a netspec bug; `--debug` shows the traceback).
+Exit codes (``netspec.errors.ExitCode``, tabled in docs/cli.md): a mistake in the spec or the
+command line is a user error (diagnostics on stderr, no traceback), anything else an internal
+error (a netspec bug; `--debug` shows the traceback).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from netspec.errors import SpecError
+from netspec.errors import ExitCode, SpecError
 
 if TYPE_CHECKING:
     from netspec.spec.load import Spec
@@ -96,7 +97,7 @@ def _main(
 
 
 def _run(job: Callable[[], T], *, workers: bool = False) -> T:
-    """Run a command body: user mistakes become diagnostics and exit code 2.
+    """Run a command body: user mistakes become diagnostics and ``ExitCode.USER_ERROR``.
 
     ``workers``: the command may run as one of several processes (train under torchrun).
     Every process then meets the same mistake; only rank 0 reports it, unless the error is
@@ -106,7 +107,7 @@ def _run(job: Callable[[], T], *, workers: bool = False) -> T:
     except SpecError as exc:
         if not workers or _world_here().main or getattr(exc, "netspec_report", False):
             typer.echo(exc.render(), err=True)
-        raise typer.Exit(2) from None
+        raise typer.Exit(ExitCode.USER_ERROR) from None
     except (KeyboardInterrupt, typer.Exit):
         raise
     except Exception as exc:
@@ -125,7 +126,7 @@ def _run(job: Callable[[], T], *, workers: bool = False) -> T:
             "netspec bug, please report it)",
             err=True,
         )
-        raise typer.Exit(1) from None
+        raise typer.Exit(ExitCode.INTERNAL_ERROR) from None
 
 
 @app.command()
@@ -155,7 +156,7 @@ def validate(
             errors = [d.to_json() for d in exc.diagnostics]
             typer.echo(json.dumps({"valid": False, "errors": errors}))
             typer.echo(exc.render(), err=True)
-            raise typer.Exit(2) from None
+            raise typer.Exit(ExitCode.USER_ERROR) from None
         found = warnings(loaded, p)
         for warning in found:
             typer.echo(warning.render(), err=True)
@@ -324,7 +325,7 @@ def train(
 
     if spec is None and resume is None:
         typer.echo("netspec train needs a SPEC (or --resume RUN_DIR)", err=True)
-        raise typer.Exit(2)
+        raise typer.Exit(ExitCode.USER_ERROR)
     assignments = [*(overrides or ())]
     for flag, key in ((epochs, "epochs"), (batch_size, "batch_size"), (lr, "optimizer.lr")):
         if flag is not None:
@@ -339,7 +340,7 @@ def train(
             "this machine: drop --devices under torchrun",
             err=True,
         )
-        raise typer.Exit(2)
+        raise typer.Exit(ExitCode.USER_ERROR)
 
     def job() -> None:
         from netspec.training import NullReporter, TrainingInterrupted, TrainingStopped
@@ -364,19 +365,17 @@ def train(
             _close(reporter)
             if speaks:
                 typer.echo("interrupted before the first checkpoint: nothing to resume", err=True)
-            raise typer.Exit(130) from None
+            raise typer.Exit(ExitCode.INTERRUPTED) from None
         except TrainingStopped as stop:
             _close(reporter)
             if isinstance(stop, TrainingInterrupted):
                 if speaks:
                     typer.echo(f"{stop.message}\nresume with: {stop.resume_command}", err=True)
-                raise typer.Exit(130) from None
+                raise typer.Exit(ExitCode.INTERRUPTED) from None
             if isinstance(stop, PeerLost):
-                from netspec.training.distributed import PEER_LOST_EXIT
-
                 if speaks:
                     typer.echo(f"{stop.message}\nresume with: {stop.resume_command}", err=True)
-                raise typer.Exit(PEER_LOST_EXIT) from None
+                raise typer.Exit(ExitCode.PEER_LOST) from None
             if speaks:
                 typer.echo(
                     f"{stop.message}\nthe last good checkpoint is kept in {stop.run_dir}; train "
@@ -384,7 +383,7 @@ def train(
                     "(train.grad_clip)",
                     err=True,
                 )
-            raise typer.Exit(3) from None
+            raise typer.Exit(ExitCode.DIVERGED) from None
         finally:
             _close(reporter)
         if not speaks:
@@ -539,7 +538,7 @@ def graph(
                 "conda install graphviz), or use --format dot or --format mermaid",
                 err=True,
             )
-            raise typer.Exit(2)
+            raise typer.Exit(ExitCode.USER_ERROR)
         loaded = _load(spec, overrides)
         p = plan(loaded)
         for warning in warnings(loaded, p):
