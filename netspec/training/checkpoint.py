@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import pickle
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -159,10 +160,24 @@ def decode(data: bytes, path: Path) -> TrainState:
 
     try:
         loaded = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, pickle.UnpicklingError, EOFError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise unreadable(path, f"cannot read the checkpoint: {first}") from None
+    except pickle.UnpicklingError:  # torch's own text is a page on trusting the file's source
+        raise unreadable(
+            path,
+            "not a netspec training checkpoint: torch cannot load it as plain data "
+            "(weights_only=True)",
+        ) from None
+    except (OSError, RuntimeError, EOFError, ValueError) as exc:
+        raise unreadable(
+            path, f"cannot read the checkpoint: the file is truncated or damaged ({_reason(exc)})"
+        ) from None
     return TrainState.from_dict(loaded, path)
+
+
+def _reason(exc: Exception) -> str:
+    """torch's complaint, short: its first line without terminal colours."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()
+    first = text.splitlines()[0] if text else type(exc).__name__
+    return first if len(first) <= 80 else first[:77] + "..."
 
 
 def unreadable(path: Path, message: str, *, hint: str | None = None) -> SpecError:
