@@ -1,12 +1,15 @@
 """Diagnostics: user mistakes that point into the YAML.
 
 A :class:`SpecError` carries one or more :class:`Diagnostic`; the CLI prints them and exits 2.
-Anything else that escapes is a netspec bug, never blamed on the user.
+Anything else that escapes is a netspec bug, never blamed on the user. :class:`ExitCode` is
+every exit status the CLI and the ``--devices`` launcher use (docs/cli.md's table is
+generated from it).
 """
 
 from __future__ import annotations
 
 import difflib
+import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -44,6 +47,47 @@ ERROR_CODES: dict[str, str] = {
     "non-numeric values, labels that do not fit the task, samples that cannot take `input`",
 }
 """Every diagnostic code, with what it means (docs/errors.md is generated from this)."""
+
+
+class ExitCode(enum.IntEnum):
+    """The exit status of a ``netspec`` command (and of the ``--devices`` launcher)."""
+
+    OK = 0
+    INTERNAL_ERROR = 1
+    USER_ERROR = 2
+    DIVERGED = 3
+    PEER_LOST = 4
+    INTERRUPTED = 130  # 128 + SIGINT, the shell's convention for Ctrl-C
+
+    @property
+    def description(self) -> str:
+        return _EXIT_CODE_DESCRIPTIONS[self]
+
+
+_EXIT_CODE_DESCRIPTIONS = {
+    ExitCode.OK: "success (the spec is valid)",
+    ExitCode.INTERNAL_ERROR: "an internal error: a netspec bug",
+    ExitCode.USER_ERROR: "a user mistake: the spec (schema, names, shapes, budget), the data, "
+    "a run directory or checkpoint, or the command line (missing file, unknown option)",
+    ExitCode.DIVERGED: "`train`: the loss became NaN or infinite; the last good checkpoint is kept",
+    ExitCode.PEER_LOST: "`train`, one of several processes: another process failed, so this one "
+    "stopped (the resume command is printed)",
+    ExitCode.INTERRUPTED: "`train`: interrupted with Ctrl-C or SIGTERM; a checkpoint was saved "
+    "and the resume command printed",
+}
+
+SIGNAL_EXIT_BASE = 128
+"""A process killed by signal N exits with 128 + N (the shell's rule, which the launcher
+follows for a killed worker: 137 for SIGKILL)."""
+SIGNAL_EXIT_DESCRIPTION = (
+    "`train --devices`: a worker process was killed by signal N (e.g. 137 for SIGKILL); "
+    "resume from the last checkpoint"
+)
+
+
+def killed_by_signal(signum: int) -> int:
+    """The exit status that reports a process killed by signal ``signum``."""
+    return SIGNAL_EXIT_BASE + signum
 
 
 def format_path(path: YPath) -> str:
@@ -133,7 +177,7 @@ class Diagnostic:
 
 
 class SpecError(Exception):
-    """One or more user mistakes in a spec (exit code 2 in the CLI)."""
+    """One or more user mistakes in a spec (``ExitCode.USER_ERROR`` in the CLI)."""
 
     def __init__(self, diagnostics: Sequence[Diagnostic]) -> None:
         self.diagnostics = tuple(diagnostics)

@@ -378,5 +378,5 @@ def test_sigterm_to_the_launcher_reaches_every_worker(tmp_path: pathlib.Path) ->
     assert f"resume with: netspec train --resume {run} --devices 2" in err
     state = torch.load(run / "last.ckpt", weights_only=True)
     assert state["world_size"] == 2
-    assert len(state["rng"]["ranks"]) == 2
+    assert len(state["rank_rngs"]) == 2
     assert 1 <= state["epoch"] < 30

@@ -28,6 +28,7 @@ from netspec.training import (
     predict,
     train,
 )
+from netspec.training.checkpoint import CHECKPOINT_VERSION, SCHEMA, TrainState
 from netspec.training.optim import Schedule, effective_lr, make_optimizer
 from netspec.training.rundir import RunDir
 
@@ -527,19 +528,10 @@ def test_run_directory_files(tmp_path: Path) -> None:
 def test_checkpoint_is_plain_data(tmp_path: Path) -> None:
     train(spec_text("epochs: 1"), out=tmp_path / "run", data=blobs())
     state = torch.load(tmp_path / "run" / "last.ckpt", weights_only=True)
-    assert {
-        "model",
-        "optimizer",
-        "schedule",
-        "epoch",
-        "batch",
-        "best",
-        "early_stopping",
-        "rng",
-        "history",
-    } <= set(state)
-    assert isinstance(state["rng"]["torch"], torch.Tensor)
-    assert isinstance(state["rng"]["perm"], torch.Tensor)
+    assert state["format"] == CHECKPOINT_VERSION
+    assert set(state) == {"format", *SCHEMA}
+    assert isinstance(state["rank_rngs"][0]["torch_rng"], torch.Tensor)
+    assert isinstance(state["perm_rng"], torch.Tensor)
 
 
 def test_load_model_evaluate_and_predict(tmp_path: Path) -> None:
@@ -679,7 +671,7 @@ def test_bf16_mixed_precision_runs_on_cpu(tmp_path: Path) -> None:
 
 
 def test_spec_differences_name_the_innermost_paths() -> None:
-    from netspec.training.session import differences
+    from netspec.training.preflight import differences
 
     run = {"layers": [{"dense": 3}, {"relu": None}], "train": {"optimizer": {"lr": 0.1}}}
     now = {"layers": [{"dense": 4}, {"relu": None}], "train": {"optimizer": {"lr": 0.1}, "seed": 2}}
@@ -700,8 +692,8 @@ def test_checkpoint_every_steps_saves_within_epochs(
     saved: list[tuple[int, int, int]] = []
     original = RunDir.write_checkpoint
 
-    def spy(self: RunDir, state: Mapping[str, Any]) -> None:
-        saved.append((int(state["epoch"]), int(state["batch"]), int(state["batches_seen"])))
+    def spy(self: RunDir, state: TrainState) -> None:
+        saved.append((state.epoch, state.batch, state.batches_seen))
         original(self, state)
 
     monkeypatch.setattr(RunDir, "write_checkpoint", spy)

@@ -293,10 +293,17 @@ def monitor_names(task: str, metrics: tuple[str, ...]) -> tuple[str, ...]:
     return ("val_loss", "train_loss", *(f"val_{m}" for m in shown))
 
 
-def monitor_mode(monitor: str) -> Literal["min", "max"]:
-    """`auto`: losses and errors are minimised; accuracy, f1, roc_auc and r2 maximised."""
+def monitored(train: TrainSpec, *, has_val: bool) -> tuple[str, Literal["min", "max"]]:
+    """The value that picks the best weights (and that early stopping watches), and whether
+    lower or higher is better. Without early stopping: val_loss, or train_loss when there is
+    no validation split. Mode `auto`: losses and errors are minimised; accuracy, f1, roc_auc
+    and r2 maximised."""
+    stopping = train.early_stopping
+    monitor = stopping.monitor if stopping else ("val_loss" if has_val else "train_loss")
+    if stopping is not None and stopping.mode != "auto":
+        return monitor, stopping.mode
     name = monitor.removeprefix("val_").removeprefix("train_")
-    return "max" if name in ("accuracy", "f1", "roc_auc", "r2") else "min"
+    return monitor, "max" if name in ("accuracy", "f1", "roc_auc", "r2") else "min"
 
 
 class TrainSpec(Strict):

@@ -35,16 +35,13 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from netspec.errors import SpecError
+from netspec.errors import ExitCode, SpecError
 
 if TYPE_CHECKING:
     import torch
 
 LAUNCHED_BY_NETSPEC = "NETSPEC_DEVICES"
 """Set by ``--devices N`` in the workers it starts, so they can say how to resume."""
-
-PEER_LOST_EXIT = 4
-"""The exit status of a process that stopped because another process of the run failed."""
 
 RANK_SEED_STRIDE = 1_000_003
 """Process r seeds its dropout and augmentation generators with seed + r x this (a prime, so
@@ -328,17 +325,17 @@ def agreeing(world: World) -> Iterator[None]:
             exc.netspec_report = True  # type: ignore[attr-defined]
             raise
         raise PeerFailed(first, codes[first]) from exc
-    codes = [row[0] for row in world.gather_rows([0])]
+    codes = [row[0] for row in world.gather_rows([ExitCode.OK])]
     failed = [r for r, c in enumerate(codes) if c]
     if failed:
         raise PeerFailed(failed[0], codes[failed[0]])
 
 
 def exit_code(exc: BaseException) -> int:
-    """The CLI's exit status for an error: 2 for a user mistake, 1 for anything else."""
+    """The CLI's exit status for an error: a user mistake's, else an internal error's."""
     if isinstance(exc, PeerFailed):
         return exc.exit_code
-    return 2 if isinstance(exc, SpecError) else 1
+    return ExitCode.USER_ERROR if isinstance(exc, SpecError) else ExitCode.INTERNAL_ERROR
 
 
 VOTE_SECONDS = 0.25

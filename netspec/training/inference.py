@@ -63,7 +63,8 @@ def evaluate(
     spec's ``data:`` section with the same split seed, unless ``data`` is given)."""
     from netspec.training.loop import evaluate_split
     from netspec.training.metrics import make_metrics, metric_names
-    from netspec.training.session import check_fit, load_dataset
+    from netspec.training.preflight import check_fit
+    from netspec.training.session import load_dataset
 
     if split not in SPLITS:
         raise ValueError(f"split is one of {', '.join(SPLITS)}, not {split!r}")
@@ -104,7 +105,7 @@ def predict(
     settings = spec.train or TrainSpec()
     info = _info(run)
     inputs = _prepare(run, spec, x)
-    from netspec.training.session import check_token_ids
+    from netspec.training.preflight import check_token_ids
 
     check_token_ids(spec, [inputs], ("input",))
     target = pick_device(device or "auto")

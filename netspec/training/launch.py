@@ -20,7 +20,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from netspec.training.distributed import LAUNCHED_BY_NETSPEC, PEER_LOST_EXIT
+from netspec.errors import SIGNAL_EXIT_BASE, ExitCode, killed_by_signal
+from netspec.training.distributed import LAUNCHED_BY_NETSPEC
 
 GRACE_SECONDS = 60
 """How long workers get to finish their batch and write the checkpoint after a signal."""
@@ -54,26 +55,26 @@ def launch(args: Sequence[str], processes: int, *, cpu: bool, run_dir: Path | No
             elastic_launch(config, sys.executable)("-m", "netspec", *args)
         except ChildFailedError as failed:
             code = _exit_status(failed)
-            if code > 128 and 0 in getattr(failed, "failures", {}):
+            if code > SIGNAL_EXIT_BASE and 0 in getattr(failed, "failures", {}):
                 _resume_hint(run_dir, processes)  # rank 0, which would say it, was killed
             return code
         except SignalException:  # Ctrl-C or SIGTERM: the workers saved and said how to resume
-            return 130
-    return 0
+            return ExitCode.INTERRUPTED
+    return ExitCode.OK
 
 
 def _exit_status(failed: object) -> int:
     """The status of the worker that failed first. Failures that only follow another are
     passed over: the launcher's SIGTERM to the others, a worker that stopped because a peer
-    went away (PEER_LOST_EXIT), and one that stopped because a peer failed its setup (it
+    went away (ExitCode.PEER_LOST), and one that stopped because a peer failed its setup (it
     exits with that peer's status, a little later)."""
     failures: dict[int, Any] = getattr(failed, "failures", {})
     if not failures:
-        return 1
+        return ExitCode.INTERNAL_ERROR
     causes = {
         r: f
         for r, f in failures.items()
-        if f.exitcode != PEER_LOST_EXIT and -f.exitcode != signal.SIGTERM
+        if f.exitcode != ExitCode.PEER_LOST and -f.exitcode != signal.SIGTERM
     }
     pool = causes or failures
     rank = min(pool, key=lambda r: (pool[r].timestamp, r))
@@ -81,7 +82,7 @@ def _exit_status(failed: object) -> int:
     if code < 0:
         name = signal.Signals(-code).name if -code in signal.valid_signals() else str(-code)
         print(f"netspec: process {rank} was killed by {name}", file=sys.stderr)
-        return 128 - code
+        return killed_by_signal(-code)
     return code
 
 

@@ -5,14 +5,15 @@ Speed: the splits are whole tensors (moved to the GPU once when they fit); a bat
 The loss is summed on the device and read every ``log_every`` batches (for the progress
 display and the NaN check) and at the end of the epoch; metrics are computed once per epoch.
 
-Exactness: the global torch RNG (dropout), the permutation generator and the augmentation
-generator are all in the checkpoint, with the optimizer, the schedule and the epoch's
-progress, so a resumed run on CPU ends with bit-identical weights. The caller's global RNG
-state is left as it was (``torch.random.fork_rng``).
+Exactness: every random stream (dropout, batch order, augmentation) is in the checkpoint, with
+the optimizer, the schedule and the epoch's progress (a ``TrainState``: see ``checkpoint``),
+so a resumed run on CPU ends with bit-identical weights. The caller's global RNG state is
+left as it was (``torch.random.fork_rng``).
 
-Stopping: Ctrl-C is deferred to the end of the current batch (a second Ctrl-C stops at once),
-then a checkpoint is saved and ``TrainingInterrupted`` says how to resume. A NaN or
-infinite training loss raises ``TrainingDiverged`` and keeps the last good checkpoint.
+Stopping: Ctrl-C is deferred to the end of the current batch (``signals``; a second Ctrl-C
+stops at once), then a checkpoint is saved and ``TrainingInterrupted`` says how to resume. A
+NaN or infinite training loss raises ``TrainingDiverged`` and keeps the last good checkpoint.
+The checks before any of this run in ``preflight``.
 """
 
 from __future__ import annotations
@@ -20,14 +21,20 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import signal
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
-from netspec.spec.sections import TrainSpec, monitor_mode
+from netspec.spec.sections import TrainSpec, monitored
+from netspec.training.checkpoint import (
+    RankRng,
+    TrainState,
+    gather_rngs,
+    loss_parts,
+    own_loss_part,
+    own_rng,
+)
 from netspec.training.distributed import (
     LAUNCHED_BY_NETSPEC,
     Vote,
@@ -44,7 +51,9 @@ from netspec.training.outcome import (
     TrainingDiverged,
     TrainingInterrupted,
 )
+from netspec.training.preflight import has_batchnorm
 from netspec.training.rundir import CHECKPOINT, FINAL, RunDir
+from netspec.training.signals import Interrupt, deferred_sigint
 
 if TYPE_CHECKING:
     import torch
@@ -83,41 +92,6 @@ class _Diverged(Exception):
     def __init__(self, what: str) -> None:
         super().__init__(what)
         self.what = what  # "the training loss became nan"
-
-
-class _Interrupt:
-    requested = False
-
-
-@contextlib.contextmanager
-def deferred_sigint(*, escalate: bool = True) -> Iterator[_Interrupt]:
-    """The first Ctrl-C (SIGINT) or SIGTERM asks the loop to stop after the current batch and
-    save a checkpoint; a second one raises KeyboardInterrupt at once (``escalate``). Only in
-    the main thread, and only over Python's own handlers (SIGINT's default, SIGTERM's
-    SIG_DFL). In a multi-process run a process that stopped alone would leave the others
-    waiting, so there it never escalates: the launcher (which passes its signals on to the
-    workers) kills them after its grace period."""
-    flag = _Interrupt()
-    if threading.current_thread() is not threading.main_thread():
-        yield flag
-        return
-
-    def handler(signum: int, frame: object) -> None:
-        if flag.requested and escalate:
-            raise KeyboardInterrupt
-        flag.requested = True
-
-    defaults = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: signal.SIG_DFL}
-    previous = {
-        signum: signal.signal(signum, handler)
-        for signum, default in defaults.items()
-        if signal.getsignal(signum) is default
-    }
-    try:
-        yield flag
-    finally:
-        for signum, old in previous.items():
-            signal.signal(signum, old)
 
 
 def evaluate_split(
@@ -198,9 +172,7 @@ class Trainer:
         self.val = _usable(data.val)
         self.test = _usable(data.test)
         stopping = train.early_stopping
-        self.monitor = stopping.monitor if stopping else ("val_loss" if self.val else "train_loss")
-        mode = stopping.mode if stopping and stopping.mode != "auto" else None
-        self.mode = mode or monitor_mode(self.monitor)
+        self.monitor, self.mode = monitored(train, has_val=self.val is not None)
         self.patience = stopping.patience if stopping else None
         self.min_delta = stopping.min_delta if stopping else 0.0
 
@@ -267,7 +239,7 @@ class Trainer:
 
     # -- the run -----------------------------------------------------------------------
 
-    def fit(self, checkpoint: dict[str, Any] | None) -> RunResult:
+    def fit(self, checkpoint: TrainState | None) -> RunResult:
         import torch
 
         devices = [self.device.index or 0] if self.device.type == "cuda" else []
@@ -300,7 +272,7 @@ class Trainer:
         self.reporter.on_end(result)
         return result
 
-    def _epoch(self, interrupt: _Interrupt) -> None:
+    def _epoch(self, interrupt: Interrupt) -> None:
         import torch
 
         p = self.progress
@@ -646,138 +618,68 @@ class Trainer:
     # -- checkpoints -------------------------------------------------------------------
 
     def _save_checkpoint(self) -> None:
-        import torch
-
         p = self.progress
         grads = {
             name: param.grad
             for name, param in self.model.named_parameters()
             if param.grad is not None
         }
-        rng: dict[str, Any] = {
-            "torch": torch.get_rng_state(),
-            "perm": self.perm_generator.get_state(),
-            "augment": self.augment_generator.get_state(),
-            "epoch_start": p.epoch_rng,
-        }
-        if self.device.type == "cuda":
-            rng["cuda"] = torch.cuda.get_rng_state(self.device)
-        if self.world.distributed:  # each process's own dropout and augmentation streams
-            rng["ranks"] = self._rank_rngs(rng)
-        state: dict[str, Any] = {
-            "epoch": p.epoch,
-            "batch": p.batch,
-            "batches_seen": p.batches_seen,
-            "model": self.model.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "schedule": self.schedule.state_dict(),
-            "scaler": self.scaler.state_dict() if self.scaler is not None else {},
-            "grads": grads,  # mid-accumulation only
-            "best": {"value": p.best_value, "epoch": p.best_epoch},
-            "early_stopping": {"wait": p.wait, "stopped": p.stopped_early},
-            "finished": p.finished,
-            "train_seconds": p.train_seconds,
-            "train_samples": p.train_samples,
-            "current_epoch": {
-                "loss_sum": self._loss_sums(),
-                "samples": p.epoch_samples,
-                "seconds": p.epoch_seconds,
-            },
-            "rng": rng,
-            "history": p.history,
-            "monitor": self.monitor,
-            "world_size": self.world.size,
-        }
+        own = RankRng.here(self.augment_generator, self.device)
+        state = TrainState(
+            model=self.model.state_dict(),
+            optimizer=self.optimizer.state_dict(),
+            schedule=self.schedule.state_dict(),
+            scaler=self.scaler.state_dict() if self.scaler is not None else {},
+            grads=grads,
+            epoch=p.epoch,
+            batch=p.batch,
+            batches_seen=p.batches_seen,
+            best_value=p.best_value,
+            best_epoch=p.best_epoch,
+            wait=p.wait,
+            stopped_early=p.stopped_early,
+            finished=p.finished,
+            train_seconds=p.train_seconds,
+            train_samples=p.train_samples,
+            epoch_loss=loss_parts(p.loss_sum, self.world),
+            epoch_samples=p.epoch_samples,
+            epoch_seconds=p.epoch_seconds,
+            perm_rng=self.perm_generator.get_state(),
+            epoch_start_rng=p.epoch_rng,
+            rank_rngs=gather_rngs(own, self.world),
+            history=tuple(p.history),
+            monitor=self.monitor,
+            world_size=self.world.size,
+        )
         self.run.write_checkpoint(state)
         self.saved_at = (p.epoch, p.batch)
 
-    def _restore(self, state: dict[str, Any]) -> None:
-        import torch
-
+    def _restore(self, state: TrainState) -> None:
         p = self.progress
-        self.model.load_state_dict(state["model"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.schedule.load_state_dict(state["schedule"])
-        if self.scaler is not None and state["scaler"]:
-            self.scaler.load_state_dict(state["scaler"])
+        self.model.load_state_dict(state.model)
+        self.optimizer.load_state_dict(state.optimizer)
+        self.schedule.load_state_dict(state.schedule)
+        if self.scaler is not None and state.scaler:
+            self.scaler.load_state_dict(state.scaler)
         named = dict(self.model.named_parameters())
-        for name, grad in state["grads"].items():
+        for name, grad in state.grads.items():
             named[name].grad = grad.to(self.device)
-        p.epoch, p.batch = int(state["epoch"]), int(state["batch"])
-        p.batches_seen = int(state["batches_seen"])
-        p.best_value, p.best_epoch = state["best"]["value"], int(state["best"]["epoch"])
-        p.wait = int(state["early_stopping"]["wait"])
-        p.stopped_early = bool(state["early_stopping"]["stopped"])
-        p.finished = bool(state["finished"])
-        p.train_seconds = float(state["train_seconds"])
-        p.train_samples = int(state["train_samples"])
-        current = state["current_epoch"]
-        loss_sum = self._own_loss_sum(current["loss_sum"])
+        p.epoch, p.batch, p.batches_seen = state.epoch, state.batch, state.batches_seen
+        p.best_value, p.best_epoch = state.best_value, state.best_epoch
+        p.wait, p.stopped_early, p.finished = state.wait, state.stopped_early, state.finished
+        p.train_seconds, p.train_samples = state.train_seconds, state.train_samples
+        loss_sum = own_loss_part(state.epoch_loss, self.world)
         p.loss_sum = loss_sum.to(self.device) if loss_sum is not None else None
-        p.epoch_samples, p.epoch_seconds = int(current["samples"]), float(current["seconds"])
-        p.history = [dict(row) for row in state["history"]]
-        rng = state["rng"]
-        mine = self._own_rng(rng, p.batches_seen)
-        torch.set_rng_state(mine["torch"])
-        if self.device.type == "cuda" and "cuda" in mine:
-            torch.cuda.set_rng_state(mine["cuda"], self.device)
-        self.perm_generator.set_state(rng["perm"])  # the same on every process
-        self.augment_generator.set_state(mine["augment"])
-        p.epoch_rng = rng["epoch_start"]
+        p.epoch_samples, p.epoch_seconds = state.epoch_samples, state.epoch_seconds
+        p.history = [dict(row) for row in state.history]
+        own_rng(state, self.world, self.settings.seed, self.device).apply(
+            self.augment_generator, self.device
+        )
+        self.perm_generator.set_state(state.perm_rng)  # the same on every process
+        p.epoch_rng = state.epoch_start_rng
         if p.best_epoch > 0 and self.world.main:
             self.best_state = self.run.read_weights()
         self.saved_at = (p.epoch, p.batch)
-
-    def _loss_sums(self) -> torch.Tensor | None:
-        """The current epoch's summed training loss: each process holds its own part, so
-        the checkpoint keeps every part (shape (processes,)); one process: a scalar."""
-        import torch
-
-        loss_sum = self.progress.loss_sum
-        if loss_sum is None or self.vote is None:
-            return loss_sum  # type: ignore[no-any-return]
-        return torch.stack(self.world.gather_tensors(loss_sum.detach().to("cpu")))
-
-    def _own_loss_sum(self, saved: torch.Tensor | None) -> torch.Tensor | None:
-        """This process's part of a checkpoint's epoch loss: its own when as many processes
-        saved it as now run; else the whole sum on rank 0 and zero elsewhere."""
-        import torch
-
-        if saved is None:
-            return None
-        parts = saved.reshape(-1)
-        if parts.numel() == self.world.size:
-            return parts[self.world.rank].clone()
-        return parts.sum() if self.world.main else torch.zeros((), dtype=parts.dtype)
-
-    def _rank_rngs(self, own: dict[str, Any]) -> list[dict[str, Any]]:
-        """Every process's dropout, augmentation (and CUDA) generator states, in rank order."""
-        keys = [k for k in ("torch", "augment", "cuda") if k in own]
-        gathered = {k: self.world.gather_tensors(own[k]) for k in keys}
-        return [{k: gathered[k][r] for k in keys} for r in range(self.world.size)]
-
-    def _own_rng(self, rng: dict[str, Any], batches_seen: int) -> dict[str, Any]:
-        """This process's generator states from a checkpoint. Saved by as many processes as
-        now run: exactly theirs (a bit-exact resume). Saved by a different number: fresh
-        streams seeded from the seed, the rank and the position (repeatable, not the same
-        as an uninterrupted run)."""
-        import torch
-
-        ranks = rng.get("ranks")
-        size, rank = self.world.size, self.world.rank
-        if ranks is not None and len(ranks) == size:
-            return dict(ranks[rank])
-        if ranks is None and size == 1:
-            return rng
-        seed = rank_seed(self.settings.seed + batches_seen, rank)
-        fresh: dict[str, Any] = {
-            "torch": torch.Generator().manual_seed(seed).get_state(),
-            "augment": torch.Generator().manual_seed(seed + 1).get_state(),
-        }
-        if self.device.type == "cuda":
-            torch.cuda.manual_seed(seed)
-            fresh["cuda"] = torch.cuda.get_rng_state(self.device)
-        return fresh
 
     def _start_info(self, *, resumed: bool) -> StartInfo:
         return StartInfo(
@@ -797,12 +699,6 @@ class Trainer:
             resumed=resumed,
             processes=self.world.size,
         )
-
-
-def has_batchnorm(model: torch.nn.Module) -> bool:
-    from torch.nn.modules.batchnorm import _BatchNorm
-
-    return any(isinstance(m, _BatchNorm) for m in model.modules())
 
 
 def _usable(split: SplitLike | None) -> SplitLike | None:

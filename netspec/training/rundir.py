@@ -5,7 +5,7 @@
     runs/<name>-<YYYYmmdd-HHMMSS>/     (or exactly --out DIR)
       spec.yaml                  the resolved spec (netspec.load_model reads it)
       model.safetensors          the best weights so far (by the monitored value)
-      last.ckpt                  everything --resume needs (torch.save of plain data)
+      last.ckpt                  everything --resume needs (a versioned TrainState: checkpoint.py)
       metrics.csv                one row per epoch
       metrics.json               final: test metrics of the best weights, best_epoch, speed
       curves.png                 loss and metrics per epoch
@@ -15,7 +15,8 @@
 
 Every file is written atomically (temp file, fsync, rename): a crash leaves the previous
 version, never half a file. ``last.ckpt`` holds only tensors, dicts, lists, strings and
-numbers, and is read with ``torch.load(weights_only=True)``: nothing is unpickled.
+numbers, and is read with ``torch.load(weights_only=True)``: nothing is unpickled (see
+``checkpoint``).
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ from netspec.spec.load import Spec, load_spec
 if TYPE_CHECKING:
     import torch
 
+    from netspec.training.checkpoint import TrainState
+
 CHECKPOINT = "last.ckpt"
 HISTORY = "metrics.csv"
 FINAL = "metrics.json"
@@ -44,7 +47,6 @@ CURVES = "curves.png"
 SUMMARY = "summary.txt"
 INFO = "run.json"
 STANDARDIZER = "standardizer.safetensors"
-CHECKPOINT_FORMAT = 1
 
 
 def default_run_dir(name: str, root: Path = Path("runs")) -> Path:
@@ -176,14 +178,12 @@ class RunDir:
         path = self.path / STANDARDIZER
         return load_file(str(path)) if path.is_file() else None
 
-    def write_checkpoint(self, state: Mapping[str, Any]) -> None:
-        import torch
+    def write_checkpoint(self, state: TrainState) -> None:
+        from netspec.training.checkpoint import encode
 
-        buffer = io.BytesIO()
-        torch.save({"format": CHECKPOINT_FORMAT, **state}, buffer)
-        write_atomic(self.path / CHECKPOINT, buffer.getvalue())
+        write_atomic(self.path / CHECKPOINT, encode(state))
 
-    def read_checkpoint(self) -> dict[str, Any]:
+    def read_checkpoint(self) -> TrainState:
         """last.ckpt, loaded with weights_only=True onto the CPU."""
         return self.parse_checkpoint(self.read_checkpoint_bytes())
 
@@ -196,26 +196,11 @@ class RunDir:
                 "invalid-value", f"cannot read the checkpoint {path}: {exc.strerror or exc}"
             ) from None
 
-    def parse_checkpoint(self, data: bytes) -> dict[str, Any]:
-        """A checkpoint's bytes (read here, or sent by rank 0) loaded with weights_only=True."""
-        import pickle
+    def parse_checkpoint(self, data: bytes) -> TrainState:
+        """A checkpoint's bytes (read here, or sent by rank 0), checked and typed."""
+        from netspec.training.checkpoint import decode
 
-        import torch
-
-        path = self.path / CHECKPOINT
-        try:
-            state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-        except (OSError, RuntimeError, pickle.UnpicklingError, EOFError) as exc:
-            raise SpecError.single(
-                "invalid-value",
-                f"cannot read the checkpoint {path}: {str(exc).splitlines()[0]}",
-            ) from None
-        if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-            raise SpecError.single(
-                "invalid-value",
-                f"{path} is not a netspec checkpoint (format {CHECKPOINT_FORMAT})",
-            )
-        return state
+        return decode(data, self.path / CHECKPOINT)
 
 
 class MutedRunDir(RunDir):
@@ -243,7 +228,7 @@ class MutedRunDir(RunDir):
     def write_standardizer(self, tensors: Mapping[str, torch.Tensor]) -> None:
         pass
 
-    def write_checkpoint(self, state: Mapping[str, Any]) -> None:
+    def write_checkpoint(self, state: TrainState) -> None:
         pass
 
 
