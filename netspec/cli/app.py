@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from netspec.errors import SpecError
+from netspec.errors import SpecError, printable
 
 if TYPE_CHECKING:
     from netspec.spec.load import Spec
@@ -121,8 +121,8 @@ def _run(job: Callable[[], T], *, workers: bool = False) -> T:
         world = _world_here() if workers else None
         where = f" in process {world.rank} of {world.size}" if world and world.distributed else ""
         typer.echo(
-            f"internal error{where}: {exc}\n(run with --debug for the traceback; this is a "
-            "netspec bug, please report it)",
+            f"internal error{where}: {printable(str(exc))}\n(run with --debug for the "
+            "traceback; this is a netspec bug, please report it)",
             err=True,
         )
         raise typer.Exit(1) from None
@@ -170,7 +170,7 @@ def validate(
             typer.echo(json.dumps(result))
         else:
             typer.echo(
-                f"ok: {spec}: {p.name}, {_plural(len(p.layers), 'layer')}, "
+                f"ok: {printable(spec)}: {printable(p.name)}, {_plural(len(p.layers), 'layer')}, "
                 f"{_plural(p.total_params, 'parameter')}"
             )
 

@@ -268,7 +268,19 @@ class _Builder:
 
     def _mapping(self, node: yaml.MappingNode, path: YPath) -> dict[Any, Any]:
         explicit = sum(1 for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge")
-        self.constructor.flatten_mapping(node)  # resolves `<<:` merge keys, placed first
+        try:
+            self.constructor.flatten_mapping(node)  # resolves `<<:` merge keys, placed first
+        except yaml.constructor.ConstructorError as exc:
+            # YAML's merge key takes a mapping or a list of mappings; say so at the value.
+            mark = exc.problem_mark or node.start_mark
+            loc = Location(self.source.file, mark.line + 1, mark.column + 1)
+            diag = Diagnostic(
+                "invalid-value",
+                "a merge key `<<` takes a mapping, or a list of mappings, to merge into this one",
+                path=(*path, "<<"),
+                hints=("e.g. `<<: *defaults` where `defaults: &defaults {units: 64}`",),
+            )
+            raise SpecError([diag.located(loc, self.source.snippet(loc))]) from None
         merged = len(node.value) - explicit
         out: dict[Any, Any] = {}
         from_merge: set[Any] = set()
