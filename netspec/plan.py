@@ -161,8 +161,8 @@ def _too_large(spec: Spec, path: YPath, what: str, shown: str | None = None) -> 
         f"{what} is too large for netspec",
         path=path,
         received=shown,
-        expected=f"at most 2**48 ({MAX_DIM:,}) per dimension and 10**18 parameters, MACs "
-        "or elements per tensor",
+        expected=f"at most 2**48 ({MAX_DIM:,}) per dimension, and 10**18 elements per tensor, "
+        "parameters or MACs in all",
         hints=("a size this large is a typo, not a model: check the sizes and ${...} above",),
     )
     return SpecError([spec.source.attach(diag)])

@@ -414,8 +414,9 @@ def _run(text: str) -> tuple[str, str]:
     spec = netspec.load_spec(text)
     p = plan(spec)
     shown = [d.render() for d in warnings(spec, p)]
-    shown += [summary_text(p, 8), mermaid(p), dot(p)]
-    encoded = json.dumps(summary_json(p, 8))
+    batch = spec.train.batch_size if spec.train is not None else 1  # as `netspec summary`
+    shown += [summary_text(p, batch), mermaid(p), dot(p)]
+    encoded = json.dumps(summary_json(p, batch))
     for number in (p.total_params, p.macs, *(layer.params for layer in p.layers)):
         if isinstance(number, int) and not 0 <= number <= LIMIT:
             return "bug", f"a count of {number} passed the plan"

@@ -278,7 +278,7 @@ class _Builder:
                 "invalid-value",
                 "a merge key `<<` takes a mapping, or a list of mappings, to merge into this one",
                 path=(*path, "<<"),
-                hints=("e.g. `<<: *defaults` where `defaults: &defaults {units: 64}`",),
+                hints=("e.g. `<<: *defaults`, after `defaults: &defaults {units: 64}` in vars",),
             )
             raise SpecError([diag.located(loc, self.source.snippet(loc))]) from None
         merged = len(node.value) - explicit
