@@ -4,7 +4,9 @@ Runs the mutation engine of tests/fuzzing.py (mutants of specs/ and the docs' YA
 through load, plan, summaries and graphs) and prints the counts by outcome, then each kind of
 finding once with its shortest mutant: ``bug`` (an exception other than SpecError),
 ``unescaped`` (printed text holding a control character) and ``slow`` (over a second).
-Exits 1 when there is a bug or unescaped finding; slow mutants are reported only.
+``--cli N`` also runs N mutants through `netspec validate`, `summary` and `graph` (``cli ok``:
+exit 0 or 2, nothing unescaped). Exits 1 on a bug or unescaped finding; slow mutants are only
+reported.
 
 Run it niced on a shared machine: ``nice python benchmarks/fuzz.py ...``.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import re
 import sys
+import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -21,14 +24,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from fuzzing import Outcome, run  # noqa: E402  (tests/ is not a package)
+from fuzzing import Outcome, run, run_cli  # noqa: E402  (tests/ is not a package)
 
 
 def signature(kind: str, detail: str) -> str:
     """What groups findings of one cause: the exception and netspec's last frame."""
-    if kind == "slow":
+    if kind.endswith("slow"):
         return "slower than a second"
-    if kind == "unescaped":
+    if kind.endswith("unescaped"):
         return detail.splitlines()[0][:100] if detail else ""
     frames = re.findall(r'File "[^"]*/(netspec/[^"]+)", line (\d+), in (\w+)', detail)
     lines = [line for line in detail.strip().splitlines() if line and not line.startswith(" ")]
@@ -41,6 +44,9 @@ def main() -> int:
     parser.add_argument("--mutants", type=int, default=25_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--show", type=int, default=400, help="characters of each mutant shown")
+    parser.add_argument(
+        "--cli", type=int, default=0, help="also run this many mutants through the CLI"
+    )
     args = parser.parse_args()
 
     start = time.perf_counter()
@@ -55,10 +61,19 @@ def main() -> int:
             print(f"  {n + 1:,} mutants, {time.perf_counter() - start:.0f} s", file=sys.stderr)
 
     report = run(args.mutants, args.seed, progress)
+    if args.cli:
+        with tempfile.TemporaryDirectory() as folder:
+            cli = run_cli(args.cli, args.seed, Path(folder))
+        report.counts.update({f"cli {kind}": count for kind, count in cli.counts.items()})
+        report.findings += [(f"cli {kind}", m, d) for kind, m, d in cli.findings]
     elapsed = time.perf_counter() - start
-    print(f"{args.mutants:,} mutants, seed {args.seed}, {elapsed:.0f} s")
-    for kind in ("ok", "spec-error", "bug", "unescaped", "slow"):
-        print(f"  {kind:<11}{report.counts.get(kind, 0):>8,}")
+    print(
+        f"{args.mutants:,} mutants in process, {args.cli:,} through the CLI, "
+        f"seed {args.seed}, {elapsed:.0f} s"
+    )
+    kinds = ("ok", "spec-error", "bug", "unescaped", "slow")
+    for kind in [*kinds, *(f"cli {k}" for k in kinds if f"cli {k}" in report.counts)]:
+        print(f"  {kind:<15}{report.counts.get(kind, 0):>8,}")
     groups: dict[tuple[str, str], list[str]] = defaultdict(list)
     for kind, mutant, detail in report.findings:
         groups[(kind, signature(kind, detail))].append(mutant)
@@ -69,7 +84,8 @@ def main() -> int:
     print("\nslowest mutants:")
     for seconds, mutant in slowest[:5]:
         print(f"  {seconds:6.2f} s  {mutant[:120]!r}")
-    return 1 if report.counts.get("bug") or report.counts.get("unescaped") else 0
+    failed = ("bug", "unescaped", "cli bug", "cli unescaped")
+    return 1 if any(report.counts.get(kind) for kind in failed) else 0
 
 
 if __name__ == "__main__":

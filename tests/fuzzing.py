@@ -426,6 +426,30 @@ def _run(text: str) -> tuple[str, str]:
     return ("ok" if encoded else "bug"), ""
 
 
+# The commands that print a spec's words; JSON output escapes them by itself.
+CLI_COMMANDS = (("validate",), ("summary",), ("graph", "--format", "dot"))
+
+
+def check_cli(text: str, folder: Path) -> Outcome:
+    """The same mutant through the commands that print it: exit 0 or 2, nothing unescaped."""
+    from typer.testing import CliRunner
+
+    from netspec.cli.app import app
+
+    spec = folder / "mutant.yaml"
+    # surrogatepass: a lone surrogate becomes bytes that are not UTF-8, which is reported
+    spec.write_text(text, encoding="utf-8", errors="surrogatepass")
+    start = time.perf_counter()
+    for command in CLI_COMMANDS:
+        result = CliRunner().invoke(app, [*command, str(spec)])
+        shown = result.stdout + result.stderr
+        if result.exit_code not in (0, 2) or "internal error" in shown:
+            return Outcome("bug", time.perf_counter() - start, f"{command}: {shown[-2000:]}")
+        if CONTROL.search(shown):
+            return Outcome("unescaped", time.perf_counter() - start, f"{command}: {shown}")
+    return Outcome("ok", time.perf_counter() - start)
+
+
 def run(
     budget: int, seed: int, on_mutant: Callable[[int, str, Outcome], None] | None = None
 ) -> Report:
@@ -440,4 +464,16 @@ def run(
         report.add(mutant, outcome)
         if on_mutant is not None:
             on_mutant(n, mutant, outcome)
+    return report
+
+
+def run_cli(budget: int, seed: int, folder: Path) -> Report:
+    """``budget`` mutants through the CLI (slower: three commands each), in ``folder``."""
+    rng = random.Random(seed)
+    corpus = seeds()
+    report = Report()
+    for n in range(budget):
+        _, text = corpus[n % len(corpus)]
+        mutant = mutate(text, rng)
+        report.add(mutant, check_cli(mutant, folder))
     return report

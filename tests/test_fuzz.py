@@ -11,7 +11,7 @@ import json
 import pathlib
 
 import pytest
-from fuzzing import CONTROL, check, emit, run
+from fuzzing import CONTROL, check, emit, run, run_cli
 from typer.testing import CliRunner
 
 import netspec
@@ -21,6 +21,7 @@ from netspec.plan import MAX_COUNT, MAX_DIM
 from netspec.render.graph import dot, mermaid
 from netspec.render.summary import summary_json, summary_text
 from netspec.spec.expand import TOP_LEVEL
+from netspec.spec.source import parse
 from netspec.units import format_bytes
 
 runner = CliRunner()
@@ -41,6 +42,13 @@ def test_a_seeded_budget_of_mutants_finds_nothing() -> None:
     assert not report.findings, shown[:4000]
     assert report.counts.get("ok", 0) > 20  # mutants that stay valid reach plan and render
     assert report.counts.get("spec-error", 0) > 200
+
+
+def test_a_seeded_budget_of_mutants_through_the_cli(tmp_path: pathlib.Path) -> None:
+    report = run_cli(10, seed=20261202, folder=tmp_path)
+    shown = "\n\n".join(f"[{kind}] {mutant}{detail}" for kind, mutant, detail in report.findings)
+    assert not report.findings, shown[:4000]
+    assert report.counts.get("ok", 0) == 10
 
 
 def test_the_fuzzer_reports_what_it_must(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -64,7 +72,7 @@ def test_the_fuzzer_reports_what_it_must(monkeypatch: pytest.MonkeyPatch) -> Non
 
 def test_the_emitter_writes_yaml_that_reads_back() -> None:
     tree = {"a": [None, True, 1.5, -3, 'x\x1b\u202e"\\'], "b": {}, "c": []}
-    assert netspec.spec.source.parse(emit(tree)).data == {
+    assert parse(emit(tree)).data == {
         **tree,
         "a": [None, True, 1.5, -3, 'x\x1b\u202e"\\'],
     }
@@ -103,6 +111,10 @@ def test_a_merge_key_keeps_its_yaml_meaning() -> None:
     second, third = spec.layers[1].config, spec.layers[2].config
     assert (second.units, second.activation) == (3, "relu")  # type: ignore[attr-defined]
     assert third.units == 2  # type: ignore[attr-defined]  (the first mapping listed wins)
+    # A mapping merged inside another is flattened there; read again through its alias, its
+    # own merged key is still not a duplicate.
+    text = "both: {<<: [&e {<<: {units: 1}, units: 2}]}\nagain: *e\n"
+    assert parse(text).data == {"both": {"units": 2}, "again": {"units": 2}}
 
 
 # --- null or empty sections ------------------------------------------------------------------
