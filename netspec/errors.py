@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import enum
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -38,6 +39,8 @@ ERROR_CODES: dict[str, str] = {
     "block-cycle": "a block that uses itself, directly or through other blocks",
     "shape": "a layer cannot take the shape it receives; names the layer and both shapes",
     "budget": "the model has more parameters than the allowed budget",
+    "too-large": "a size, parameter count or MAC count past netspec's limits (2**48 per "
+    "dimension; 10**18 parameters, MACs or elements): a typo, never a model",
     "missing-extra": "an optional feature needs a package that is not installed",
     "cannot-write": "an output file or directory cannot be written",
     "unused-layer": "(warning) a layer whose output feeds nothing: computed, then discarded",
@@ -88,6 +91,32 @@ SIGNAL_EXIT_DESCRIPTION = (
 def killed_by_signal(signum: int) -> int:
     """The exit status that reports a process killed by signal ``signum``."""
     return SIGNAL_EXIT_BASE + signum
+
+
+# What a terminal would act on instead of showing: C0 and C1 controls but newline and tab
+# (ESC starts the sequences that clear a screen or retitle a window), DEL, the line and
+# paragraph separators, bidirectional overrides (text shown in another order than it is),
+# invisible format characters (not the joiners that emoji and some scripts need), and lone
+# surrogates (which no encoding can write).
+_UNPRINTABLE = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u180e\u200b\u200e\u200f\u2028-\u202e"
+    "\u2060-\u2064\u2066-\u206f\ufeff\ufff9-\ufffb\ud800-\udfff]"
+)
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print to a terminal: control characters shown as escapes (``\\x1b``).
+
+    Everything netspec prints that may hold user text (diagnostics, the summary, graph labels,
+    the CLI's messages) goes through here, so a spec cannot move the cursor, clear the screen
+    or reorder what is shown.
+    """
+    return _UNPRINTABLE.sub(_escape, text)
 
 
 def format_path(path: YPath) -> str:
@@ -158,7 +187,7 @@ class Diagnostic:
         lines.extend(f"  hint: {h}" for h in self.hints)
         if self.snippet:
             lines.append(self.snippet)
-        return "\n".join(lines)
+        return printable("\n".join(lines))
 
     def to_json(self) -> dict[str, object]:
         return {

@@ -12,14 +12,20 @@ from dataclasses import dataclass
 
 from netspec import dims
 from netspec.dims import Dim, Shape, format_shape
-from netspec.errors import Diagnostic, Location, ShapeError, SpecError
+from netspec.errors import Diagnostic, Location, ShapeError, SpecError, YPath
 from netspec.layers import registry
 from netspec.layers.registry import LayerConfig, Tensor
 from netspec.spec.expand import INPUT_NAME
 from netspec.spec.load import LayerSpec, Spec, SpecSource, load_spec
-from netspec.units import format_bytes
+from netspec.units import format_bytes, format_count
 
 BYTES = {"float32": 4, "int64": 8}
+MAX_DIM = 2**48
+"""The largest size of one dimension (281,474,976,710,656): far above any real tensor."""
+MAX_COUNT = 10**18
+"""The largest parameter count, MAC count or number of elements of one tensor, per layer and
+in total; GPT-3 175B has 1.75e11 parameters. Anything larger is a typo, never a model, and
+past it the numbers stop fitting the summary, JSON readers and float arithmetic."""
 DEFAULT_MAX_PARAMS = 1_000_000_000
 """Default budget of `build_model` and the CLI's build/train: 1e9 params = 4 GB in float32."""
 
@@ -85,7 +91,10 @@ def plan(spec: Spec | SpecSource) -> Plan:
     """Infer every layer's output shape, parameters and MACs (pure Python, no torch)."""
     spec = load_spec(spec)
     tensors: dict[str, Tensor] = {INPUT_NAME: Tensor(spec.input.shape, spec.input.dtype)}
+    _check_input(spec)
     planned: list[PlannedLayer] = []
+    params: int = 0
+    macs: Dim = 0
     for layer in spec.layers:
         inputs = layer.inputs  # the loader resolved every reference, the default included
         ins = tuple(tensors[ref] for ref in inputs)
@@ -94,6 +103,11 @@ def plan(spec: Spec | SpecSource) -> Plan:
             inferred = layer_type.infer(layer.config, ins)
         except ShapeError as exc:
             raise SpecError([_shape_diagnostic(spec, layer, ins, exc)]) from None
+        except OverflowError:  # a size too large for float arithmetic, e.g. a 100-digit scale
+            raise _too_large(spec, layer.path, f"layer {layer.name!r} ({layer.type})") from None
+        params += inferred.params
+        macs = dims.add(macs, inferred.macs)
+        _check_layer(spec, layer, inferred.out.shape, params, macs)
         tensors[layer.name] = inferred.out
         planned.append(
             PlannedLayer(
@@ -109,6 +123,49 @@ def plan(spec: Spec | SpecSource) -> Plan:
             )
         )
     return Plan(spec.name, tensors[INPUT_NAME], tuple(planned))
+
+
+def _over(value: Dim, limit: int) -> bool:
+    """Whether a size or count (or any coefficient of a symbolic one) passes ``limit``."""
+    if isinstance(value, int):
+        return not -limit <= value <= limit
+    return any(not -limit <= coeff <= limit for _, coeff in value.terms)
+
+
+def _check_input(spec: Spec) -> None:
+    shape = spec.input.shape
+    for i, d in enumerate(shape):
+        if _over(d, MAX_DIM):
+            path = ("input", "shape", i) if ("input", "shape", i) in spec.source.values else None
+            raise _too_large(
+                spec, path or ("input", i), f"input dimension {i + 1}", shown=format_count(d)
+            )
+    if _over(dims.prod(shape), MAX_COUNT):
+        raise _too_large(spec, ("input",), "the input", shown=format_shape(shape))
+
+
+def _check_layer(spec: Spec, layer: LayerSpec, shape: Shape, params: int, macs: Dim) -> None:
+    """The output's dimensions and size, and the running totals, stay within the limits."""
+    what = f"layer {layer.name!r} ({layer.type})"
+    if any(_over(d, MAX_DIM) for d in shape) or _over(dims.prod(shape), MAX_COUNT):
+        raise _too_large(spec, layer.path, f"the output of {what}", shown=format_shape(shape))
+    if _over(params, MAX_COUNT):
+        raise _too_large(spec, layer.path, f"the parameter count up to {what}", shown=f"{params:,}")
+    if _over(macs, MAX_COUNT):
+        raise _too_large(spec, layer.path, f"the MAC count up to {what}", shown=format_count(macs))
+
+
+def _too_large(spec: Spec, path: YPath, what: str, shown: str | None = None) -> SpecError:
+    diag = Diagnostic(
+        "too-large",
+        f"{what} is too large for netspec",
+        path=path,
+        received=shown,
+        expected=f"at most 2**48 ({MAX_DIM:,}) per dimension, and 10**18 elements per tensor, "
+        "parameters or MACs in all",
+        hints=("a size this large is a typo, not a model: check the sizes and ${...} above",),
+    )
+    return SpecError([spec.source.attach(diag)])
 
 
 def _shape_diagnostic(

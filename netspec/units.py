@@ -9,12 +9,16 @@ def format_bytes(value: Dim) -> str:
     """``1536`` -> ``1.50 KiB``; a symbolic size is shown as its expression."""
     if not isinstance(value, int):
         return f"{value} bytes"
-    size = float(value)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
-            return f"{value:,} B" if unit == "B" else f"{size:,.2f} {unit}"
-        size /= 1024
-    return f"{value:,} B"
+    if value < 1024:
+        return f"{value:,} B"
+    for power, unit in enumerate(("KiB", "MiB", "GiB", "TiB"), 1):
+        if value < 1024 ** (power + 1) or unit == "TiB":
+            break
+    # Integer arithmetic, rounded half to even like `:.2f`: a float overflows past 1e308 B.
+    hundredths, rest = divmod(value * 100, 1024**power)
+    if 2 * rest > 1024**power or (2 * rest == 1024**power and hundredths % 2):
+        hundredths += 1
+    return f"{hundredths // 100:,}.{hundredths % 100:02d} {unit}"
 
 
 def format_count(value: Dim, human: bool = False) -> str:

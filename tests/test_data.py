@@ -507,6 +507,82 @@ def test_npz_nan_and_objects_are_refused(tmp_path: pathlib.Path) -> None:
     assert "x has 10 samples but y has 9" in error(spec).render()
 
 
+def _damage(data: bytes, how: str) -> bytes:
+    if how == "truncated":
+        return data[: len(data) // 2]
+    if how == "corrupted":  # one byte of the first member's data flipped: its CRC fails
+        at = data.index(b"NUMPY") + 80
+        return data[:at] + bytes([data[at] ^ 0xFF]) + data[at + 1 :]
+    # An .npy header announcing an array of 738 GiB (the padding keeps its length).
+    return data.replace(b"(40, 3), }" + b" " * 8, b"(999999999, 99), }", 1)
+
+
+@pytest.mark.parametrize(
+    ("suffix", "how", "words"),
+    [
+        (".npz", "truncated", "d.npz is damaged: File is not a zip file"),
+        (".npz", "corrupted", "d.npz is damaged: Bad CRC-32"),
+        (".npy", "truncated", "d.npy is damaged: Failed to read all data"),
+        (".npy", "huge", "d.npy: Unable to allocate"),
+    ],
+)
+def test_damaged_numpy_files_are_data_diagnostics(
+    tmp_path: pathlib.Path, suffix: str, how: str, words: str
+) -> None:
+    good = tmp_path / f"good{suffix}"
+    x = np.ones((40, 3))
+    if suffix == ".npz":
+        np.savez(good, x=x, y=np.zeros(40))
+    else:
+        np.save(good, x)
+    (tmp_path / f"d{suffix}").write_bytes(_damage(good.read_bytes(), how))
+    spec = spec_file(tmp_path, spec_text("[3]", f"  source: npz\n  path: d{suffix}\n"))
+    (d,) = error(spec, "autoencoder").diagnostics
+    assert (d.code, d.path) == ("data", ("data", "path"))
+    assert words in d.message
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX devices and FIFOs")
+def test_a_path_that_is_not_a_regular_file(tmp_path: pathlib.Path) -> None:
+    import os
+
+    os.mkfifo(tmp_path / "fifo")  # opening it to read would wait for a writer forever
+    for path in ("/dev/zero", "fifo", "x" * 5000):
+        spec = spec_file(tmp_path, spec_text("[3]", f"  source: npz\n  path: {path}\n"))
+        (d,) = error(spec).diagnostics
+        assert d.path == ("data", "path")
+        expected = "cannot read data file" if path.startswith("x") else "is not a regular file"
+        assert expected in d.message
+
+
+@pytest.mark.parametrize(
+    ("path", "words"),
+    [
+        ("d.npz", "d.npz is damaged: File is not a zip file"),
+        ("/dev/zero", "'/dev/zero' is not a regular file"),
+    ],
+)
+def test_train_reports_a_bad_data_file_as_a_diagnostic(
+    tmp_path: pathlib.Path, path: str, words: str
+) -> None:
+    from typer.testing import CliRunner
+
+    from netspec.cli.app import app
+
+    np.savez(tmp_path / "good.npz", x=np.ones((40, 4)), y=np.zeros(40))
+    (tmp_path / "d.npz").write_bytes((tmp_path / "good.npz").read_bytes()[:300])
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        f"input: [4]\nlayers: [dense: 2]\ndata: {{source: npz, path: {path}}}\n"
+        "train: {task: classification, epochs: 1}\n"
+    )
+    result = CliRunner().invoke(app, ["train", str(spec), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert "internal error" not in result.output
+    assert f"spec.yaml:3:27: error[data]: data.path: {words}" in result.stderr
+
+
 # --- augmentation ----------------------------------------------------------------------------
 
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from netspec.errors import ExitCode, SpecError
+from netspec.errors import ExitCode, SpecError, printable
 
 if TYPE_CHECKING:
     from netspec.spec.load import Spec
@@ -130,8 +130,8 @@ def run_command(job: Callable[[], T], *, workers: bool = False) -> T:
         world = _world_here() if workers else None
         where = f" in process {world.rank} of {world.size}" if world and world.distributed else ""
         typer.echo(
-            f"internal error{where}: {exc}\n(run with --debug for the traceback; this is a "
-            "netspec bug, please report it)",
+            f"internal error{where}: {printable(str(exc))}\n(run with --debug for the "
+            "traceback; this is a netspec bug, please report it)",
             err=True,
         )
         raise typer.Exit(ExitCode.INTERNAL_ERROR) from None

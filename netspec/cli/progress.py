@@ -17,6 +17,8 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from netspec.errors import printable
+
 if TYPE_CHECKING:
     from netspec.training import RunResult, StartInfo
 
@@ -43,12 +45,17 @@ class RichReporter:
     def on_start(self, info: StartInfo) -> None:
         self.info = info
         verb = "resuming" if info.resumed else "training"
+        # The data description and run directory hold paths the user typed: shown as text,
+        # control characters escaped and no rich markup read from them.
         self.console.print(
-            f"{verb} {info.task} on {info.device}"
-            + (f" x {info.processes} processes" if info.processes > 1 else "")
-            + f": {info.data}; {info.params:,} parameters, "
-            f"{info.epochs} epochs; run directory {info.run_dir}",
+            printable(
+                f"{verb} {info.task} on {info.device}"
+                + (f" x {info.processes} processes" if info.processes > 1 else "")
+                + f": {info.data}; {info.params:,} parameters, "
+                f"{info.epochs} epochs; run directory {info.run_dir}"
+            ),
             soft_wrap=True,
+            markup=False,
         )
         self.batch_size = max(1, info.train_samples // max(1, info.batches_per_epoch))
         self.last_step = info.start_epoch * info.batches_per_epoch + info.start_batch

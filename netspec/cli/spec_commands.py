@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from netspec.cli.app import SetOption, SpecArg, emit, load_spec_arg, run_command
-from netspec.errors import ExitCode, SpecError
+from netspec.errors import ExitCode, SpecError, printable
 
 
 def validate(
@@ -58,7 +58,7 @@ def validate(
             typer.echo(json.dumps(result))
         else:
             typer.echo(
-                f"ok: {spec}: {p.name}, {_plural(len(p.layers), 'layer')}, "
+                f"ok: {printable(spec)}: {printable(p.name)}, {_plural(len(p.layers), 'layer')}, "
                 f"{_plural(p.total_params, 'parameter')}"
             )
 

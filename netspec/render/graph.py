@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from netspec.dims import format_shape
+from netspec.errors import printable
 from netspec.plan import Plan, PlannedLayer
 from netspec.spec.expand import INPUT_NAME
 
@@ -95,14 +96,14 @@ def _edges(p: Plan) -> Iterator[tuple[str, str, str]]:
 
 def _mm(text: str) -> str:
     """Text for a double-quoted Mermaid label: entity codes for the characters it parses."""
-    text = text.replace("#", "#35;").replace('"', "#quot;")
+    text = printable(text).replace("#", "#35;").replace('"', "#quot;")
     return text.replace("<", "#lt;").replace(">", "#gt;").replace("\n", " ")
 
 
 def mermaid(p: Plan) -> str:
     """A ``flowchart TD`` (renders on GitHub inside a ```mermaid fence)."""
     ids = _Ids()
-    name = " ".join(p.name.split())  # a comment ends at the line break
+    name = " ".join(printable(p.name).split())  # a comment ends at the line break
     lines = ["flowchart TD", f"{_INDENT}%% netspec graph of {name}".rstrip()]
     lines.append(f'{_INDENT}{ids("n", INPUT_NAME)}(["{INPUT_NAME}<br/>{_mm(_input_text(p))}"])')
 
@@ -128,13 +129,13 @@ def mermaid(p: Plan) -> str:
 
 def _dq(*lines: str) -> str:
     """A DOT double-quoted string; in a label, ``\\n`` separates the lines."""
-    escaped = (re.sub(r'(["\\])', r"\\\1", line).replace("\n", " ") for line in lines)
+    escaped = (re.sub(r'(["\\])', r"\\\1", printable(line)).replace("\n", " ") for line in lines)
     return '"' + "\\n".join(escaped) + '"'
 
 
 def _record(*fields: str) -> str:
     """A record label, fields stacked: braces, bars and angle brackets are syntax there."""
-    escaped = (re.sub(r'([{}|<>"\\])', r"\\\1", f).replace("\n", " ") for f in fields)
+    escaped = (re.sub(r'([{}|<>"\\])', r"\\\1", printable(f)).replace("\n", " ") for f in fields)
     return '"{' + "|".join(escaped) + '}"'
 
 

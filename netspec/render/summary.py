@@ -10,6 +10,7 @@ from typing import Any
 
 from netspec import dims
 from netspec.dims import Shape, format_shape
+from netspec.errors import printable
 from netspec.plan import Plan, PlannedLayer
 from netspec.units import format_bytes, format_count
 
@@ -65,9 +66,10 @@ def summary_text(p: Plan, batch_size: int) -> str:
     ]
     rows = []
     for i, layer in enumerate(p.layers, 1):
-        row = [str(i), layer.name, layer.type]
+        # Names are escaped before the columns are measured, so the table stays aligned.
+        row = [str(i), printable(layer.name), printable(layer.type)]
         if graph:
-            row.append(", ".join(layer.inputs))
+            row.append(printable(", ".join(layer.inputs)))
         row += [
             _inputs_text(layer.in_shapes),
             format_shape(layer.out.shape),
@@ -80,7 +82,7 @@ def summary_text(p: Plan, batch_size: int) -> str:
     ]
     rule = "─" * (sum(widths) + 2 * (len(widths) - 1))
     lines = [
-        f"{p.name}: {len(p.layers)} layer{'' if len(p.layers) == 1 else 's'}, "
+        f"{printable(p.name)}: {len(p.layers)} layer{'' if len(p.layers) == 1 else 's'}, "
         f"input {format_shape(p.input.shape)}"
         + (" int64" if p.input.dtype == "int64" else "")
         + f" -> output {format_shape(p.output.shape)}",

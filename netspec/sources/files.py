@@ -8,6 +8,9 @@ rows, arrays of different lengths.
 
 from __future__ import annotations
 
+import tokenize
+import zipfile
+import zlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,12 +42,20 @@ class NpzOptions(SourceOptions):
 
 def resolve_path(path: str, ctx: Context, key: str) -> Path:
     """``path`` against the spec's folder; a DataProblem (with a did-you-mean) if absent."""
-    given = Path(path).expanduser()
+    try:
+        given = Path(path).expanduser()
+    except RuntimeError:  # `~name/...` for a user this machine does not have
+        given = Path(path)
     file = given if given.is_absolute() else ctx.base_dir / given
-    if file.is_file():
-        return file
-    if file.is_dir():
-        raise DataProblem(f"{path!r} is a directory, not a data file", key=(key,))
+    try:
+        if file.is_file():
+            return file
+        if file.is_dir():
+            raise DataProblem(f"{path!r} is a directory, not a data file", key=(key,))
+        if file.exists():  # a device, FIFO or socket: reading one may never end
+            raise DataProblem(f"{path!r} is not a regular file", key=(key,))
+    except OSError as exc:  # a name too long, a folder that cannot be searched
+        raise DataProblem(f"cannot read data file {path!r} ({exc.strerror})", key=(key,)) from None
     hints: tuple[str, ...] = ()
     try:
         guess = did_you_mean(file.name, [f.name for f in file.parent.iterdir() if f.is_file()])
@@ -230,9 +241,44 @@ def _load_array(file: Path, key: str) -> Any:
                 "(it never unpickles)",
                 key=(key,),
             ) from None
-        raise DataProblem(f"{file.name} is not a .npy or .npz file ({exc})", key=(key,)) from None
+        raise _damaged(file, key, exc) from None  # the magic number was right
+    except _DAMAGED as exc:
+        raise _damaged(file, key, exc) from None
+    except MemoryError as exc:
+        raise _too_big(file, key, exc) from None
     except OSError as exc:
         raise DataProblem(f"cannot read {file.name} ({exc})", key=(key,)) from None
+
+
+# A truncated or corrupted .npz: the zip directory is missing, a member's data ends early or
+# fails its CRC, the compressed stream is broken, a flipped bit asks for a zip feature
+# (encryption, another compression method) that zipfile lacks, an .npy header that no longer
+# parses.
+_DAMAGED = (
+    zipfile.BadZipFile,
+    EOFError,
+    zlib.error,
+    NotImplementedError,
+    SyntaxError,
+    tokenize.TokenError,
+)
+
+
+def _too_big(file: Path, key: str, exc: MemoryError) -> DataProblem:
+    """numpy allocates the whole array its header announces before reading it."""
+    return DataProblem(
+        f"{file.name}: {exc}",
+        key=(key,),
+        hints=("the file is damaged, or its arrays need more memory than this machine has",),
+    )
+
+
+def _damaged(file: Path, key: str, exc: Exception) -> DataProblem:
+    return DataProblem(
+        f"{file.name} is damaged: {exc or type(exc).__name__}",
+        key=(key,),
+        hints=("the file may have been cut short while written or copied; write it again",),
+    )
 
 
 def _member(archive: Any, name: str, file: Path, key: str) -> NDArray[Any]:
@@ -246,12 +292,18 @@ def _member(archive: Any, name: str, file: Path, key: str) -> NDArray[Any]:
         )
     try:
         return archive[name]  # type: ignore[no-any-return]
-    except ValueError:
+    except ValueError as exc:
+        if "allow_pickle" not in str(exc):  # a member cut short: fewer bytes than its shape
+            raise _damaged(file, key, exc) from None
         raise DataProblem(
             f"{file.name}: array {name!r} holds Python objects; netspec reads plain numeric "
             "arrays only (it never unpickles)",
             key=(key,),
         ) from None
+    except (*_DAMAGED, OSError) as exc:  # OSError: a corrupted offset points off the file
+        raise _damaged(file, key, exc) from None
+    except MemoryError as exc:
+        raise _too_big(file, key, exc) from None
 
 
 def _first_bad(a: NDArray[Any]) -> str:

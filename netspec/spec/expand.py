@@ -242,11 +242,16 @@ class _Expander:
             value = self.interpolate(self.data.get(key), (key,), self.vars)
             if key in self.data and len(self.diags) == before:  # else: don't report it twice
                 sections[key] = value
-        if "input" not in self.data and not self._misspelt("input"):
+        written = "input" in self.data
+        if self.data.get("input") is None and (written or not self._misspelt("input")):
+            # `input:` with nothing after it is null: as good as missing, but at its line.
             self.error(
                 "missing-field",
-                "the spec needs `input`: the per-sample input shape",
-                (),
+                "`input` is empty: it is the per-sample input shape"
+                if written
+                else "the spec needs `input`: the per-sample input shape",
+                ("input",) if written else (),
+                key=written,
                 hints=("e.g. `input: [1, 28, 28]` or `input: [784]`",),
             )
         layers = self.data.get("layers")

@@ -184,6 +184,23 @@ def parse(text: str, file: str | None = None) -> Document:
     return Document(data, source)
 
 
+class _Merger(yaml.SafeLoader):
+    """PyYAML's merge-key resolution, remembering how many pairs of each mapping came from
+    `<<:` (placed first). A mapping inside another's merge is flattened there, in place, and
+    may be built later through an alias: its count must survive that."""
+
+    def __init__(self) -> None:
+        super().__init__("")
+        self.merged: dict[int, int] = {}  # id(mapping node) -> pairs that came from `<<:`
+
+    def flatten_mapping(self, node: yaml.MappingNode) -> None:
+        if id(node) in self.merged:
+            return
+        explicit = sum(1 for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge")
+        super().flatten_mapping(node)
+        self.merged[id(node)] = len(node.value) - explicit
+
+
 class _Builder:
     """Turns composed nodes into Python data, recording positions and refusing unsafe tags.
 
@@ -194,7 +211,7 @@ class _Builder:
 
     def __init__(self, source: SourceMap) -> None:
         self.source = source
-        self.constructor = yaml.SafeLoader("")
+        self.constructor = _Merger()
         self.built: dict[int, tuple[Any, int]] = {}  # id(node) -> (value, expanded size)
         self.active: set[int] = set()
         self.total = 0
@@ -267,9 +284,20 @@ class _Builder:
         return text
 
     def _mapping(self, node: yaml.MappingNode, path: YPath) -> dict[Any, Any]:
-        explicit = sum(1 for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge")
-        self.constructor.flatten_mapping(node)  # resolves `<<:` merge keys, placed first
-        merged = len(node.value) - explicit
+        try:
+            self.constructor.flatten_mapping(node)  # resolves `<<:` merge keys, placed first
+        except yaml.constructor.ConstructorError as exc:
+            # YAML's merge key takes a mapping or a list of mappings; say so at the value.
+            mark = exc.problem_mark or node.start_mark
+            loc = Location(self.source.file, mark.line + 1, mark.column + 1)
+            diag = Diagnostic(
+                "invalid-value",
+                "a merge key `<<` takes a mapping, or a list of mappings, to merge into this one",
+                path=(*path, "<<"),
+                hints=("e.g. `<<: *defaults`, after `defaults: &defaults {units: 64}` in vars",),
+            )
+            raise SpecError([diag.located(loc, self.source.snippet(loc))]) from None
+        merged = self.constructor.merged[id(node)]
         out: dict[Any, Any] = {}
         from_merge: set[Any] = set()
         for index, (key_node, value_node) in enumerate(node.value):

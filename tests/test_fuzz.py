@@ -1,0 +1,270 @@
+"""The spec path under fuzzing: a small seeded budget of mutants on every run, and one
+regression test per class of defect that fuzzing found (YAML merge keys, null or empty
+sections, huge numbers, terminal escapes). The data-file faults are in test_data.py.
+
+The large budget is ``python benchmarks/fuzz.py --mutants 25000 --seed N``.
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+
+import pytest
+from fuzzing import CONTROL, check, emit, run, run_cli
+from typer.testing import CliRunner
+
+import netspec
+from netspec.cli.app import app
+from netspec.errors import SpecError, printable
+from netspec.plan import MAX_COUNT, MAX_DIM
+from netspec.render.graph import dot, mermaid
+from netspec.render.summary import summary_json, summary_text
+from netspec.spec.expand import TOP_LEVEL
+from netspec.spec.source import parse
+from netspec.units import format_bytes
+
+runner = CliRunner()
+
+
+def error(text: str) -> SpecError:
+    with pytest.raises(SpecError) as info:
+        netspec.plan(text)
+    return info.value
+
+
+# --- the fuzzer ------------------------------------------------------------------------------
+
+
+def test_a_seeded_budget_of_mutants_finds_nothing() -> None:
+    report = run(400, seed=20261202)
+    shown = "\n\n".join(f"[{kind}] {mutant}{detail}" for kind, mutant, detail in report.findings)
+    assert not report.findings, shown[:4000]
+    assert report.counts.get("ok", 0) > 20  # mutants that stay valid reach plan and render
+    assert report.counts.get("spec-error", 0) > 200
+
+
+def test_a_seeded_budget_of_mutants_through_the_cli(tmp_path: pathlib.Path) -> None:
+    report = run_cli(10, seed=20261202, folder=tmp_path)
+    shown = "\n\n".join(f"[{kind}] {mutant}{detail}" for kind, mutant, detail in report.findings)
+    assert not report.findings, shown[:4000]
+    assert report.counts.get("ok", 0) == 10
+
+
+def test_the_fuzzer_reports_what_it_must(monkeypatch: pytest.MonkeyPatch) -> None:
+    import fuzzing
+
+    valid = "input: [4]\nlayers: [dense: 3]\n"
+    assert check(valid).kind == "ok"
+    assert check("input: [4]\nlayers: [dense: x]\n").kind == "spec-error"
+
+    def crash(spec: object) -> None:
+        raise ValueError("boom")
+
+    monkeypatch.setattr(fuzzing, "plan", crash)
+    outcome = check(valid)
+    assert outcome.kind == "bug"
+    assert "ValueError: boom" in outcome.detail
+    monkeypatch.undo()
+    monkeypatch.setattr(fuzzing, "SLOW_SECONDS", 0.0)
+    assert check(valid).kind == "slow"
+
+
+def test_the_emitter_writes_yaml_that_reads_back() -> None:
+    tree = {"a": [None, True, 1.5, -3, 'x\x1b\u202e"\\'], "b": {}, "c": []}
+    assert parse(emit(tree)).data == {
+        **tree,
+        "a": [None, True, 1.5, -3, 'x\x1b\u202e"\\'],
+    }
+
+
+# --- YAML merge keys -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "path", "line"),
+    [
+        ("vars: {<<: 5}\ninput: [4]\nlayers: [dense: 3]\n", ("vars", "<<"), 1),
+        ("input: [4]\nlayers: [dense: 3]\ntrain: {<<: null, epochs: 1}\n", ("train", "<<"), 3),
+        ("a: &a {x: 1}\ninput: [4]\nlayers:\n  - dense: {<<: [*a, 3], units: 2}\n", None, 4),
+        ("input: {<<: {<<: 1}, shape: [4]}\nlayers: [relu]\n", None, 1),
+    ],
+)
+def test_a_merge_key_of_a_non_mapping_is_a_diagnostic(
+    text: str, path: tuple[str, ...] | None, line: int
+) -> None:
+    (d,) = error(text).diagnostics
+    assert d.code == "invalid-value"
+    assert "merge key `<<` takes a mapping" in d.message
+    assert d.location.line == line
+    if path is not None:
+        assert d.path == path
+
+
+def test_a_merge_key_keeps_its_yaml_meaning() -> None:
+    spec = netspec.load_spec(
+        "input: [4]\nlayers:\n"
+        "  - dense: &d {units: 8, activation: relu}\n"
+        "  - dense: {<<: *d, units: 3}\n"
+        "  - dense: {<<: [{units: 2}, *d]}\n"
+    )
+    second, third = spec.layers[1].config, spec.layers[2].config
+    assert (second.units, second.activation) == (3, "relu")  # type: ignore[attr-defined]
+    assert third.units == 2  # type: ignore[attr-defined]  (the first mapping listed wins)
+    # A mapping merged inside another is flattened there; read again through its alias, its
+    # own merged key is still not a duplicate.
+    text = "both: {<<: [&e {<<: {units: 1}, units: 2}]}\nagain: *e\n"
+    assert parse(text).data == {"both": {"units": 2}, "again": {"units": 2}}
+
+
+# --- null or empty sections ------------------------------------------------------------------
+
+BASE = {
+    "name": "m",
+    "description": "d",
+    "vars": "{w: 3}",
+    "input": "[4]",
+    "blocks": "{b: {layers: [relu]}}",
+    "layers": "[{dense: '${w}'}, b]",
+    "data": "iris",
+    "train": "{epochs: 1}",
+}
+ODD_VALUES = [
+    "",
+    "null",
+    "{}",
+    "[]",
+    "5",
+    "-1",
+    "1.5",
+    "true",
+    "'text'",
+    "[null]",
+    "[[]]",
+    "{a: 1}",
+]
+
+
+@pytest.mark.parametrize("key", TOP_LEVEL)
+def test_any_value_of_any_section_is_loaded_or_diagnosed(key: str) -> None:
+    assert set(BASE) == set(TOP_LEVEL)
+    refused = 0
+    for value in ODD_VALUES:
+        text = "".join(f"{k}: {value if k == key else v}\n" for k, v in BASE.items())
+        try:  # anything but a SpecError (pydantic's ValidationError) fails the test
+            netspec.plan(text)
+        except SpecError:
+            refused += 1
+    assert refused >= len(ODD_VALUES) // 2
+
+
+@pytest.mark.parametrize(
+    "text", ["input:\nlayers:\n  - dense: 3\n", "{input: null, layers: [dense: 3]}"]
+)
+def test_an_empty_input_section_is_a_diagnostic_at_its_line(text: str) -> None:
+    (d,) = error(text).diagnostics
+    assert (d.code, d.path, d.location.line) == ("missing-field", ("input",), 1)
+    assert "`input` is empty" in d.message
+
+
+# --- huge numbers ----------------------------------------------------------------------------
+
+
+def test_a_hundred_digit_size_is_too_large() -> None:
+    (d,) = error(f"input: [4, {'9' * 100}]\nlayers: [relu]\n").diagnostics
+    assert (d.code, d.path, d.location.line, d.location.col) == ("too-large", ("input", 1), 1, 12)
+    (d,) = error(f'input: [4]\nlayers: [dense: "${{{"9" * 99}}}"]\n').diagnostics
+    assert (d.code, d.path) == ("too-large", ("layers", 0))
+    assert "the output of layer 'dense_0' (dense)" in d.message
+
+
+def test_stacked_upsampling_stops_at_the_dimension_limit() -> None:
+    (d,) = error("input: [1, 2]\nlayers:\n  - {upsample: 2, repeat: 7200}\n").diagnostics
+    assert d.code == "too-large"
+    assert "upsample_47" in d.message  # 2 * 2**48 > MAX_DIM: the 48th layer is refused
+    assert d.received == f"(N, 1, {2**49})"
+
+
+def test_symbolic_sizes_are_bounded_by_their_coefficients() -> None:
+    (d,) = error("input: [4, T]\nlayers:\n  - {upsample: 1000, repeat: 7}\n").diagnostics
+    assert d.code == "too-large"
+    assert "upsample_4" in d.message  # 1000**5 * T: the first coefficient past 2**48
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        (f"input: [{2**20}, {2**30}]\nlayers: [dense: {2**40}]\n", "the output of"),
+        (f"input: [{2**30}]\nlayers: [dense: {2**30}]\n", "the parameter count up to"),
+        (f"input: [{2**20}, {2**20}]\nlayers: [dense: {2**20}]\n", "the MAC count up to"),
+        (f"input: [{2**40}, {2**40}]\nlayers: [relu]\n", "the input"),
+    ],
+)
+def test_counts_past_ten_to_the_eighteen_are_too_large(text: str, words: str) -> None:
+    (d,) = error(text).diagnostics
+    assert d.code == "too-large"
+    assert words in d.message
+    assert "2**48" in d.render()
+
+
+def test_the_limits_leave_room_for_gpt3() -> None:
+    gpt3 = (
+        "input: {shape: [2048], dtype: int64}\nlayers:\n"
+        "  - embedding: {num_embeddings: 50257, embedding_dim: 12288}\n"
+        "  - positional_encoding: {kind: learned, max_len: 2048}\n"
+        "  - transformer_encoder: {num_heads: 96, dim_feedforward: 49152, causal: true,\n"
+        "                          repeat: 96}\n"
+        "  - layernorm\n  - dense: {units: 50257, bias: false}\n"
+    )
+    p = netspec.plan(gpt3)
+    assert p.total_params == 175_221_817_344
+    assert "Total params:         175,221,817,344" in summary_text(p, 1)
+    assert json.loads(json.dumps(summary_json(p, 1)))["total_params"] == p.total_params
+    assert MAX_DIM == 2**48
+    assert MAX_COUNT == 10**18
+
+
+def test_byte_sizes_past_a_float_are_formatted() -> None:
+    assert format_bytes(10**400).endswith(" TiB")
+    assert format_bytes(1536) == "1.50 KiB"
+    assert format_bytes(1152) == "1.12 KiB"  # rounded half to even, as before
+    p = netspec.plan("input: [4]\nlayers: [dense: 3]\n")
+    assert "Activation memory:" in summary_text(p, 10**400)
+
+
+# --- terminal escapes ------------------------------------------------------------------------
+
+
+def test_printable_escapes_what_a_terminal_would_act_on() -> None:
+    text = "a\x1b[2Jb\x9bc\u202ed\r\ud800e\tf\ng é 日本 👨\u200d👩"
+    assert printable(text) == "a\\x1b[2Jb\\x9bc\\u202ed\\x0d\\ud800e\tf\ng é 日本 👨\u200d👩"
+
+
+ESCAPES = 'name: "\\e[2J\\e]0;owned\\a\\u202e"\ninput: [4]\nlayers:\n  - dense: 3\n'
+
+
+def test_a_spec_name_with_escapes_is_shown_escaped() -> None:
+    p = netspec.plan(ESCAPES)
+    escaped = "\\x1b[2J\\x1b]0;owned\\x07\\u202e"
+    for shown in (summary_text(p, 1), mermaid(p), dot(p)):
+        assert not CONTROL.search(shown)
+        # DOT doubles the backslash, so that Graphviz draws it.
+        assert (escaped.replace("\\", "\\\\") if shown.startswith("digraph") else escaped) in shown
+
+
+def test_diagnostics_escape_user_text() -> None:
+    text = 'input: [4]\nlayers:\n  - dense: {units: 3, "\\e[31mred": 1}\n  - "\\e[2J"\n'
+    rendered = error(text).render()
+    assert not CONTROL.search(rendered)
+    assert "layers[0].dense.\\x1b[31mred: unknown field" in rendered
+    assert "'\\x1b[2J'" in rendered
+
+
+def test_the_cli_prints_escapes_escaped(tmp_path: pathlib.Path) -> None:
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(ESCAPES, encoding="utf-8")
+    for command in ("validate", "summary"):
+        result = runner.invoke(app, [command, str(spec)])
+        assert result.exit_code == 0, result.output
+        assert not CONTROL.search(result.output)
+        assert "\\x1b[2J" in result.stdout
