@@ -21,7 +21,8 @@ from netspec.data.prepare import (
     targets,
 )
 from netspec.errors import Diagnostic, SpecError, netspec_bug
-from netspec.sources.registry import Context, DataProblem, RawData, source_options
+from netspec.sources.registry import Context, DataProblem, RawData
+from netspec.spec.data_check import source_options
 from netspec.spec.sections import AugmentSpec
 
 if TYPE_CHECKING:
@@ -130,28 +131,10 @@ def _load(spec: Spec, task: str | None) -> Dataset:
     x = as_dtype(reshape(raw.x, spec.input.shape, name), spec.input.dtype, name)
     tokens = spec.input.dtype == "int64"
 
+    # Token ids are never standardized, and augmentation fits the input: load_spec checked
+    # both (netspec.spec.data_check).
     scale = raw.standardize if data.standardize is None else data.standardize
-    if tokens and data.standardize:
-        raise DataProblem(
-            "the input is int64 token ids, which are never standardized",
-            key=("standardize",),
-            expected="false, or leave it out",
-        )
     aug = data.augment
-    if is_active(aug):
-        assert aug is not None  # noqa: S101
-        if tokens:
-            raise DataProblem(
-                "augmentation works on float inputs, but the input is int64 token ids",
-                key=("augment",),
-            )
-        if (aug.flip or aug.crop_padding > 0) and x.ndim != 4:
-            raise DataProblem(
-                "flip and crop_padding work on image inputs (C, H, W), but the input is "
-                f"{show(x.shape[1:])}",
-                key=("augment",),
-                hints=("noise alone works on any float input",),
-            )
 
     parts = split_indices(len(x), data.split.val, data.split.test, data.split.seed)
     standardizer = Standardizer.fit(x[parts.train]) if scale and not tokens else None
