@@ -50,6 +50,10 @@ class Dataset:
     such as ``copy``), float32 (n, 1) for binary, float32 (n, k) for regression, and the
     (scaled) input itself for an autoencoder. ``standardizer`` is what was fitted on the
     training split (None when the data are not standardized); save it with the run.
+    ``target_standardizer`` holds the training split's statistics of regression targets
+    (per target column of ``y`` (n, k), which stays in the original units; the objective
+    trains on the standardized targets and reports in the original ones), None when
+    ``data.standardize_target`` is false or the task is not regression.
     ``augment`` is for the training loop to apply to training batches only.
     """
 
@@ -67,6 +71,7 @@ class Dataset:
     raw_shape: tuple[int, ...]  # one sample as the source gives it
     augment: AugmentSpec | None = None
     per_position: bool = False  # one class per time step (targets (n, T))
+    target_standardizer: Standardizer | None = None
 
     @property
     def target_shape(self) -> tuple[int, ...]:
@@ -141,6 +146,10 @@ def _load(spec: Spec, task: str | None) -> Dataset:
     if standardizer is not None:
         x = standardizer.apply(x)
     y = x if target.y is None else target.y
+    scale_y = task == "regression" and data.standardize_target and target.y is not None
+    target_standardizer = (
+        Standardizer.fit(y[parts.train].reshape(len(parts.train), -1)) if scale_y else None
+    )
 
     def cut(index: NDArray[Any] | None) -> Split | None:
         if index is None:
@@ -167,6 +176,7 @@ def _load(spec: Spec, task: str | None) -> Dataset:
         raw_shape=tuple(int(d) for d in raw.x.shape[1:]),
         augment=aug if is_active(aug) else None,
         per_position=raw.kind == "sequence" and task in ("classification", "binary"),
+        target_standardizer=target_standardizer,
     )
 
 
