@@ -343,6 +343,14 @@ def test_task_that_does_not_fit_the_data(
         assert words in error(spec).render()
 
 
+def test_labels_asked_of_regression_targets() -> None:
+    # The spec cannot say it (no train section); load_data's caller asks for labels.
+    spec = load_spec(spec_text("[10]", "  source: diabetes\n"))
+    assert "needs class labels, but the diabetes targets are regression targets" in (
+        error(spec, "classification").render()
+    )
+
+
 # --- csv -------------------------------------------------------------------------------------
 
 IRIS_CSV = """sepal_length,sepal_width,species
