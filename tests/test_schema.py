@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from netspec.render.schema import spec_schema
+from netspec.sources import all_sources
 
 ROOT = pathlib.Path(__file__).parent.parent
 VALIDATOR = jsonschema.Draft202012Validator(spec_schema())
@@ -39,6 +40,14 @@ def test_every_example_spec_satisfies_the_schema(path: pathlib.Path) -> None:
         {"input": {"shape": ["T"], "dtype": "int64"}, "layers": ["identity"]},
         {"vars": {"n": 4}, "input": ["${n}"], "layers": [{"type": "my_block", "w": 4}]},
         {"input": {"shape": ["${n}"]}, "layers": ["relu"]},
+        {"input": [2], "layers": ["dense"], "data": "moons"},
+        {"input": [2], "layers": ["dense"], "data": {"source": "moons", "n_samples": "${n}"}},
+        {"input": [2], "layers": ["dense"], "data": {"source": "csv", "path": "a.csv"}},
+        {
+            "input": [4],
+            "layers": ["dense"],
+            "data": {"source": "iris", "standardize_target": False},
+        },
     ],
 )
 def test_schema_accepts_each_spelling(data: dict[str, Any]) -> None:
@@ -53,7 +62,30 @@ def test_schema_accepts_each_spelling(data: dict[str, Any]) -> None:
         {"input": [8], "layers": [{"type": "dense", "unitz": 4}]},
         {"input": [8], "layers": [], "extra": 1},
         {"input": [8], "layers": [{"conv2d": {"filters": 4, "kernel_size": 3, "padding": "x"}}]},
+        {"input": [8], "layers": ["dense"], "data": {"source": "digitz"}},
+        {"input": [8], "layers": ["dense"], "data": "digitz"},
+        {"input": [8], "layers": ["dense"], "data": {"source": "moons", "sampels": 3}},
+        {"input": [8], "layers": ["dense"], "data": {"source": "iris", "samples": 3}},
+        {"input": [8], "layers": ["dense"], "data": {"source": "moons", "noise": "high"}},
+        {"input": [8], "layers": ["dense"], "data": {"source": "csv"}},  # path is required
     ],
 )
 def test_schema_rejects_mistakes(data: dict[str, Any]) -> None:
     assert _errors(data)
+
+
+def test_schema_lists_the_sources_and_their_options() -> None:
+    data = spec_schema()["properties"]["data"]
+    short, full = data["anyOf"]
+    names = {s.name for s in all_sources()}
+    assert names <= set(short["enum"])
+    assert short["enum"] == full["properties"]["source"]["enum"]
+    assert "images" in short["enum"]  # aliases too
+    branches = {b["if"]["properties"]["source"]["enum"][0]: b["then"] for b in full["allOf"]}
+    assert set(branches) == names
+    for source in all_sources():
+        assert set(source.options.model_fields) <= set(branches[source.name]["properties"])
+    assert (
+        branches["moons"]["properties"]["n_samples"] == branches["moons"]["properties"]["samples"]
+    )
+    assert branches["csv"]["required"] == ["path"]

@@ -18,7 +18,7 @@ from __future__ import annotations
 from netspec.data.augment import augment
 from netspec.data.dataset import Dataset, Split, load_data, prepare
 from netspec.data.prepare import Standardizer
-from netspec.sources.registry import Source, all_sources, check_options
+from netspec.sources import Source, all_sources
 from netspec.spec.sections import AugmentSpec
 
 # Imported after their modules on purpose: `netspec.data.prepare` and `netspec.data.augment`
@@ -31,7 +31,6 @@ __all__ = [
     "Standardizer",
     "all_sources",
     "augment",
-    "check_options",
     "load_data",
     "prepare",
 ]

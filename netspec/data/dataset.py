@@ -21,7 +21,8 @@ from netspec.data.prepare import (
     targets,
 )
 from netspec.errors import Diagnostic, SpecError, netspec_bug
-from netspec.sources.registry import Context, DataProblem, RawData, source_options
+from netspec.sources.registry import Context, DataProblem, RawData
+from netspec.spec.data_check import source_options
 from netspec.spec.sections import AugmentSpec
 
 if TYPE_CHECKING:
@@ -49,6 +50,10 @@ class Dataset:
     such as ``copy``), float32 (n, 1) for binary, float32 (n, k) for regression, and the
     (scaled) input itself for an autoencoder. ``standardizer`` is what was fitted on the
     training split (None when the data are not standardized); save it with the run.
+    ``target_standardizer`` holds the training split's statistics of regression targets
+    (per target column of ``y`` (n, k), which stays in the original units; the objective
+    trains on the standardized targets and reports in the original ones), None when
+    ``data.standardize_target`` is false or the task is not regression.
     ``augment`` is for the training loop to apply to training batches only.
     """
 
@@ -66,6 +71,7 @@ class Dataset:
     raw_shape: tuple[int, ...]  # one sample as the source gives it
     augment: AugmentSpec | None = None
     per_position: bool = False  # one class per time step (targets (n, T))
+    target_standardizer: Standardizer | None = None
 
     @property
     def target_shape(self) -> tuple[int, ...]:
@@ -130,34 +136,20 @@ def _load(spec: Spec, task: str | None) -> Dataset:
     x = as_dtype(reshape(raw.x, spec.input.shape, name), spec.input.dtype, name)
     tokens = spec.input.dtype == "int64"
 
+    # Token ids are never standardized, and augmentation fits the input: load_spec checked
+    # both (netspec.spec.data_check).
     scale = raw.standardize if data.standardize is None else data.standardize
-    if tokens and data.standardize:
-        raise DataProblem(
-            "the input is int64 token ids, which are never standardized",
-            key=("standardize",),
-            expected="false, or leave it out",
-        )
     aug = data.augment
-    if is_active(aug):
-        assert aug is not None  # noqa: S101
-        if tokens:
-            raise DataProblem(
-                "augmentation works on float inputs, but the input is int64 token ids",
-                key=("augment",),
-            )
-        if (aug.flip or aug.crop_padding > 0) and x.ndim != 4:
-            raise DataProblem(
-                "flip and crop_padding work on image inputs (C, H, W), but the input is "
-                f"{show(x.shape[1:])}",
-                key=("augment",),
-                hints=("noise alone works on any float input",),
-            )
 
     parts = split_indices(len(x), data.split.val, data.split.test, data.split.seed)
     standardizer = Standardizer.fit(x[parts.train]) if scale and not tokens else None
     if standardizer is not None:
         x = standardizer.apply(x)
     y = x if target.y is None else target.y
+    scale_y = task == "regression" and data.standardize_target and target.y is not None
+    target_standardizer = (
+        Standardizer.fit(y[parts.train].reshape(len(parts.train), -1)) if scale_y else None
+    )
 
     def cut(index: NDArray[Any] | None) -> Split | None:
         if index is None:
@@ -184,6 +176,7 @@ def _load(spec: Spec, task: str | None) -> Dataset:
         raw_shape=tuple(int(d) for d in raw.x.shape[1:]),
         augment=aug if is_active(aug) else None,
         per_position=raw.kind == "sequence" and task in ("classification", "binary"),
+        target_standardizer=target_standardizer,
     )
 
 

@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from netspec.config import field_names
 from netspec.layers import registry
+from netspec.sources import Source, all_sources
 from netspec.spec.expand import COMMON_FIELD_DOCS
 from netspec.spec.sections import DIM_SCHEMA, DataSpec, InputSpec, TrainSpec
 
@@ -113,7 +114,7 @@ def spec_schema() -> dict[str, Any]:
                 },
             },
             "layers": {"$ref": "#/$defs/layers"},
-            "data": _model_schema(DataSpec, defs),
+            "data": _data_schema(defs),
             "train": _model_schema(TrainSpec, defs),
         },
         "required": ["input", "layers"],
@@ -164,6 +165,46 @@ def _model_schema(model: type[BaseModel], defs: dict[str, Any]) -> dict[str, Any
     schema = model.model_json_schema(ref_template="#/$defs/{model}")
     defs.update(schema.pop("$defs", {}))
     return schema
+
+
+def _data_schema(defs: dict[str, Any]) -> dict[str, Any]:
+    """The data section: `source` is one of the registered names, and the source chosen
+    brings its own options (one if/then per source, so an editor completes them); any other
+    key is a mistake (unevaluatedProperties sees the keys the matching `then` declares)."""
+    schema = _model_schema(DataSpec, defs)
+    words = [w for source in all_sources() for w in (source.name, *source.aliases)]
+    props: dict[str, Any] = schema["properties"]
+    props["source"] = {"enum": words, "description": "where the data come from"}
+    schema["required"] = ["source"]
+    schema.pop("additionalProperties", None)
+    schema["allOf"] = [_source_branch(source, defs) for source in all_sources()]
+    schema["unevaluatedProperties"] = False
+    short = {"enum": words, "description": "short for {source: <name>}"}
+    return {"anyOf": [short, schema]}
+
+
+def _source_branch(source: Source, defs: dict[str, Any]) -> dict[str, Any]:
+    options = source.options.model_json_schema(ref_template="#/$defs/{model}")
+    defs.update(options.pop("$defs", {}))
+    props: dict[str, Any] = {}
+    for fname, field_schema in options.get("properties", {}).items():
+        field_schema.pop("title", None)
+        doc = source.field_docs.get(fname)
+        props[fname] = {"anyOf": [field_schema, _INTERPOLATED]}
+        if doc:
+            props[fname]["description"] = doc
+    for spelling, fname in field_names(source.options).items():
+        props.setdefault(spelling, props[fname])
+    then: dict[str, Any] = {"description": f"{source.name}: {source.summary}", "properties": props}
+    if options.get("required"):
+        then["required"] = options["required"]
+    return {
+        "if": {
+            "properties": {"source": {"enum": [source.name, *source.aliases]}},
+            "required": ["source"],
+        },
+        "then": then,
+    }
 
 
 def schema_text() -> str:

@@ -371,6 +371,7 @@ register(
         _csv,
         "a local CSV file: one row per sample, numeric feature columns, a target column",
         "file",
+        kind="unknown",  # read the way the training task asks
         field_docs={
             "path": "the file; relative to the spec's folder (required)",
             "target": "the label column, by header name or 0-based index; required unless "
@@ -390,6 +391,7 @@ register(
         _npz,
         "local numpy arrays: an .npz with arrays x and y, or an .npy for x (and target_path for y)",
         "file",
+        kind="unknown",  # read the way the training task asks
         aliases=("npy",),
         field_docs={
             "path": "an .npz archive or an .npy array; relative to the spec's folder (required)",

@@ -14,7 +14,7 @@ from typing import Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr, SerializeAsAny, ValidationError
 
-from netspec.config import field_names
+from netspec.config import StrictConfig, field_names
 from netspec.errors import Diagnostic, Location, SpecError, YPath, did_you_mean
 from netspec.layers import registry
 from netspec.layers.registry import LayerConfig
@@ -129,6 +129,8 @@ def validate_document(doc: Document, default_name: str) -> Spec:
             except ValidationError as exc:
                 found = _diagnostics(exc, given, (key,), None, model, doc.source)
                 diags.extend(_unshort(d, doc.source) if short else d for d in found)
+    if "data" in sections:
+        diags.extend(_data_diagnostics(sections, expanded.sections, doc.source))
     if diags:
         raise SpecError(sorted(_dedupe(diags), key=_position))
     spec = Spec(
@@ -136,6 +138,18 @@ def validate_document(doc: Document, default_name: str) -> Spec:
     )
     spec._source = doc.source
     return spec
+
+
+def _data_diagnostics(
+    sections: dict[str, Any], given: Mapping[str, Any], source: SourceMap
+) -> list[Diagnostic]:
+    """The data section's source, options and agreement with input and train (no data is
+    loaded). A train section that failed validation skips the checks against the task."""
+    # Imported here: data_check uses this module's _diagnostics.
+    from netspec.spec.data_check import check_data
+
+    train = sections.get("train") if given.get("train") is not None else None
+    return check_data(sections["data"], sections.get("input"), train, source)
 
 
 def _layer(entry: LayerEntry, source: SourceMap, diags: list[Diagnostic]) -> LayerSpec | None:
@@ -314,7 +328,7 @@ def _nested_model(annotation: Any) -> type[BaseModel] | None:
 
 
 def _spellings(model: type[BaseModel]) -> dict[str, str]:
-    if issubclass(model, LayerConfig):
+    if issubclass(model, StrictConfig):  # layer arguments and data-source options
         return field_names(model)
     return {f: f for f in model.model_fields}
 

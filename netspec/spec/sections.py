@@ -134,13 +134,16 @@ class AugmentSpec(Strict):
 
 class DataSpec(BaseModel):
     """`source` names the data; the keys other than these are the source's own options,
-    checked by netspec.data when the data are loaded."""
+    checked against the source's options model by netspec.spec.data_check."""
 
     model_config = ConfigDict(extra="allow", frozen=True)
 
     source: str
     split: SplitSpec = SplitSpec()
     standardize: bool | None = Field(None, strict=True)  # None: the source's default
+    # Regression targets scaled to mean 0, std 1 for training (train-split statistics, kept
+    # with the run); metrics and predictions are reported in the original units.
+    standardize_target: bool = Field(True, strict=True)
     augment: AugmentSpec | None = None
 
     @model_validator(mode="before")

@@ -15,8 +15,9 @@ from netspec.backend.artifacts import load_model
 from netspec.errors import SpecError
 from netspec.spec.sections import TrainSpec
 from netspec.training.device import pick_device
+from netspec.training.losses import TargetScale
 from netspec.training.protocols import DatasetLike
-from netspec.training.rundir import INFO, RunDir
+from netspec.training.rundir import INFO, TARGET_STANDARDIZER, RunDir
 
 if TYPE_CHECKING:
     import torch
@@ -26,11 +27,13 @@ SPLITS = ("train", "val", "test")
 
 @dataclass(frozen=True)
 class Prediction:
-    """``outputs``: the model's raw outputs (logits for classification and binary).
+    """``outputs``: the model's raw outputs (logits for classification and binary;
+    standardized values for regression trained with standardized targets).
 
     classification: ``labels`` (N,) class indices, ``probabilities`` (N, C) softmax;
     binary: ``labels`` (N,) 0/1 at threshold 0.5, ``probabilities`` (N,) of class 1;
-    regression / autoencoder: ``values`` (N,) for one target, else the outputs' shape.
+    regression / autoencoder: ``values`` (N,) for one target, else the outputs' shape, in
+    the targets' original units.
     """
 
     task: str
@@ -81,6 +84,8 @@ def evaluate(
         )
     target = pick_device(device or "auto")
     _, objective = check_fit(spec, settings, dataset)
+    # The run's own target statistics, not the reloaded data's: the model learnt those.
+    objective = objective.scaled(_target_standardizer(run))
     model = load_model(run.path).to(target)
     metrics = make_metrics(settings.task, metric_names(settings), objective.num_classes, target)
     t = None if settings.task == "autoencoder" else objective.targets(chosen.y)
@@ -125,7 +130,12 @@ def predict(
         if probabilities.shape[1:] == (1,):
             probabilities = probabilities.reshape(-1)
         return Prediction(task, outputs, (probabilities >= 0.5).long(), probabilities, None, names)
-    values = outputs.reshape(-1) if outputs.shape[1:] == (1,) else outputs
+    scaler = _target_standardizer(run) if task == "regression" else None
+    values = outputs
+    if scaler is not None:  # the model outputs standardized targets
+        values = TargetScale.of(scaler).restore(outputs.reshape(len(outputs), -1))
+        values = values.reshape(outputs.shape)
+    values = values.reshape(-1) if values.shape[1:] == (1,) else values
     return Prediction(task, outputs, values=values)
 
 
@@ -135,6 +145,15 @@ def _info(run: RunDir) -> dict[str, Any]:
         return {}
     data = json.loads(path.read_text(encoding="utf-8"))
     return data if isinstance(data, dict) else {}
+
+
+def _target_standardizer(run: RunDir) -> Any | None:
+    """The regression targets' training statistics; None for runs without them (trained
+    with standardize_target: false, or before netspec saved them): no inverse transform."""
+    from netspec.data import Standardizer
+
+    tensors = run.read_standardizer(TARGET_STANDARDIZER)
+    return Standardizer.from_tensors(tensors) if tensors is not None else None
 
 
 def _prepare(run: RunDir, spec: Any, x: Any) -> torch.Tensor:

@@ -5,7 +5,10 @@ Shapes are per sample (no batch dim). The rules:
 - classification: output ``(C,)`` with C = the number of classes, targets int class
   indices ``()``; per position, output ``(T, C)`` and targets ``(T,)``. Loss on logits.
 - binary: one logit per target (output ``(1,)`` for one 0/1 label); sigmoid at threshold 0.5.
-- regression: output and targets hold the same values (``(k,)`` for k targets).
+- regression: output and targets hold the same values (``(k,)`` for k targets). With target
+  statistics (``data.standardize_target``, the default) the loss compares the output with the
+  standardized targets, and metrics and predictions turn the output back into the original
+  units.
 - autoencoder: the output has the input's shape; the target is the input itself (before
   augmentation, so augmented inputs train a denoising autoencoder).
 
@@ -16,12 +19,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from netspec.dims import format_shape
-from netspec.errors import Diagnostic, SpecError
+from netspec.errors import Diagnostic, SpecError, netspec_bug
 from netspec.spec.sections import TASK_LOSSES, LossSpec, TrainSpec
 
 if TYPE_CHECKING:
@@ -39,6 +42,9 @@ class Objective:
     loss: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (outputs, targets) -> mean
     out_shape: tuple[int, ...]  # per sample
     num_classes: int | None
+    # Regression targets standardized for the loss: per target column, the training split's
+    # mean and std (None: the targets train as they are).
+    target_scale: TargetScale | None = None
 
     def targets(self, y: torch.Tensor) -> torch.Tensor:
         """A split's targets as the loss takes them (converted once, not per batch)."""
@@ -47,13 +53,31 @@ class Objective:
         n = y.shape[0]
         if self.task == "classification":
             return y.to(torch.int64)
-        return y.to(torch.float32).reshape(n, *self.out_shape)
+        t = y.to(torch.float32)
+        if self.target_scale is not None:
+            t = self.target_scale.standardize(t.reshape(n, -1))
+        return t.reshape(n, *self.out_shape)
+
+    def scaled(self, standardizer: Any | None) -> Objective:
+        """This objective with regression targets standardized by ``standardizer`` (the
+        training split's statistics, a netspec.data.Standardizer), if any."""
+        if standardizer is None or self.task != "regression":
+            return self
+        return replace(self, target_scale=TargetScale.of(standardizer))
+
+    def original(self, values: torch.Tensor) -> torch.Tensor:
+        """Outputs or loss targets (n, *out_shape) in the targets' original units."""
+        if self.target_scale is None:
+            return values
+        n = values.shape[0]
+        return self.target_scale.restore(values.reshape(n, -1)).reshape(values.shape)
 
     def metric_inputs(
         self, out: torch.Tensor, target: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Predictions and targets as the task's torchmetrics take them: class probabilities
-        (M, C) and indices (M,); binary probabilities and 0/1 labels (M,); values (N, k)."""
+        (M, C) and indices (M,); binary probabilities and 0/1 labels (M,); values (N, k), in
+        the targets' original units."""
         import torch
 
         out = out.float()
@@ -61,10 +85,42 @@ class Objective:
             return out.flatten(0, -2).softmax(-1), target.flatten()
         if self.task == "binary":
             return out.sigmoid().flatten(), target.flatten().to(torch.int64)
+        out, target = self.original(out), self.original(target.float())
         n = out.shape[0]
         if math.prod(self.out_shape) == 1:
             return out.reshape(n), target.reshape(n)
         return out.reshape(n, -1), target.reshape(n, -1)
+
+
+@dataclass(frozen=True)
+class TargetScale:
+    """``(y - mean) / std`` per target column, and back (mean and std have k values)."""
+
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+
+    @classmethod
+    def of(cls, standardizer: Any) -> TargetScale:
+        """From a netspec.data.Standardizer fitted on targets (n, k)."""
+        return cls(tuple(map(float, standardizer.mean)), tuple(map(float, standardizer.std)))
+
+    def standardize(self, y: torch.Tensor) -> torch.Tensor:  # (n, k) -> (n, k)
+        mean, std = self._tensors(y)
+        return (y - mean) / std
+
+    def restore(self, y: torch.Tensor) -> torch.Tensor:  # (n, k) -> (n, k)
+        mean, std = self._tensors(y)
+        return y * std + mean
+
+    def _tensors(self, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        import torch
+
+        if like.shape[-1] != len(self.mean):
+            raise netspec_bug(
+                f"target statistics of {len(self.mean)} columns for targets {tuple(like.shape)}"
+            )
+        mean = torch.tensor(self.mean, dtype=like.dtype, device=like.device)
+        return mean, torch.tensor(self.std, dtype=like.dtype, device=like.device)
 
 
 def make_objective(

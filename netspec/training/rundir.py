@@ -12,6 +12,8 @@
       summary.txt                the model summary, the data and the training setup
       run.json                   task, classes, device, data description (for predict)
       standardizer.safetensors   the input scaling fitted on the training split, if any
+      target_standardizer.safetensors   regression targets' mean and std (training split),
+                                 if standardized: evaluate and predict report original units
 
 Every file is written atomically (temp file, fsync, rename): a crash leaves the previous
 version, never half a file. ``last.ckpt`` holds only tensors, dicts, lists, strings and
@@ -47,6 +49,7 @@ CURVES = "curves.png"
 SUMMARY = "summary.txt"
 INFO = "run.json"
 STANDARDIZER = "standardizer.safetensors"
+TARGET_STANDARDIZER = "target_standardizer.safetensors"
 
 
 def default_run_dir(name: str, root: Path = Path("runs")) -> Path:
@@ -166,16 +169,20 @@ class RunDir:
 
         return load_file(str(self.path / WEIGHTS))
 
-    def write_standardizer(self, tensors: Mapping[str, torch.Tensor]) -> None:
+    def write_standardizer(
+        self, tensors: Mapping[str, torch.Tensor], file: str = STANDARDIZER
+    ) -> None:
         from safetensors.torch import save
 
         data = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
-        write_atomic(self.path / STANDARDIZER, save(data))
+        write_atomic(self.path / file, save(data))
 
-    def read_standardizer(self) -> dict[str, torch.Tensor] | None:
+    def read_standardizer(self, file: str = STANDARDIZER) -> dict[str, torch.Tensor] | None:
+        """The input scaling (or, with TARGET_STANDARDIZER, the regression targets'); None
+        when the run has none (runs from before target statistics have none of those)."""
         from safetensors.torch import load_file
 
-        path = self.path / STANDARDIZER
+        path = self.path / file
         return load_file(str(path)) if path.is_file() else None
 
     def write_checkpoint(self, state: TrainState) -> None:
@@ -225,7 +232,9 @@ class MutedRunDir(RunDir):
     def write_weights(self, state: Mapping[str, torch.Tensor], name: str) -> None:
         pass
 
-    def write_standardizer(self, tensors: Mapping[str, torch.Tensor]) -> None:
+    def write_standardizer(
+        self, tensors: Mapping[str, torch.Tensor], file: str = STANDARDIZER
+    ) -> None:
         pass
 
     def write_checkpoint(self, state: TrainState) -> None:

@@ -31,7 +31,7 @@ from netspec.training.preflight import (
     check_shards,
 )
 from netspec.training.protocols import DatasetLike, NullReporter, Reporter
-from netspec.training.rundir import INFO, SUMMARY, MutedRunDir, RunDir
+from netspec.training.rundir import INFO, SUMMARY, TARGET_STANDARDIZER, MutedRunDir, RunDir
 
 if TYPE_CHECKING:
     import torch
@@ -100,6 +100,7 @@ def _train(
         dataset = data if data is not None else load_dataset(spec, settings.task)
         target = place(pick_device(device or settings.device, spec), world, spec)
         p, objective = check_fit(spec, settings, dataset)
+        objective = objective.scaled(getattr(dataset, "target_standardizer", None))
         check_run_settings(spec, settings, dataset, target)
         budget = {} if max_params is _UNSET else {"max_params": max_params}
         model = build_model(spec, seed=settings.seed, **budget).to(target)
@@ -220,6 +221,9 @@ def _write_start(
     run.write_text(INFO, json.dumps(info, indent=2) + "\n")
     if data.standardizer is not None:
         run.write_standardizer(data.standardizer.to_tensors())
+    target_standardizer = getattr(data, "target_standardizer", None)
+    if target_standardizer is not None and objective.target_scale is not None:
+        run.write_standardizer(target_standardizer.to_tensors(), TARGET_STANDARDIZER)
     run.write_weights(model.state_dict(), spec.name)  # replaced by the best weights
 
 
@@ -252,7 +256,8 @@ def setup_text(
     monitor, mode = monitored(settings, has_val=has_val)
     lines = [
         f"Data:       {data.describe()}",
-        f"Task:       {settings.task}, loss {objective.loss_name}",
+        f"Task:       {settings.task}, loss {objective.loss_name}"
+        + (" on standardized targets" if objective.target_scale is not None else ""),
         f"Optimizer:  {opt.type}, {', '.join([lr_text, *extras])}",
         f"Schedule:   {schedule}",
         f"Epochs:     {settings.epochs}, batch size {settings.batch_size}"

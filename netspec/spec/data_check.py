@@ -1,0 +1,195 @@
+"""What the spec's ``data:`` section says that can be checked without loading any data.
+
+`netspec train` used to find these only when it loaded the data; here they are found by
+``load_spec``, so `netspec validate` (and summary, build, the Python API) reports them at
+their YAML line:
+
+- the source name (did-you-mean over names and aliases) and its options (types, bounds,
+  unknown keys, with did-you-mean over the source's options and the common keys);
+- what a source rules out from its options and the spec's input alone (``Source.check``);
+- a source whose kind of targets contradicts ``train.task`` (regression targets cannot be
+  class labels);
+- options of the section that contradict the input (standardizing or augmenting int64
+  token ids; flip and crop on non-image inputs) or the training settings (early stopping on
+  a validation split of size 0).
+
+What needs the data (a CSV's columns, NaNs, class counts, shapes after reshaping) stays with
+the loaders in netspec/data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import ValidationError
+
+from netspec.config import field_names
+from netspec.errors import Diagnostic, SpecError, did_you_mean
+from netspec.sources import COMMON_KEYS, Context, DataProblem, Source, SourceOptions
+from netspec.sources import registry as sources
+from netspec.spec.load import _diagnostics
+from netspec.spec.sections import DataSpec, InputSpec, TrainSpec
+from netspec.spec.source import SourceMap
+
+if TYPE_CHECKING:
+    from netspec.spec.load import Spec
+
+# Tasks that read the targets as class labels: a regression source's numbers are not.
+_LABEL_TASKS = ("classification", "binary")
+
+
+def check_data(
+    data: DataSpec, input_: InputSpec | None, train: TrainSpec | None, source: SourceMap
+) -> list[Diagnostic]:
+    """Diagnostics for ``data`` (validated by DataSpec). ``input_`` and ``train`` are None
+    when they are absent or did not validate; the checks that need them are then skipped
+    (``train`` absent: the task is unknown, as `load_data` then follows the source)."""
+    found, options = _options(data, source)
+    if sources.resolve(data.source) is None:
+        return found
+    picked = sources.get(data.source)
+    if input_ is not None:
+        if options is not None:
+            found += _source_check(picked, options, input_, source)
+        found += _input_checks(data, input_, source)
+    if train is not None:
+        found += _task_checks(picked, data, train, source)
+    return found
+
+
+def source_options(spec: Spec) -> tuple[Source, SourceOptions]:
+    """The spec's source and its validated options; a located SpecError otherwise."""
+    if spec.data is None:
+        raise SpecError.single(
+            "missing-field",
+            "the spec has no `data:` section, so there is nothing to train on",
+            hints=("add one, e.g. `data: {source: digits}`",),
+        )
+    found, options = _options(spec.data, spec.source)
+    if options is None:
+        raise SpecError(found)
+    return sources.get(spec.data.source), options
+
+
+def _options(data: DataSpec, source: SourceMap) -> tuple[list[Diagnostic], SourceOptions | None]:
+    name = data.source
+    if sources.resolve(name) is None:
+        guess = did_you_mean(name, sources.all_words())
+        message = f"unknown data source {name!r}" + (f"; did you mean {guess!r}?" if guess else "")
+        diag = Diagnostic(
+            "invalid-value",
+            message,
+            path=("data", "source"),
+            received=name,
+            expected="one of: " + ", ".join(s.name for s in sources.all_sources()),
+        )
+        return [source.attach(diag)], None
+    picked = sources.get(name)
+    raw = dict(data.model_extra or {})
+    try:
+        return [], picked.options.model_validate(raw)
+    except ValidationError as exc:
+        found = _diagnostics(exc, raw, ("data",), None, picked.options, source)
+        return [_with_common_keys(d, picked) for d in found], None
+
+
+def _with_common_keys(diag: Diagnostic, picked: Source) -> Diagnostic:
+    """An unknown key may be a misspelt common key (`standardise`): say so, and list all."""
+    if diag.code != "unknown-field" or not diag.path:
+        return diag
+    word = str(diag.path[-1])
+    own = list(field_names(picked.options))
+    message = diag.message
+    if "did you mean" not in message and "another name" not in message:
+        guess = did_you_mean(word, [*own, *COMMON_KEYS])
+        message = f"unknown option {word!r} for data source {picked.name!r}" + (
+            f"; did you mean {guess!r}?" if guess else ""
+        )
+    fields = [*COMMON_KEYS, *picked.options.model_fields]
+    return replace(diag, message=message, expected="one of: " + ", ".join(fields))
+
+
+def _source_check(
+    picked: Source, options: SourceOptions, input_: InputSpec, source: SourceMap
+) -> list[Diagnostic]:
+    base = Path(source.file).resolve().parent if source.file else Path.cwd()
+    try:
+        picked.check(options, Context(input_.shape, input_.dtype, base))
+    except DataProblem as problem:
+        return [source.attach(problem.diagnostic())]
+    return []
+
+
+def _input_checks(data: DataSpec, input_: InputSpec, source: SourceMap) -> list[Diagnostic]:
+    found: list[Diagnostic] = []
+    tokens = input_.dtype == "int64"
+    if tokens and data.standardize:
+        found.append(
+            Diagnostic(
+                "invalid-value",
+                "the input is int64 token ids, which are never standardized",
+                path=("data", "standardize"),
+                expected="false, or leave it out",
+            )
+        )
+    aug = data.augment
+    if aug is not None and (aug.flip or aug.crop_padding > 0 or aug.noise > 0):
+        if tokens:
+            found.append(
+                Diagnostic(
+                    "invalid-value",
+                    "augmentation works on float inputs, but the input is int64 token ids",
+                    path=("data", "augment"),
+                )
+            )
+        elif (aug.flip or aug.crop_padding > 0) and len(input_.shape) != 3:
+            shown = ", ".join(str(d) for d in input_.shape)
+            found.append(
+                Diagnostic(
+                    "invalid-value",
+                    "flip and crop_padding work on image inputs (C, H, W), but the input is "
+                    f"({shown}{',' if len(input_.shape) == 1 else ''})",
+                    path=("data", "augment"),
+                    hints=("noise alone works on any float input",),
+                )
+            )
+    return [source.attach(d) for d in found]
+
+
+def _task_checks(
+    picked: Source, data: DataSpec, train: TrainSpec, source: SourceMap
+) -> list[Diagnostic]:
+    found: list[Diagnostic] = []
+    if picked.kind == "regression" and train.task in _LABEL_TASKS:
+        given = "task" in train.model_fields_set
+        found.append(
+            Diagnostic(
+                "invalid-value",
+                f"task {train.task} needs class labels, but data source {picked.name!r} "
+                "holds regression targets (numbers)",
+                path=("train", "task"),
+                received=train.task,
+                hints=(
+                    "use task: regression for numeric targets"
+                    if given
+                    else "set train.task: regression (the task defaults to classification)",
+                ),
+            )
+        )
+    stopping = train.early_stopping
+    if stopping is not None and stopping.monitor.startswith("val_") and data.split.val == 0:
+        found.append(
+            Diagnostic(
+                "invalid-value",
+                f"early stopping monitors {stopping.monitor}, but data.split.val is 0, so "
+                "there is no validation split",
+                path=("train", "early_stopping", "monitor"),
+                hints=("set data.split.val above 0, or monitor train_loss",),
+            )
+        )
+    return [source.attach(d) for d in found]
+
+
+__all__ = ["check_data", "source_options"]
