@@ -231,6 +231,21 @@ def test_a_huge_count_of_stacked_layers_is_not_iterated() -> None:
     assert p.total_params == 84 + 2 * 120
 
 
+def test_a_float_overflow_in_a_shape_rule_is_too_large(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import replace
+
+    from netspec.layers import registry
+
+    def overflow(config: object, inputs: object) -> None:
+        raise OverflowError("int too large to convert to float")
+
+    dense = registry.get("dense")
+    monkeypatch.setitem(registry._REGISTRY, "dense", replace(dense, infer=overflow))
+    (d,) = error("input: [4]\nlayers: [dense: 3]\n").diagnostics
+    assert (d.code, d.path) == ("too-large", ("layers", 0))
+    assert d.message == "a number in layer 'dense_0' (dense) is too large for netspec"
+
+
 def test_the_limits_leave_room_for_gpt3() -> None:
     gpt3 = (
         "input: {shape: [2048], dtype: int64}\nlayers:\n"
