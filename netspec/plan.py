@@ -103,8 +103,9 @@ def plan(spec: Spec | SpecSource) -> Plan:
             inferred = layer_type.infer(layer.config, ins)
         except ShapeError as exc:
             raise SpecError([_shape_diagnostic(spec, layer, ins, exc)]) from None
-        except OverflowError:  # a size too large for float arithmetic, e.g. a 100-digit scale
-            raise _too_large(spec, layer.path, f"layer {layer.name!r} ({layer.type})") from None
+        except OverflowError:  # a number too large for a float in a shape rule's arithmetic
+            what = f"a number in layer {layer.name!r} ({layer.type})"
+            raise _too_large(spec, layer.path, what) from None
         params += inferred.params
         macs = dims.add(macs, inferred.macs)
         _check_layer(spec, layer, inferred.out.shape, params, macs)

@@ -23,6 +23,8 @@ import json
 import math
 import random
 import re
+import signal
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -42,6 +44,7 @@ from netspec.render.summary import summary_json, summary_text
 ROOT = Path(__file__).resolve().parent.parent
 YAML_BLOCK = re.compile(r"```yaml\n(.*?)```", re.S)
 SLOW_SECONDS = 1.0
+TIMEOUT_SECONDS = 20.0  # a mutant still running then is stopped (where signals allow)
 # What may reach a terminal: no C0/C1 control character but newline and tab, no bidi override.
 CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028-\u202e\u2066-\u2069\ud800-\udfff]")
 LIMIT = 10**18  # the plan's bound on parameters, MACs and elements (netspec.plan)
@@ -393,8 +396,21 @@ def mutate(text: str, rng: random.Random) -> str:
 # --- running one mutant --------------------------------------------------------------------
 
 
+class TimedOut(BaseException):
+    """Raised in a mutant that runs past TIMEOUT_SECONDS (a BaseException, so that no
+    ``except Exception`` in netspec takes it for an error of its own)."""
+
+
+def _alarm(signum: int, frame: object) -> None:
+    raise TimedOut
+
+
 def check(text: str) -> Outcome:
     """Load, plan and render one spec text; classify what happened."""
+    timer = hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+    if timer:
+        previous = signal.signal(signal.SIGALRM, _alarm)
+        signal.setitimer(signal.ITIMER_REAL, TIMEOUT_SECONDS)
     start = time.perf_counter()
     try:
         kind, detail = _run(text)
@@ -402,8 +418,14 @@ def check(text: str) -> Outcome:
         rendered = exc.render()
         bad = CONTROL.search(rendered)
         kind, detail = ("unescaped", rendered) if bad else ("spec-error", "")
+    except TimedOut:
+        kind, detail = "slow", f"stopped after {TIMEOUT_SECONDS:.0f} s"
     except Exception:
         kind, detail = "bug", traceback.format_exc(limit=-4)
+    finally:
+        if timer:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, previous)
     seconds = time.perf_counter() - start
     if kind in ("ok", "spec-error") and seconds > SLOW_SECONDS:
         kind, detail = "slow", f"{seconds:.2f} s"
@@ -477,3 +499,18 @@ def run_cli(budget: int, seed: int, folder: Path) -> Report:
         mutant = mutate(text, rng)
         report.add(mutant, check_cli(mutant, folder))
     return report
+
+
+SWEEP_VALUES: list[Any] = [None, {}, [], "", 0, -1, 1.5, True, "text", [None], 10**30]
+
+
+def sweep(root: Path = ROOT) -> Iterator[str]:
+    """Every node of every seed replaced in turn by each of SWEEP_VALUES (null, empty
+    containers, wrong scalar types, a huge int): deterministic, and exhaustive where the
+    random mutants are not."""
+    for _, text in seeds(root):
+        paths = [path for path, _ in _nodes(yaml.safe_load(text))]
+        for path in paths:
+            for value in SWEEP_VALUES:
+                tree = yaml.safe_load(text)
+                yield emit(_set(tree, path, copy.deepcopy(value))) + "\n"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import pathlib
+import time
 
 import pytest
 from fuzzing import CONTROL, check, emit, run, run_cli
@@ -68,6 +69,11 @@ def test_the_fuzzer_reports_what_it_must(monkeypatch: pytest.MonkeyPatch) -> Non
     monkeypatch.undo()
     monkeypatch.setattr(fuzzing, "SLOW_SECONDS", 0.0)
     assert check(valid).kind == "slow"
+    monkeypatch.setattr(fuzzing, "TIMEOUT_SECONDS", 0.05)
+    monkeypatch.setattr(fuzzing, "plan", lambda spec: time.sleep(5))
+    outcome = check(valid)
+    assert (outcome.kind, outcome.detail) == ("slow", "stopped after 0 s")
+    assert outcome.seconds < 2
 
 
 def test_the_emitter_writes_yaml_that_reads_back() -> None:
@@ -167,6 +173,12 @@ def test_an_empty_input_section_is_a_diagnostic_at_its_line(text: str) -> None:
     assert "`input` is empty" in d.message
 
 
+def test_empty_layers_are_a_diagnostic_at_their_line() -> None:
+    (d,) = error("input: [4]\nlayers:\n").diagnostics
+    assert (d.code, d.path, d.location.line) == ("missing-field", ("layers",), 2)
+    assert "`layers` is empty" in d.message
+
+
 # --- huge numbers ----------------------------------------------------------------------------
 
 
@@ -205,6 +217,33 @@ def test_counts_past_ten_to_the_eighteen_are_too_large(text: str, words: str) ->
     assert d.code == "too-large"
     assert words in d.message
     assert "2**48" in d.render()
+
+
+def test_a_huge_count_of_stacked_layers_is_not_iterated() -> None:
+    # num_layers once drove a loop in the recurrent shape rule: 2**48 iterations.
+    text = f"input: [8, 1]\nlayers:\n  - gru: {{hidden_size: 32, num_layers: {2**48 + 1}}}\n"
+    start = time.perf_counter()
+    (d,) = error(text).diagnostics
+    assert time.perf_counter() - start < 1
+    assert "the parameter count up to layer 'gru_0' (gru)" in d.message
+    p = netspec.plan("input: [8, 1]\nlayers:\n  - gru: {hidden_size: 4, num_layers: 3}\n")
+    # torch.nn.GRU(1, 4, 3): 3*4*(1+4) + 2*3*4 = 84, then 3*4*(4+4) + 2*3*4 = 120 twice
+    assert p.total_params == 84 + 2 * 120
+
+
+def test_a_float_overflow_in_a_shape_rule_is_too_large(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dataclasses import replace
+
+    from netspec.layers import registry
+
+    def overflow(config: object, inputs: object) -> None:
+        raise OverflowError("int too large to convert to float")
+
+    dense = registry.get("dense")
+    monkeypatch.setitem(registry._REGISTRY, "dense", replace(dense, infer=overflow))
+    (d,) = error("input: [4]\nlayers: [dense: 3]\n").diagnostics
+    assert (d.code, d.path) == ("too-large", ("layers", 0))
+    assert d.message == "a number in layer 'dense_0' (dense) is too large for netspec"
 
 
 def test_the_limits_leave_room_for_gpt3() -> None:

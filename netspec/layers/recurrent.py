@@ -69,14 +69,13 @@ def _infer(kind: str) -> Any:
         features = known(x.shape[1], f"the feature dimension of {kind}'s input")
         h = cfg.hidden_size
         directions = 2 if cfg.bidirectional else 1
-        params = 0
-        per_step = 0
-        in_l = features
-        for _ in range(cfg.num_layers):
-            weights = gates * h * (in_l + h)
-            params += directions * (weights + (2 * gates * h if cfg.bias else 0))
-            per_step += directions * weights
-            in_l = directions * h
+        # The first layer reads the features, every later one the D*H outputs below it.
+        # Closed form, not a loop: num_layers is a user's number and may be absurdly large.
+        weights = gates * h * (features + h) + (cfg.num_layers - 1) * gates * h * (
+            directions * h + h
+        )
+        per_step = directions * weights
+        params = per_step + directions * cfg.num_layers * (2 * gates * h if cfg.bias else 0)
         out = (steps, directions * h) if cfg.return_sequences else (directions * h,)
         return Inferred(Tensor(out), params, dims.mul(steps, per_step))
 

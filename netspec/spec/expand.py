@@ -256,7 +256,14 @@ class _Expander:
             )
         layers = self.data.get("layers")
         if layers is None:
-            if not self._misspelt("layers"):
+            if "layers" in self.data:  # `layers:` with nothing after it
+                self.error(
+                    "missing-field",
+                    "`layers` is empty: it is the list of layer entries",
+                    ("layers",),
+                    key=True,
+                )
+            elif not self._misspelt("layers"):
                 self.error("missing-field", "the spec needs `layers`: a list of layer entries", ())
         else:
             scope = _Scope(prefix="", input_ref=INPUT_NAME, values=self.vars)
