@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from netspec.errors import SpecError
+from netspec.errors import MAX_SHOWN, SpecError
 
 if TYPE_CHECKING:
     from netspec.spec.load import Spec
@@ -105,7 +105,7 @@ def _run(job: Callable[[], T], *, workers: bool = False) -> T:
         return job()
     except SpecError as exc:
         if not workers or _world_here().main or getattr(exc, "netspec_report", False):
-            typer.echo(exc.render(), err=True)
+            typer.echo(exc.render(MAX_SHOWN), err=True)
         raise typer.Exit(2) from None
     except (KeyboardInterrupt, typer.Exit):
         raise
@@ -154,7 +154,7 @@ def validate(
                 raise
             errors = [d.to_json() for d in exc.diagnostics]
             typer.echo(json.dumps({"valid": False, "errors": errors}))
-            typer.echo(exc.render(), err=True)
+            typer.echo(exc.render(MAX_SHOWN), err=True)
             raise typer.Exit(2) from None
         found = warnings(loaded, p)
         for warning in found:

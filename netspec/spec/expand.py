@@ -7,13 +7,14 @@ Mistakes are collected as diagnostics; expansion goes on past them where it safe
 
 from __future__ import annotations
 
+import itertools
 import keyword
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from netspec.errors import Diagnostic, SpecError, YPath, did_you_mean, format_path
+from netspec.errors import Diagnostic, SpecError, Suggestions, YPath, did_you_mean, format_path
 from netspec.layers import registry
 from netspec.spec.exprs import ExpressionError, has_reference, substitute
 from netspec.spec.source import SourceMap
@@ -175,6 +176,29 @@ class _Scope:
             scope = scope.parent
         return out
 
+    def count_visible(self) -> int:
+        return 1 + sum(len(scope.names) for scope in self.chain())
+
+    def visible_tail(self, k: int) -> list[str]:
+        """``visible()[-k:]`` without building the whole list (one per bad reference)."""
+        tail: list[str] = []
+        for scope in reversed(self.chain()):
+            tail.extend(itertools.islice(reversed(scope.names), k - len(tail)))
+            if len(tail) >= k:
+                break
+        if len(tail) < k:
+            tail.append(INPUT_NAME)
+        return tail[::-1]
+
+    def chain(self) -> list[_Scope]:
+        """This scope and its parents, innermost first."""
+        out: list[_Scope] = []
+        scope: _Scope | None = self
+        while scope is not None:
+            out.append(scope)
+            scope = scope.parent
+        return out
+
 
 @dataclass
 class _Form:
@@ -214,6 +238,8 @@ class _Expander:
         self.vars: dict[str, Any] = {}
         self.block_stack: list[str] = []
         self.current_name: str | None = None  # the explicit name of the entry being read
+        self.suggestions = Suggestions()
+        self.type_guesses: dict[str, str | None] = {}  # a typo repeated n times: one guess
 
     # -- diagnostics -------------------------------------------------------------------------
     def error(self, code: str, message: str, path: YPath, *, key: bool = False, **kw: Any) -> None:
@@ -301,7 +327,9 @@ class _Expander:
                 )
                 continue
             # A var may use the vars defined above it.
-            self.vars[key] = self.interpolate(value, ("vars", key), dict(self.vars))
+            # (self.vars holds exactly those while it is being filled; no copy per var,
+            # which made a chain of n vars cost n^2)
+            self.vars[key] = self.interpolate(value, ("vars", key), self.vars)
 
     def _load_blocks(self) -> None:
         raw = self.data.get("blocks", {})
@@ -530,7 +558,7 @@ class _Expander:
         canonical = registry.resolve(word)
         if canonical is None and word not in self.blocks:
             variants = [f"{word}{n}d" for n in (1, 2, 3) if registry.resolve(f"{word}{n}d")]
-            guess = did_you_mean(word, [*registry.all_words(), *self.blocks])
+            guess = self._type_guess(word)
             if variants:  # `maxpool`: which one depends on the number of spatial dims
                 guess = "' or '".join(variants)
             self.error(
@@ -558,6 +586,14 @@ class _Expander:
                 return None
             args = {lt.primary: primary}
         return _Form(word, args, common, args_path, primary_path)
+
+    def _type_guess(self, word: str) -> str | None:
+        if word not in self.type_guesses:
+            words = registry.all_words()
+            self.type_guesses[word] = self.suggestions.guess(
+                word, len(words) + len(self.blocks), lambda: [*words, *self.blocks]
+            )
+        return self.type_guesses[word]
 
     def references(self, raw: Any, path: YPath, scope: _Scope) -> tuple[str, ...] | None:
         if raw is None:
@@ -596,13 +632,13 @@ class _Expander:
                         rpath,
                     )
                 else:
-                    guess = did_you_mean(ref, scope.visible())
+                    guess = self.suggestions.guess(ref, scope.count_visible(), scope.visible)
                     self.error(
                         "unknown-reference",
                         f"no layer named {ref!r} before this one"
                         + (f"; did you mean {guess!r}?" if guess else ""),
                         rpath,
-                        expected="one of: " + ", ".join(scope.visible()[-12:]),
+                        expected="one of: " + ", ".join(scope.visible_tail(12)),
                     )
                 return None
             out.append(found)

@@ -70,6 +70,9 @@ class SourceMap:
     text: str | None = None
     values: dict[YPath, tuple[int, int]] = field(default_factory=dict)
     keys: dict[YPath, tuple[int, int]] = field(default_factory=dict)
+    _split: tuple[str, list[str]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def locate(self, path: YPath, *, key: bool = False) -> Location:
         probe = path
@@ -86,12 +89,20 @@ class SourceMap:
     def snippet(self, location: Location) -> str | None:
         if self.text is None or location.line is None:
             return None
-        lines = self.text.splitlines()
+        lines = self._lines()
         if not 0 < location.line <= len(lines):
             return None
         number = f"{location.line:>4} | "
         caret = " " * (len(number) - 2) + "| " + " " * ((location.col or 1) - 1) + "^"
         return f"{number}{lines[location.line - 1]}\n{caret}"
+
+    def _lines(self) -> list[str]:
+        # Split once per text, not once per diagnostic: 50,000 diagnostics on a 50,000-line
+        # file would otherwise split it 50,000 times (quadratic).
+        text = self.text or ""
+        if self._split is None or self._split[0] is not text:
+            self._split = (text, text.splitlines())
+        return self._split[1]
 
     def attach(self, diag: Diagnostic, *, key: bool = False) -> Diagnostic:
         if diag.path is None:
