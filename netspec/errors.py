@@ -82,8 +82,8 @@ class Suggestions:
     without a guess. A spec with a few mistakes never comes near the budget.
     """
 
-    def __init__(self, budget: int = SUGGESTION_BUDGET) -> None:
-        self.left = budget
+    def __init__(self, budget: int | None = None) -> None:
+        self.left = SUGGESTION_BUDGET if budget is None else budget
         self.compared = 0  # names compared so far (tests count them)
 
     def guess(self, word: str, size: int, choices: Callable[[], Iterable[str]]) -> str | None:

@@ -16,6 +16,7 @@ from netspec.errors import Diagnostic, Location, ShapeError, SpecError
 from netspec.layers import registry
 from netspec.layers.registry import LayerConfig, Tensor
 from netspec.spec.expand import INPUT_NAME
+from netspec.spec.gcpause import gc_paused
 from netspec.spec.load import LayerSpec, Spec, SpecSource, load_spec
 from netspec.units import format_bytes
 
@@ -83,7 +84,11 @@ class Plan:
 
 def plan(spec: Spec | SpecSource) -> Plan:
     """Infer every layer's output shape, parameters and MACs (pure Python, no torch)."""
-    spec = load_spec(spec)
+    with gc_paused():
+        return _plan(load_spec(spec))
+
+
+def _plan(spec: Spec) -> Plan:
     tensors: dict[str, Tensor] = {INPUT_NAME: Tensor(spec.input.shape, spec.input.dtype)}
     planned: list[PlannedLayer] = []
     for layer in spec.layers:

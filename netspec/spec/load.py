@@ -19,6 +19,7 @@ from netspec.errors import Diagnostic, Location, SpecError, YPath, did_you_mean
 from netspec.layers import registry
 from netspec.layers.registry import LayerConfig
 from netspec.spec.expand import LayerEntry, expand
+from netspec.spec.gcpause import gc_paused
 from netspec.spec.sections import DataSpec, InputSpec, TrainSpec
 from netspec.spec.source import Document, SourceMap, parse, read_file
 from netspec.spec.typewords import type_words, yaml_value
@@ -68,13 +69,15 @@ def load_spec(source: SpecSource | Spec, overrides: Sequence[str] = ()) -> Spec:
         return source
     if isinstance(source, Spec):
         raise TypeError("overrides apply to a spec's source, not to a loaded Spec")
-    doc, default_name = read_document(source)
-    return validate_document(apply_to(doc, overrides), default_name)
+    with gc_paused():
+        doc, default_name = read_document(source)
+        return validate_document(apply_to(doc, overrides), default_name)
 
 
 def load_spec_text(text: str, file: str) -> Spec:
     """A spec from YAML text read from ``file`` elsewhere (diagnostics name the file)."""
-    return validate_document(parse(text, file), Path(file).stem)
+    with gc_paused():
+        return validate_document(parse(text, file), Path(file).stem)
 
 
 def apply_to(doc: Document, overrides: Sequence[str]) -> Document:

@@ -50,6 +50,39 @@ for _tag, _pattern, _first in (
         [*_first, ""] if _tag == "null" else list(_first),
     )
 
+
+class _PureLoader(yaml.SafeLoader):
+    """The same loader in pure Python, where PyYAML was built without libyaml (and in the
+    tests that check both give the same data, positions and diagnostics)."""
+
+    yaml_implicit_resolvers = _Loader.yaml_implicit_resolvers
+
+
+# PyYAML's pure parser words some syntax errors differently from libyaml; diagnostics use
+# libyaml's words, so a spec gets the same message wherever it is checked.
+_LIBYAML_WORDS = (
+    (r"expected (.+), but got .+", r"did not find expected \1"),
+    (r"expected the node content, but found .+", "did not find expected node content"),
+    (r"mapping values are not allowed here", "mapping values are not allowed in this context"),
+    (r"found character .+ that cannot start", "found character that cannot start"),
+    (r"found undefined alias .+", "found undefined alias"),
+    (r"found duplicate YAML directive", "found duplicate %YAML directive"),
+    (r"found duplicate anchor .+; first", "found duplicate anchor; first"),
+)
+
+
+def _libyaml_words(exc: yaml.MarkedYAMLError) -> tuple[str | None, str | None]:
+    """(problem, context) of a syntax error in libyaml's words."""
+    problem, context = exc.problem, exc.context
+    if problem and problem.startswith("expected <block end>, but found"):
+        in_list = context == "while parsing a block collection"
+        problem = "did not find expected " + ("'-' indicator" if in_list else "key")
+    for pattern, words in _LIBYAML_WORDS:
+        problem = re.sub(f"^{pattern}", words, problem) if problem else problem
+        context = re.sub(f"^{pattern}", words, context) if context else context
+    return problem, context
+
+
 _SAFE_TAGS = {
     "tag:yaml.org,2002:null",
     "tag:yaml.org,2002:bool",
@@ -144,10 +177,11 @@ def parse(text: str, file: str | None = None) -> Document:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         loc = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
-        message = f"invalid YAML: {exc.problem or exc.context or exc}"
+        problem_words, context_words = _libyaml_words(exc)
+        message = f"invalid YAML: {problem_words or context_words or exc}"
         line = text.splitlines()[mark.line] if mark and mark.line < len(text.splitlines()) else ""
         hints: tuple[str, ...] = ()
-        problem = str(exc.problem or "")
+        problem = str(problem_words or "")
         if "${" in line:
             hints = ('inside a {...} flow mapping, quote ${...}: filters: "${c}"',)
         elif "\t" in line or ("cannot start any token" in problem and "\t" in text):
