@@ -69,7 +69,7 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
 MAX_SHOWN = 50
 """Diagnostics the CLI prints for one spec; the count of the others follows them."""
 
-SUGGESTION_BUDGET = 200_000
+SUGGESTION_BUDGET = 50_000
 """Names one spec's did-you-means may compare against, in all: a few seconds at most."""
 
 
@@ -88,12 +88,16 @@ class Suggestions:
 
     def guess(self, word: str, size: int, choices: Callable[[], Iterable[str]]) -> str | None:
         """The closest of ``choices()`` (``size`` names, built only when within budget)."""
+        return did_you_mean(word, choices()) if self.spend(size) else None
+
+    def spend(self, size: int) -> bool:
+        """Whether work on ``size`` more names is within budget (then it is counted)."""
         if size > self.left:
             self.left = 0  # the guesses stop here: none after a mistake that got none
-            return None
+            return False
         self.left -= size
         self.compared += size
-        return did_you_mean(word, choices())
+        return True
 
 
 @dataclass(frozen=True)

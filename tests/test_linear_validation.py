@@ -246,3 +246,19 @@ def yaml_has_libyaml() -> bool:
     return source._Loader is not source._PureLoader and "CSafeLoader" in {
         c.__name__ for c in source._Loader.__mro__
     }
+
+
+def test_unknown_vars_among_many_vars_stop_hinting_at_the_budget(
+    compared: list[int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(errors, "SUGGESTION_BUDGET", 5_000)
+    n = 300  # each hint looks at all 300 vars twice: 8 hints fit in the budget
+    names = "".join(f"  value{i}: {i}\n" for i in range(n))
+    layers = "".join(f"  - dense: ${{value{i}x}}\n" for i in range(n))
+    exc = _refuse(f"vars:\n{names}input: [8]\nlayers:\n{layers}")
+    assert len(exc.diagnostics) == n
+    assert exc.diagnostics[0].hints == ("did you mean 'value0'?",)
+    assert exc.diagnostics[7].hints == ("did you mean 'value7'?",)
+    assert exc.diagnostics[8].hints == ()
+    assert exc.diagnostics[-1].message == f"unknown name 'value{n - 1}x' in ${{value{n - 1}x}}"
+    assert sum(compared) <= 2 * 5_000

@@ -390,7 +390,7 @@ class _Expander:
     def interpolate(self, value: Any, path: YPath, scope: Mapping[str, Any]) -> Any:
         if isinstance(value, str) and has_reference(value):
             try:
-                return substitute(value, scope)
+                return substitute(value, scope, self.suggestions)
             except ExpressionError as exc:
                 self.error(
                     exc.code,
@@ -429,9 +429,11 @@ class _Expander:
         form = self.normalize(raw, path)
         if form is None:
             return prev
-        common = {
-            k: self.interpolate(v, form.at(k, path), scope.values) for k, v in form.common.items()
-        }
+        common = (
+            {k: self.interpolate(v, form.at(k, path), scope.values) for k, v in form.common.items()}
+            if form.common
+            else {}
+        )
         repeat = common.get("repeat", 1)
         if isinstance(repeat, bool) or not isinstance(repeat, int) or not 1 <= repeat <= MAX_REPEAT:
             self.error(
@@ -458,12 +460,16 @@ class _Expander:
                 "invalid-name", "'input' is reserved for the network input", form.at("name", path)
             )
             return prev
-        bad = [
-            part
-            for part in (name or "").split(".")
-            if part in RESERVED_NAMES or part.startswith("_") or keyword.iskeyword(part)
-        ]
-        if name is not None and bad:
+        bad = (
+            [
+                part
+                for part in (name or "").split(".")
+                if part in RESERVED_NAMES or part.startswith("_") or keyword.iskeyword(part)
+            ]
+            if name is not None
+            else []
+        )
+        if bad:
             self.error(
                 "invalid-name",
                 f"{bad[0]!r} cannot name a layer: it is a Python keyword, starts with '_', or is "
@@ -479,7 +485,10 @@ class _Expander:
             )
             trainable = True
         self.current_name = name
-        sources = self.references(common.get("from"), form.at("from", path), scope)
+        raw_from = common.get("from")
+        sources = (
+            self.references(raw_from, form.at("from", path), scope) if raw_from is not None else ()
+        )
         if sources is None:  # reported; carry on so later references to this layer resolve
             sources = ()
         for copy in range(repeat):
@@ -709,10 +718,12 @@ class _Expander:
 
     def _default_name(self, scope: _Scope, kind: str) -> str:
         k = scope.counters.get(kind, 0)
-        while f"{kind}_{k}" in scope.reserved or f"{kind}_{k}" in scope.names:
+        name = f"{kind}_{k}"
+        while name in scope.reserved or name in scope.names:
             k += 1
+            name = f"{kind}_{k}"
         scope.counters[kind] = k + 1
-        return f"{kind}_{k}"
+        return name
 
     def _residual(
         self,
