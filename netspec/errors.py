@@ -169,7 +169,15 @@ class SpecError(Exception):
 
     def __init__(self, diagnostics: Sequence[Diagnostic]) -> None:
         self.diagnostics = tuple(diagnostics)
-        super().__init__("\n".join(d.render() for d in self.diagnostics))
+        super().__init__()
+
+    def __str__(self) -> str:
+        # Rendered when asked for, not when raised: the CLI prints a capped render() of
+        # what may be 100,000 diagnostics, and never needs this full text.
+        return "\n".join(d.render() for d in self.diagnostics)
+
+    def __reduce__(self) -> tuple[type[SpecError], tuple[tuple[Diagnostic, ...]]]:
+        return (type(self), (self.diagnostics,))
 
     @classmethod
     def single(cls, code: str, message: str, **kwargs: object) -> SpecError:
