@@ -52,8 +52,8 @@ for _tag, _pattern, _first in (
 
 
 class _PureLoader(yaml.SafeLoader):
-    """The same loader in pure Python, where PyYAML was built without libyaml (and in the
-    tests that check both give the same data, positions and diagnostics)."""
+    """The same loader in pure Python: what ``_Loader`` is where PyYAML was built without
+    libyaml. Tests check that both give the same data, positions and diagnostics."""
 
     yaml_implicit_resolvers = _Loader.yaml_implicit_resolvers
 
