@@ -259,6 +259,12 @@ class _Builder:
                 path=path,
                 hints=("remove the tag; netspec reads plain YAML values only",),
             )
+        if isinstance(node, yaml.ScalarNode):
+            # Cheap to rebuild when aliased and cannot contain itself: no memo entry for
+            # what is most of a deep spec's nodes.
+            value = self._scalar(node, path)
+            self._count(node, 1)
+            return value
         key = id(node)
         if key in self.built:
             value, size = self.built[key]
