@@ -262,3 +262,14 @@ def test_unknown_vars_among_many_vars_stop_hinting_at_the_budget(
     assert exc.diagnostics[8].hints == ()
     assert exc.diagnostics[-1].message == f"unknown name 'value{n - 1}x' in ${{value{n - 1}x}}"
     assert sum(compared) <= 2 * 5_000
+
+
+def test_equal_arguments_share_one_config_and_types_keep_them_apart() -> None:
+    spec = load_spec("input: [8]\nlayers:\n  - dense: 8\n  - relu\n  - dense: 8\n  - relu\n")
+    assert spec.layers[0].config is spec.layers[2].config
+    assert spec.layers[1].config is spec.layers[3].config
+    # `true` and `1` are equal (and hash alike) in Python; only `true` is a bool here.
+    exc = _refuse(
+        "input: [8]\nlayers:\n  - dense: {units: 8, bias: true}\n  - dense: {units: 8, bias: 1}\n"
+    )
+    assert [d.path for d in exc.diagnostics] == [("layers", 1, "dense", "bias")]
