@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import enum
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 YPath = tuple[str | int, ...]
@@ -141,6 +141,40 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str | None:
     return matches[0] if matches else None
 
 
+MAX_SHOWN = 50
+"""Diagnostics the CLI prints for one spec; the count of the others follows them."""
+
+SUGGESTION_BUDGET = 50_000
+"""Names one spec's did-you-means may compare against, in all: a few seconds at most."""
+
+
+class Suggestions:
+    """:func:`did_you_mean` for many mistakes in one spec, in linear time.
+
+    Each guess compares the word with every choice, so n bad references to n layer names
+    would cost n^2 comparisons (20,000 of them took minutes). Guesses are made in file
+    order until ``budget`` names have been compared; later mistakes are still reported,
+    without a guess. A spec with a few mistakes never comes near the budget.
+    """
+
+    def __init__(self, budget: int | None = None) -> None:
+        self.left = SUGGESTION_BUDGET if budget is None else budget
+        self.compared = 0  # names compared so far (tests count them)
+
+    def guess(self, word: str, size: int, choices: Callable[[], Iterable[str]]) -> str | None:
+        """The closest of ``choices()`` (``size`` names, built only when within budget)."""
+        return did_you_mean(word, choices()) if self.spend(size) else None
+
+    def spend(self, size: int) -> bool:
+        """Whether work on ``size`` more names is within budget (then it is counted)."""
+        if size > self.left:
+            self.left = 0  # the guesses stop here: none after a mistake that got none
+            return False
+        self.left -= size
+        self.compared += size
+        return True
+
+
 @dataclass(frozen=True)
 class Location:
     file: str | None = None
@@ -210,16 +244,30 @@ class SpecError(Exception):
 
     def __init__(self, diagnostics: Sequence[Diagnostic]) -> None:
         self.diagnostics = tuple(diagnostics)
-        super().__init__("\n".join(d.render() for d in self.diagnostics))
+        super().__init__()
+
+    def __str__(self) -> str:
+        # Rendered when asked for, not when raised: the CLI prints a capped render() of
+        # what may be 100,000 diagnostics, and never needs this full text.
+        return "\n".join(d.render() for d in self.diagnostics)
+
+    def __reduce__(self) -> tuple[type[SpecError], tuple[tuple[Diagnostic, ...]]]:
+        return (type(self), (self.diagnostics,))
 
     @classmethod
     def single(cls, code: str, message: str, **kwargs: object) -> SpecError:
         return cls([Diagnostic(code, message, **kwargs)])  # type: ignore[arg-type]
 
-    def render(self) -> str:
+    def render(self, limit: int | None = None) -> str:
+        """Every diagnostic, or the first ``limit`` and a line saying how many more there are
+        (a terminal is no place for 50,000 of them; `validate --json` lists them all)."""
         n = len(self.diagnostics)
-        tail = f"\n{n} error{'s' if n != 1 else ''} found" if n > 1 else ""
-        return "\n\n".join(d.render() for d in self.diagnostics) + tail
+        shown = self.diagnostics if limit is None else self.diagnostics[: max(limit, 0)]
+        text = "\n\n".join(d.render() for d in shown)
+        if len(shown) < n:
+            text += f"\n\nand {n - len(shown):,} more"
+        tail = f"\n{n:,} error{'s' if n != 1 else ''} found" if n > 1 else ""
+        return text + tail
 
 
 class ShapeError(Exception):

@@ -16,6 +16,7 @@ from netspec.errors import Diagnostic, Location, ShapeError, SpecError, YPath
 from netspec.layers import registry
 from netspec.layers.registry import LayerConfig, Tensor
 from netspec.spec.expand import INPUT_NAME
+from netspec.spec.gcpause import gc_paused
 from netspec.spec.load import LayerSpec, Spec, SpecSource, load_spec
 from netspec.units import format_bytes, format_count
 
@@ -89,7 +90,11 @@ class Plan:
 
 def plan(spec: Spec | SpecSource) -> Plan:
     """Infer every layer's output shape, parameters and MACs (pure Python, no torch)."""
-    spec = load_spec(spec)
+    with gc_paused():
+        return _plan(load_spec(spec))
+
+
+def _plan(spec: Spec) -> Plan:
     tensors: dict[str, Tensor] = {INPUT_NAME: Tensor(spec.input.shape, spec.input.dtype)}
     _check_input(spec)
     planned: list[PlannedLayer] = []

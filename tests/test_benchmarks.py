@@ -56,3 +56,21 @@ def test_distributed_quick_compares_with_hand_written_ddp() -> None:
             r"\s+[\d.]+\s+[\d,]+ s/s\s+[\d.]+\s+[\d.]+s\s+[\d.]+s\s+[\d.]+\s+[\d.]+$"
         )
         assert re.search(row, out, re.MULTILINE), f"no row for {model}:\n{out}"
+
+
+def test_validation_speed_quick_times_every_case() -> None:
+    proc = subprocess.run(
+        [sys.executable, "benchmarks/validation_speed.py", "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out
+    for case in ("valid", "unknown-type", "bad-from", "invalid-value", "var-chain"):
+        # in process at 200 and 800 layers: wall / CPU (CPU us per layer), then the CLI
+        timed = r"\s+[\d.]+ /\s+[\d.]+ \(\s*[\d.]+\)"
+        assert re.search(rf"^{case}{timed}{timed}$", out, re.MULTILINE), out
+        assert re.search(rf"^{case}\s+[\d.]+ s$", out, re.MULTILINE), out

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from netspec.errors import ExitCode, SpecError, printable
+from netspec.errors import MAX_SHOWN, ExitCode, SpecError, printable
 
 if TYPE_CHECKING:
     from netspec.spec.load import Spec
@@ -114,7 +114,7 @@ def run_command(job: Callable[[], T], *, workers: bool = False) -> T:
         return job()
     except SpecError as exc:
         if not workers or _world_here().main or getattr(exc, "netspec_report", False):
-            typer.echo(exc.render(), err=True)
+            typer.echo(exc.render(MAX_SHOWN), err=True)
         raise typer.Exit(ExitCode.USER_ERROR) from None
     except (KeyboardInterrupt, typer.Exit):
         raise

@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from netspec.cli.app import SetOption, SpecArg, emit, load_spec_arg, run_command
-from netspec.errors import ExitCode, SpecError, printable
+from netspec.errors import MAX_SHOWN, ExitCode, SpecError, printable
 
 
 def validate(
@@ -42,7 +42,7 @@ def validate(
                 raise
             errors = [d.to_json() for d in exc.diagnostics]
             typer.echo(json.dumps({"valid": False, "errors": errors}))
-            typer.echo(exc.render(), err=True)
+            typer.echo(exc.render(MAX_SHOWN), err=True)
             raise typer.Exit(ExitCode.USER_ERROR) from None
         found = warnings(loaded, p)
         for warning in found:

@@ -7,13 +7,15 @@ Mistakes are collected as diagnostics; expansion goes on past them where it safe
 
 from __future__ import annotations
 
+import itertools
 import keyword
 import re
+from collections import ChainMap
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from netspec.errors import Diagnostic, SpecError, YPath, did_you_mean, format_path
+from netspec.errors import Diagnostic, SpecError, Suggestions, YPath, did_you_mean, format_path
 from netspec.layers import registry
 from netspec.spec.exprs import ExpressionError, has_reference, substitute
 from netspec.spec.source import SourceMap
@@ -175,6 +177,29 @@ class _Scope:
             scope = scope.parent
         return out
 
+    def count_visible(self) -> int:
+        return 1 + sum(len(scope.names) for scope in self.chain())
+
+    def visible_tail(self, k: int) -> list[str]:
+        """``visible()[-k:]`` without building the whole list (one per bad reference)."""
+        tail: list[str] = []
+        for scope in reversed(self.chain()):
+            tail.extend(itertools.islice(reversed(scope.names), k - len(tail)))
+            if len(tail) >= k:
+                break
+        if len(tail) < k:
+            tail.append(INPUT_NAME)
+        return tail[::-1]
+
+    def chain(self) -> list[_Scope]:
+        """This scope and its parents, innermost first."""
+        out: list[_Scope] = []
+        scope: _Scope | None = self
+        while scope is not None:
+            out.append(scope)
+            scope = scope.parent
+        return out
+
 
 @dataclass
 class _Form:
@@ -214,6 +239,8 @@ class _Expander:
         self.vars: dict[str, Any] = {}
         self.block_stack: list[str] = []
         self.current_name: str | None = None  # the explicit name of the entry being read
+        self.suggestions = Suggestions()
+        self.type_guesses: dict[str, str | None] = {}  # a typo repeated n times: one guess
 
     # -- diagnostics -------------------------------------------------------------------------
     def error(self, code: str, message: str, path: YPath, *, key: bool = False, **kw: Any) -> None:
@@ -313,7 +340,9 @@ class _Expander:
                 )
                 continue
             # A var may use the vars defined above it.
-            self.vars[key] = self.interpolate(value, ("vars", key), dict(self.vars))
+            # (self.vars holds exactly those while it is being filled; no copy per var,
+            # which made a chain of n vars cost n^2)
+            self.vars[key] = self.interpolate(value, ("vars", key), self.vars)
 
     def _load_blocks(self) -> None:
         raw = self.data.get("blocks", {})
@@ -374,7 +403,7 @@ class _Expander:
     def interpolate(self, value: Any, path: YPath, scope: Mapping[str, Any]) -> Any:
         if isinstance(value, str) and has_reference(value):
             try:
-                return substitute(value, scope)
+                return substitute(value, scope, self.suggestions)
             except ExpressionError as exc:
                 self.error(
                     exc.code,
@@ -413,9 +442,11 @@ class _Expander:
         form = self.normalize(raw, path)
         if form is None:
             return prev
-        common = {
-            k: self.interpolate(v, form.at(k, path), scope.values) for k, v in form.common.items()
-        }
+        common = (
+            {k: self.interpolate(v, form.at(k, path), scope.values) for k, v in form.common.items()}
+            if form.common
+            else {}
+        )
         repeat = common.get("repeat", 1)
         if isinstance(repeat, bool) or not isinstance(repeat, int) or not 1 <= repeat <= MAX_REPEAT:
             self.error(
@@ -442,12 +473,16 @@ class _Expander:
                 "invalid-name", "'input' is reserved for the network input", form.at("name", path)
             )
             return prev
-        bad = [
-            part
-            for part in (name or "").split(".")
-            if part in RESERVED_NAMES or part.startswith("_") or keyword.iskeyword(part)
-        ]
-        if name is not None and bad:
+        bad = (
+            [
+                part
+                for part in (name or "").split(".")
+                if part in RESERVED_NAMES or part.startswith("_") or keyword.iskeyword(part)
+            ]
+            if name is not None
+            else []
+        )
+        if bad:
             self.error(
                 "invalid-name",
                 f"{bad[0]!r} cannot name a layer: it is a Python keyword, starts with '_', or is "
@@ -463,7 +498,10 @@ class _Expander:
             )
             trainable = True
         self.current_name = name
-        sources = self.references(common.get("from"), form.at("from", path), scope)
+        raw_from = common.get("from")
+        sources = (
+            self.references(raw_from, form.at("from", path), scope) if raw_from is not None else ()
+        )
         if sources is None:  # reported; carry on so later references to this layer resolve
             sources = ()
         for copy in range(repeat):
@@ -542,7 +580,7 @@ class _Expander:
         canonical = registry.resolve(word)
         if canonical is None and word not in self.blocks:
             variants = [f"{word}{n}d" for n in (1, 2, 3) if registry.resolve(f"{word}{n}d")]
-            guess = did_you_mean(word, [*registry.all_words(), *self.blocks])
+            guess = self._type_guess(word)
             if variants:  # `maxpool`: which one depends on the number of spatial dims
                 guess = "' or '".join(variants)
             self.error(
@@ -570,6 +608,14 @@ class _Expander:
                 return None
             args = {lt.primary: primary}
         return _Form(word, args, common, args_path, primary_path)
+
+    def _type_guess(self, word: str) -> str | None:
+        if word not in self.type_guesses:
+            words = registry.all_words()
+            self.type_guesses[word] = self.suggestions.guess(
+                word, len(words) + len(self.blocks), lambda: [*words, *self.blocks]
+            )
+        return self.type_guesses[word]
 
     def references(self, raw: Any, path: YPath, scope: _Scope) -> tuple[str, ...] | None:
         if raw is None:
@@ -608,13 +654,13 @@ class _Expander:
                         rpath,
                     )
                 else:
-                    guess = did_you_mean(ref, scope.visible())
+                    guess = self.suggestions.guess(ref, scope.count_visible(), scope.visible)
                     self.error(
                         "unknown-reference",
                         f"no layer named {ref!r} before this one"
                         + (f"; did you mean {guess!r}?" if guess else ""),
                         rpath,
-                        expected="one of: " + ", ".join(scope.visible()[-12:]),
+                        expected="one of: " + ", ".join(scope.visible_tail(12)),
                     )
                 return None
             out.append(found)
@@ -685,10 +731,12 @@ class _Expander:
 
     def _default_name(self, scope: _Scope, kind: str) -> str:
         k = scope.counters.get(kind, 0)
-        while f"{kind}_{k}" in scope.reserved or f"{kind}_{k}" in scope.names:
+        name = f"{kind}_{k}"
+        while name in scope.reserved or name in scope.names:
             k += 1
+            name = f"{kind}_{k}"
         scope.counters[kind] = k + 1
-        return f"{kind}_{k}"
+        return name
 
     def _residual(
         self,
@@ -758,8 +806,9 @@ class _Expander:
             chain = " -> ".join([*self.block_stack, form.word])
             self.error("block-cycle", f"block {form.word!r} uses itself ({chain})", path)
             return qualified
-        values = dict(self.vars)
-        values.update(block.params)
+        # The block's own values in front of the vars, not a copy of every var per use (n
+        # uses of a block in a spec of n vars was n^2); reads and key order are a dict's.
+        values: ChainMap[str, Any] = ChainMap(dict(block.params), self.vars)
         for key, value in form.args.items():
             if key not in block.params:
                 guess = did_you_mean(str(key), block.params)

@@ -19,6 +19,7 @@ from netspec.errors import Diagnostic, Location, SpecError, YPath, did_you_mean
 from netspec.layers import registry
 from netspec.layers.registry import LayerConfig
 from netspec.spec.expand import LayerEntry, expand
+from netspec.spec.gcpause import gc_paused
 from netspec.spec.sections import DataSpec, InputSpec, TrainSpec
 from netspec.spec.source import Document, SourceMap, parse, read_file
 from netspec.spec.typewords import type_words, yaml_value
@@ -68,13 +69,15 @@ def load_spec(source: SpecSource | Spec, overrides: Sequence[str] = ()) -> Spec:
         return source
     if isinstance(source, Spec):
         raise TypeError("overrides apply to a spec's source, not to a loaded Spec")
-    doc, default_name = read_document(source)
-    return validate_document(apply_to(doc, overrides), default_name)
+    with gc_paused():
+        doc, default_name = read_document(source)
+        return validate_document(apply_to(doc, overrides), default_name)
 
 
 def load_spec_text(text: str, file: str) -> Spec:
     """A spec from YAML text read from ``file`` elsewhere (diagnostics name the file)."""
-    return validate_document(parse(text, file), Path(file).stem)
+    with gc_paused():
+        return validate_document(parse(text, file), Path(file).stem)
 
 
 def apply_to(doc: Document, overrides: Sequence[str]) -> Document:
@@ -117,7 +120,10 @@ def validate_document(doc: Document, default_name: str) -> Spec:
             location=Location(doc.source.file),
         ) from None
     diags = list(expanded.diagnostics)
-    layers = [layer for entry in expanded.entries if (layer := _layer(entry, doc.source, diags))]
+    configs: dict[tuple[Any, ...], LayerConfig] = {}
+    layers = [
+        layer for entry in expanded.entries if (layer := _layer(entry, doc.source, diags, configs))
+    ]
     sections: dict[str, Any] = {}
     for key, model in (("input", InputSpec), ("data", DataSpec), ("train", TrainSpec)):
         if key in expanded.sections and expanded.sections[key] is not None:
@@ -152,10 +158,20 @@ def _data_diagnostics(
     return check_data(sections["data"], sections.get("input"), train, source)
 
 
-def _layer(entry: LayerEntry, source: SourceMap, diags: list[Diagnostic]) -> LayerSpec | None:
+def _layer(
+    entry: LayerEntry,
+    source: SourceMap,
+    diags: list[Diagnostic],
+    configs: dict[tuple[Any, ...], LayerConfig],
+) -> LayerSpec | None:
     layer_type = registry.get(entry.type)
+    key = _config_key(entry.type, entry.args)
     try:
-        config = layer_type.config.model_validate(entry.args)
+        config = configs.get(key) if key is not None else None
+        if config is None:
+            config = layer_type.config.model_validate(entry.args)
+            if key is not None:
+                configs[key] = config
     except ValidationError as exc:
         found = _diagnostics(
             exc, entry.args, entry.args_path, entry.primary_path, layer_type.config, source
@@ -193,6 +209,30 @@ def _layer(entry: LayerEntry, source: SourceMap, diags: list[Diagnostic]) -> Lay
         args_path=entry.args_path,
         notes=entry.notes,
     )
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _config_key(layer_type: str, args: dict[str, Any]) -> tuple[Any, ...] | None:
+    """A key for arguments made of scalars and lists of scalars, or None.
+
+    Most layers of a deep spec repeat a few argument sets (`dense: 64`, `relu`): each set is
+    validated once and its frozen config shared, which keeps a spec of 100,000 layers from
+    holding 100,000 copies of the same config. Types are part of the key, since `1`, `1.0`
+    and `true` are equal in Python but not to the strict configs.
+    """
+    items: list[Any] = [layer_type]
+    for name, value in args.items():
+        if isinstance(value, list):
+            if not all(type(v) in _SCALARS for v in value):
+                return None
+            items.append((name, list, tuple((type(v), v) for v in value)))
+        elif type(value) in _SCALARS:
+            items.append((name, type(value), value))
+        else:
+            return None
+    return tuple(items)
 
 
 def _unshort(d: Diagnostic, source: SourceMap) -> Diagnostic:
