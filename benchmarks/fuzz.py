@@ -26,11 +26,14 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from fuzzing import Outcome, Report, check, run, run_cli, sweep  # noqa: E402  (tests/ is not a package)
 
+DEEP = re.compile(r"(?:\[|\{a: ){50}")
 
-def signature(kind: str, detail: str) -> str:
+
+def signature(kind: str, detail: str, mutant: str) -> str:
     """What groups findings of one cause: the exception and netspec's last frame."""
     if kind.endswith("slow"):
-        return "slower than a second"
+        deep = " (nested 50 levels or more)" if DEEP.search(mutant) else ""
+        return f"slower than a second{deep}"
     if kind.endswith("unescaped"):
         return detail.splitlines()[0][:100] if detail else ""
     frames = re.findall(r'File "[^"]*/(netspec/[^"]+)", line (\d+), in (\w+)', detail)
@@ -91,7 +94,7 @@ def main() -> int:
         print(f"  {kind:<15}{report.counts.get(kind, 0):>8,}")
     groups: dict[tuple[str, str], list[str]] = defaultdict(list)
     for kind, mutant, detail in report.findings:
-        groups[(kind, signature(kind, detail))].append(mutant)
+        groups[(kind, signature(kind, detail, mutant))].append(mutant)
     for (kind, sig), mutants in sorted(groups.items(), key=lambda g: -len(g[1])):
         shortest = min(mutants, key=len)
         print(f"\n[{kind}] x{len(mutants)}: {sig}\n  {shortest[: args.show]!r}")

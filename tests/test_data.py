@@ -552,6 +552,15 @@ def test_damaged_numpy_files_are_data_diagnostics(
     assert words in d.message
 
 
+def test_values_past_float32_are_refused(tmp_path: pathlib.Path) -> None:
+    x = np.ones((10, 3))
+    x[2, 1] = 1e300  # finite in float64, inf once cast to the model's float32
+    np.savez(tmp_path / "b.npz", x=x, y=np.zeros(10))
+    spec = spec_file(tmp_path, spec_text("[3]", "  source: npz\n  path: b.npz\n"))
+    (d,) = error(spec, "regression").diagnostics
+    assert "hold 1e+300, past the range of float32" in d.message
+
+
 @pytest.mark.skipif(sys.platform == "win32", reason="POSIX devices and FIFOs")
 def test_a_path_that_is_not_a_regular_file(tmp_path: pathlib.Path) -> None:
     import os

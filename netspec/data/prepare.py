@@ -166,7 +166,17 @@ def as_dtype(x: NDArray[Any], dtype: str, what: str) -> NDArray[Any]:
         elif x.dtype.kind not in "biu":
             raise DataProblem(f"the {what} data are not numeric", key=("source",))
         return x.astype(np.int64)
-    return x.astype(np.float32)
+    with np.errstate(over="ignore"):
+        out = x.astype(np.float32)
+    finite = np.isfinite(out)
+    if not finite.all():  # the sources refuse inf and NaN: these were finite floats past 3.4e38
+        value = float(np.asarray(x)[~finite].ravel()[0])
+        raise DataProblem(
+            f"the {what} data hold {value:g}, past the range of float32 (about ±3.4e38)",
+            key=("source",),
+            hints=("scale the values down before saving them",),
+        )
+    return out
 
 
 # --- split -----------------------------------------------------------------------------------
