@@ -37,18 +37,27 @@ def error(text: str) -> SpecError:
 # --- the fuzzer ------------------------------------------------------------------------------
 
 
+def _real(findings: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+    """Findings that do not depend on the machine's load: a mutant over SLOW_SECONDS on a
+    busy CI runner is noise (benchmarks/fuzz.py reports those); one stopped at the timeout
+    is not."""
+    return [f for f in findings if f[0] != "slow" or f[2].startswith("stopped after")]
+
+
 def test_a_seeded_budget_of_mutants_finds_nothing() -> None:
     report = run(400, seed=20261202)
-    shown = "\n\n".join(f"[{kind}] {mutant}{detail}" for kind, mutant, detail in report.findings)
-    assert not report.findings, shown[:4000]
+    findings = _real(report.findings)
+    shown = "\n\n".join(f"[{kind}] {mutant}{detail}" for kind, mutant, detail in findings)
+    assert not findings, shown[:4000]
     assert report.counts.get("ok", 0) > 20  # mutants that stay valid reach plan and render
     assert report.counts.get("spec-error", 0) > 200
 
 
 def test_a_seeded_budget_of_mutants_through_the_cli(tmp_path: pathlib.Path) -> None:
     report = run_cli(10, seed=20261202, folder=tmp_path)
-    shown = "\n\n".join(f"[{kind}] {mutant}{detail}" for kind, mutant, detail in report.findings)
-    assert not report.findings, shown[:4000]
+    findings = _real(report.findings)
+    shown = "\n\n".join(f"[{kind}] {mutant}{detail}" for kind, mutant, detail in findings)
+    assert not findings, shown[:4000]
     assert report.counts.get("ok", 0) == 10
 
 
