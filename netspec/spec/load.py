@@ -69,15 +69,14 @@ def load_spec(source: SpecSource | Spec, overrides: Sequence[str] = ()) -> Spec:
         return source
     if isinstance(source, Spec):
         raise TypeError("overrides apply to a spec's source, not to a loaded Spec")
-    with gc_paused():
+    with gc_paused():  # around both stages: no collection between them either
         doc, default_name = read_document(source)
         return validate_document(apply_to(doc, overrides), default_name)
 
 
 def load_spec_text(text: str, file: str) -> Spec:
     """A spec from YAML text read from ``file`` elsewhere (diagnostics name the file)."""
-    with gc_paused():
-        return validate_document(parse(text, file), Path(file).stem)
+    return validate_document(parse(text, file), Path(file).stem)
 
 
 def apply_to(doc: Document, overrides: Sequence[str]) -> Document:
@@ -111,6 +110,11 @@ def _as_path(source: str | os.PathLike[str]) -> Path | None:
 
 
 def validate_document(doc: Document, default_name: str) -> Spec:
+    with gc_paused():
+        return _validate_document(doc, default_name)
+
+
+def _validate_document(doc: Document, default_name: str) -> Spec:
     try:
         expanded = expand(doc.data, doc.source, default_name)
     except RecursionError:

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from netspec.errors import Diagnostic, Location, SpecError, YPath
+from netspec.spec.gcpause import gc_paused
 
 _Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MAX_NODES = 2_000_000  # values after YAML aliases are expanded: a "billion laughs" stops here
@@ -167,6 +168,11 @@ def read_file(path: Path) -> str:
 
 
 def parse(text: str, file: str | None = None) -> Document:
+    with gc_paused():
+        return _parse(text, file)
+
+
+def _parse(text: str, file: str | None) -> Document:
     source = SourceMap(file=file, text=text)
     try:
         node = yaml.compose(text, Loader=_Loader)
