@@ -299,3 +299,17 @@ def test_the_collector_is_paused_while_loading_and_restored(
         assert not gc.isenabled()  # a caller that turned it off keeps it off
     finally:
         gc.enable()
+
+
+def test_a_long_line_is_clipped_around_the_caret() -> None:
+    keys = ", ".join(f"k{i}: 1" for i in range(2_000))
+    exc = _refuse(f"input: [8]\nlayers:\n  - dense: {{units: 8, {keys}}}\n")
+    assert len(exc.diagnostics) == 2_000
+    middle = next(d for d in exc.diagnostics if d.path == ("layers", 0, "dense", "k1000"))
+    assert middle.snippet is not None
+    shown, caret = middle.snippet.split("\n")
+    assert shown.startswith("   3 | ...")
+    assert shown.endswith("...")
+    assert len(shown) == len("   3 | ") + 3 + source.SNIPPET_WIDTH + 3
+    assert shown[caret.index("^") :].startswith("k1000: 1")
+    assert source._clip("short: 1", 3) == ("short: 1", 3)

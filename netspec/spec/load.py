@@ -266,8 +266,12 @@ def _diagnostics(
         by_field.setdefault(_user_loc(err["loc"], raw), []).append(err)
     # A union's members fail at different depths (`kernel_size` vs `kernel_size[1]`): one
     # report per value, at the outermost location.
+    # The outer location is looked up among loc's own prefixes, not by scanning every
+    # location (one mapping with n unknown keys made that n^2); the first in by_field's order.
+    order = {loc: i for i, loc in enumerate(by_field)}
     for loc in sorted(by_field, key=len, reverse=True):
-        outer = next((o for o in by_field if len(o) < len(loc) and loc[: len(o)] == o), None)
+        prefixes = [loc[:k] for k in range(len(loc)) if loc[:k] in by_field]
+        outer = min(prefixes, key=order.__getitem__) if prefixes else None
         if outer is not None:
             by_field[outer].extend(by_field.pop(loc))
     # A misspelt required field shows up twice (unknown + missing): report the typo only.
