@@ -7,6 +7,7 @@ text, copies of the vars; the timings themselves are in benchmarks/validation_sp
 from __future__ import annotations
 
 import difflib
+import gc
 import pathlib
 import random
 from typing import Any
@@ -18,6 +19,7 @@ from netspec import errors
 from netspec.cli.app import app
 from netspec.errors import Diagnostic, Location, SpecError, Suggestions
 from netspec.spec import expand as expand_module
+from netspec.spec import load as load_module
 from netspec.spec import source
 from netspec.spec.expand import _Scope
 from netspec.spec.load import load_spec
@@ -273,3 +275,41 @@ def test_equal_arguments_share_one_config_and_types_keep_them_apart() -> None:
         "input: [8]\nlayers:\n  - dense: {units: 8, bias: true}\n  - dense: {units: 8, bias: 1}\n"
     )
     assert [d.path for d in exc.diagnostics] == [("layers", 1, "dense", "bias")]
+
+
+def test_the_collector_is_paused_while_loading_and_restored(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    seen: list[bool] = []
+    real = expand_module.expand
+
+    def spy(*args: Any) -> Any:
+        seen.append(gc.isenabled())
+        return real(*args)
+
+    monkeypatch.setattr(load_module, "expand", spy)
+    assert gc.isenabled()
+    load_spec("input: [8]\nlayers: [dense: 8]\n")
+    assert seen == [False]
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with pytest.raises(SpecError, match="unknown layer type"):
+            load_spec("input: [8]\nlayers: [dnese: 8]\n")
+        assert not gc.isenabled()  # a caller that turned it off keeps it off
+    finally:
+        gc.enable()
+
+
+def test_a_long_line_is_clipped_around_the_caret() -> None:
+    keys = ", ".join(f"k{i}: 1" for i in range(2_000))
+    exc = _refuse(f"input: [8]\nlayers:\n  - dense: {{units: 8, {keys}}}\n")
+    assert len(exc.diagnostics) == 2_000
+    middle = next(d for d in exc.diagnostics if d.path == ("layers", 0, "dense", "k1000"))
+    assert middle.snippet is not None
+    shown, caret = middle.snippet.split("\n")
+    assert shown.startswith("   3 | ...")
+    assert shown.endswith("...")
+    assert len(shown) == len("   3 | ") + 3 + source.SNIPPET_WIDTH + 3
+    assert shown[caret.index("^") :].startswith("k1000: 1")
+    assert source._clip("short: 1", 3) == ("short: 1", 3)

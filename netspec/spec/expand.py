@@ -811,7 +811,7 @@ class _Expander:
         values: ChainMap[str, Any] = ChainMap(dict(block.params), self.vars)
         for key, value in form.args.items():
             if key not in block.params:
-                guess = did_you_mean(str(key), block.params)
+                guess = self.suggestions.guess(str(key), len(block.params), lambda: block.params)
                 self.error(
                     "unknown-field",
                     f"block {form.word!r} has no parameter {key!r}"

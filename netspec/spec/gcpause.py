@@ -1,4 +1,4 @@
-"""Loading and planning with Python's cyclic garbage collector paused.
+"""Parsing, validating and planning with Python's cyclic garbage collector paused.
 
 A spec of n layers allocates a few objects per YAML node, entry and layer and frees almost
 none of them until it is done. Each full collection walks every live object, and CPython

@@ -69,15 +69,14 @@ def load_spec(source: SpecSource | Spec, overrides: Sequence[str] = ()) -> Spec:
         return source
     if isinstance(source, Spec):
         raise TypeError("overrides apply to a spec's source, not to a loaded Spec")
-    with gc_paused():
+    with gc_paused():  # around both stages: no collection between them either
         doc, default_name = read_document(source)
         return validate_document(apply_to(doc, overrides), default_name)
 
 
 def load_spec_text(text: str, file: str) -> Spec:
     """A spec from YAML text read from ``file`` elsewhere (diagnostics name the file)."""
-    with gc_paused():
-        return validate_document(parse(text, file), Path(file).stem)
+    return validate_document(parse(text, file), Path(file).stem)
 
 
 def apply_to(doc: Document, overrides: Sequence[str]) -> Document:
@@ -111,6 +110,11 @@ def _as_path(source: str | os.PathLike[str]) -> Path | None:
 
 
 def validate_document(doc: Document, default_name: str) -> Spec:
+    with gc_paused():
+        return _validate_document(doc, default_name)
+
+
+def _validate_document(doc: Document, default_name: str) -> Spec:
     try:
         expanded = expand(doc.data, doc.source, default_name)
     except RecursionError:
@@ -276,8 +280,12 @@ def _diagnostics(
         by_field.setdefault(_user_loc(err["loc"], raw), []).append(err)
     # A union's members fail at different depths (`kernel_size` vs `kernel_size[1]`): one
     # report per value, at the outermost location.
+    # The outer location is looked up among loc's own prefixes, not by scanning every
+    # location (one mapping with n unknown keys made that n^2); the first in by_field's order.
+    order = {loc: i for i, loc in enumerate(by_field)}
     for loc in sorted(by_field, key=len, reverse=True):
-        outer = next((o for o in by_field if len(o) < len(loc) and loc[: len(o)] == o), None)
+        prefixes = [loc[:k] for k in range(len(loc)) if loc[:k] in by_field]
+        outer = min(prefixes, key=order.__getitem__) if prefixes else None
         if outer is not None:
             by_field[outer].extend(by_field.pop(loc))
     # A misspelt required field shows up twice (unknown + missing): report the typo only.

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from netspec.errors import Diagnostic, Location, SpecError, YPath
+from netspec.spec.gcpause import gc_paused
 
 _Base: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 MAX_NODES = 2_000_000  # values after YAML aliases are expanded: a "billion laughs" stops here
@@ -49,6 +50,21 @@ for _tag, _pattern, _first in (
         re.compile(_pattern),
         [*_first, ""] if _tag == "null" else list(_first),
     )
+
+
+SNIPPET_WIDTH = 160  # characters of a long line shown around the caret
+
+
+def _clip(line: str, col: int) -> tuple[str, int]:
+    """``line`` cut to SNIPPET_WIDTH characters around 0-based ``col``, with ``...`` where it
+    was cut, and col in the cut line. Every diagnostic on a 100,000-character flow mapping
+    would otherwise copy all of it (n keys, n diagnostics: n^2 characters)."""
+    if len(line) <= SNIPPET_WIDTH:
+        return line, col
+    start = min(max(col - SNIPPET_WIDTH // 2, 0), len(line) - SNIPPET_WIDTH)
+    head = "..." if start > 0 else ""
+    tail = "..." if start + SNIPPET_WIDTH < len(line) else ""
+    return head + line[start : start + SNIPPET_WIDTH] + tail, col - start + len(head)
 
 
 class _PureLoader(yaml.SafeLoader):
@@ -126,8 +142,9 @@ class SourceMap:
         if not 0 < location.line <= len(lines):
             return None
         number = f"{location.line:>4} | "
-        caret = " " * (len(number) - 2) + "| " + " " * ((location.col or 1) - 1) + "^"
-        return f"{number}{lines[location.line - 1]}\n{caret}"
+        line, col = _clip(lines[location.line - 1], (location.col or 1) - 1)
+        caret = " " * (len(number) - 2) + "| " + " " * col + "^"
+        return f"{number}{line}\n{caret}"
 
     def _lines(self) -> list[str]:
         # Split once per text, not once per diagnostic: 50,000 diagnostics on a 50,000-line
@@ -167,6 +184,11 @@ def read_file(path: Path) -> str:
 
 
 def parse(text: str, file: str | None = None) -> Document:
+    with gc_paused():
+        return _parse(text, file)
+
+
+def _parse(text: str, file: str | None) -> Document:
     source = SourceMap(file=file, text=text)
     try:
         node = yaml.compose(text, Loader=_Loader)
