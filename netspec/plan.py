@@ -152,6 +152,8 @@ def _check_input(spec: Spec) -> None:
 
 def _check_layer(spec: Spec, layer: LayerSpec, shape: Shape, params: int, macs: Dim) -> None:
     """The output's dimensions and size, and the running totals, stay within the limits."""
+    if _within(shape, params, macs):
+        return
     what = f"layer {layer.name!r} ({layer.type})"
     if any(_over(d, MAX_DIM) for d in shape) or _over(dims.prod(shape), MAX_COUNT):
         raise _too_large(spec, layer.path, f"the output of {what}", shown=format_shape(shape))
@@ -159,6 +161,19 @@ def _check_layer(spec: Spec, layer: LayerSpec, shape: Shape, params: int, macs: 
         raise _too_large(spec, layer.path, f"the parameter count up to {what}", shown=f"{params:,}")
     if _over(macs, MAX_COUNT):
         raise _too_large(spec, layer.path, f"the MAC count up to {what}", shown=format_count(macs))
+
+
+def _within(shape: Shape, params: int, macs: Dim) -> bool:
+    """The common case, decided cheaply (this runs once per layer): concrete, non-negative
+    sizes and counts far inside the limits. Anything else takes the full check."""
+    if not (isinstance(macs, int) and 0 <= macs <= MAX_COUNT and 0 <= params <= MAX_COUNT):
+        return False
+    elements = 1
+    for d in shape:
+        if not (isinstance(d, int) and 0 <= d <= MAX_DIM):
+            return False
+        elements *= d
+    return elements <= MAX_COUNT
 
 
 def _too_large(spec: Spec, path: YPath, what: str, shown: str | None = None) -> SpecError:
