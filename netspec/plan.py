@@ -15,9 +15,9 @@ from netspec.dims import Dim, Shape, format_shape
 from netspec.errors import Diagnostic, Location, ShapeError, SpecError, YPath
 from netspec.layers import registry
 from netspec.layers.registry import LayerConfig, Tensor
-from netspec.spec.expand import INPUT_NAME
 from netspec.spec.gcpause import gc_paused
 from netspec.spec.load import LayerSpec, Spec, SpecSource, load_spec
+from netspec.spec.names import INPUT_NAME
 from netspec.units import format_bytes, format_count
 
 BYTES = {"float32": 4, "int64": 8}

@@ -21,7 +21,7 @@ from netspec.errors import SpecError, printable
 from netspec.plan import MAX_COUNT, MAX_DIM
 from netspec.render.graph import dot, mermaid
 from netspec.render.summary import summary_json, summary_text
-from netspec.spec.expand import TOP_LEVEL
+from netspec.spec.names import TOP_LEVEL
 from netspec.spec.source import parse
 from netspec.units import format_bytes
 

@@ -157,7 +157,7 @@ def test_yaml_merge_keys_and_anchors_work() -> None:
 def test_reserved_names_cover_every_graph_module_attribute() -> None:
     from torch import fx, nn
 
-    from netspec.spec.expand import RESERVED_NAMES
+    from netspec.spec.names import RESERVED_NAMES
 
     public = {n for n in dir(fx.GraphModule) if not n.startswith("_")}
     public |= {n for n in vars(nn.Module()) if not n.startswith("_")}

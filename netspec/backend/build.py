@@ -17,8 +17,8 @@ from netspec.backend.lower import lower
 from netspec.errors import SpecError, netspec_bug
 from netspec.layers.ir import Call, FnCall, Ref
 from netspec.plan import Plan, check_budget, concrete, max_params_default, plan
-from netspec.spec.expand import INPUT_NAME
 from netspec.spec.load import Spec, SpecSource, load_spec
+from netspec.spec.names import INPUT_NAME
 
 if TYPE_CHECKING:
     import torch

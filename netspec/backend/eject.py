@@ -20,7 +20,7 @@ from netspec.backend.lower import Node, lower
 from netspec.dims import format_shape
 from netspec.layers.ir import Call
 from netspec.plan import Plan
-from netspec.spec.expand import INPUT_NAME
+from netspec.spec.names import INPUT_NAME
 from netspec.version import __version__
 
 _TAKEN = {"self", "x", "torch", "nn", "F", "math", "super", "out"}

@@ -24,7 +24,7 @@ class Node:
 
     ``name`` is the layer's qualified name (``res_0.conv2d_0``): the submodule path of a
     module node and the node the later ones read. ``inputs`` are names of earlier nodes or
-    the model input (``netspec.spec.expand.INPUT_NAME``).
+    the model input (``netspec.spec.names.INPUT_NAME``).
     """
 
     name: str

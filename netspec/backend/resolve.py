@@ -13,8 +13,8 @@ from typing import Any
 
 import yaml
 
-from netspec.spec.expand import INPUT_NAME
 from netspec.spec.load import LayerSpec, Spec
+from netspec.spec.names import INPUT_NAME
 
 
 def resolved(spec: Spec) -> dict[str, Any]:

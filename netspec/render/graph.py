@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from netspec.dims import format_shape
 from netspec.errors import printable
 from netspec.plan import Plan, PlannedLayer
-from netspec.spec.expand import INPUT_NAME
+from netspec.spec.names import INPUT_NAME
 
 __all__ = ["dot", "mermaid", "svg"]
 

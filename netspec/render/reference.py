@@ -23,7 +23,7 @@ from netspec.config import field_names
 from netspec.dims import Dim
 from netspec.layers import all_layers
 from netspec.layers.registry import Example, LayerType
-from netspec.spec.expand import COMMON_FIELD_DOCS, COMMON_FIELDS
+from netspec.spec.names import COMMON_FIELD_DOCS, COMMON_FIELDS
 from netspec.spec.typewords import type_words, yaml_value
 
 DEFAULT_PATH = Path("docs") / "reference.md"

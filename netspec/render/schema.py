@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from netspec.config import field_names
 from netspec.layers import registry
 from netspec.sources import Source, all_sources
-from netspec.spec.expand import COMMON_FIELD_DOCS
+from netspec.spec.names import COMMON_FIELD_DOCS
 from netspec.spec.sections import DIM_SCHEMA, DataSpec, InputSpec, TrainSpec
 
 SCHEMA_ID = "https://netspec.dev/schema/v1.json"

@@ -17,7 +17,7 @@ from typing import Any
 from netspec.config import field_names
 from netspec.errors import SpecError, did_you_mean, format_path
 from netspec.layers import registry
-from netspec.spec.expand import COMMON_FIELDS, TOP_LEVEL
+from netspec.spec.names import COMMON_FIELDS, TOP_LEVEL
 
 _PART = re.compile(r"\.?([A-Za-z_][A-Za-z0-9_]*)|\[(-?\d+)\]")
 Path = tuple[str | int, ...]
