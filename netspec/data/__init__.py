@@ -2,7 +2,7 @@
 scaled and shaped to the spec's input. Imported by the training path only (it needs torch and
 numpy).
 
-Public interface (used by netspec.training and the CLI):
+Public interface (used by netspec.training):
 
 - ``load_data(spec, task) -> Dataset``: read the spec's ``data:`` section, build the source,
   split it by fractions with a seed, fit standardization on the train split only (of the
