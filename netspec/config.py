@@ -1,6 +1,7 @@
-"""The one strict base model of every user-written mapping: layer arguments, data-source
-options and the spec's sections. Strict about unknown keys and types, immutable, YAML lists
-taken as tuples; the spec loader's diagnostics (did-you-mean, aliases) read it."""
+"""The strict base model of layer arguments and data-source options: strict about unknown
+keys and types, immutable, YAML lists taken as tuples; the spec loader's diagnostics
+(did-you-mean over every alias) read it. The spec's sections have their own base with the
+same rules (``netspec.spec.sections.Strict``), and their diagnostics name fields only."""
 
 from __future__ import annotations
 

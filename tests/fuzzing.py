@@ -463,7 +463,9 @@ def check_cli(text: str, folder: Path) -> Outcome:
     spec.write_text(text, encoding="utf-8", errors="surrogatepass")
     start = time.perf_counter()
     for command in CLI_COMMANDS:
-        result = CliRunner().invoke(app, [*command, str(spec)])
+        # color=True: off a terminal click strips ANSI sequences from what it echoes, which
+        # would hide an unescaped ESC [ ... that a terminal would obey.
+        result = CliRunner().invoke(app, [*command, str(spec)], color=True)
         shown = result.stdout + result.stderr
         if result.exit_code not in (0, 2) or "internal error" in shown:
             return Outcome("bug", time.perf_counter() - start, f"{command}: {shown[-2000:]}")

@@ -171,3 +171,21 @@ def test_budget_error_names_the_file_and_zero_means_no_limit() -> None:
         "(5.18 KiB of float32 weights), over the budget of 10"
     )
     assert runner.invoke(app, ["validate", "--max-params", "0", str(SPEC)]).exit_code == 0
+
+
+def test_train_escapes_the_run_directory_named_after_the_spec(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The default run directory holds the spec's name; a terminal must not get its ESC
+    # (color=True: click would otherwise strip ANSI sequences itself, as it does off a tty).
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        'name: "a\\e[2Jb"\ninput: [4]\nlayers:\n  - dense: 3\n'
+        "data: {source: iris}\ntrain: {epochs: 1}\n",
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["train", str(spec), "--device", "cpu"], color=True)
+    assert result.exit_code == 0, result.output
+    assert "run directory: runs/a\\x1b[2Jb-" in result.stdout
+    assert "\x1b" not in result.stdout

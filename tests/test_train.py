@@ -713,3 +713,16 @@ def test_checkpoint_every_steps_saves_within_epochs(
         (1, 6, 16),
         (2, 0, 20),
     ]
+
+
+@pytest.mark.parametrize("name", ["x_$a^$", "$\\foo$", "a\x1bb"])
+def test_curves_take_the_spec_name_as_plain_text(name: str) -> None:
+    # A `$...$` in a name was parsed as mathtext: savefig raised after the first epoch.
+    import warnings
+
+    from netspec.training.plots import curves_png
+
+    history = [{"epoch": 1.0, "train_loss": 1.0, "val_loss": 1.0, "val_accuracy": 0.5}]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a missing glyph for a control character warns
+        assert curves_png(history, name).startswith(b"\x89PNG")

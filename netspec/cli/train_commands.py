@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from netspec.cli.app import SetOption, debug_enabled, emit, load_spec_arg, run_command
-from netspec.errors import ExitCode, SpecError
+from netspec.errors import ExitCode, SpecError, printable
 
 
 def train(
@@ -119,17 +119,19 @@ def train(
             _close(reporter)
             if isinstance(stop, TrainingInterrupted):
                 if speaks:
-                    typer.echo(f"{stop.message}\nresume with: {stop.resume_command}", err=True)
+                    typer.echo(_resume_text(stop.message, stop.resume_command), err=True)
                 raise typer.Exit(ExitCode.INTERRUPTED) from None
             if isinstance(stop, PeerLost):
                 if speaks:
-                    typer.echo(f"{stop.message}\nresume with: {stop.resume_command}", err=True)
+                    typer.echo(_resume_text(stop.message, stop.resume_command), err=True)
                 raise typer.Exit(ExitCode.PEER_LOST) from None
             if speaks:
                 typer.echo(
-                    f"{stop.message}\nthe last good checkpoint is kept in {stop.run_dir}; train "
-                    "again with a lower learning rate (--lr) or gradient clipping "
-                    "(train.grad_clip)",
+                    printable(
+                        f"{stop.message}\nthe last good checkpoint is kept in {stop.run_dir}; "
+                        "train again with a lower learning rate (--lr) or gradient clipping "
+                        "(train.grad_clip)"
+                    ),
                     err=True,
                 )
             raise typer.Exit(ExitCode.DIVERGED) from None
@@ -139,9 +141,12 @@ def train(
             return
         test = ", ".join(f"{k} {v:.4f}" for k, v in result.test.items()) or "no test split"
         stopped = f"stopped early after epoch {result.epochs_run}; " if result.stopped_early else ""
+        # The default run directory is named after the spec: escaped like everything else
+        # that may hold the spec's words (the progress lines are).
         typer.echo(
             f"{stopped}best epoch {result.best_epoch} ({result.monitor}); test: {test}; "
-            f"{result.samples_per_second:,.0f} samples/s\nrun directory: {result.run_dir}"
+            f"{result.samples_per_second:,.0f} samples/s\n"
+            f"run directory: {printable(str(result.run_dir))}"
         )
 
     run_command(job, workers=True)
@@ -197,6 +202,10 @@ def predict(
         emit(predictions_csv(run_predict(run_dir, read_inputs(inputs))), output)
 
     run_command(job)
+
+
+def _resume_text(message: str, command: str) -> str:
+    return printable(message) + "\nresume with: " + printable(command)
 
 
 def _close(reporter: object) -> None:

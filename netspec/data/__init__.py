@@ -1,10 +1,12 @@
-"""Training data for `netspec train`: bundled, synthetic and file sources, split, scaled and
-shaped to the spec's input. Imported by the training path only (it needs torch and numpy).
+"""Training data for `netspec train`: the arrays of a data source (``netspec.sources``) split,
+scaled and shaped to the spec's input. Imported by the training path only (it needs torch and
+numpy).
 
-Public interface (used by netspec.training and the CLI):
+Public interface (used by netspec.training):
 
 - ``load_data(spec, task) -> Dataset``: read the spec's ``data:`` section, build the source,
-  split it by fractions with a seed, fit standardization on the train split only, reshape
+  split it by fractions with a seed, fit standardization on the train split only (of the
+  inputs, and of regression targets unless ``data.standardize_target`` is false), reshape
   samples to the spec's ``input`` (element counts must match), and check what can be checked
   before training (NaN, non-numeric values, missing columns, impossible shapes): every
   problem is a ``SpecError`` naming the file, column or shapes.

@@ -6,10 +6,13 @@ Public API::
     evaluate(run_dir, split="test") -> {"loss": ..., "accuracy": ...}
     predict(run_dir, x) -> Prediction (labels + probabilities, or values)
 
-Modules: ``optim`` (optimizer, lr schedule with warmup and lr scaling), ``losses`` (task ->
-loss, targets, output-shape checks), ``metrics`` (torchmetrics per task), ``loop`` (the
-Trainer), ``rundir`` (the run directory's files), ``session`` (``train``), ``inference``
-(``evaluate``, ``predict``). Nothing here prints: progress goes to a ``Reporter``.
+Modules: ``session`` (``train``: a run set up), ``preflight`` (the checks before the run
+directory is made), ``loop`` (the Trainer), ``checkpoint`` (the versioned ``TrainState`` in
+last.ckpt), ``signals`` (Ctrl-C/SIGTERM deferred to the end of a batch), ``distributed`` and
+``launch`` (several processes, ``--devices N``), ``optim`` (optimizer, lr schedule with
+warmup and lr scaling), ``losses`` (task -> loss, targets, output-shape checks), ``metrics``
+(torchmetrics per task), ``rundir`` (the run directory's files), ``inference`` (``evaluate``,
+``predict``). Nothing here prints: progress goes to a ``Reporter``.
 """
 
 from __future__ import annotations

@@ -7,6 +7,8 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
+from netspec.errors import printable
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
 
@@ -42,7 +44,9 @@ def curves_png(history: Sequence[Mapping[str, float]], title: str) -> bytes:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("epoch")
         ax.grid(alpha=0.3)
-    figure.suptitle(title)
+    # The spec's name, as plain text: no mathtext (`$...$` in a name made savefig raise) and
+    # no control characters (matplotlib warns about each missing glyph, printing it raw).
+    figure.suptitle(printable(title), parse_math=False)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return buffer.getvalue()

@@ -174,12 +174,8 @@ def place(device: torch.device, world: World, spec: Spec) -> torch.device:
 
 
 def load_dataset(spec: Spec, task: str) -> DatasetLike:
-    if spec.data is None:
-        raise SpecError.single(
-            "missing-field",
-            "training needs a `data:` section saying where the data come from",
-            hints=("e.g. data: {source: digits}",),
-        )
+    """The spec's data for ``task``; a spec without a ``data:`` section is reported by
+    ``load_data`` (``netspec.spec.data_check.source_options``)."""
     from netspec.data import load_data
 
     return load_data(spec, task)
