@@ -91,7 +91,7 @@ def test_source_loads_with_shapes_and_dtypes(name: str) -> None:
     input_, options, dtype, y_shape, classes = CASES[name]
     task = "  task: regression\n" if classes is None else ""
     data = load(input_, f"  source: {name}\n{options}", task)
-    spec = load_spec(spec_text(input_, f"  source: {name}\n{options}"))
+    spec = load_spec(spec_text(input_, f"  source: {name}\n{options}", task))
     want = tuple(
         d if isinstance(d, int) else data.input_shape[i] for i, d in enumerate(spec.input.shape)
     )
@@ -319,7 +319,9 @@ def test_task_shapes_targets() -> None:
     auto = load("[1, 8, 8]", "  source: digits\n", "  task: autoencoder\n")
     assert torch.equal(auto.train.x, auto.train.y)
     assert auto.describe().endswith("target = input")
-    reg = load("[10]", "  source: diabetes\n")  # no train section: the source's kind
+    # A task given to load_data wins over the spec's (the default task is classification,
+    # which the spec check refuses for a regression source: tests/test_data_check.py).
+    reg = load_data(load_spec(spec_text("[10]", "  source: diabetes\n", "  task: regression\n")))
     assert reg.task == "regression"
     assert tuple(reg.train.y.shape[1:]) == (1,)
 
@@ -344,8 +346,8 @@ def test_task_that_does_not_fit_the_data(
 
 
 def test_labels_asked_of_regression_targets() -> None:
-    # The spec cannot say it (no train section); load_data's caller asks for labels.
-    spec = load_spec(spec_text("[10]", "  source: diabetes\n"))
+    # The spec says regression; a caller of load_data asks for labels all the same.
+    spec = load_spec(spec_text("[10]", "  source: diabetes\n", "  task: regression\n"))
     assert "needs class labels, but the diabetes targets are regression targets" in (
         error(spec, "classification").render()
     )

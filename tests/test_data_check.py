@@ -138,7 +138,22 @@ def test_tasks_that_fit_the_source_kind() -> None:
     load_spec(spec_text("[10]", "  source: diabetes\n", "  task: regression\n"))
     load_spec(spec_text("[10]", "  source: diabetes\n", "  task: autoencoder\n"))
     load_spec(spec_text("[4]", "  source: iris\n", "  task: regression\n"))  # labels are numbers
-    load_spec(spec_text("[10]", "  source: diabetes\n"))  # no train: load_data follows the source
+
+
+def test_no_train_section_is_checked_against_the_default_task() -> None:
+    # `netspec train` trains a spec without `train:` as classification: validate says so.
+    text = "input: [10]\nlayers: [dense: 1]\ndata: {source: diabetes}\n"
+    with pytest.raises(SpecError, match="holds regression targets") as info:
+        load_spec(text)
+    (d,) = info.value.diagnostics
+    assert d.path == ("data", "source")
+    assert d.location is not None
+    assert d.location.line == 3
+    assert "holds regression targets" in d.message
+    assert d.hints == (
+        "add `train: {task: regression}` (with no train section, the task is classification)",
+    )
+    load_spec("input: [4]\nlayers: [dense: 3]\ndata: {source: iris}\n")
 
 
 def test_early_stopping_needs_a_validation_split() -> None:

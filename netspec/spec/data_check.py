@@ -45,7 +45,7 @@ def check_data(
 ) -> list[Diagnostic]:
     """Diagnostics for ``data`` (validated by DataSpec). ``input_`` and ``train`` are None
     when they are absent or did not validate; the checks that need them are then skipped
-    (``train`` absent: the task is unknown, as `load_data` then follows the source)."""
+    (for a spec with no ``train:`` at all, see :func:`check_data_without_train`)."""
     found, options = _options(data, source)
     if sources.resolve(data.source) is None:
         return found
@@ -57,6 +57,18 @@ def check_data(
     if train is not None:
         found += _task_checks(picked, data, train, source)
     return found
+
+
+def check_data_without_train(
+    data: DataSpec, input_: InputSpec | None, source: SourceMap
+) -> list[Diagnostic]:
+    """As :func:`check_data` for a spec with no ``train:`` section: `netspec train` then
+    trains with the default settings (task classification), so the task check runs against
+    those and points at ``data.source``."""
+    found = check_data(data, input_, None, source)
+    if sources.resolve(data.source) is None or found:
+        return found
+    return _task_checks(sources.get(data.source), data, TrainSpec(), source, at=("data", "source"))
 
 
 def source_options(spec: Spec) -> tuple[Source, SourceOptions]:
@@ -159,7 +171,11 @@ def _input_checks(data: DataSpec, input_: InputSpec, source: SourceMap) -> list[
 
 
 def _task_checks(
-    picked: Source, data: DataSpec, train: TrainSpec, source: SourceMap
+    picked: Source,
+    data: DataSpec,
+    train: TrainSpec,
+    source: SourceMap,
+    at: tuple[str, ...] = ("train", "task"),
 ) -> list[Diagnostic]:
     found: list[Diagnostic] = []
     if picked.kind == "regression" and train.task in _LABEL_TASKS:
@@ -169,12 +185,15 @@ def _task_checks(
                 "invalid-value",
                 f"task {train.task} needs class labels, but data source {picked.name!r} "
                 "holds regression targets (numbers)",
-                path=("train", "task"),
-                received=train.task,
+                path=at,
+                received=train.task if at == ("train", "task") else picked.name,
                 hints=(
                     "use task: regression for numeric targets"
                     if given
-                    else "set train.task: regression (the task defaults to classification)",
+                    else "set train.task: regression (the task defaults to classification)"
+                    if at == ("train", "task")
+                    else "add `train: {task: regression}` (with no train section, the task is "
+                    "classification)",
                 ),
             )
         )
@@ -192,4 +211,4 @@ def _task_checks(
     return [source.attach(d) for d in found]
 
 
-__all__ = ["check_data", "source_options"]
+__all__ = ["check_data", "check_data_without_train", "source_options"]

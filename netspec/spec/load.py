@@ -156,10 +156,11 @@ def _data_diagnostics(
     """The data section's source, options and agreement with input and train (no data is
     loaded). A train section that failed validation skips the checks against the task."""
     # Imported here: data_check uses this module's _diagnostics.
-    from netspec.spec.data_check import check_data
+    from netspec.spec.data_check import check_data, check_data_without_train
 
-    train = sections.get("train") if given.get("train") is not None else None
-    return check_data(sections["data"], sections.get("input"), train, source)
+    if given.get("train") is None:  # no train section: `netspec train` uses the defaults
+        return check_data_without_train(sections["data"], sections.get("input"), source)
+    return check_data(sections["data"], sections.get("input"), sections.get("train"), source)
 
 
 def _layer(
