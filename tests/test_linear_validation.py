@@ -186,6 +186,23 @@ def test_cli_prints_at_most_max_shown_diagnostics(tmp_path: pathlib.Path) -> Non
     assert as_json.stdout.count('"code": "invalid-value"') == n  # JSON lists every one
 
 
+def test_cli_prints_at_most_max_shown_warnings(tmp_path: pathlib.Path) -> None:
+    # Every dense but the last reads the input: all of them are unused (a warning each).
+    n = errors.MAX_SHOWN + 3
+    spec = tmp_path / "unused.yaml"
+    spec.write_text(
+        "input: [8]\nlayers:\n" + "  - dense: {units: 2, from: input}\n" * (n + 1),
+        encoding="utf-8",
+    )
+    for command in ("validate", "summary", "graph"):
+        result = CliRunner().invoke(app, [command, str(spec)])
+        assert result.exit_code == 0, result.output
+        assert result.stderr.count("warning[unused-layer]") == errors.MAX_SHOWN, command
+        assert result.stderr.endswith("and 3 more warnings\n"), command
+    as_json = CliRunner().invoke(app, ["validate", "--json", str(spec)])
+    assert as_json.stdout.count('"code": "unused-layer"') == n  # JSON lists every one
+
+
 def _outcome(text: str, file: str) -> tuple[Any, ...]:
     try:
         doc = source.parse(text, file)

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from netspec.cli.app import SetOption, SpecArg, emit, load_spec_arg, run_command
-from netspec.errors import MAX_SHOWN, ExitCode, SpecError, printable
+from netspec.errors import MAX_SHOWN, Diagnostic, ExitCode, SpecError, printable
 
 
 def validate(
@@ -45,8 +46,7 @@ def validate(
             typer.echo(exc.render(MAX_SHOWN), err=True)
             raise typer.Exit(ExitCode.USER_ERROR) from None
         found = warnings(loaded, p)
-        for warning in found:
-            typer.echo(warning.render(), err=True)
+        _echo_warnings(found)
         if as_json:
             result = {
                 "valid": True,
@@ -88,8 +88,7 @@ def summary(
     def job() -> None:
         loaded = load_spec_arg(spec, overrides)
         p = plan(loaded)
-        for warning in warnings(loaded, p):
-            typer.echo(warning.render(), err=True)
+        _echo_warnings(warnings(loaded, p))
         batch = batch_size or (loaded.train.batch_size if loaded.train else 1)
         if as_json:
             sys.stdout.write(json.dumps(summary_json(p, batch)) + "\n")
@@ -216,8 +215,7 @@ def graph(
             raise typer.Exit(ExitCode.USER_ERROR)
         loaded = load_spec_arg(spec, overrides)
         p = plan(loaded)
-        for warning in warnings(loaded, p):
-            typer.echo(warning.render(), err=True)
+        _echo_warnings(warnings(loaded, p))
         if executable is not None:
             text = svg(dot(p), executable)
         else:
@@ -240,3 +238,12 @@ def _printable(text: str) -> str:
 
 def _plural(count: int, noun: str) -> str:
     return f"{count:,} {noun}" + ("" if count == 1 else "s")
+
+
+def _echo_warnings(found: Sequence[Diagnostic]) -> None:
+    """Warnings on stderr, capped like errors: a spec with thousands of unused layers must not
+    flood the terminal (``--json`` still lists them all)."""
+    for warning in found[:MAX_SHOWN]:
+        typer.echo(warning.render(), err=True)
+    if len(found) > MAX_SHOWN:
+        typer.echo(f"and {len(found) - MAX_SHOWN:,} more warnings", err=True)
