@@ -6,7 +6,7 @@ import itertools
 import json
 import math
 import signal
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -428,6 +428,20 @@ layers:
 """
 
 
+@pytest.fixture
+def python_signal_handlers() -> Iterator[None]:
+    """Python's own SIGINT/SIGTERM handlers, whatever the test runner inherited: a process
+    started in the background by a non-interactive shell has SIGINT ignored, and training
+    rightly leaves an ignored signal alone."""
+    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    yield
+    for s, handler in before.items():
+        signal.signal(s, handler)
+
+
+@pytest.mark.usefixtures("python_signal_handlers")
 @pytest.mark.parametrize(
     "stop",
     [{"stop_at_epoch": 2}, {"stop_at_batch": 13}, {"signal_at_batch": 15}, {"term_at_batch": 15}],
