@@ -13,18 +13,24 @@ ROOT = pathlib.Path(__file__).parent.parent
 MODELS = ("mlp", "cnn", "lstm", "transformer")
 
 
-@pytest.mark.heavy
-def test_overhead_quick_runs_every_model() -> None:
+def _quick(script: str, timeout: int) -> str:
+    """The output of ``benchmarks/<script>.py --quick``, which must exit 0."""
     proc = subprocess.run(
-        [sys.executable, "benchmarks/overhead.py", "--quick"],
+        [sys.executable, f"benchmarks/{script}.py", "--quick"],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout,
         check=False,
     )
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out
+    return out
+
+
+@pytest.mark.heavy
+def test_overhead_quick_runs_every_model() -> None:
+    out = _quick("overhead", timeout=300)
     # A model whose weights or outputs disagree is reported, not timed: that is a failure here.
     assert "NOT COMPARABLE" not in out, out
     for model in MODELS:
@@ -38,16 +44,7 @@ def test_overhead_quick_runs_every_model() -> None:
 
 @pytest.mark.heavy
 def test_distributed_quick_compares_with_hand_written_ddp() -> None:
-    proc = subprocess.run(
-        [sys.executable, "benchmarks/distributed.py", "--quick"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=400,
-        check=False,
-    )
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out
+    out = _quick("distributed", timeout=400)
     for model in ("mlp", "cnn"):
         # model, hand DDP, torchrun, ratio, target, verdict, devices, ratio, 1 process,
         # x2/x1, walls, accuracies
@@ -59,16 +56,7 @@ def test_distributed_quick_compares_with_hand_written_ddp() -> None:
 
 
 def test_validation_speed_quick_times_every_case() -> None:
-    proc = subprocess.run(
-        [sys.executable, "benchmarks/validation_speed.py", "--quick"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out
+    out = _quick("validation_speed", timeout=300)
     for case in ("valid", "unknown-type", "bad-from", "invalid-value", "var-chain"):
         # in process at 200 and 800 layers: wall / CPU (CPU us per layer), then the CLI
         timed = r"\s+[\d.]+ /\s+[\d.]+ \(\s*[\d.]+\)"

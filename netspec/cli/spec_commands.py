@@ -93,7 +93,7 @@ def summary(
         if as_json:
             sys.stdout.write(json.dumps(summary_json(p, batch)) + "\n")
         else:
-            sys.stdout.write(_printable(summary_text(p, batch)))
+            sys.stdout.write(_rules_for_terminal(summary_text(p, batch)))
 
     run_command(job)
 
@@ -227,7 +227,7 @@ def graph(
     run_command(job)
 
 
-def _printable(text: str) -> str:
+def _rules_for_terminal(text: str) -> str:
     """The table's rules in ASCII when the terminal's encoding has no box-drawing line."""
     try:
         "─".encode(sys.stdout.encoding or "utf-8")
