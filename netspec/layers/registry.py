@@ -31,10 +31,17 @@ C = TypeVar("C", bound=LayerConfig)
 
 @dataclass(frozen=True)
 class Tensor:
-    """A planned tensor: per-sample shape (batch dim implicit) and element type."""
+    """A planned tensor: per-sample shape (batch dim implicit) and element type.
+
+    ``padding`` names the token input whose pad positions mark this tensor's first per-sample
+    dim (the sequence, T) as padding, if any: the planner carries it through the layers that
+    keep the sequence positions (``LayerType.keeps_padding``) and hands a key-padding mask to
+    the layers that honour one (``LayerType.takes_padding``).
+    """
 
     shape: Shape
     dtype: DType = "float32"
+    padding: str | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +107,16 @@ class LayerType(Generic[C]):
     # loader's internal inputs (block input, body output).
     structural: bool = False
     runtime_check: RuntimeCheckFn | None = None  # what only the forward can check, if anything
+    # Arguments whose value names an earlier layer (center_crop's `like`): the loader resolves
+    # each and appends it to the layer's inputs, in this order; the config never sees them.
+    reference_inputs: tuple[str, ...] = ()
+    # The output's first per-sample dim is the input's sequence, position for position (dense,
+    # norms, activations, attention): a padding mask on the input carries over to the output.
+    keeps_padding: bool = False
+    # The module (or function) is called with one key-padding mask per data input after the
+    # inputs: a bool (N, T) tensor, True at padded positions (PyTorch's key_padding_mask
+    # convention), or None where that input carries no padding.
+    takes_padding: bool = False
 
     def output_activation(self, config: Any) -> str | None:
         return getattr(config, "activation", None) if self.fused_activation else None
