@@ -77,9 +77,15 @@ def check(
     in_shape: Shape,
     dtype: str = "float32",
     extra_inputs: int = 0,
+    extra_shapes: Sequence[Shape] = (),
 ) -> None:
-    """Assert netspec's predicted shape, params and MACs equal torch's."""
+    """Assert netspec's predicted shape, params and MACs equal torch's.
+
+    The inputs: ``in_shape`` (of ``dtype``), ``extra_inputs`` more of that shape, then one
+    float32 input per shape of ``extra_shapes``.
+    """
     inputs = [Tensor(tuple(in_shape), dtype)] * (1 + extra_inputs)  # type: ignore[arg-type]
+    inputs += [Tensor(tuple(shape)) for shape in extra_shapes]
     want = measure(type_name, args, inputs)
     got = predicted(type_name, args, inputs)
     assert got.out.shape == want.out_shape, (type_name, args, in_shape, got, want)

@@ -47,7 +47,14 @@ def test_every_layer_has_examples_and_a_strategy() -> None:
     ids=lambda v: v if isinstance(v, str) else "",
 )
 def test_registered_examples_match_torch(name: str, example: Any) -> None:
-    check(name, example.args, example.in_shape, example.dtype, example.extra_inputs)
+    check(
+        name,
+        example.args,
+        example.in_shape,
+        example.dtype,
+        example.extra_inputs,
+        example.extra_shapes,
+    )
 
 
 @pytest.mark.parametrize("name", LAYERS)
@@ -57,5 +64,6 @@ def test_generated_configs_match_torch(name: str, data: st.DataObject) -> None:
     case = data.draw(STRATEGIES[name], label=name)
     args, shape = case[0], case[1]
     dtype = case[2] if len(case) > 2 else "float32"
+    extra_shapes = case[3] if len(case) > 3 else ()  # inputs of other shapes (cross-attention)
     extra = data.draw(st.integers(1, 2)) if name in MULTI else 0
-    check(name, args, shape, dtype, extra)
+    check(name, args, shape, dtype, extra, extra_shapes)

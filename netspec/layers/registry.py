@@ -61,6 +61,9 @@ class Example:
     in_shape: Shape
     dtype: DType = "float32"
     extra_inputs: int = 0  # merges: how many more inputs of the same shape
+    # Further inputs of their own shapes (float32), after the first: cross-attention's
+    # memory, center_crop's reference, a broadcasting multiply's gate.
+    extra_shapes: tuple[Shape, ...] = ()
 
 
 @dataclass(frozen=True)
