@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from netspec import dims
 from netspec.dims import Dim, Shape, format_shape
 from netspec.errors import Diagnostic, Location, ShapeError, SpecError, YPath
-from netspec.layers import registry
+from netspec.layers import registry, ties
 from netspec.layers.registry import LayerConfig, Tensor
 from netspec.spec.gcpause import gc_paused
 from netspec.spec.load import LayerSpec, Spec, SpecSource, load_spec
@@ -42,6 +43,7 @@ class PlannedLayer:
     macs: Dim
     trainable: bool
     config: LayerConfig
+    tie: str | None = None  # the layer whose weight this one shares (counted there)
 
     @property
     def in_shapes(self) -> tuple[Shape, ...]:
@@ -50,13 +52,32 @@ class PlannedLayer:
 
 @dataclass(frozen=True)
 class Plan:
+    """The planned network. ``inputs`` in declared order (one spec `input:` is named
+    ``input``); ``outputs`` names what the forward returns (a tuple when several)."""
+
     name: str
-    input: Tensor
+    inputs: Mapping[str, Tensor]
     layers: tuple[PlannedLayer, ...]
+    outputs: tuple[str, ...] = ()
+    named_inputs: bool = False  # written as `inputs:`: the forward's arguments take the names
+    pad_ids: Mapping[str, int] = field(default_factory=dict)  # token inputs' padding ids
+
+    @property
+    def input(self) -> Tensor:
+        """The first input (the only one of most specs)."""
+        return next(iter(self.inputs.values()))
+
+    @property
+    def output_tensors(self) -> tuple[Tensor, ...]:
+        found = {layer.name: layer.out for layer in self.layers}
+        found.update(self.inputs)
+        names = self.outputs or ((self.layers[-1].name,) if self.layers else (INPUT_NAME,))
+        return tuple(found[name] for name in names)
 
     @property
     def output(self) -> Tensor:
-        return self.layers[-1].out if self.layers else self.input
+        """The first output (the only one of most specs)."""
+        return self.output_tensors[0]
 
     @property
     def total_params(self) -> int:
@@ -79,13 +100,19 @@ class Plan:
         return 4 * self.total_params  # float32 weights
 
     def activation_bytes(self, batch_size: int) -> Dim:
-        """Bytes of every layer output (and the input) held for backward, at this batch size."""
-        tensors = [self.input, *(layer.out for layer in self.layers)]
+        """Bytes of every layer output (and the inputs) held for backward, at this batch size."""
+        tensors = [*self.inputs.values(), *(layer.out for layer in self.layers)]
         per_sample = dims.total(dims.mul(dims.prod(t.shape), BYTES[t.dtype]) for t in tensors)
         return dims.mul(per_sample, batch_size)
 
     def symbols(self) -> set[str]:
-        return {a for d in self.input.shape if isinstance(d, dims.Sym) for a in d.atoms()}
+        return {
+            a
+            for t in self.inputs.values()
+            for d in t.shape
+            if isinstance(d, dims.Sym)
+            for a in d.atoms()
+        }
 
 
 def plan(spec: Spec | SpecSource) -> Plan:
@@ -95,40 +122,66 @@ def plan(spec: Spec | SpecSource) -> Plan:
 
 
 def _plan(spec: Spec) -> Plan:
-    tensors: dict[str, Tensor] = {INPUT_NAME: Tensor(spec.input.shape, spec.input.dtype)}
-    _check_input(spec)
-    planned: list[PlannedLayer] = []
+    tensors: dict[str, Tensor] = {
+        name: Tensor(s.shape, s.dtype, name if s.pad_id is not None else None)
+        for name, s in spec.inputs.items()
+    }
+    inputs = dict(tensors)
+    _check_inputs(spec)
+    planned: dict[str, PlannedLayer] = {}
     params: int = 0
     macs: Dim = 0
     for layer in spec.layers:
-        inputs = layer.inputs  # the loader resolved every reference, the default included
-        ins = tuple(tensors[ref] for ref in inputs)
+        refs = layer.inputs  # the loader resolved every reference, the default included
+        ins = tuple(tensors[ref] for ref in refs)
         layer_type = registry.get(layer.type)
         try:
             inferred = layer_type.infer(layer.config, ins)
+            tie = getattr(layer.config, "tie", None)
+            if tie is not None:
+                inferred = ties.shared(layer_type, layer.config, ins, inferred, planned[tie])
         except ShapeError as exc:
             raise SpecError([_shape_diagnostic(spec, layer, ins, exc)]) from None
         except OverflowError:  # a number too large for a float in a shape rule's arithmetic
             what = f"a number in layer {layer.name!r} ({layer.type})"
             raise _too_large(spec, layer.path, what) from None
+        out = _with_padding(layer_type, ins, inferred.out)
         params += inferred.params
         macs = dims.add(macs, inferred.macs)
-        _check_layer(spec, layer, inferred.out.shape, params, macs)
-        tensors[layer.name] = inferred.out
-        planned.append(
-            PlannedLayer(
-                layer.name,
-                layer.type,
-                inputs,
-                ins,
-                inferred.out,
-                inferred.params,
-                inferred.macs,
-                layer.trainable,
-                layer.config,
-            )
+        _check_layer(spec, layer, out.shape, params, macs)
+        tensors[layer.name] = out
+        planned[layer.name] = PlannedLayer(
+            layer.name,
+            layer.type,
+            refs,
+            ins,
+            out,
+            inferred.params,
+            inferred.macs,
+            layer.trainable,
+            layer.config,
+            tie,
         )
-    return Plan(spec.name, tensors[INPUT_NAME], tuple(planned))
+    pad_ids = {n: s.pad_id for n, s in spec.inputs.items() if s.pad_id is not None}
+    return Plan(
+        spec.name,
+        inputs,
+        tuple(planned.values()),
+        spec.outputs,
+        spec.several_inputs,
+        pad_ids,
+    )
+
+
+def _with_padding(layer_type: registry.LayerType[Any], ins: tuple[Tensor, ...], out: Tensor) -> Tensor:
+    """The output carries its input's padding when the layer keeps the sequence positions:
+    the first input's (attention's queries), or for a merge any input's."""
+    if not layer_type.keeps_padding:
+        return replace(out, padding=None) if out.padding is not None else out
+    padding = ins[0].padding if ins else None
+    if padding is None and layer_type.function is not None:
+        padding = next((t.padding for t in ins if t.padding is not None), None)
+    return out if out.padding == padding else replace(out, padding=padding)
 
 
 def _over(value: Dim, limit: int) -> bool:
@@ -138,16 +191,22 @@ def _over(value: Dim, limit: int) -> bool:
     return any(not -limit <= coeff <= limit for _, coeff in value.terms)
 
 
-def _check_input(spec: Spec) -> None:
-    shape = spec.input.shape
-    for i, d in enumerate(shape):
-        if _over(d, MAX_DIM):
-            path = ("input", "shape", i) if ("input", "shape", i) in spec.source.values else None
-            raise _too_large(
-                spec, path or ("input", i), f"input dimension {i + 1}", shown=format_count(d)
-            )
-    if _over(dims.prod(shape), MAX_COUNT):
-        raise _too_large(spec, ("input",), "the input", shown=format_shape(shape))
+def _check_inputs(spec: Spec) -> None:
+    for name, input_spec in spec.inputs.items():
+        base: YPath = ("inputs", name) if spec.several_inputs else ("input",)
+        what = f"input {name!r}" if spec.several_inputs else "the input"
+        shape = input_spec.shape
+        for i, d in enumerate(shape):
+            if _over(d, MAX_DIM):
+                path = (*base, "shape", i)
+                raise _too_large(
+                    spec,
+                    path if path in spec.source.values else (*base, i),
+                    f"dimension {i + 1} of {what}",
+                    shown=format_count(d),
+                )
+        if _over(dims.prod(shape), MAX_COUNT):
+            raise _too_large(spec, base, what, shown=format_shape(shape))
 
 
 def _check_layer(spec: Spec, layer: LayerSpec, shape: Shape, params: int, macs: Dim) -> None:
@@ -212,10 +271,11 @@ def warnings(spec: Spec, p: Plan) -> list[Diagnostic]:
     """Valid but suspicious: layers whose output nothing uses (dead branches), and limits
     that only the running model can check (a layer type's ``runtime_check``)."""
     used = {ref for layer in p.layers for ref in layer.inputs}
-    output = p.layers[-1].name if p.layers else None
+    used.update(layer.tie for layer in p.layers if layer.tie is not None)
+    outputs = set(p.outputs or ((p.layers[-1].name,) if p.layers else ()))
     found = []
     for layer, layer_spec in zip(p.layers, spec.layers, strict=True):
-        if layer.name not in used and layer.name != output:
+        if layer.name not in used and layer.name not in outputs:
             diag = Diagnostic(
                 "unused-layer",
                 f"the output of {layer.name!r} feeds no other layer and is not the model "
@@ -241,8 +301,11 @@ def warnings(spec: Spec, p: Plan) -> list[Diagnostic]:
 
 def concrete(spec: Spec, values: Mapping[str, int]) -> Spec:
     """The same spec with its symbolic input dims replaced by ints (for checks with torch)."""
-    shape = tuple(dims.substitute(d, values) for d in spec.input.shape)
-    updated = spec.model_copy(update={"input": spec.input.model_copy(update={"shape": shape})})
+    inputs = {
+        name: s.model_copy(update={"shape": tuple(dims.substitute(d, values) for d in s.shape)})
+        for name, s in spec.inputs.items()
+    }
+    updated = spec.model_copy(update={"inputs": inputs})
     updated._source = spec.source
     return updated
 

@@ -29,6 +29,11 @@ class DenseConfig(LayerConfig):
         None,
         description="an activation applied to the output (fused: no extra layer row or module)",
     )
+    tie: str | None = Field(
+        None,
+        description="an earlier embedding (or dense) layer whose weight this layer reuses "
+        "(GPT-2's output head); the shared weight is counted once, at that layer",
+    )
 
 
 def infer(cfg: DenseConfig, inputs: tuple[Tensor, ...]) -> Inferred:
@@ -43,6 +48,11 @@ def infer(cfg: DenseConfig, inputs: tuple[Tensor, ...]) -> Inferred:
     )
 
 
+def weight(cfg: DenseConfig, inputs: tuple[Tensor, ...]) -> tuple[int, ...]:
+    """nn.Linear's weight is (units, features): an embedding's (num_embeddings, dim)."""
+    return (cfg.units, known(inputs[0].shape[-1], "features"))
+
+
 def module(cfg: DenseConfig, inputs: tuple[Tensor, ...]) -> Call:
     features = known(inputs[0].shape[-1], "features")
     return Call("nn.Linear", (features, cfg.units), {"bias": cfg.bias})
@@ -55,6 +65,8 @@ register(
         fused_activation=True,
         infer=infer,
         module=module,
+        weight=weight,
+        layer_references=("tie",),
         aliases=("linear",),
         primary="units",
         family="core",

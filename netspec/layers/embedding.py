@@ -59,6 +59,10 @@ def infer_embedding(cfg: EmbeddingConfig, inputs: tuple[Tensor, ...]) -> Inferre
     return Inferred(Tensor((*x.shape, cfg.embedding_dim)), params, 0)
 
 
+def embedding_weight(cfg: EmbeddingConfig, inputs: tuple[Tensor, ...]) -> tuple[int, ...]:
+    return (cfg.num_embeddings, cfg.embedding_dim)
+
+
 def embedding_module(cfg: EmbeddingConfig, inputs: tuple[Tensor, ...]) -> Call:
     return Call("nn.Embedding", (cfg.num_embeddings, cfg.embedding_dim))
 
@@ -106,6 +110,7 @@ register(
         config=EmbeddingConfig,
         infer=infer_embedding,
         module=embedding_module,
+        weight=embedding_weight,
         family="sequence",
         summary="Token embedding (torch.nn.Embedding): int64 ids -> vectors.",
         shape_rule="int64 (N, T) -> (N, T, embedding_dim)",

@@ -79,6 +79,7 @@ InferFn = Callable[[Any, tuple[Tensor, ...]], Inferred]
 ModuleFn = Callable[[Any, tuple[Tensor, ...]], Call]
 FunctionFn = Callable[[Any, int], FnCall]
 RuntimeCheckFn = Callable[[Any, tuple[Tensor, ...]], RuntimeCheck | None]
+WeightFn = Callable[[Any, tuple[Tensor, ...]], tuple[int, ...]]
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,11 @@ class LayerType(Generic[C]):
     # inputs: a bool (N, T) tensor, True at padded positions (PyTorch's key_padding_mask
     # convention), or None where that input carries no padding.
     takes_padding: bool = False
+    # Arguments that name an earlier layer without reading its output (dense's `tie`): the
+    # loader resolves each to the layer's qualified name, in place.
+    layer_references: tuple[str, ...] = ()
+    # The shape of the module's `weight` parameter, for the layers a `tie` may share it with.
+    weight: WeightFn | None = None
 
     def output_activation(self, config: Any) -> str | None:
         return getattr(config, "activation", None) if self.fused_activation else None

@@ -54,6 +54,7 @@ class Expanded:
     sections: dict[str, Any]  # input, data, train after ${...} substitution
     entries: list[LayerEntry]
     diagnostics: list[Diagnostic]
+    outputs: tuple[str, ...] = ()  # qualified names of the model's outputs, in order
 
 
 @dataclass
@@ -188,13 +189,22 @@ class _Expander:
             self.error("invalid-value", "description must be a string", ("description",))
             description = None
         sections: dict[str, Any] = {}
-        for key in ("input", "data", "train"):
+        for key in ("input", "inputs", "data", "train"):
             before = len(self.diags)
             value = self.interpolate(self.data.get(key), (key,), self.vars)
             if key in self.data and len(self.diags) == before:  # else: don't report it twice
                 sections[key] = value
+        input_names = self._input_names()
         written = "input" in self.data
-        if self.data.get("input") is None and (written or not self._misspelt("input")):
+        if input_names is not None:
+            if written:
+                self.error(
+                    "invalid-value",
+                    "give `input` (one input) or `inputs` (several, by name), not both",
+                    ("inputs",),
+                    key=True,
+                )
+        elif self.data.get("input") is None and (written or not self._misspelt("input")):
             # `input:` with nothing after it is null: as good as missing, but at its line.
             self.error(
                 "missing-field",
@@ -216,10 +226,68 @@ class _Expander:
                 )
             elif not self._misspelt("layers"):
                 self.error("missing-field", "the spec needs `layers`: a list of layer entries", ())
-        else:
-            scope = _Scope(prefix="", input_ref=INPUT_NAME, values=self.vars)
-            self.run_list(layers, ("layers",), scope)
-        return Expanded(name, description, sections, self.entries, self.diags)
+        outputs: tuple[str, ...] = ()
+        if layers is not None:
+            names = input_names or [INPUT_NAME]
+            # The first layer reads the first input by default; every input is a name `from`
+            # can use (layer names may not repeat them).
+            scope = _Scope(prefix="", input_ref=names[0], values=self.vars)
+            if input_names is not None:
+                scope.names.update((n, n) for n in input_names)
+            last = self.run_list(layers, ("layers",), scope)
+            outputs = self._outputs(scope, last)
+        return Expanded(name, description, sections, self.entries, self.diags, outputs)
+
+    def _input_names(self) -> list[str] | None:
+        """The names of `inputs:` (None when the spec has a single `input:`)."""
+        raw = self.data.get("inputs")
+        if "inputs" not in self.data:
+            return None
+        if not isinstance(raw, dict) or not raw:
+            self.error(
+                "invalid-value",
+                "inputs is a mapping of input names to shapes, e.g. "
+                "{tokens: {shape: [T], dtype: int64}, segments: {shape: [T], dtype: int64}}",
+                ("inputs",),
+                key=raw is None,
+            )
+            return []
+        names = []
+        for key in raw:
+            if not self._valid_input_name(key):
+                continue
+            names.append(key)
+        return names
+
+    def _valid_input_name(self, key: Any) -> bool:
+        bad = (
+            not isinstance(key, str)
+            or not _IDENT.match(key)
+            or key in RESERVED_NAMES
+            or key.startswith("_")
+            or keyword.iskeyword(key)
+        )
+        if bad:
+            self.error(
+                "invalid-name",
+                f"{key!r} cannot name an input: it becomes an argument of the model's forward, "
+                "so it must be an identifier that is not a Python keyword, does not start with "
+                "'_', and is no attribute of a torch module",
+                ("inputs", key),
+                key=True,
+            )
+        return not bad
+
+    def _outputs(self, scope: _Scope, last: str) -> tuple[str, ...]:
+        """`outputs:` resolved like `from` (default: the last layer)."""
+        raw = self.data.get("outputs")
+        if raw is None:
+            return (last,)
+        if isinstance(raw, list) and len(set(map(str, raw))) != len(raw):
+            self.error("invalid-value", "outputs names a layer twice", ("outputs",))
+        self.current_name = None
+        found = self.references(raw, ("outputs",), scope)
+        return found or (last,)
 
     def _misspelt(self, wanted: str) -> bool:
         """Whether an unknown top-level key was already reported as a typo of ``wanted``
@@ -545,9 +613,10 @@ class _Expander:
         if raw is None:
             return ()
         if raw == []:
+            word = next((part for part in reversed(path) if isinstance(part, str)), "from")
             self.error(
                 "invalid-value",
-                "from needs at least one layer name",
+                f"{word} needs at least one layer name",
                 path,
                 expected="a layer name, `input`, or a list of them",
             )
@@ -621,6 +690,13 @@ class _Expander:
             if len(self.diags) > before:  # a bad ${...}: don't also report its raw text
                 scope.names[local] = qualified
                 return qualified
+            layer_type = registry.get(canonical)
+            if layer_type.reference_inputs:
+                args, inputs = self._reference_inputs(
+                    layer_type.reference_inputs, args, inputs, form, scope
+                )
+            if layer_type.layer_references:
+                args = self._layer_references(layer_type.layer_references, args, form, scope)
             from_path = form.at("from", path) if "from" in form.common else None
             if len(self.entries) >= MAX_LAYERS:
                 raise SpecError(
@@ -652,6 +728,48 @@ class _Expander:
             out = qualified
         scope.names[local] = out
         return out
+
+    def _layer_references(
+        self, fields: tuple[str, ...], args: dict[str, Any], form: _Form, scope: _Scope
+    ) -> dict[str, Any]:
+        """Arguments that name a layer (dense's `tie`) hold its qualified name afterwards."""
+        resolved = dict(args)
+        for field_name in fields:
+            value = args.get(field_name)
+            if not isinstance(value, str):
+                continue  # absent, null, or not a name: the config reports a wrong type
+            found = self.references(value, (*form.args_path, field_name), scope)
+            if found:
+                resolved[field_name] = found[0]
+        return resolved
+
+    def _reference_inputs(
+        self,
+        fields: tuple[str, ...],
+        args: dict[str, Any],
+        inputs: tuple[str, ...],
+        form: _Form,
+        scope: _Scope,
+    ) -> tuple[dict[str, Any], tuple[str, ...]]:
+        """Arguments that name a layer (center_crop's `like`) become extra inputs, in order."""
+        args = dict(args)
+        extra: list[str] = []
+        for field_name in fields:
+            if field_name not in args:
+                continue
+            value = args.pop(field_name)
+            path = (*form.args_path, field_name)
+            if not isinstance(value, str):
+                self.error(
+                    "invalid-value",
+                    f"{field_name} names one earlier layer",
+                    path,
+                    received=repr(value),
+                )
+                continue
+            found = self.references(value, path, scope)
+            extra.extend(found or ())
+        return args, (*inputs, *extra)
 
     def _default_name(self, scope: _Scope, kind: str) -> str:
         k = scope.counters.get(kind, 0)

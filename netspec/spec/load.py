@@ -20,6 +20,7 @@ from netspec.layers import registry
 from netspec.layers.registry import LayerConfig
 from netspec.spec.expand import LayerEntry, expand
 from netspec.spec.gcpause import gc_paused
+from netspec.spec.names import INPUT_NAME
 from netspec.spec.sections import DataSpec, InputSpec, TrainSpec
 from netspec.spec.source import Document, SourceMap, parse, read_file
 from netspec.spec.typewords import type_words, yaml_value
@@ -49,8 +50,13 @@ class Spec(BaseModel):
 
     name: str
     description: str | None = None
-    input: InputSpec
+    # The model's inputs in declared order (a single `input:` is named `input`); the forward
+    # takes them positionally in this order, or by name.
+    inputs: dict[str, InputSpec]
     layers: tuple[LayerSpec, ...]
+    # Qualified names of the layers (or inputs) the forward returns, in order; a tuple when
+    # there are several. Default: the last layer.
+    outputs: tuple[str, ...] = ()
     data: DataSpec | None = None
     train: TrainSpec | None = None
     _source: SourceMap = PrivateAttr(default_factory=SourceMap)
@@ -58,6 +64,15 @@ class Spec(BaseModel):
     @property
     def source(self) -> SourceMap:
         return self._source
+
+    @property
+    def input(self) -> InputSpec:
+        """The first input: the only one of a spec written with `input:`."""
+        return next(iter(self.inputs.values()))
+
+    @property
+    def several_inputs(self) -> bool:
+        return len(self.inputs) > 1 or INPUT_NAME not in self.inputs
 
 
 def load_spec(source: SpecSource | Spec, overrides: Sequence[str] = ()) -> Spec:
@@ -129,29 +144,77 @@ def _validate_document(doc: Document, default_name: str) -> Spec:
         layer for entry in expanded.entries if (layer := _layer(entry, doc.source, diags, configs))
     ]
     sections: dict[str, Any] = {}
-    for key, model in (("input", InputSpec), ("data", DataSpec), ("train", TrainSpec)):
+    for key, model in (("data", DataSpec), ("train", TrainSpec)):
         if key in expanded.sections and expanded.sections[key] is not None:
-            raw = expanded.sections[key]
-            short = key == "input" and isinstance(raw, list) and bool(raw)
-            given = {"shape": raw} if short else raw
-            try:
-                sections[key] = model.model_validate(given)
-            except ValidationError as exc:
-                found = _diagnostics(exc, given, (key,), None, model, doc.source)
-                diags.extend(_unshort(d, doc.source) if short else d for d in found)
+            sections[key] = _section(model, expanded.sections[key], (key,), doc.source, diags)
+    inputs = _inputs(expanded.sections, doc.source, diags)
     if "data" in sections:
-        diags.extend(_data_diagnostics(sections, expanded.sections, doc.source))
+        first = next(iter(inputs.values()), None)
+        diags.extend(_data_diagnostics(sections, first, expanded.sections, doc.source))
     if diags:
         raise SpecError(sorted(_dedupe(diags), key=_position))
     spec = Spec(
-        name=expanded.name, description=expanded.description, layers=tuple(layers), **sections
+        name=expanded.name,
+        description=expanded.description,
+        inputs=inputs,
+        layers=tuple(layers),
+        outputs=expanded.outputs,
+        **sections,
     )
     spec._source = doc.source
     return spec
 
 
+def _section(
+    model: type[BaseModel], raw: Any, path: YPath, source: SourceMap, diags: list[Diagnostic]
+) -> Any:
+    """One validated section (None after a reported mistake). An input's `[..]` is short
+    for `{shape: [..]}`."""
+    short = model is InputSpec and isinstance(raw, list) and bool(raw)
+    given = {"shape": raw} if short else raw
+    try:
+        return model.model_validate(given)
+    except ValidationError as exc:
+        found = _diagnostics(exc, given, path, None, model, source)
+        diags.extend(_unshort(d, path, source) if short else d for d in found)
+        return None
+
+
+def _inputs(
+    sections: Mapping[str, Any], source: SourceMap, diags: list[Diagnostic]
+) -> dict[str, InputSpec]:
+    """`input:` (named `input`) or each of `inputs:`, validated."""
+    given: dict[str, tuple[Any, YPath]] = {}
+    if sections.get("input") is not None:
+        given[INPUT_NAME] = (sections["input"], ("input",))
+    elif isinstance(sections.get("inputs"), dict):
+        given = {str(k): (v, ("inputs", k)) for k, v in sections["inputs"].items()}
+    found = {}
+    for name, (raw, path) in given.items():
+        if raw is None:
+            diags.append(
+                source.attach(
+                    Diagnostic(
+                        "missing-field",
+                        f"input {name!r} needs its shape",
+                        path=path,
+                        hints=("e.g. `tokens: {shape: [T], dtype: int64}` or `image: [3, 32, 32]`",),
+                    ),
+                    key=True,
+                )
+            )
+            continue
+        spec = _section(InputSpec, raw, path, source, diags)
+        if spec is not None:
+            found[name] = spec
+    return found
+
+
 def _data_diagnostics(
-    sections: dict[str, Any], given: Mapping[str, Any], source: SourceMap
+    sections: dict[str, Any],
+    input_: InputSpec | None,
+    given: Mapping[str, Any],
+    source: SourceMap,
 ) -> list[Diagnostic]:
     """The data section's source, options and agreement with input and train (no data is
     loaded). A train section that failed validation skips the checks against the task."""
@@ -159,8 +222,8 @@ def _data_diagnostics(
     from netspec.spec.data_check import check_data, check_data_without_train
 
     if given.get("train") is None:  # no train section: `netspec train` uses the defaults
-        return check_data_without_train(sections["data"], sections.get("input"), source)
-    return check_data(sections["data"], sections.get("input"), sections.get("train"), source)
+        return check_data_without_train(sections["data"], input_, source)
+    return check_data(sections["data"], input_, sections.get("train"), source)
 
 
 def _layer(
@@ -240,10 +303,11 @@ def _config_key(layer_type: str, args: dict[str, Any]) -> tuple[Any, ...] | None
     return tuple(items)
 
 
-def _unshort(d: Diagnostic, source: SourceMap) -> Diagnostic:
+def _unshort(d: Diagnostic, base: YPath, source: SourceMap) -> Diagnostic:
     """`input: [..]` is short for `input: {shape: [..]}`: point at what the user wrote."""
-    if d.path and d.path[:2] == ("input", "shape"):
-        return source.attach(replace(d, path=("input", *d.path[2:])))
+    n = len(base)
+    if d.path and d.path[: n + 1] == (*base, "shape"):
+        return source.attach(replace(d, path=(*base, *d.path[n + 1 :])))
     return d
 
 

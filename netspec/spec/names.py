@@ -14,7 +14,18 @@ COMMON_FIELD_DOCS = {
     "trainable": "`false` freezes the layer's parameters",
 }
 """What every layer entry accepts besides its own arguments (docs and JSON Schema)."""
-TOP_LEVEL = ("name", "description", "vars", "input", "blocks", "layers", "data", "train")
+TOP_LEVEL = (
+    "name",
+    "description",
+    "vars",
+    "input",
+    "inputs",
+    "outputs",
+    "blocks",
+    "layers",
+    "data",
+    "train",
+)
 INPUT_NAME = "input"
 
 # Layer names become attributes of a torch.fx.GraphModule: they must not shadow its methods

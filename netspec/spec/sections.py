@@ -92,6 +92,15 @@ class InputSpec(Strict):
         BeforeValidator(_dtype),
         WithJsonSchema({"enum": sorted(_DTYPES), "default": "float32"}),
     ] = "float32"
+    # The token id that marks padding: attention and sequence pooling ignore those positions
+    # (a padded batch gives each sequence the output it has alone).
+    pad_id: int | None = Field(None, ge=0)
+
+    @model_validator(mode="after")
+    def _pad_id_needs_tokens(self) -> InputSpec:
+        if self.pad_id is not None and self.dtype != "int64":
+            raise ValueError("pad_id marks padding in token ids: it needs `dtype: int64`")
+        return self
 
     @model_validator(mode="before")
     @classmethod
