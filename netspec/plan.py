@@ -21,7 +21,7 @@ from netspec.spec.load import LayerSpec, Spec, SpecSource, load_spec
 from netspec.spec.names import INPUT_NAME
 from netspec.units import format_bytes, format_count
 
-BYTES = {"float32": 4, "int64": 8}
+BYTES = {"float32": 4, "int64": 8, "bool": 1}
 MAX_DIM = 2**48
 """The largest size of one dimension (281,474,976,710,656): far above any real tensor."""
 MAX_COUNT = 10**18

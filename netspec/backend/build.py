@@ -59,14 +59,18 @@ def assemble(p: Plan) -> fx.GraphModule:
     from torch import fx
 
     graph = fx.Graph()
-    values: dict[str, fx.Node] = {INPUT_NAME: graph.placeholder("x")}
+    values: dict[str, fx.Node] = {
+        name: graph.placeholder(argument) for name, argument in argument_names(p).items()
+    }
     modules: dict[str, nn.Module] = {}
     for node in lower(p):
-        args = [values[ref] for ref in node.inputs]
+        args = [None if ref is None else values[ref] for ref in node.inputs]
         if isinstance(node.op, Call):
             module = instantiate(node.op)
             if not node.trainable:
                 module.requires_grad_(False)
+            if node.tie is not None:  # one Parameter, two modules: counted and saved once
+                module.weight = modules[node.tie].weight
             modules[node.name] = module
             value = graph.call_module(node.name, tuple(args))
         else:
@@ -74,9 +78,25 @@ def assemble(p: Plan) -> fx.GraphModule:
         if node.activation is not None:
             value = emit_call(graph, node.activation, [value])
         values[node.name] = value
-    graph.output(values[p.layers[-1].name] if p.layers else values[INPUT_NAME])
+    outputs = [values[name] for name in output_names(p)]
+    graph.output(outputs[0] if len(outputs) == 1 else tuple(outputs))
     graph.lint()
     return fx.GraphModule(_hierarchy(modules), graph, class_name=class_name(p.name))
+
+
+def argument_names(p: Plan) -> dict[str, str]:
+    """Each model input's argument name in forward: `x` for a spec's one `input:`, else the
+    names of `inputs:`, in declared order."""
+    if not p.named_inputs:
+        return {INPUT_NAME: "x"}
+    return {name: name for name in p.inputs}
+
+
+def output_names(p: Plan) -> tuple[str, ...]:
+    """What the forward returns: `outputs:`, else the last layer (or the input)."""
+    if p.outputs:
+        return p.outputs
+    return (p.layers[-1].name,) if p.layers else (next(iter(p.inputs)),)
 
 
 def instantiate(value: Any) -> Any:
@@ -148,25 +168,29 @@ def verify(spec: Spec, p: Plan) -> None:
         return
     with torch.device("meta"):
         gm = assemble(checked)
-        x = example_input(checked, batch=2, device="meta")
+        xs = example_inputs(checked, batch=2, device="meta")
         gm.train()
         try:
-            y = gm(x)
+            y = gm(*xs)
         except RuntimeError as exc:
             if "overflow" not in str(exc):
                 raise
             raise SpecError.single(
                 "budget", f"torch cannot hold this model's tensors: {exc}"
             ) from None
-    got = tuple(y.shape)
-    want = (2, *checked.output.shape)
+    ys = y if isinstance(y, tuple) else (y,)
+    got = [tuple(t.shape) for t in ys]
+    want = [(2, *t.shape) for t in checked.output_tensors]
     if got != want:
-        raise netspec_bug(f"plan says output {want} but torch gives {got}")
+        raise netspec_bug(f"plan says outputs {want} but torch gives {got}")
+    seen: set[int] = set()  # a tied weight is counted at the first module that holds it
     for node in lower(checked):
         if node.module is None:
             continue
         module = gm.get_submodule(node.name)
-        real = sum(t.numel() for t in module.parameters())
+        own = [t for t in module.parameters() if id(t) not in seen]
+        seen.update(id(t) for t in own)
+        real = sum(t.numel() for t in own)
         if real != node.params:
             raise netspec_bug(
                 f"layer {node.name} ({node.type}): plan says {node.params} params, torch has {real}"
@@ -186,14 +210,29 @@ def _concrete_plan(spec: Spec, p: Plan) -> Plan | None:
 
 
 def example_input(p: Plan, batch: int = 2, device: str | torch.device = "cpu") -> torch.Tensor:
-    """A zero input batch of the plan's input shape (symbols must already be concrete)."""
+    """An example batch of the plan's first input (see :func:`example_inputs`)."""
+    return example_inputs(p, batch, device)[0]
+
+
+def example_inputs(
+    p: Plan, batch: int = 2, device: str | torch.device = "cpu"
+) -> tuple[torch.Tensor, ...]:
+    """A batch per model input, in order: zeros, or for token ids the first id that is not
+    padding (a batch of nothing but padding has nothing to attend to). Symbols must already
+    be concrete."""
     import torch
 
-    if not all(isinstance(d, int) for d in p.input.shape):
-        raise ValueError("example_input needs a plan without symbolic dimensions")
-    shape = [batch, *(d for d in p.input.shape if isinstance(d, int))]
-    dtype = torch.int64 if p.input.dtype == "int64" else torch.float32
-    return torch.zeros(shape, dtype=dtype, device=device)
+    out = []
+    for name, tensor in p.inputs.items():
+        if not all(isinstance(d, int) for d in tensor.shape):
+            raise ValueError("example_inputs needs a plan without symbolic dimensions")
+        shape = [batch, *(d for d in tensor.shape if isinstance(d, int))]
+        if tensor.dtype == "int64":
+            fill = 1 if p.pad_ids.get(name) == 0 else 0
+            out.append(torch.full(shape, fill, dtype=torch.int64, device=device))
+        else:
+            out.append(torch.zeros(shape, dtype=torch.float32, device=device))
+    return tuple(out)
 
 
 def class_name(name: str) -> str:

@@ -15,12 +15,11 @@ from collections.abc import Iterable
 from typing import Any
 
 from netspec.backend import functions as backend_functions
-from netspec.backend.build import class_name
+from netspec.backend.build import argument_names, class_name, output_names
 from netspec.backend.lower import Node, lower
 from netspec.dims import format_shape
 from netspec.layers.ir import Call
 from netspec.plan import Plan
-from netspec.spec.names import INPUT_NAME
 from netspec.version import __version__
 
 _TAKEN = {"self", "x", "torch", "nn", "F", "math", "super", "out"}
@@ -97,11 +96,16 @@ def _model_class(p: Plan, name: str, nodes: tuple[Node, ...]) -> list[str]:
         init.append(f"self.{node.name} = {call_source(node.module)}")
         if not node.trainable:
             init.append(f"self.{node.name}.requires_grad_(False)")
-    variables = _variables(nodes)
-    dtype = "  (int64 token ids)" if p.input.dtype == "int64" else ""
-    forward = [f"# x: {format_shape(p.input.shape)}{dtype}"]
+        if node.tie is not None:
+            init.append(f"self.{node.name}.weight = self.{node.tie}.weight  # tied: one tensor")
+    arguments = argument_names(p)
+    variables = _variables(nodes, arguments)
+    forward = [
+        f"# {argument}: {format_shape(p.inputs[name].shape)}{_dtype_note(p.inputs[name].dtype)}"
+        for name, argument in arguments.items()
+    ]
     for node in nodes:
-        args = [variables[ref] for ref in node.inputs]
+        args = ["None" if ref is None else variables[ref] for ref in node.inputs]
         if isinstance(node.op, Call):
             expr = f"self.{node.name}({', '.join(args)})"
         else:
@@ -109,19 +113,28 @@ def _model_class(p: Plan, name: str, nodes: tuple[Node, ...]) -> list[str]:
         if node.activation is not None:
             expr = backend_functions.source(node.activation, [expr])
         forward.append(f"{variables[node.name]} = {expr}  # {format_shape(node.out.shape)}")
-    output = variables[nodes[-1].name] if nodes else "x"
+    outputs = [variables[n] for n in output_names(p)]
+    signature = ", ".join(f"{a}: torch.Tensor" for a in arguments.values())
+    returns = "torch.Tensor" if len(outputs) == 1 else f"tuple[{', '.join(['torch.Tensor'] * len(outputs))}]"
+    shapes_in = ", ".join(format_shape(t.shape) for t in p.inputs.values())
+    shapes_out = ", ".join(format_shape(t.shape) for t in p.output_tensors)
+    plural = "s" if len(outputs) > 1 else ""
     return [
         f"class {name}(nn.Module):",
-        f'    """Input {format_shape(p.input.shape)} -> output {format_shape(p.output.shape)}."""',
+        f'    """Input{"s" if len(arguments) > 1 else ""} {shapes_in} -> output{plural} {shapes_out}."""',
         "",
         "    def __init__(self) -> None:",
         "        super().__init__()",
         *(f"        {line}" for line in init),
         "",
-        "    def forward(self, x: torch.Tensor) -> torch.Tensor:",
+        f"    def forward(self, {signature}) -> {returns}:",
         *(f"        {line}" for line in forward),
-        f"        return {output}",
+        f"        return {', '.join(outputs)}",
     ]
+
+
+def _dtype_note(dtype: str) -> str:
+    return "  (int64 token ids)" if dtype == "int64" else ""
 
 
 def _is_default(value: Any, default: Any) -> bool:
@@ -140,12 +153,12 @@ def _defaults(target: str) -> dict[str, Any]:
     return {p.name: p.default for p in params if p.default is not inspect.Parameter.empty}
 
 
-def _variables(nodes: tuple[Node, ...]) -> dict[str, str]:
+def _variables(nodes: tuple[Node, ...], arguments: dict[str, str]) -> dict[str, str]:
     """A Python variable per layer output: the layer name, dots as underscores, unique."""
-    out = {INPUT_NAME: "x"}
-    used = set(_TAKEN)
+    out = dict(arguments)
+    used = set(_TAKEN) | set(arguments.values())
     for node in nodes:
-        base = re.sub(r"\W", "_", node.name)
+        base = re.sub(r"\W", "_", node.name).lstrip("_")
         if keyword.iskeyword(base) or base in used:
             base += "_out"
         name, k = base, 1

@@ -12,7 +12,7 @@ from typing import Any
 
 from netspec.layers.ir import FnCall, Ref
 
-INFIX = {"operator.add": "+", "operator.mul": "*"}
+INFIX = {"operator.add": "+", "operator.mul": "*", "operator.eq": "=="}
 """Functions printed as infix operators in model.py."""
 
 
@@ -25,6 +25,7 @@ def table() -> dict[str, Callable[..., Any]]:
     return {
         "operator.add": operator.add,
         "operator.mul": operator.mul,
+        "operator.eq": operator.eq,
         "torch.cat": torch.cat,
         "torch.relu": torch.relu,
         "torch.sigmoid": torch.sigmoid,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from netspec.errors import netspec_bug
 from netspec.layers import functions, registry
-from netspec.layers.ir import Call, FnCall
+from netspec.layers.ir import Call, FnCall, Ref
 from netspec.layers.registry import Tensor
 from netspec.plan import Plan, PlannedLayer
 
@@ -30,11 +30,14 @@ class Node:
     name: str
     type: str  # the layer type, for messages only: no backend dispatches on it
     op: Call | FnCall
-    inputs: tuple[str, ...]
+    # Earlier nodes or model inputs read, in order; a layer that honours padding gets its
+    # inputs' key-padding masks after them (None for an input without padding).
+    inputs: tuple[str | None, ...]
     activation: FnCall | None
     out: Tensor  # per sample; model.py's shape comments
     params: int
     trainable: bool
+    tie: str | None = None  # the module node whose `weight` this module's `weight` is
 
     @property
     def module(self) -> Call | None:
@@ -43,8 +46,36 @@ class Node:
 
 
 def lower(p: Plan) -> tuple[Node, ...]:
-    """Every layer of the plan as a node, in order."""
-    return tuple(_node(layer) for layer in p.layers)
+    """Every layer of the plan as a node, in order, after the padding masks they need."""
+    masks = {
+        t.padding
+        for layer in p.layers
+        if registry.get(layer.type).takes_padding
+        for t in layer.in_tensors
+        if t.padding is not None
+    }
+    mask_nodes = tuple(_mask_node(name, p) for name in p.inputs if name in masks)
+    return (*mask_nodes, *(_node(layer) for layer in p.layers))
+
+
+def mask_name(input_name: str) -> str:
+    """The node of an input's padding mask (no layer name starts with '_')."""
+    return f"_pad.{input_name}"
+
+
+def _mask_node(input_name: str, p: Plan) -> Node:
+    """``tokens == pad_id``: (N, T) bool, True at padding (PyTorch's key_padding_mask)."""
+    tokens = p.inputs[input_name]
+    return Node(
+        name=mask_name(input_name),
+        type="padding mask",
+        op=FnCall("operator.eq", (Ref(0), p.pad_ids[input_name])),
+        inputs=(input_name,),
+        activation=None,
+        out=Tensor(tokens.shape[:1], "bool"),
+        params=0,
+        trainable=False,
+    )
 
 
 def _node(layer: PlannedLayer) -> Node:
@@ -56,13 +87,20 @@ def _node(layer: PlannedLayer) -> Node:
         op = layer_type.function(layer.config, len(layer.inputs))
     else:
         raise netspec_bug(f"layer type {layer.type} has neither module nor function")
+    inputs: tuple[str | None, ...] = layer.inputs
+    if layer_type.takes_padding:
+        masks = [mask_name(t.padding) if t.padding else None for t in layer.in_tensors]
+        while masks and masks[-1] is None:  # no trailing Nones: `self.enc(x)`, not `(x, None)`
+            masks.pop()
+        inputs = (*inputs, *masks)
     return Node(
         name=layer.name,
         type=layer.type,
         op=op,
-        inputs=layer.inputs,
+        inputs=inputs,
         activation=functions.activation(layer_type.output_activation(layer.config)),
         out=layer.out,
         params=layer.params,
         trainable=layer.trainable,
+        tie=layer.tie,
     )

@@ -19,7 +19,7 @@ from netspec.layers.ir import Call as Call
 from netspec.layers.ir import FnCall as FnCall
 from netspec.layers.ir import Ref as Ref
 
-DType = Literal["float32", "int64"]
+DType = Literal["float32", "int64", "bool"]  # bool: padding masks only
 
 
 class LayerConfig(StrictConfig):

@@ -84,6 +84,12 @@ def spec_schema() -> dict[str, Any]:
     defs.update({f"common_{k}": v for k, v in _COMMON.items()})
     defs["entry"] = {"anyOf": entry_forms}
     defs["layers"] = {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/entry"}}
+    defs["input"] = {
+        "anyOf": [
+            {"type": "array", "items": _dim_schema(), "minItems": 1},
+            _model_schema(InputSpec, defs),
+        ]
+    }
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,
@@ -94,11 +100,21 @@ def spec_schema() -> dict[str, Any]:
             "name": {"type": "string"},
             "description": {"type": "string"},
             "vars": {"type": "object", "description": "values referenced as ${name}"},
-            "input": {
+            "input": {"$ref": "#/$defs/input"},
+            "inputs": {
+                "type": "object",
+                "description": "several named inputs, in the order forward takes them",
+                "minProperties": 1,
+                "propertyNames": {"pattern": "^[A-Za-z][A-Za-z0-9_]*$"},
+                "additionalProperties": {"$ref": "#/$defs/input"},
+            },
+            "outputs": {
+                "description": "the layers the model returns (a tuple when several); "
+                "default: the last layer",
                 "anyOf": [
-                    {"type": "array", "items": _dim_schema(), "minItems": 1},
-                    _model_schema(InputSpec, defs),
-                ]
+                    {"type": "string"},
+                    {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                ],
             },
             "blocks": {
                 "type": "object",
@@ -117,7 +133,8 @@ def spec_schema() -> dict[str, Any]:
             "data": _data_schema(defs),
             "train": _model_schema(TrainSpec, defs),
         },
-        "required": ["input", "layers"],
+        "required": ["layers"],
+        "oneOf": [{"required": ["input"]}, {"required": ["inputs"]}],
         "additionalProperties": False,
         "$defs": defs,
     }

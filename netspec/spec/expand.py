@@ -29,6 +29,8 @@ from netspec.spec.source import SourceMap
 MAX_REPEAT = 100_000
 MAX_LAYERS = 1_000_000
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+# Names model.py's forward uses itself: an input (an argument of forward) must not shadow them.
+_GENERATED_CODE_NAMES = frozenset({"torch", "nn", "F", "math", "super", "operator"})
 
 
 @dataclass(frozen=True)
@@ -266,6 +268,7 @@ class _Expander:
             or key in RESERVED_NAMES
             or key.startswith("_")
             or keyword.iskeyword(key)
+            or key in _GENERATED_CODE_NAMES
         )
         if bad:
             self.error(

@@ -145,8 +145,10 @@ def _validate_document(doc: Document, default_name: str) -> Spec:
     ]
     sections: dict[str, Any] = {}
     for key, model in (("data", DataSpec), ("train", TrainSpec)):
-        if key in expanded.sections and expanded.sections[key] is not None:
-            sections[key] = _section(model, expanded.sections[key], (key,), doc.source, diags)
+        if expanded.sections.get(key) is not None:
+            found = _section(model, expanded.sections[key], (key,), doc.source, diags)
+            if found is not None:
+                sections[key] = found
     inputs = _inputs(expanded.sections, doc.source, diags)
     if "data" in sections:
         first = next(iter(inputs.values()), None)
