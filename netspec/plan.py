@@ -173,7 +173,9 @@ def _plan(spec: Spec) -> Plan:
     )
 
 
-def _with_padding(layer_type: registry.LayerType[Any], ins: tuple[Tensor, ...], out: Tensor) -> Tensor:
+def _with_padding(
+    layer_type: registry.LayerType[Any], ins: tuple[Tensor, ...], out: Tensor
+) -> Tensor:
     """The output carries its input's padding when the layer keeps the sequence positions:
     the first input's (attention's queries), or for a merge any input's."""
     if not layer_type.keeps_padding:

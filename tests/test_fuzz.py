@@ -172,9 +172,7 @@ def test_any_value_of_any_section_is_loaded_or_diagnosed(key: str) -> None:
     refused = 0
     for value in ODD_VALUES:
         skip = "input" if key == "inputs" else "inputs"
-        text = "".join(
-            f"{k}: {value if k == key else v}\n" for k, v in BASE.items() if k != skip
-        )
+        text = "".join(f"{k}: {value if k == key else v}\n" for k, v in BASE.items() if k != skip)
         try:  # anything but a SpecError (pydantic's ValidationError) fails the test
             netspec.plan(text)
         except SpecError:

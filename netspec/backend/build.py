@@ -10,6 +10,7 @@ bug, never the user's.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from netspec.backend import functions as backend_functions
@@ -122,7 +123,7 @@ def module_class(target: str) -> Any:
     return cls
 
 
-def emit_call(graph: fx.Graph, call: FnCall, inputs: list[fx.Node]) -> fx.Node:
+def emit_call(graph: fx.Graph, call: FnCall, inputs: Sequence[fx.Node | None]) -> fx.Node:
     """Add the nodes of a FnCall to the graph; Refs are the layer's input nodes."""
 
     def arg(value: Any) -> Any:

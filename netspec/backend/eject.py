@@ -115,13 +115,18 @@ def _model_class(p: Plan, name: str, nodes: tuple[Node, ...]) -> list[str]:
         forward.append(f"{variables[node.name]} = {expr}  # {format_shape(node.out.shape)}")
     outputs = [variables[n] for n in output_names(p)]
     signature = ", ".join(f"{a}: torch.Tensor" for a in arguments.values())
-    returns = "torch.Tensor" if len(outputs) == 1 else f"tuple[{', '.join(['torch.Tensor'] * len(outputs))}]"
+    returns = (
+        "torch.Tensor"
+        if len(outputs) == 1
+        else f"tuple[{', '.join(['torch.Tensor'] * len(outputs))}]"
+    )
     shapes_in = ", ".join(format_shape(t.shape) for t in p.inputs.values())
     shapes_out = ", ".join(format_shape(t.shape) for t in p.output_tensors)
-    plural = "s" if len(outputs) > 1 else ""
+    ins = "Inputs" if len(arguments) > 1 else "Input"
+    outs = "outputs" if len(outputs) > 1 else "output"
     return [
         f"class {name}(nn.Module):",
-        f'    """Input{"s" if len(arguments) > 1 else ""} {shapes_in} -> output{plural} {shapes_out}."""',
+        f'    """{ins} {shapes_in} -> {outs} {shapes_out}."""',
         "",
         "    def __init__(self) -> None:",
         "        super().__init__()",

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from netspec.dims import format_shape
 from netspec.errors import printable
 from netspec.plan import Plan, PlannedLayer
-from netspec.spec.names import INPUT_NAME
 
 __all__ = ["dot", "mermaid", "svg"]
 
@@ -79,9 +78,17 @@ def _params_text(layer: PlannedLayer) -> str:
     return f"{layer.type}, {layer.params:,} {unit}{frozen}"
 
 
-def _input_text(p: Plan) -> str:
-    dtype = " int64" if p.input.dtype == "int64" else ""
-    return f"{format_shape(p.input.shape)}{dtype}"
+def _input_text(p: Plan, name: str) -> str:
+    tensor = p.inputs[name]
+    dtype = " int64" if tensor.dtype == "int64" else ""
+    return f"{format_shape(tensor.shape)}{dtype}"
+
+
+def _ties(p: Plan) -> Iterator[tuple[str, str]]:
+    """(owner, layer) for every layer that shares another's weight: a dashed edge."""
+    for layer in p.layers:
+        if layer.tie is not None:
+            yield layer.tie, layer.name
 
 
 def _edges(p: Plan) -> Iterator[tuple[str, str, str]]:
@@ -105,7 +112,8 @@ def mermaid(p: Plan) -> str:
     ids = _Ids()
     name = " ".join(printable(p.name).split())  # a comment ends at the line break
     lines = ["flowchart TD", f"{_INDENT}%% netspec graph of {name}".rstrip()]
-    lines.append(f'{_INDENT}{ids("n", INPUT_NAME)}(["{INPUT_NAME}<br/>{_mm(_input_text(p))}"])')
+    for name in p.inputs:
+        lines.append(f'{_INDENT}{ids("n", name)}(["{_mm(name)}<br/>{_mm(_input_text(p, name))}"])')
 
     def emit(group: _Group, depth: int) -> None:
         pad = _INDENT * depth
@@ -121,6 +129,8 @@ def mermaid(p: Plan) -> str:
     emit(_groups(p), 1)
     for src, dst, shape in _edges(p):
         lines.append(f'{_INDENT}{ids("n", src)} -->|"{_mm(shape)}"| {ids("n", dst)}')
+    for owner, layer in _ties(p):
+        lines.append(f'{_INDENT}{ids("n", owner)} -.->|"tied weight"| {ids("n", layer)}')
     return "\n".join(lines) + "\n"
 
 
@@ -147,8 +157,11 @@ def dot(p: Plan) -> str:
         f'{_INDENT}graph [rankdir=TB, fontname="Helvetica", fontsize=11];',
         f'{_INDENT}node [shape=record, fontname="Helvetica", fontsize=11];',
         f'{_INDENT}edge [fontname="Helvetica", fontsize=9];',
-        f"{_INDENT}{ids('n', INPUT_NAME)} [shape=box, style=rounded, "
-        f"label={_dq(INPUT_NAME, _input_text(p))}];",
+    ]
+    lines += [
+        f"{_INDENT}{ids('n', name)} [shape=box, style=rounded, "
+        f"label={_dq(name, _input_text(p, name))}];"
+        for name in p.inputs
     ]
 
     def emit(group: _Group, depth: int) -> None:
@@ -167,6 +180,10 @@ def dot(p: Plan) -> str:
     emit(_groups(p), 1)
     for src, dst, shape in _edges(p):
         lines.append(f"{_INDENT}{ids('n', src)} -> {ids('n', dst)} [label={_dq(shape)}];")
+    for owner, layer in _ties(p):
+        lines.append(
+            f'{_INDENT}{ids("n", owner)} -> {ids("n", layer)} [style=dashed, label="tied weight"];'
+        )
     lines.append("}")
     return "\n".join(lines) + "\n"
 

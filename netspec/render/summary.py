@@ -11,6 +11,7 @@ from typing import Any
 from netspec import dims
 from netspec.dims import Shape, format_shape
 from netspec.errors import printable
+from netspec.layers.registry import Tensor
 from netspec.plan import Plan, PlannedLayer
 from netspec.units import format_bytes, format_count
 
@@ -23,6 +24,16 @@ def summary_json(p: Plan, batch_size: int) -> dict[str, Any]:
         "input_shape": _shape_json(p.input.shape),
         "input_dtype": p.input.dtype,
         "output_shape": _shape_json(p.output.shape),
+        # Every input and output by name (the two keys above describe the first of each).
+        "inputs": [
+            {"name": name, "shape": _shape_json(t.shape), "dtype": t.dtype}
+            | ({"pad_id": p.pad_ids[name]} if name in p.pad_ids else {})
+            for name, t in p.inputs.items()
+        ],
+        "outputs": [
+            {"name": name, "shape": _shape_json(t.shape)}
+            for name, t in zip(_output_names(p), p.output_tensors, strict=True)
+        ],
         "total_params": p.total_params,
         "trainable_params": p.trainable_params,
         "non_trainable_params": p.non_trainable_params,
@@ -38,8 +49,12 @@ def _shape_json(shape: Shape) -> list[int | str | None]:
     return [None, *(dims.to_json(d) for d in shape)]
 
 
+def _output_names(p: Plan) -> tuple[str, ...]:
+    return p.outputs or ((p.layers[-1].name,) if p.layers else tuple(p.inputs)[:1])
+
+
 def _layer_json(layer: PlannedLayer) -> dict[str, Any]:
-    return {
+    found = {
         "name": layer.name,
         "type": layer.type,
         "inputs": list(layer.inputs),
@@ -49,6 +64,9 @@ def _layer_json(layer: PlannedLayer) -> dict[str, Any]:
         "trainable": layer.trainable,
         "macs": dims.to_json(layer.macs),
     }
+    if layer.tie is not None:  # its weight is counted at (and is) that layer's
+        found["tied_to"] = layer.tie
+    return found
 
 
 def summary_text(p: Plan, batch_size: int) -> str:
@@ -73,7 +91,9 @@ def summary_text(p: Plan, batch_size: int) -> str:
         row += [
             _inputs_text(layer.in_shapes),
             format_shape(layer.out.shape),
-            f"{layer.params:,}" + ("" if layer.trainable or not layer.params else " (frozen)"),
+            f"{layer.params:,}"
+            + ("" if layer.trainable or not layer.params else " (frozen)")
+            + (f" (tied to {printable(layer.tie)})" if layer.tie else ""),
             format_count(layer.macs),
         ]
         rows.append(row)
@@ -83,9 +103,7 @@ def summary_text(p: Plan, batch_size: int) -> str:
     rule = "─" * (sum(widths) + 2 * (len(widths) - 1))
     lines = [
         f"{printable(p.name)}: {len(p.layers)} layer{'' if len(p.layers) == 1 else 's'}, "
-        f"input {format_shape(p.input.shape)}"
-        + (" int64" if p.input.dtype == "int64" else "")
-        + f" -> output {format_shape(p.output.shape)}",
+        + _ends(p),
         _row(headers, widths, headers),
         rule,
         *(_row(r, widths, headers) for r in rows),
@@ -108,6 +126,26 @@ def summary_text(p: Plan, batch_size: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _ends(p: Plan) -> str:
+    """``input (N, 64) -> output (N, 10)``, or with several, each by name."""
+
+    def shape(t: Tensor) -> str:
+        return format_shape(t.shape) + (" int64" if t.dtype == "int64" else "")
+
+    if p.named_inputs:
+        ins = "inputs " + ", ".join(f"{printable(n)} {shape(t)}" for n, t in p.inputs.items())
+    else:
+        ins = f"input {shape(p.input)}"
+    outs = p.output_tensors
+    if len(outs) == 1:
+        return f"{ins} -> output {format_shape(outs[0].shape)}"
+    names = _output_names(p)
+    pairs = ", ".join(
+        f"{printable(n)} {format_shape(t.shape)}" for n, t in zip(names, outs, strict=True)
+    )
+    return f"{ins} -> outputs {pairs}"
+
+
 def _row(cells: list[str], widths: list[int], headers: list[str]) -> str:
     cols = zip(cells, widths, headers, strict=True)
     out = [c.rjust(w) if h in _RIGHT else c.ljust(w) for c, w, h in cols]
@@ -115,6 +153,8 @@ def _row(cells: list[str], widths: list[int], headers: list[str]) -> str:
 
 
 def _is_graph(p: Plan) -> bool:
+    if p.named_inputs:
+        return True
     previous = "input"
     for layer in p.layers:
         if layer.inputs != (previous,):

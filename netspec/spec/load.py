@@ -200,7 +200,9 @@ def _inputs(
                         "missing-field",
                         f"input {name!r} needs its shape",
                         path=path,
-                        hints=("e.g. `tokens: {shape: [T], dtype: int64}` or `image: [3, 32, 32]`",),
+                        hints=(
+                            "e.g. `tokens: {shape: [T], dtype: int64}` or `image: [3, 32, 32]`",
+                        ),
                     ),
                     key=True,
                 )
