@@ -115,8 +115,35 @@ def _quiet() -> Iterator[None]:
 
 
 def _weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    # safetensors wants contiguous tensors that share no memory.
-    return {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
+    # safetensors wants contiguous tensors that share no memory; a tied weight is saved once.
+    skip = tied_keys(model)
+    return {
+        k: v.detach().contiguous().clone() for k, v in model.state_dict().items() if k not in skip
+    }
+
+
+def tied_keys(model: torch.nn.Module) -> set[str]:
+    """The state_dict keys of parameters that are another key's parameter (a `tie`): weight
+    files hold each tensor once, under its first name, and loading restores the tie."""
+    seen: set[int] = set()
+    tied = set()
+    for name, parameter in model.named_parameters(remove_duplicate=False):
+        if id(parameter) in seen:
+            tied.add(name)
+        seen.add(id(parameter))
+    return tied
+
+
+def load_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
+    """Load a weight file's tensors; only tied weights (saved once) may be missing."""
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    missing = [k for k in missing if k not in tied_keys(model)]
+    if missing or unexpected:
+        raise SpecError.single(
+            "invalid-value",
+            f"{source} does not fit the model: missing {sorted(missing)[:5]}, "
+            f"unexpected {sorted(unexpected)[:5]}",
+        )
 
 
 def load_model(directory: str | os.PathLike[str]) -> fx.GraphModule:
@@ -135,14 +162,7 @@ def load_model(directory: str | os.PathLike[str]) -> fx.GraphModule:
                 hints=("create one with `netspec build SPEC -o DIR`",),
             )
     model = build_model(load_spec(spec_path), max_params=None)
-    state = load_file(str(weights_path))
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise SpecError.single(
-            "invalid-value",
-            f"{weights_path} does not fit {spec_path}: missing {sorted(missing)[:5]}, "
-            f"unexpected {sorted(unexpected)[:5]}",
-        )
+    load_weights(model, load_file(str(weights_path)), f"{weights_path} (for {spec_path})")
     return model.train(False)  # eval mode
 
 

@@ -26,6 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
+from netspec.backend.artifacts import load_weights, tied_keys
 from netspec.spec.sections import TrainSpec, monitored
 from netspec.training.checkpoint import (
     RankRng,
@@ -465,7 +466,7 @@ class Trainer:
             p.best_value, p.best_epoch, p.wait = value, p.epoch, 0
             if self.world.main:  # the others never need the best weights: see _finish
                 self.best_state = _cpu_copy(self.model)
-                self.run.write_weights(self.best_state, self.title)
+                self.run.write_weights(self.best_state, self.title, tied_keys(self.model))
         else:
             p.wait += 1
         if self.patience is not None and p.wait >= self.patience:
@@ -523,9 +524,9 @@ class Trainer:
             p.best_epoch = p.epoch
             if main:
                 self.best_state = _cpu_copy(self.model)
-                self.run.write_weights(self.best_state, self.title)
+                self.run.write_weights(self.best_state, self.title, tied_keys(self.model))
         elif main and self.best_state is not None:
-            self.model.load_state_dict(self.best_state)
+            load_weights(self.model, self.best_state, "the best epoch's weights")
         self.world.broadcast_module(self.model)  # rank 0's best weights everywhere, for the test
         test = self._evaluate(*self.test_xt) if self.test_xt is not None else {}
         best_row = p.history[p.best_epoch - 1] if 0 < p.best_epoch <= len(p.history) else {}

@@ -29,7 +29,7 @@ import json
 import math
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -158,10 +158,17 @@ class RunDir:
 
     # -- tensors ---------------------------------------------------------------------------
 
-    def write_weights(self, state: Mapping[str, torch.Tensor], name: str) -> None:
+    def write_weights(
+        self, state: Mapping[str, torch.Tensor], name: str, tied: Collection[str] = ()
+    ) -> None:
+        """The weights, each tied tensor once (``tied``: its other names, left out)."""
         from safetensors.torch import save
 
-        tensors = {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
+        tensors = {
+            k: v.detach().to("cpu", copy=True).contiguous()
+            for k, v in state.items()
+            if k not in tied
+        }
         write_atomic(self.path / WEIGHTS, save(tensors, metadata={"netspec_spec": name}))
 
     def read_weights(self) -> dict[str, torch.Tensor]:
@@ -229,7 +236,9 @@ class MutedRunDir(RunDir):
     def write_curves(self, rows: Sequence[Mapping[str, float]], title: str) -> None:
         pass
 
-    def write_weights(self, state: Mapping[str, torch.Tensor], name: str) -> None:
+    def write_weights(
+        self, state: Mapping[str, torch.Tensor], name: str, tied: Collection[str] = ()
+    ) -> None:
         pass
 
     def write_standardizer(

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from netspec.backend.artifacts import SPEC
+from netspec.backend.artifacts import SPEC, tied_keys
 from netspec.errors import Diagnostic, SpecError
 from netspec.plan import Plan
 from netspec.spec.load import Spec, SpecSource, load_spec, load_spec_text
@@ -220,7 +220,8 @@ def _write_start(
     target_standardizer = getattr(data, "target_standardizer", None)
     if target_standardizer is not None and objective.target_scale is not None:
         run.write_standardizer(target_standardizer.to_tensors(), TARGET_STANDARDIZER)
-    run.write_weights(model.state_dict(), spec.name)  # replaced by the best weights
+    # replaced by the best weights
+    run.write_weights(model.state_dict(), spec.name, tied_keys(model))
 
 
 def setup_text(
