@@ -167,23 +167,41 @@ def load_model(directory: str | os.PathLike[str]) -> fx.GraphModule:
 
 
 def example_batch(spec: Spec, p: Plan, batch: int = 2) -> torch.Tensor:
-    """A small random input batch for tracing and export checks (symbols sized 8)."""
+    """A small random batch of the first input (see :func:`example_batches`)."""
+    return example_batches(spec, p, batch)[0]
+
+
+def example_batches(spec: Spec, p: Plan, batch: int = 2) -> tuple[torch.Tensor, ...]:
+    """A small random batch per model input, for tracing and export checks (symbols sized
+    8). Token ids avoid the padding id, so no sequence is all padding."""
     import torch
 
-    from netspec.backend.build import example_input
+    from netspec.backend.build import example_inputs
 
     symbols = sorted(p.symbols())
     concrete_plan = plan(concrete(spec, dict.fromkeys(symbols, 8))) if symbols else p
-    x = example_input(concrete_plan, batch=batch)
     generator = torch.Generator().manual_seed(0)
-    if x.dtype == torch.int64:
-        vocab = _vocabulary(concrete_plan)
-        return torch.randint(0, vocab, tuple(x.shape), generator=generator)
-    return torch.randn(tuple(x.shape), generator=generator)
+    out = []
+    for name, x in zip(concrete_plan.inputs, example_inputs(concrete_plan, batch), strict=True):
+        if x.dtype == torch.int64:
+            vocab = _vocabulary(concrete_plan, name)
+            ids = torch.randint(0, vocab, tuple(x.shape), generator=generator)
+            pad = concrete_plan.pad_ids.get(name)
+            if pad is not None and vocab > 1:
+                ids[ids == pad] = (pad + 1) % vocab
+            out.append(ids)
+        else:
+            out.append(torch.randn(tuple(x.shape), generator=generator))
+    return tuple(out)
 
 
-def _vocabulary(p: Plan) -> int:
-    sizes = [getattr(layer.config, "num_embeddings", None) for layer in p.layers]
+def _vocabulary(p: Plan, input_name: str) -> int:
+    """The smallest vocabulary of the embeddings that read this input (ids stay in range)."""
+    sizes = [
+        getattr(layer.config, "num_embeddings", None)
+        for layer in p.layers
+        if input_name in layer.inputs
+    ]
     return min((s for s in sizes if isinstance(s, int)), default=2)
 
 
@@ -213,11 +231,11 @@ def _torchscript(model: Any, spec: Spec, p: Plan) -> tuple[str, bytes, str | Non
 
     import torch
 
-    x = example_batch(spec, p)
+    xs = example_batches(spec, p)
     # Tracing, not scripting: forward is straight-line code, and tracing keeps the shape
     # arithmetic (x.shape[1]) dynamic while accepting our torch.nn subclasses.
     with torch.no_grad():
-        traced = torch.jit.trace(model.train(False), x, check_trace=False)  # type: ignore[no-untyped-call]
+        traced = torch.jit.trace(model.train(False), xs, check_trace=False)  # type: ignore[no-untyped-call]
     buffer = io.BytesIO()
     torch.jit.save(traced, buffer)
     return "model.ts", buffer.getvalue(), None
@@ -228,9 +246,10 @@ def _export(model: Any, spec: Spec, p: Plan) -> tuple[str, bytes, str | None]:
 
     import torch
 
-    x = example_batch(spec, p, batch=2)  # a batch of 1 would specialise the batch dim
+    xs = example_batches(spec, p, batch=2)  # a batch of 1 would specialise the batch dim
     batch = torch.export.Dim("batch", min=1)
-    program = torch.export.export(model.train(False), (x,), dynamic_shapes=({0: batch},))
+    dynamic = tuple({0: batch} for _ in xs)
+    program = torch.export.export(model.train(False), xs, dynamic_shapes=dynamic)
     buffer = io.BytesIO()
     torch.export.save(program, buffer)
     return "model.pt2", buffer.getvalue(), None
@@ -246,14 +265,19 @@ def _onnx(model: Any, spec: Spec, p: Plan) -> tuple[str, bytes, str | None]:
             raise _missing_extra(needed, "onnx")
     import onnx
 
-    x = example_batch(spec, p)
+    from netspec.backend.build import argument_names, output_names
+
+    xs = example_batches(spec, p)
+    inputs = list(argument_names(p).values())
+    outputs = list(output_names(p)) if len(output_names(p)) > 1 else ["y"]
+    batch = torch.export.Dim("batch", min=1)
     program = torch.onnx.export(
         model.train(False),
-        (x,),
+        xs,
         dynamo=True,
-        input_names=["x"],
-        output_names=["y"],
-        dynamic_shapes=({0: torch.export.Dim("batch", min=1)},),
+        input_names=inputs,
+        output_names=outputs,
+        dynamic_shapes=tuple({0: batch} for _ in xs),
         verbose=False,
     )
     if program is None:
@@ -262,10 +286,10 @@ def _onnx(model: Any, spec: Spec, p: Plan) -> tuple[str, bytes, str | None]:
         program.save(Path(tmp) / "model.onnx")
         data = (Path(tmp) / "model.onnx").read_bytes()
     onnx.checker.check_model(onnx.load_from_string(data))
-    return "model.onnx", data, _onnxruntime_check(data, model, x)
+    return "model.onnx", data, _onnxruntime_check(data, model, dict(zip(inputs, xs, strict=True)))
 
 
-def _onnxruntime_check(data: bytes, model: Any, x: torch.Tensor) -> str | None:
+def _onnxruntime_check(data: bytes, model: Any, xs: dict[str, torch.Tensor]) -> str | None:
     """Compare onnxruntime's output with torch's when onnxruntime is installed."""
     import importlib.util
 
@@ -276,10 +300,11 @@ def _onnxruntime_check(data: bytes, model: Any, x: torch.Tensor) -> str | None:
     import onnxruntime  # type: ignore[import-untyped]
 
     session = onnxruntime.InferenceSession(data, providers=["CPUExecutionProvider"])
-    (got,) = session.run(None, {"x": x.numpy()})
+    got = session.run(None, {name: x.numpy() for name, x in xs.items()})
     with torch.no_grad():
-        want = model(x).numpy()
-    err = float(abs(got - want).max())
+        want = model(*xs.values())
+    wants = want if isinstance(want, tuple) else (want,)
+    err = max(float(abs(g - w.numpy()).max()) for g, w in zip(got, wants, strict=True))
     if err > 1e-5:
         raise RuntimeError(f"netspec bug: onnxruntime differs from torch by {err:.2e}")
     return f"onnxruntime output equals torch's (max abs difference {err:.1e})"

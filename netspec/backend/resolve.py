@@ -15,17 +15,23 @@ import yaml
 
 from netspec.spec.load import LayerSpec, Spec
 from netspec.spec.names import INPUT_NAME
+from netspec.spec.sections import InputSpec
 
 
 def resolved(spec: Spec) -> dict[str, Any]:
     """The resolved spec as plain data (what spec.yaml holds)."""
-    shape = [d if isinstance(d, int) else str(d) for d in spec.input.shape]
     out: dict[str, Any] = {"name": spec.name}
     if spec.description:
         out["description"] = spec.description
-    out["input"] = shape if spec.input.dtype == "float32" else {"shape": shape, "dtype": "int64"}
+    if spec.several_inputs:
+        out["inputs"] = {name: _input(s) for name, s in spec.inputs.items()}
+    else:
+        out["input"] = _input(spec.input)
+    first = next(iter(spec.inputs)) if spec.several_inputs else INPUT_NAME
     residuals = {layer.name for layer in spec.layers if layer.type == "residual"}
-    out["layers"] = _entries(list(spec.layers), "", INPUT_NAME, residuals)
+    out["layers"] = _entries(list(spec.layers), "", first, residuals)
+    if spec.outputs and spec.outputs != (spec.layers[-1].name,):
+        out["outputs"] = list(spec.outputs)
     for key in ("data", "train"):
         section = getattr(spec, key)
         if section is not None:
@@ -39,6 +45,15 @@ def resolved(spec: Spec) -> dict[str, Any]:
             if isinstance(value, str) and not Path(value).is_absolute():
                 out["data"][key] = str(folder / value)
     return out
+
+
+def _input(s: InputSpec) -> Any:
+    shape = [d if isinstance(d, int) else str(d) for d in s.shape]
+    if s.dtype == "float32":
+        return shape
+    return {"shape": shape, "dtype": s.dtype} | (
+        {"pad_id": s.pad_id} if s.pad_id is not None else {}
+    )
 
 
 def resolved_yaml(spec: Spec) -> str:
