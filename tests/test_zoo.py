@@ -25,6 +25,7 @@ from torch.utils.flop_counter import FlopCounterMode
 import netspec
 from netspec.backend.build import example_input
 from netspec.render.schema import spec_schema
+from netspec.render.summary import summary_text
 
 ROOT = pathlib.Path(__file__).parent.parent
 ZOO = ROOT / "specs" / "zoo"
@@ -113,6 +114,27 @@ def test_summary_runs_without_torch(path: pathlib.Path) -> None:
     assert f"MACs per sample:      {published.macs:,} ({published.gmacs:.2f} G)\n" in text
     summary = json.loads(encoded)
     assert (summary["total_params"], summary["macs"]) == (published.params, published.macs)
+
+
+def test_the_gallery_page_shows_every_spec_with_its_figures() -> None:
+    page = (ROOT / "docs" / "gallery.md").read_text(encoding="utf-8")
+    for stem, published in PUBLISHED.items():
+        link = rf"\[{stem}\.yaml\]\(\.\./specs/zoo/{stem}\.yaml\)"
+        row = re.search(
+            rf"^\| [^|]+ \| {link} \| ([\d,]+) \| ([\d,]+) \| ([\d,]+) params, ([\d.]+) GFLOPS"
+            r" \| (yes|no) \|$",
+            page,
+            re.MULTILINE,
+        )
+        assert row is not None, stem
+        params, macs = f"{published.params:,}", f"{published.macs:,}"
+        assert row.groups() == (params, macs, params, f"{published.gmacs:.2f}", row[5])
+        assert (row[5] == "yes") == (stem == "resnet18")  # the one with an equal-output test
+        # the summary's first line and totals, as `netspec summary` prints them
+        lines = summary_text(netspec.plan(ZOO / f"{stem}.yaml"), 1).splitlines()
+        shown = [lines[0], *(x for x in lines if x.startswith(("Total params", "MACs per")))]
+        block = "\n".join([f"$ netspec summary specs/zoo/{stem}.yaml", shown[0], "...", *shown[1:]])
+        assert f"```text\n{block}\n```" in page, stem
 
 
 # --- ResNet-18 against a plain-PyTorch reference ----------------------------------------
