@@ -179,8 +179,9 @@ class ResNet18(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.maxpool(torch.relu(self.bn1(self.conv1(x))))
         for i in range(1, 5):
-            x = getattr(self, f"layer{i}")(x)
-        return self.fc(torch.flatten(self.avgpool(x), 1))
+            x = self.get_submodule(f"layer{i}")(x)
+        logits: torch.Tensor = self.fc(torch.flatten(self.avgpool(x), 1))
+        return logits
 
 
 def torchvision_key(key: str) -> str:
@@ -205,9 +206,10 @@ def test_resnet18_computes_what_torchvision_layout_computes() -> None:
         if isinstance(module, nn.BatchNorm2d):
             nn.init.uniform_(module.weight, 0.5, 1.5)
             nn.init.normal_(module.bias, std=0.1)
-            module.running_mean.normal_(std=0.1)
-            module.running_var.uniform_(0.5, 1.5)
-            module.num_batches_tracked.fill_(7)
+            buffers = dict(module.named_buffers())
+            buffers["running_mean"].normal_(std=0.1)
+            buffers["running_var"].uniform_(0.5, 1.5)
+            buffers["num_batches_tracked"].fill_(7)
     # A small image keeps this fast; every layer of the 224x224 model is still used.
     spec = netspec.load_spec(ZOO / "resnet18.yaml", overrides=["input=[3, 64, 64]"])
     model = netspec.build_model(spec, seed=1)
@@ -217,7 +219,7 @@ def test_resnet18_computes_what_torchvision_layout_computes() -> None:
     assert sorted(mapping.values()) == sorted(theirs)  # one to one, nothing left over
     model.load_state_dict({key: theirs[mapping[key]] for key in ours}, strict=True)
     copied = model.state_dict()["layer2_0.downsample_bn.running_var"]
-    assert torch.equal(copied, reference.layer2[0].downsample[1].running_var)
+    assert torch.equal(copied, theirs["layer2.0.downsample.1.running_var"])
     model.eval()
     reference.eval()
     x = torch.randn(2, 3, 64, 64)
