@@ -62,3 +62,13 @@ def test_validation_speed_quick_times_every_case() -> None:
         timed = r"\s+[\d.]+ /\s+[\d.]+ \(\s*[\d.]+\)"
         assert re.search(rf"^{case}{timed}{timed}$", out, re.MULTILINE), out
         assert re.search(rf"^{case}\s+[\d.]+ s$", out, re.MULTILINE), out
+
+
+def test_zoo_summary_quick_times_every_gallery_spec() -> None:
+    out = _quick("zoo_summary", timeout=120)
+    paths = sorted((ROOT / "specs" / "zoo").glob("*.yaml"))
+    assert len(paths) >= 4
+    for path in paths:
+        # spec, layers, params, MACs, wall, target, verdict (not judged in a quick run)
+        row = rf"^{path.stem}\s+\d+\s+[\d,]+\s+[\d.]+ G\s+[\d.]+ s\s+< 1 s\s+\(quick\)$"
+        assert re.search(row, out, re.MULTILINE), f"no timed row for {path.stem}:\n{out}"
