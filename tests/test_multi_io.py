@@ -192,6 +192,12 @@ def test_an_output_is_not_reported_as_unused() -> None:
         ),
         ("input: {shape: [4], pad_id: 0}\nlayers: [relu]\n", "invalid-value", "int64", 1),
         ("inputs: {a: [4]}\noutputs: []\nlayers: [relu]\n", "invalid-value", "outputs needs", 2),
+        (
+            "inputs: {a: [4]}\nlayers: [{dense: 2, from: input}]\n",
+            "unknown-reference",
+            "no layer named 'input'",
+            2,
+        ),
     ],
 )
 def test_mistakes_in_inputs_and_outputs_point_at_their_line(

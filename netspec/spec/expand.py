@@ -77,13 +77,16 @@ class _Scope:
     reserved: set[str] = field(default_factory=set)
     counters: dict[str, int] = field(default_factory=dict)
     frozen: bool = False  # inside a block use or residual marked `trainable: false`
+    # What `input` means here: the block's input, or the network's one `input:`; a spec with
+    # named `inputs:` has no `input` at top level (each input goes by its own name).
+    input_word: str | None = INPUT_NAME
 
     def lookup(self, local: str) -> str | None:
         scope: _Scope | None = self
         while scope is not None:
             if local in scope.names:
                 return scope.names[local]
-            if local == INPUT_NAME:
+            if local == scope.input_word:
                 return scope.input_ref
             scope = scope.parent
         return None
@@ -97,7 +100,7 @@ class _Scope:
         return False
 
     def visible(self) -> list[str]:
-        out: list[str] = [INPUT_NAME]
+        out: list[str] = [INPUT_NAME] if self.has_input_word() else []
         scope: _Scope | None = self
         while scope is not None:
             out.extend(scope.names)
@@ -114,9 +117,12 @@ class _Scope:
             tail.extend(itertools.islice(reversed(scope.names), k - len(tail)))
             if len(tail) >= k:
                 break
-        if len(tail) < k:
+        if len(tail) < k and self.has_input_word():
             tail.append(INPUT_NAME)
         return tail[::-1]
+
+    def has_input_word(self) -> bool:
+        return any(scope.input_word for scope in self.chain())
 
     def chain(self) -> list[_Scope]:
         """This scope and its parents, innermost first."""
@@ -236,6 +242,7 @@ class _Expander:
             scope = _Scope(prefix="", input_ref=names[0], values=self.vars)
             if input_names is not None:
                 scope.names.update((n, n) for n in input_names)
+                scope.input_word = None
             last = self.run_list(layers, ("layers",), scope)
             outputs = self._outputs(scope, last)
         return Expanded(name, description, sections, self.entries, self.diags, outputs)
@@ -651,12 +658,18 @@ class _Expander:
                     )
                 else:
                     guess = self.suggestions.guess(ref, scope.count_visible(), scope.visible)
+                    where = "" if path[:1] == ("outputs",) else " before this one"
                     self.error(
                         "unknown-reference",
-                        f"no layer named {ref!r} before this one"
+                        f"no layer named {ref!r}{where}"
                         + (f"; did you mean {guess!r}?" if guess else ""),
                         rpath,
                         expected="one of: " + ", ".join(scope.visible_tail(12)),
+                        hints=(
+                            ("a spec with `inputs:` has no `input`: name one of its inputs",)
+                            if ref == INPUT_NAME and not scope.has_input_word()
+                            else ()
+                        ),
                     )
                 return None
             out.append(found)
