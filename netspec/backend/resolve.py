@@ -13,12 +13,15 @@ from typing import Any
 
 import yaml
 
+from netspec.errors import netspec_bug
+from netspec.plan import settled
 from netspec.spec.load import LayerSpec, Spec
 from netspec.spec.names import INPUT_NAME
 
 
 def resolved(spec: Spec) -> dict[str, Any]:
     """The resolved spec as plain data (what spec.yaml holds)."""
+    spec = settled(spec)  # layers sized by input.shape get their numbers
     shape = [d if isinstance(d, int) else str(d) for d in spec.input.shape]
     out: dict[str, Any] = {"name": spec.name}
     if spec.description:
@@ -69,6 +72,8 @@ def _entries(
             i = end + 1
             continue
         entry = _head(layer, prefix, previous, residuals)
+        if layer.config is None:
+            raise netspec_bug(f"layer {layer.name!r} has no config after settled()")
         entry.update(layer.config.model_dump(mode="json"))
         out.append(entry)
         previous = layer.name

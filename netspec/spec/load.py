@@ -28,18 +28,26 @@ SpecSource = Union[str, "os.PathLike[str]", Mapping[str, Any]]
 
 
 class LayerSpec(BaseModel):
-    """One validated layer: qualified name, type, input references and typed config."""
+    """One validated layer: qualified name, type, input references and typed config.
+
+    A layer whose arguments read ``input.shape`` has no config yet: ``config`` is None and
+    ``deferred`` holds its arguments as written (exprs.Deferred values among them); the
+    planner evaluates and validates them once the shapes are known, and the Plan's layer
+    holds the config.
+    """
 
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
     name: str
     type: str
     inputs: tuple[str, ...]
-    config: SerializeAsAny[LayerConfig]
+    config: SerializeAsAny[LayerConfig] | None
     trainable: bool = True
     path: YPath = ()
     args_path: YPath = ()
     notes: tuple[str, ...] = ()
+    deferred: dict[str, Any] | None = None
+    primary_path: YPath | None = None  # set for a deferred layer's scalar primary argument
 
 
 class Spec(BaseModel):
@@ -170,19 +178,20 @@ def _layer(
     configs: dict[tuple[Any, ...], LayerConfig],
 ) -> LayerSpec | None:
     layer_type = registry.get(entry.type)
-    key = _config_key(entry.type, entry.args)
-    try:
+    config: LayerConfig | None = None
+    if not entry.deferred:  # else validated by the planner, once input.shape is known
+        key = _config_key(entry.type, entry.args)
         config = configs.get(key) if key is not None else None
         if config is None:
-            config = layer_type.config.model_validate(entry.args)
+            checked = validate_config(
+                entry.type, entry.args, entry.args_path, entry.primary_path, entry.notes, source
+            )
+            if isinstance(checked, list):
+                diags.extend(checked)
+                return None
+            config = checked
             if key is not None:
                 configs[key] = config
-    except ValidationError as exc:
-        found = _diagnostics(
-            exc, entry.args, entry.args_path, entry.primary_path, layer_type.config, source
-        )
-        diags.extend(d if not entry.notes else _with_notes(d, entry.notes) for d in found)
-        return None
     n = len(entry.inputs)
     if n < layer_type.min_inputs or (
         layer_type.max_inputs is not None and n > layer_type.max_inputs
@@ -213,7 +222,28 @@ def _layer(
         path=entry.path,
         args_path=entry.args_path,
         notes=entry.notes,
+        deferred=entry.args if entry.deferred else None,
+        primary_path=entry.primary_path if entry.deferred else None,
     )
+
+
+def validate_config(
+    layer_type: str,
+    args: dict[str, Any],
+    args_path: YPath,
+    primary_path: YPath | None,
+    notes: tuple[str, ...],
+    source: SourceMap,
+) -> LayerConfig | list[Diagnostic]:
+    """A layer's arguments as its typed config, or the diagnostics that say what is wrong,
+    pointing at the YAML (the loader's check, and the planner's for deferred arguments)."""
+    model = registry.get(layer_type).config
+    try:
+        config: LayerConfig = model.model_validate(args)
+    except ValidationError as exc:
+        found = _diagnostics(exc, args, args_path, primary_path, model, source)
+        return [d if not notes else _with_notes(d, notes) for d in found]
+    return config
 
 
 _SCALARS = (str, int, float, bool, type(None))
