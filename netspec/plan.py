@@ -160,25 +160,26 @@ def _settle(spec: Spec, layer: LayerSpec, tensors: Mapping[str, Tensor]) -> Laye
         layer.type, args, layer.args_path, layer.primary_path, layer.notes, spec.source
     )
     if isinstance(checked, list):
-        raise SpecError([_with_reads(d, layer.deferred, args, tensors) for d in checked])
+        raise SpecError([_with_reads(d, layer, args, tensors) for d in checked])
     return checked
 
 
 def _with_reads(
-    diag: Diagnostic,
-    raw: Mapping[str, object],
-    args: Mapping[str, object],
-    tensors: Mapping[str, Tensor],
+    diag: Diagnostic, layer: LayerSpec, args: Mapping[str, object], tensors: Mapping[str, Tensor]
 ) -> Diagnostic:
-    """A note per argument computed from input.shape: what it was written as, what it gave
+    """A note on an argument computed from input.shape: what it was written as, what it gave
     and the shape it read (a `filters: 0` the user never wrote needs explaining)."""
-    notes = [
-        f"{key}: {value.text} gave {args[key]!r}, reading {_tensor_words(value.input_ref)} "
-        f"{format_shape(tensors[value.input_ref].shape)}"
-        for key, value in raw.items()
-        if isinstance(value, Deferred)
-    ]
-    return replace(diag, notes=(*notes, *diag.notes))
+    raw = layer.deferred or {}
+    for key, value in raw.items():
+        at = (*layer.args_path, key)
+        if isinstance(value, Deferred) and diag.path in (at, layer.primary_path):
+            shape = format_shape(tensors[value.input_ref].shape)
+            note = (
+                f"{key}: {value.text} gave {args[key]!r}, reading "
+                f"{_tensor_words(value.input_ref)} {shape}"
+            )
+            return replace(diag, notes=(note, *diag.notes))
+    return diag
 
 
 def _tensor_words(ref: str) -> str:
