@@ -420,11 +420,14 @@ class _Expander:
         form = self.normalize(raw, path)
         if form is None:
             return prev
+        before = len(self.diags)
         common = (
             {k: self.interpolate(v, form.at(k, path), scope.values) for k, v in form.common.items()}
             if form.common
             else {}
         )
+        if len(self.diags) > before:  # a bad ${...} in name, from, repeat: not its raw text too
+            return prev
         repeat = common.get("repeat", 1)
         if isinstance(repeat, bool) or not isinstance(repeat, int) or not 1 <= repeat <= MAX_REPEAT:
             self.error(
