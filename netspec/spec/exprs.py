@@ -289,6 +289,17 @@ def contains_deferred(value: Any) -> bool:
     return False
 
 
+def as_written(value: Any) -> Any:
+    """``value`` with every Deferred in it replaced by its text, as the user wrote it."""
+    if isinstance(value, Deferred):
+        return value.text
+    if isinstance(value, dict):
+        return {k: as_written(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [as_written(v) for v in value]
+    return value
+
+
 def resolve_all(value: Any, shape_of: ShapeOf, suggest: Suggestions | None = None) -> Any:
     """``value`` with every Deferred in it (at any depth of dicts and lists) resolved."""
     if isinstance(value, Deferred):

@@ -12,13 +12,21 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, PrivateAttr, SerializeAsAny, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    PrivateAttr,
+    SerializeAsAny,
+    ValidationError,
+    field_serializer,
+)
 
 from netspec.config import StrictConfig, field_names
 from netspec.errors import Diagnostic, Location, SpecError, YPath, did_you_mean
 from netspec.layers import registry
 from netspec.layers.registry import LayerConfig
 from netspec.spec.expand import LayerEntry, expand
+from netspec.spec.exprs import as_written
 from netspec.spec.gcpause import gc_paused
 from netspec.spec.sections import DataSpec, InputSpec, TrainSpec
 from netspec.spec.source import Document, SourceMap, parse, read_file
@@ -48,6 +56,11 @@ class LayerSpec(BaseModel):
     notes: tuple[str, ...] = ()
     deferred: dict[str, Any] | None = None
     primary_path: YPath | None = None  # set for a deferred layer's scalar primary argument
+
+    @field_serializer("deferred")
+    def _as_written(self, deferred: dict[str, Any] | None) -> dict[str, Any] | None:
+        # A Deferred holds its scope's values; dumped, it is the string the user wrote.
+        return None if deferred is None else as_written(deferred)
 
 
 class Spec(BaseModel):
