@@ -312,3 +312,20 @@ def test_build_model_and_the_resolved_spec_hold_the_numbers() -> None:
     widths = {e["name"]: e.get("filters") for e in flat["layers"] if e["type"] == "conv2d"}
     assert widths["transition_0.conv2d_0"] == 20
     assert _rows(plan(flat)) == _rows(plan(HAND_WRITTEN))
+
+
+def test_a_deferred_layer_s_other_arguments_are_checked_at_load() -> None:
+    with pytest.raises(SpecError, match="kernel_sise") as info:
+        netspec.load_spec(
+            "input: [3, 8, 8]\n"
+            "layers:\n"
+            '  - conv2d: {filters: "${input.shape[0]}", kernel_sise: 3, stride: -1}\n'
+        )
+    paths = [d.path for d in info.value.diagnostics]
+    assert paths == [
+        ("layers", 0, "conv2d", "kernel_sise"),
+        ("layers", 0, "conv2d", "stride"),
+    ]
+    # A field that only the deferred value could complete waits for the planner.
+    text = _error('input: [3, 8, 8]\nlayers:\n  - conv2d: {filters: "${input.shape[0]}"}\n')
+    assert "missing required argument 'kernel_size'" in text

@@ -26,7 +26,7 @@ from netspec.errors import Diagnostic, Location, SpecError, YPath, did_you_mean
 from netspec.layers import registry
 from netspec.layers.registry import LayerConfig
 from netspec.spec.expand import LayerEntry, expand
-from netspec.spec.exprs import as_written
+from netspec.spec.exprs import as_written, contains_deferred
 from netspec.spec.gcpause import gc_paused
 from netspec.spec.sections import DataSpec, InputSpec, TrainSpec
 from netspec.spec.source import Document, SourceMap, parse, read_file
@@ -192,7 +192,12 @@ def _layer(
 ) -> LayerSpec | None:
     layer_type = registry.get(entry.type)
     config: LayerConfig | None = None
-    if not entry.deferred:  # else validated by the planner, once input.shape is known
+    if entry.deferred:  # validated by the planner, once input.shape is known
+        found = _plain_arguments(entry, source)
+        if found:
+            diags.extend(found)
+            return None
+    else:
         key = _config_key(entry.type, entry.args)
         config = configs.get(key) if key is not None else None
         if config is None:
@@ -238,6 +243,20 @@ def _layer(
         deferred=entry.args if entry.deferred else None,
         primary_path=entry.primary_path if entry.deferred else None,
     )
+
+
+def _plain_arguments(entry: LayerEntry, source: SourceMap) -> list[Diagnostic]:
+    """What is wrong with a deferred layer's other arguments (an unknown field, a bad value),
+    reported now with the rest of the schema errors. The config is validated without the
+    deferred ones, so a missing field or a check across fields is left to the planner."""
+    plain = {k: v for k, v in entry.args.items() if not contains_deferred(v)}
+    checked = validate_config(entry.type, plain, entry.args_path, None, entry.notes, source)
+    if not isinstance(checked, list):
+        return []
+    depth = len(entry.args_path)
+    return [
+        d for d in checked if d.path is not None and len(d.path) > depth and d.path[depth] in plain
+    ]
 
 
 def validate_config(
