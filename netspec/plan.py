@@ -13,11 +13,12 @@ from typing import Any
 
 from netspec import dims
 from netspec.dims import Dim, Shape, format_shape
-from netspec.errors import Diagnostic, Location, ShapeError, SpecError, YPath
+from netspec.errors import Diagnostic, Location, ShapeError, SpecError, YPath, netspec_bug
 from netspec.layers import registry, ties
 from netspec.layers.registry import LayerConfig, Tensor
+from netspec.spec.exprs import Deferred, ExpressionError, resolve_all
 from netspec.spec.gcpause import gc_paused
-from netspec.spec.load import LayerSpec, Spec, SpecSource, load_spec
+from netspec.spec.load import LayerSpec, Spec, SpecSource, load_spec, validate_config
 from netspec.spec.names import INPUT_NAME
 from netspec.units import format_bytes, format_count
 
@@ -135,11 +136,14 @@ def _plan(spec: Spec) -> Plan:
         refs = layer.inputs  # the loader resolved every reference, the default included
         ins = tuple(tensors[ref] for ref in refs)
         layer_type = registry.get(layer.type)
+        config = layer.config
+        if config is None:  # its arguments read input.shape: known now, they precede it
+            config = _settle(spec, layer, tensors)
         try:
-            inferred = layer_type.infer(layer.config, ins)
-            tie = getattr(layer.config, "tie", None)
+            inferred = layer_type.infer(config, ins)
+            tie = getattr(config, "tie", None)
             if tie is not None:
-                inferred = ties.shared(layer_type, layer.config, ins, inferred, planned[tie])
+                inferred = ties.shared(layer_type, config, ins, inferred, planned[tie])
         except ShapeError as exc:
             raise SpecError([_shape_diagnostic(spec, layer, ins, exc)]) from None
         except OverflowError:  # a number too large for a float in a shape rule's arithmetic
@@ -159,7 +163,7 @@ def _plan(spec: Spec) -> Plan:
             inferred.params,
             inferred.macs,
             layer.trainable,
-            layer.config,
+            config,
             tie,
         )
     pad_ids = {n: s.pad_id for n, s in spec.inputs.items() if s.pad_id is not None}
@@ -184,6 +188,57 @@ def _with_padding(
     if padding is None and layer_type.function is not None:
         padding = next((t.padding for t in ins if t.padding is not None), None)
     return out if out.padding == padding else replace(out, padding=padding)
+
+
+def _settle(spec: Spec, layer: LayerSpec, tensors: Mapping[str, Tensor]) -> LayerConfig:
+    """A deferred layer's config: its ``input.shape`` reads evaluated against the shapes
+    planned so far, then validated like any layer's arguments (errors at the YAML line)."""
+    if layer.deferred is None:
+        raise netspec_bug(f"layer {layer.name!r} has neither a config nor deferred arguments")
+
+    def shape_of(ref: str) -> Shape:
+        return tensors[ref].shape
+
+    try:
+        args = resolve_all(layer.deferred, shape_of)
+    except ExpressionError as exc:
+        diag = Diagnostic(
+            exc.code,
+            f"layer {layer.name!r} ({layer.type}): {exc}",
+            path=exc.where or layer.args_path,
+            received=exc.received,
+            hints=(exc.hint,) if exc.hint else (),
+            notes=layer.notes,
+        )
+        raise SpecError([spec.source.attach(diag)]) from None
+    checked = validate_config(
+        layer.type, args, layer.args_path, layer.primary_path, layer.notes, spec.source
+    )
+    if isinstance(checked, list):
+        raise SpecError([_with_reads(d, layer, args, tensors) for d in checked])
+    return checked
+
+
+def _with_reads(
+    diag: Diagnostic, layer: LayerSpec, args: Mapping[str, object], tensors: Mapping[str, Tensor]
+) -> Diagnostic:
+    """A note on an argument computed from input.shape: what it was written as, what it gave
+    and the shape it read (a `filters: 0` the user never wrote needs explaining)."""
+    raw = layer.deferred or {}
+    for key, value in raw.items():
+        at = (*layer.args_path, key)
+        if isinstance(value, Deferred) and diag.path in (at, layer.primary_path):
+            shape = format_shape(tensors[value.input_ref].shape)
+            note = (
+                f"{key}: {value.text} gave {args[key]!r}, reading "
+                f"{_tensor_words(value.input_ref)} {shape}"
+            )
+            return replace(diag, notes=(note, *diag.notes))
+    return diag
+
+
+def _tensor_words(ref: str) -> str:
+    return "the network input" if ref == INPUT_NAME else f"the output of {ref!r}"
 
 
 def _over(value: Dim, limit: int) -> bool:
@@ -299,6 +354,23 @@ def warnings(spec: Spec, p: Plan) -> list[Diagnostic]:
             )
             found.append(spec.source.attach(diag))
     return found
+
+
+def settled(spec: Spec) -> Spec:
+    """The spec with each deferred layer's config filled in from the plan, for readers of
+    ``Spec.layers`` configs (the resolved spec.yaml writes the numbers input.shape gave)."""
+    if all(layer.config is not None for layer in spec.layers):
+        return spec
+    configs = {layer.name: layer.config for layer in plan(spec).layers}
+    layers = tuple(
+        layer
+        if layer.config is not None
+        else layer.model_copy(update={"config": configs[layer.name], "deferred": None})
+        for layer in spec.layers
+    )
+    updated = spec.model_copy(update={"layers": layers})
+    updated._source = spec.source
+    return updated
 
 
 def concrete(spec: Spec, values: Mapping[str, int]) -> Spec:

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from netspec.spec.exprs import ExpressionError, evaluate, substitute
+from netspec.spec.exprs import (
+    Deferred,
+    ExpressionError,
+    NeedsShape,
+    check,
+    evaluate,
+    resolve,
+    resolve_all,
+    substitute,
+)
 
 
 @pytest.mark.parametrize(
@@ -59,3 +68,56 @@ def test_substitute_whole_keeps_type_partial_formats() -> None:
     assert substitute("${c}", {"c": 7}) == 7
     assert substitute("${flag}", {"flag": True}) is True
     assert substitute("layer_${c + 1}", {"c": 7}) == "layer_8"
+
+
+def test_input_shape_without_shapes_asks_for_them() -> None:
+    with pytest.raises(NeedsShape):
+        evaluate("input.shape[0] // 2", {})
+    deferred = Deferred("${input.shape[0]}", {}, "input", ("layers", 0))
+    with pytest.raises(NeedsShape):
+        substitute("${w * 2}", {"w": deferred})
+
+
+def test_resolve_reads_the_referenced_tensor_and_nested_deferred_values() -> None:
+    shapes = {"input": (3, 8, 8), "block_0.conv": (16, 4, 4)}
+    outer = Deferred("${input.shape[0] * 2}", {}, "input", ("vars",))
+    value = Deferred("${input.shape[-1] + w}", {"w": outer}, "block_0.conv", ("layers", 1))
+    assert resolve(value, shapes.__getitem__) == 10
+    assert resolve_all({"k": [value, 1]}, shapes.__getitem__) == {"k": [10, 1]}
+    assert repr(value) == "'${input.shape[-1] + w}'"
+
+
+@pytest.mark.parametrize(
+    ("shape", "message"),
+    [((3, 8), r"input\.shape\[2\] is out of range"), ((3, "T", 8), "the symbolic size T")],
+)
+def test_a_size_that_is_not_there_or_not_a_number_is_a_shape_error(
+    shape: tuple[object, ...], message: str
+) -> None:
+    value = Deferred("${input.shape[1] + input.shape[2]}", {}, "x", ("layers", 4))
+    with pytest.raises(ExpressionError, match=message) as info:
+        resolve(value, lambda ref: shape)
+    assert info.value.code == "shape"
+    assert info.value.where == ("layers", 4)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("${input.shape[i]}", "one integer index"),
+        ("${input.shape[0:2]}", "one integer index"),
+        ("${input.shape}", "only its sizes can be read"),
+        ("${input.dtype}", "only its sizes can be read"),
+        ("${x.shape[0]}", "unsupported syntax"),
+        ("${input.shape[0] + wdth}", "unknown name 'wdth'"),
+        ("${input.shape[0]", "unclosed"),
+    ],
+)
+def test_check_reports_what_is_known_without_shapes(text: str, message: str) -> None:
+    with pytest.raises(ExpressionError, match=message):
+        check(text, {"width": 3})
+
+
+def test_check_accepts_input_shape_arithmetic() -> None:
+    # No exception: syntax and names are fine, the arithmetic waits for the shapes.
+    assert check("${input.shape[-1] * width // 2} and ${width}", {"width": 3}) is None  # type: ignore[func-returns-value]

@@ -123,10 +123,10 @@ def test_vars_are_not_copied_per_var(monkeypatch: pytest.MonkeyPatch) -> None:
     scopes: set[int] = set()
     real = expand_module._Expander.interpolate
 
-    def spy(self: Any, value: Any, path: Any, scope: Any) -> Any:
+    def spy(self: Any, value: Any, path: Any, scope: Any, *rest: Any) -> Any:
         if path[:1] == ("vars",):
             scopes.add(id(scope))
-        return real(self, value, path, scope)
+        return real(self, value, path, scope, *rest)
 
     monkeypatch.setattr(expand_module._Expander, "interpolate", spy)
     chain = "".join(f"  v{i}: ${{v{i - 1} + 1}}\n" for i in range(1, 300))

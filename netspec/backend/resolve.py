@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 
+from netspec.errors import netspec_bug
+from netspec.plan import settled
 from netspec.spec.load import LayerSpec, Spec
 from netspec.spec.names import INPUT_NAME
 from netspec.spec.sections import InputSpec
@@ -20,6 +22,7 @@ from netspec.spec.sections import InputSpec
 
 def resolved(spec: Spec) -> dict[str, Any]:
     """The resolved spec as plain data (what spec.yaml holds)."""
+    spec = settled(spec)  # layers sized by input.shape get their numbers
     out: dict[str, Any] = {"name": spec.name}
     if spec.description:
         out["description"] = spec.description
@@ -84,6 +87,8 @@ def _entries(
             i = end + 1
             continue
         entry = _head(layer, prefix, previous, residuals)
+        if layer.config is None:
+            raise netspec_bug(f"layer {layer.name!r} has no config after settled()")
         entry.update(layer.config.model_dump(mode="json"))
         out.append(entry)
         previous = layer.name

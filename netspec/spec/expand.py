@@ -17,7 +17,15 @@ from typing import Any
 
 from netspec.errors import Diagnostic, SpecError, Suggestions, YPath, did_you_mean, format_path
 from netspec.layers import registry
-from netspec.spec.exprs import ExpressionError, has_reference, substitute
+from netspec.spec.exprs import (
+    Deferred,
+    ExpressionError,
+    NeedsShape,
+    check,
+    contains_deferred,
+    has_reference,
+    substitute,
+)
 from netspec.spec.names import (
     COMMON_FIELDS,
     INPUT_NAME,
@@ -31,6 +39,7 @@ MAX_LAYERS = 1_000_000
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 # Names model.py's forward uses itself: an input (an argument of forward) must not shadow them.
 _GENERATED_CODE_NAMES = frozenset({"torch", "nn", "F", "math", "super", "operator"})
+_EACH_USE = ""  # the input_ref of a block parameter's default: the input of each use
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,9 @@ class LayerEntry:
     trainable: bool = True
     notes: tuple[str, ...] = ()
     from_path: YPath | None = None  # where `from` was written, if it was
+    # Some argument reads input.shape: `args` holds exprs.Deferred values (each knows which
+    # tensor its `input` is), evaluated by the planner once that tensor's shape is known.
+    deferred: bool = False
 
 
 @dataclass
@@ -151,6 +163,17 @@ def expand(data: dict[str, Any], source: SourceMap, default_name: str) -> Expand
     return _Expander(data, source).run(default_name)
 
 
+def _bind(value: Any, input_ref: str) -> Any:
+    """A block parameter's default with its Deferred values bound to one use's input."""
+    if isinstance(value, Deferred):
+        return Deferred(value.text, value.values, input_ref, value.where)
+    if isinstance(value, dict):
+        return {k: _bind(v, input_ref) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_bind(v, input_ref) for v in value]
+    return value
+
+
 def _explicit_name(item: Any) -> str | None:
     """The `name` an entry gives itself, in any spelling (for forward-reference messages)."""
     if not isinstance(item, dict):
@@ -174,6 +197,7 @@ class _Expander:
         self.current_name: str | None = None  # the explicit name of the entry being read
         self.suggestions = Suggestions()
         self.type_guesses: dict[str, str | None] = {}  # a typo repeated n times: one guess
+        self.deferrals = 0  # values kept as Deferred: none, and no entry is searched for one
 
     # -- diagnostics -------------------------------------------------------------------------
     def error(self, code: str, message: str, path: YPath, *, key: bool = False, **kw: Any) -> None:
@@ -395,31 +419,61 @@ class _Expander:
                 )
                 params = {}
             defaults = {
-                k: self.interpolate(v, (*path, "params", k), self.vars) for k, v in params.items()
+                k: self.interpolate(v, (*path, "params", k), self.vars, _EACH_USE)
+                for k, v in params.items()
             }
             if "layers" not in body:
                 self.error("missing-field", f"block {bname!r} needs `layers`", path)
             self.blocks[bname] = _Block(defaults, body.get("layers"), path)
 
     # -- ${...} ------------------------------------------------------------------------------
-    def interpolate(self, value: Any, path: YPath, scope: Mapping[str, Any]) -> Any:
+    def interpolate(
+        self, value: Any, path: YPath, scope: Mapping[str, Any], input_ref: str | None = None
+    ) -> Any:
+        """``value`` with its ``${...}`` substituted. ``input_ref``: the tensor `input` means
+        here, for a value that reads ``input.shape`` (kept as a Deferred); None where values
+        are needed before shapes are known (vars, sections, name, from, repeat)."""
         if isinstance(value, str) and has_reference(value):
             try:
                 return substitute(value, scope, self.suggestions)
+            except NeedsShape:
+                return self._defer(value, path, scope, input_ref)
             except ExpressionError as exc:
-                self.error(
-                    exc.code,
-                    str(exc),
-                    path,
-                    received=repr(value),
-                    hints=(exc.hint,) if exc.hint else (),
-                )
+                self._expression_error(exc, value, path)
                 return value
         if isinstance(value, dict):
-            return {k: self.interpolate(v, (*path, k), scope) for k, v in value.items()}
+            return {k: self.interpolate(v, (*path, k), scope, input_ref) for k, v in value.items()}
         if isinstance(value, list):
-            return [self.interpolate(v, (*path, i), scope) for i, v in enumerate(value)]
+            return [self.interpolate(v, (*path, i), scope, input_ref) for i, v in enumerate(value)]
         return value
+
+    def _expression_error(self, exc: ExpressionError, value: str, path: YPath) -> None:
+        self.error(
+            exc.code, str(exc), path, received=repr(value), hints=(exc.hint,) if exc.hint else ()
+        )
+
+    def _defer(
+        self, value: str, path: YPath, scope: Mapping[str, Any], input_ref: str | None
+    ) -> Any:
+        try:
+            check(value, scope, self.suggestions)  # what can be checked now is reported now
+        except ExpressionError as exc:
+            self._expression_error(exc, value, path)
+            return value
+        if input_ref is None:
+            self.error(
+                "bad-expression",
+                f"{value!r} reads the input's sizes (input.shape), which are known only when "
+                "shapes are inferred",
+                path,
+                hints=(
+                    "input.shape can size a layer's arguments and a block's parameters, not "
+                    "vars, input, data, train, name, from or repeat",
+                ),
+            )
+            return value
+        self.deferrals += 1
+        return Deferred(value, scope, input_ref, path)
 
     # -- entries -----------------------------------------------------------------------------
     def run_list(self, raw: Any, path: YPath, scope: _Scope) -> str:
@@ -444,11 +498,14 @@ class _Expander:
         form = self.normalize(raw, path)
         if form is None:
             return prev
+        before = len(self.diags)
         common = (
             {k: self.interpolate(v, form.at(k, path), scope.values) for k, v in form.common.items()}
             if form.common
             else {}
         )
+        if len(self.diags) > before:  # a bad ${...} in name, from, repeat: not its raw text too
+            return prev
         repeat = common.get("repeat", 1)
         if isinstance(repeat, bool) or not isinstance(repeat, int) or not 1 <= repeat <= MAX_REPEAT:
             self.error(
@@ -702,7 +759,7 @@ class _Expander:
             out = self._residual(form, qualified, inputs, path, scope, trainable)
         else:
             before = len(self.diags)
-            args = self.interpolate(raw_args, form.args_path, scope.values)
+            args = self.interpolate(raw_args, form.args_path, scope.values, scope.input_ref)
             if len(self.diags) > before:  # a bad ${...}: don't also report its raw text
                 scope.names[local] = qualified
                 return qualified
@@ -713,6 +770,9 @@ class _Expander:
                 )
             if layer_type.layer_references:
                 args = self._layer_references(layer_type.layer_references, args, form, scope)
+            # Only specs that defer anything pay for the search (a block parameter may hold
+            # a Deferred inside a list, so the counter alone does not say which entry).
+            deferred = self.deferrals > 0 and contains_deferred(args)
             from_path = form.at("from", path) if "from" in form.common else None
             if len(self.entries) >= MAX_LAYERS:
                 raise SpecError(
@@ -739,6 +799,7 @@ class _Expander:
                     trainable,
                     scope.notes,
                     from_path,
+                    deferred,
                 )
             )
             out = qualified
@@ -867,6 +928,10 @@ class _Expander:
         # The block's own values in front of the vars, not a copy of every var per use (n
         # uses of a block in a spec of n vars was n^2); reads and key order are a dict's.
         values: ChainMap[str, Any] = ChainMap(dict(block.params), self.vars)
+        if self.deferrals:  # a default that reads input.shape reads this use's input
+            for key, default in block.params.items():
+                if contains_deferred(default):
+                    values[key] = _bind(default, inputs[0])
         for key, value in form.args.items():
             if key not in block.params:
                 guess = self.suggestions.guess(str(key), len(block.params), lambda: block.params)
@@ -879,7 +944,9 @@ class _Expander:
                     expected=", ".join(block.params) or "no parameters",
                 )
                 continue
-            values[key] = self.interpolate(value, (*form.args_path, key), scope.values)
+            # A value passed to a parameter is read as the block reads it: its `input` is
+            # the block's input, what flows into this use.
+            values[key] = self.interpolate(value, (*form.args_path, key), scope.values, inputs[0])
         line = self.source.locate(path).line
         note = f"in block {form.word!r} used at {format_path(path)}" + (
             f" (line {line})" if line else ""

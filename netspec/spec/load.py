@@ -12,13 +12,21 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin
 
-from pydantic import BaseModel, ConfigDict, PrivateAttr, SerializeAsAny, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    PrivateAttr,
+    SerializeAsAny,
+    ValidationError,
+    field_serializer,
+)
 
 from netspec.config import StrictConfig, field_names
 from netspec.errors import Diagnostic, Location, SpecError, YPath, did_you_mean
 from netspec.layers import registry
 from netspec.layers.registry import LayerConfig
 from netspec.spec.expand import LayerEntry, expand
+from netspec.spec.exprs import as_written, contains_deferred
 from netspec.spec.gcpause import gc_paused
 from netspec.spec.names import INPUT_NAME
 from netspec.spec.sections import DataSpec, InputSpec, TrainSpec
@@ -29,18 +37,31 @@ SpecSource = Union[str, "os.PathLike[str]", Mapping[str, Any]]
 
 
 class LayerSpec(BaseModel):
-    """One validated layer: qualified name, type, input references and typed config."""
+    """One validated layer: qualified name, type, input references and typed config.
+
+    A layer whose arguments read ``input.shape`` has no config yet: ``config`` is None and
+    ``deferred`` holds its arguments as written (exprs.Deferred values among them); the
+    planner evaluates and validates them once the shapes are known, and the Plan's layer
+    holds the config.
+    """
 
     model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
 
     name: str
     type: str
     inputs: tuple[str, ...]
-    config: SerializeAsAny[LayerConfig]
+    config: SerializeAsAny[LayerConfig] | None
     trainable: bool = True
     path: YPath = ()
     args_path: YPath = ()
     notes: tuple[str, ...] = ()
+    deferred: dict[str, Any] | None = None
+    primary_path: YPath | None = None  # set for a deferred layer's scalar primary argument
+
+    @field_serializer("deferred")
+    def _as_written(self, deferred: dict[str, Any] | None) -> dict[str, Any] | None:
+        # A Deferred holds its scope's values; dumped, it is the string the user wrote.
+        return None if deferred is None else as_written(deferred)
 
 
 class Spec(BaseModel):
@@ -237,19 +258,25 @@ def _layer(
     configs: dict[tuple[Any, ...], LayerConfig],
 ) -> LayerSpec | None:
     layer_type = registry.get(entry.type)
-    key = _config_key(entry.type, entry.args)
-    try:
+    config: LayerConfig | None = None
+    if entry.deferred:  # validated by the planner, once input.shape is known
+        found = _plain_arguments(entry, source)
+        if found:
+            diags.extend(found)
+            return None
+    else:
+        key = _config_key(entry.type, entry.args)
         config = configs.get(key) if key is not None else None
         if config is None:
-            config = layer_type.config.model_validate(entry.args)
+            checked = validate_config(
+                entry.type, entry.args, entry.args_path, entry.primary_path, entry.notes, source
+            )
+            if isinstance(checked, list):
+                diags.extend(checked)
+                return None
+            config = checked
             if key is not None:
                 configs[key] = config
-    except ValidationError as exc:
-        found = _diagnostics(
-            exc, entry.args, entry.args_path, entry.primary_path, layer_type.config, source
-        )
-        diags.extend(d if not entry.notes else _with_notes(d, entry.notes) for d in found)
-        return None
     n = len(entry.inputs)
     if n < layer_type.min_inputs or (
         layer_type.max_inputs is not None and n > layer_type.max_inputs
@@ -280,7 +307,42 @@ def _layer(
         path=entry.path,
         args_path=entry.args_path,
         notes=entry.notes,
+        deferred=entry.args if entry.deferred else None,
+        primary_path=entry.primary_path if entry.deferred else None,
     )
+
+
+def _plain_arguments(entry: LayerEntry, source: SourceMap) -> list[Diagnostic]:
+    """What is wrong with a deferred layer's other arguments (an unknown field, a bad value),
+    reported now with the rest of the schema errors. The config is validated without the
+    deferred ones, so a missing field or a check across fields is left to the planner."""
+    plain = {k: v for k, v in entry.args.items() if not contains_deferred(v)}
+    checked = validate_config(entry.type, plain, entry.args_path, None, entry.notes, source)
+    if not isinstance(checked, list):
+        return []
+    depth = len(entry.args_path)
+    return [
+        d for d in checked if d.path is not None and len(d.path) > depth and d.path[depth] in plain
+    ]
+
+
+def validate_config(
+    layer_type: str,
+    args: dict[str, Any],
+    args_path: YPath,
+    primary_path: YPath | None,
+    notes: tuple[str, ...],
+    source: SourceMap,
+) -> LayerConfig | list[Diagnostic]:
+    """A layer's arguments as its typed config, or the diagnostics that say what is wrong,
+    pointing at the YAML (the loader's check, and the planner's for deferred arguments)."""
+    model = registry.get(layer_type).config
+    try:
+        config: LayerConfig = model.model_validate(args)
+    except ValidationError as exc:
+        found = _diagnostics(exc, args, args_path, primary_path, model, source)
+        return [d if not notes else _with_notes(d, notes) for d in found]
+    return config
 
 
 _SCALARS = (str, int, float, bool, type(None))
