@@ -13,6 +13,7 @@ import importlib
 import json
 import os
 import pathlib
+import re
 import subprocess
 import sys
 import textwrap
@@ -358,3 +359,37 @@ def test_model_source_aliases_a_plugin_class_whose_name_is_taken() -> None:
     assert "from netspec_swish.modules import Swish as Swish_2\n" in text
     assert "class Swish(nn.Module):" in text
     assert "self.swish_0 = Swish_2()" in text
+
+
+# --- docs/plugins.md shows the example as it is ---------------------------------------------
+
+DOC = (ROOT / "docs" / "plugins.md").read_text(encoding="utf-8")
+# A plugin's spec is fenced `yml`, not `yaml`: tests/test_docs.py, which loads no plugin,
+# reads only `yaml` blocks; this file checks these, with the plugin installed.
+YML_BLOCKS = re.findall(r"```yml\n(.*?)```", DOC, re.S)
+
+
+@pytest.mark.parametrize("path", ["__init__.py", "modules.py"])
+def test_the_docs_quote_the_example_plugin_verbatim(path: str) -> None:
+    source = (EXAMPLE / "netspec_swish" / path).read_text(encoding="utf-8")
+    assert f"```python\n{source}```" in DOC
+
+
+def test_the_docs_quote_the_example_entry_point() -> None:
+    entry = (EXAMPLE / "netspec_swish-0.1.dist-info" / "entry_points.txt").read_text()
+    assert entry == "[netspec.layers]\nswish = netspec_swish:LAYERS\n"
+    assert '[project.entry-points."netspec.layers"]\nswish = "netspec_swish:LAYERS"\n' in DOC
+
+
+@pytest.mark.usefixtures("swish")
+def test_the_docs_plugin_specs_validate_summarize_and_eject_as_shown() -> None:
+    assert YML_BLOCKS
+    for block in YML_BLOCKS:
+        netspec.build_model(block)
+    p = netspec.plan(YML_BLOCKS[0])
+    shown = DOC.split("$ netspec summary swish_mlp.yaml\n", 1)[1].split("...\n", 1)[0]
+    assert summary_text(p, 1).startswith(shown)
+    excerpt = DOC.split("instead of copying its source", 1)[1].split("```text\n", 1)[1]
+    source = model_source(p)
+    for line in excerpt.split("```", 1)[0].splitlines():
+        assert line == "..." or f"{line}\n" in source, line
