@@ -346,6 +346,23 @@ def test_a_plugin_that_names_anything_but_well_formed_layers_is_skipped(
     assert plugins.loaded() == ()
 
 
+@pytest.mark.usefixtures("fresh")
+def test_a_plugin_that_registers_on_import_is_taken_back_out(
+    tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    source = (
+        _LAYER_SOURCE
+        + "from netspec.layers.registry import register\n"
+        + "LAYERS = register(make('eager', aliases=('eager_alias',)))\n"
+    )
+    _install(tmp_path, "eager", "eager_layers", "eager = eager_layers:LAYERS", source)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.warns(PluginWarning, match=r"calls register\(\) itself \(for eager\)"):
+        words = registry.all_words()
+    assert not {"eager", "eager_alias"} & set(words)
+    assert plugins.loaded() == ()
+
+
 def test_the_plugin_is_not_registered_outside_the_fixture() -> None:
     """The example is on no test's sys.path but its own (conformance tests stay built-in)."""
     assert registry.resolve("swish") is None

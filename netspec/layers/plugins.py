@@ -12,7 +12,8 @@ any spec is read), so a plugin may import netspec freely. Policy, all warn-and-s
 (:class:`PluginWarning`), never an error: one broken package must not stop every netspec
 command, and a built-in is never replaced:
 
-- an entry point that fails to import, or names something other than LayerTypes: skipped;
+- an entry point that fails to import, names something other than LayerTypes, or calls
+  ``register`` itself: skipped (whatever it registered is taken back out);
 - a name or alias that a built-in or an earlier plugin (by distribution, then entry-point
   name) already holds, or that is not a snake_case word: the whole entry point is skipped.
 
@@ -91,20 +92,36 @@ def unload() -> None:
     """Drop every plugin layer from the registry; the next registry query loads them again
     (from the current sys.path and environment). For tests."""
     for plugin in _loaded:
-        for name in plugin.layers:
-            layer = registry._REGISTRY.pop(name)
-            for word in (layer.name, *layer.aliases):
-                registry._ALIASES.pop(word, None)
+        _unregister(plugin.layers)
     _loaded.clear()
     registry._plugins_loaded = False
 
 
+def _unregister(names: Iterable[str]) -> None:
+    for name in names:
+        layer = registry._REGISTRY.pop(name)
+        for word in (layer.name, *layer.aliases):
+            registry._ALIASES.pop(word, None)
+
+
 def _load_one(ep: metadata.EntryPoint) -> None:
     where = f"layer plugin {ep.name!r} ({ep.name} = {ep.value}) of {_dist_label(ep)}"
+    before = set(registry._REGISTRY)
     try:
         value = ep.load()
     except Exception as exc:  # any failure inside third-party code: reported, then skipped
+        _unregister(set(registry._REGISTRY) - before)
         _warn(f"{where} failed to import ({type(exc).__name__}: {exc})")
+        return
+    itself = set(registry._REGISTRY) - before
+    if itself:
+        # Layers registered on import would have skipped the checks below and belong to no
+        # plugin (so build_model would refuse their module targets): taken back out.
+        _unregister(itself)
+        _warn(
+            f"{where} calls register() itself (for {', '.join(sorted(itself))}); the entry "
+            "point must name its LayerTypes, which netspec registers"
+        )
         return
     layers = _layer_types(value)
     if layers is None:
