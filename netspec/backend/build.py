@@ -112,14 +112,44 @@ def instantiate(value: Any) -> Any:
 
 
 def module_class(target: str) -> Any:
+    """The nn.Module class a Call's target names: ``nn.<Name>``, a class of
+    :mod:`netspec.backend.modules`, or ``package.module:Class`` of a loaded layer plugin.
+
+    The last is the only import by name netspec does, and only inside the package of a plugin
+    the registry loaded: targets come from registered layer code, never from a spec.
+    """
     from torch import nn
 
     from netspec.backend import modules
 
+    if ":" in target:
+        return _plugin_class(target)
     owner, name = (nn, target[3:]) if target.startswith("nn.") else (modules, target)
     cls = getattr(owner, name, None)
     if not isinstance(cls, type) or not issubclass(cls, nn.Module):
         raise netspec_bug(f"unknown module class {target!r}")
+    return cls
+
+
+def _plugin_class(target: str) -> Any:
+    import importlib
+
+    from torch import nn
+
+    from netspec.layers import plugins
+
+    plugin = plugins.owner(target)
+    if plugin is None:
+        raise netspec_bug(f"module target {target!r} belongs to no loaded layer plugin")
+    module_name, _, name = target.partition(":")
+    # A plugin's mistake, not netspec's nor the spec's: the message names the distribution.
+    where = f"layer plugin {plugin.entry_point!r} of {plugin.distribution}"
+    try:
+        cls = getattr(importlib.import_module(module_name), name, None)
+    except ImportError as exc:
+        raise RuntimeError(f"{where}: cannot import {module_name!r} for {target!r}: {exc}") from exc
+    if not isinstance(cls, type) or not issubclass(cls, nn.Module):
+        raise RuntimeError(f"{where}: module target {target!r} is not an nn.Module subclass")
     return cls
 
 

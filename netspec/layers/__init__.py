@@ -1,4 +1,8 @@
-"""Layer types. Each module registers its layers on import; add one import line per new file."""
+"""Layer types. Each module registers its layers on import; add one import line per new file.
+
+Installed packages add layer types through the ``netspec.layers`` entry-point group; they are
+loaded on the registry's first query (:mod:`netspec.layers.plugins`, docs/plugins.md).
+"""
 
 from netspec.layers import (  # noqa: F401
     activation,
@@ -16,6 +20,7 @@ from netspec.layers import (  # noqa: F401
     transformer,
     upsample,
 )
+from netspec.layers.plugins import PluginWarning
 from netspec.layers.registry import (
     Example,
     Inferred,
@@ -33,6 +38,7 @@ __all__ = [
     "Inferred",
     "LayerConfig",
     "LayerType",
+    "PluginWarning",
     "Tensor",
     "all_layers",
     "all_words",

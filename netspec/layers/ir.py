@@ -17,9 +17,11 @@ from typing import Any
 class Call:
     """How to construct a layer's torch module, as data (never code to eval).
 
-    ``target`` is ``nn.<Name>`` (a class of torch.nn) or a class name of
-    :mod:`netspec.backend.modules`. ``build_model`` instantiates it; ``netspec build`` prints it as
-    Python source in model.py. Arguments may themselves be Calls (``nn.Sequential``).
+    ``target`` is ``nn.<Name>`` (a class of torch.nn), a class name of
+    :mod:`netspec.backend.modules`, or ``package.module:Class`` inside the package of a loaded
+    layer plugin (:mod:`netspec.layers.plugins`). ``build_model`` instantiates it; ``netspec
+    build`` prints it as Python source in model.py. Arguments may themselves be Calls
+    (``nn.Sequential``).
     """
 
     target: str

@@ -2,9 +2,10 @@
 
 Everything that depends on the set of layers (spec validation, the JSON Schema, summary rows,
 the docs reference, the conformance tests) reads this registry, so adding a layer is one file
-plus one import line in ``netspec/layers/__init__.py``. The IR a layer describes its torch side
-with (:class:`Call`, :class:`FnCall`, :class:`Ref`) lives in :mod:`netspec.layers.ir` and is
-re-exported here, where the layer files import it from.
+plus one import line in ``netspec/layers/__init__.py``; an installed package adds layers
+through the ``netspec.layers`` entry-point group (:mod:`netspec.layers.plugins`). The IR a
+layer describes its torch side with (:class:`Call`, :class:`FnCall`, :class:`Ref`) lives in
+:mod:`netspec.layers.ir` and is re-exported here, where the layer files import it from.
 """
 
 from __future__ import annotations
@@ -133,6 +134,20 @@ class LayerType(Generic[C]):
 
 _REGISTRY: dict[str, LayerType[Any]] = {}
 _ALIASES: dict[str, str] = {}
+# Plugins (netspec.layers.plugins) load on the first query below, not at import: by then every
+# built-in has registered, so a built-in always wins a name, and a plugin importing netspec
+# finds it fully imported.
+_plugins_loaded = False
+
+
+def _ensure_plugins() -> None:
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True  # first: the loader's own queries must not load again
+    from netspec.layers import plugins
+
+    plugins.load()
 
 
 def register(layer: LayerType[Any]) -> LayerType[Any]:
@@ -145,17 +160,21 @@ def register(layer: LayerType[Any]) -> LayerType[Any]:
 
 
 def get(name: str) -> LayerType[Any]:
+    _ensure_plugins()
     return _REGISTRY[_ALIASES[name]]
 
 
 def resolve(word: str) -> str | None:
     """Canonical type name for a type word or alias, or None if unknown."""
+    _ensure_plugins()
     return _ALIASES.get(word)
 
 
 def all_layers() -> list[LayerType[Any]]:
+    _ensure_plugins()
     return sorted(_REGISTRY.values(), key=lambda layer: (layer.family, layer.name))
 
 
 def all_words() -> list[str]:
+    _ensure_plugins()
     return sorted(_ALIASES)
