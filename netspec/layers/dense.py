@@ -53,6 +53,7 @@ register(
         name="dense",
         config=DenseConfig,
         fused_activation=True,
+        keeps_padding=True,
         infer=infer,
         module=module,
         aliases=("linear",),
