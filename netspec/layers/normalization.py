@@ -249,7 +249,7 @@ register(
         field_docs={
             "eps": "added to the variance for numerical stability",
             "elementwise_affine": "learn a per-feature scale (and shift, with bias): 2E "
-            "parameters; `affine` is accepted too",
+            "parameters",
             "bias": "learn the shift as well as the scale (with elementwise_affine)",
         },
     )
@@ -330,8 +330,7 @@ register(
         field_docs={
             "eps": "added to the mean square for numerical stability; null: the machine epsilon "
             "of the input's dtype (PyTorch's default)",
-            "elementwise_affine": "learn a per-feature scale (E parameters; no shift); `affine` "
-            "is accepted too",
+            "elementwise_affine": "learn a per-feature scale (E parameters; no shift)",
         },
     )
 )
