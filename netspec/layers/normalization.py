@@ -248,8 +248,7 @@ register(
         ),
         field_docs={
             "eps": "added to the variance for numerical stability",
-            "elementwise_affine": "learn a per-feature scale (and shift, with bias): 2E "
-            "parameters",
+            "elementwise_affine": "learn a per-feature scale (and shift, with bias): 2E parameters",
             "bias": "learn the shift as well as the scale (with elementwise_affine)",
         },
     )
