@@ -360,3 +360,17 @@ def test_softplus_arguments() -> None:
     x = torch.tensor([[-1.0, 0.0, 0.4, 0.6, 3.0]])
     want = torch.where(2 * x > 1.0, x, torch.log1p(torch.exp(2 * x)) / 2)
     torch.testing.assert_close(module(x), want)
+
+
+def test_rmsnorm_traces_and_exports_with_a_dynamic_batch() -> None:
+    # `netspec build --export torchscript/export` trace and export the model: the eps
+    # branch and the dtype promotion must not bake the example batch in.
+    module = _build("rmsnorm", {}, (3, 8)).eval()
+    _randomize(module)
+    x = torch.randn(2, 3, 8)
+    traced = torch.jit.trace(module, x, check_trace=False)  # type: ignore[no-untyped-call]
+    batch = torch.export.Dim("batch", min=1)
+    program = torch.export.export(module, (x,), dynamic_shapes=({0: batch},))
+    bigger = torch.randn(5, 3, 8)
+    torch.testing.assert_close(traced(bigger), module(bigger))
+    torch.testing.assert_close(program.module()(bigger), module(bigger))
