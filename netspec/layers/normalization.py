@@ -37,8 +37,8 @@ from netspec.layers.registry import (
 Eps = Annotated[float, Field(gt=0.0)]
 Momentum = Annotated[float, Field(ge=0.0, le=1.0)]
 _EPS = AliasChoices("eps", "epsilon")
-# torch says `affine` for batch/instance/group norm and `elementwise_affine` for layer/RMS
-# norm; both spellings are accepted everywhere so a user need not remember which is which.
+# torch says `affine` for batch/instance/group norm but `elementwise_affine` for layer/RMS
+# norm; those two accept `affine` too, so one spelling works on every norm.
 _ELEMENTWISE_AFFINE = AliasChoices("elementwise_affine", "affine")
 
 
