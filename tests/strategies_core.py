@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, get_args
 
 from hypothesis import strategies as st
 
+from netspec.layers.common import ActivationName
+
 Case = tuple[dict[str, Any], tuple[int, ...], str]
+# Every `activation:` value (the fused ones add no parameters or MACs, whichever it is).
+FUSED_ACTIVATIONS = get_args(ActivationName)
 
 
 @st.composite
@@ -14,7 +18,7 @@ def _dense(draw: st.DrawFn) -> Case:
     lead = draw(st.lists(st.integers(1, 5), max_size=2))
     args: dict[str, Any] = {"units": draw(st.integers(1, 16)), "bias": draw(st.booleans())}
     if draw(st.booleans()):
-        args["activation"] = draw(st.sampled_from(["relu", "tanh", "gelu", "softmax"]))
+        args["activation"] = draw(st.sampled_from(FUSED_ACTIVATIONS))
     return args, (*lead, draw(st.integers(1, 16))), "float32"
 
 
@@ -51,6 +55,27 @@ def _unary(draw: st.DrawFn) -> Case:
 
 
 @st.composite
+def _softplus(draw: st.DrawFn) -> Case:
+    args: dict[str, Any] = {}
+    if draw(st.booleans()):
+        args["beta"] = draw(st.floats(0.1, 5.0))
+    if draw(st.booleans()):
+        args["threshold"] = draw(st.floats(-5.0, 30.0))
+    return args, tuple(draw(st.lists(st.integers(1, 6), min_size=1, max_size=3))), "float32"
+
+
+@st.composite
+def _prelu(draw: st.DrawFn) -> Case:
+    # per_channel reads dim 1 at any rank: (N, F), (N, C, L), (N, C, H, W), (N, T, E).
+    args: dict[str, Any] = {}
+    if draw(st.booleans()):
+        args["per_channel"] = draw(st.booleans())
+    if draw(st.booleans()):
+        args["init"] = draw(st.floats(-1.0, 1.0))
+    return args, tuple(draw(st.lists(st.integers(1, 6), min_size=1, max_size=4))), "float32"
+
+
+@st.composite
 def _concat(draw: st.DrawFn) -> Case:
     shape = tuple(draw(st.lists(st.integers(1, 6), min_size=1, max_size=3)))
     dim = draw(st.integers(1, len(shape)))
@@ -78,7 +103,14 @@ STRATEGIES: dict[str, st.SearchStrategy[Case]] = {
             "leaky_relu",
             "softmax",
             "log_softmax",
+            "relu6",
+            "hardswish",
+            "hardsigmoid",
+            "mish",
+            "selu",
         )
     },
+    "softplus": _softplus(),
+    "prelu": _prelu(),
 }
 MULTI_INPUT = {"add", "multiply", "concat"}

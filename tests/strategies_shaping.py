@@ -186,7 +186,7 @@ def _layernorm(draw: st.DrawFn) -> Case:
     if draw(st.booleans()):
         args[draw(st.sampled_from(["eps", "epsilon"]))] = draw(st.floats(1e-8, 1e-2))
     if draw(st.booleans()):
-        args["elementwise_affine"] = draw(st.booleans())
+        args[draw(st.sampled_from(["elementwise_affine", "affine"]))] = draw(st.booleans())
     if draw(st.booleans()):
         args["bias"] = draw(st.booleans())
     return args, shape, "float32"

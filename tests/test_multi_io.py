@@ -46,7 +46,7 @@ name: tiny_lm
 input: {shape: [T], dtype: int64}
 layers:
   - embedding: {num_embeddings: 50, embedding_dim: 8, name: tok}
-  - dense: {units: 8, activation: relu}
+  - dense: {units: 8, activation: gelu_tanh}
   - dense: {units: 50, tie: tok, name: logits}
 """
 

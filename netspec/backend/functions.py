@@ -36,6 +36,12 @@ def table() -> dict[str, Callable[..., Any]]:
         "F.gelu": F.gelu,
         "F.silu": F.silu,
         "F.elu": F.elu,
+        "F.selu": F.selu,
+        "F.relu6": F.relu6,
+        "F.hardswish": F.hardswish,
+        "F.hardsigmoid": F.hardsigmoid,
+        "F.mish": F.mish,
+        "F.softplus": F.softplus,
     }
 
 

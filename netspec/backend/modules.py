@@ -250,3 +250,48 @@ HELPERS = {
     "SinusoidalPositionalEncoding": ("table_rows",),
 }
 """Module-level functions each class calls (copied into model.py along with the class)."""
+
+
+# --- normalization and activation layers (netspec/layers/normalization.py) -----------------
+
+
+class RMSNorm(nn.Module):
+    """Root-mean-square norm over the last dim: ``x / sqrt(mean(x^2) + eps) * weight``.
+
+    Equal to torch.nn.RMSNorm (same arguments, same parameter name ``weight``), which only
+    exists from torch 2.4 on; netspec supports 2.3. Like torch, it computes in float32 at
+    least (half-precision inputs are upcast) and takes the machine epsilon of that dtype when
+    ``eps`` is None.
+    """
+
+    weight: nn.Parameter | None
+
+    def __init__(
+        self, normalized_shape: int, eps: float | None = None, elementwise_affine: bool = True
+    ) -> None:
+        super().__init__()
+        self.normalized_shape = (normalized_shape,)
+        self.eps = eps
+        self.elementwise_affine = elementwise_affine
+        if elementwise_affine:
+            self.weight = nn.Parameter(torch.empty(normalized_shape))
+        else:
+            self.register_parameter("weight", None)
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        if self.weight is not None:
+            nn.init.ones_(self.weight)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        wide = x.to(torch.promote_types(x.dtype, torch.float32))
+        eps = torch.finfo(wide.dtype).eps if self.eps is None else self.eps
+        y = wide * torch.rsqrt(wide.pow(2).mean(-1, keepdim=True) + eps)  # (N, ..., E)
+        if self.weight is not None:
+            y = y * self.weight
+        return y.type_as(x)
+
+    def extra_repr(self) -> str:
+        return (
+            f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
+        )

@@ -18,8 +18,11 @@ Rate = Annotated[float, Field(ge=0.0, lt=1.0)]
 IntOrTuple = PositiveInt | tuple[PositiveInt, ...]
 PadOrTuple = NonNegativeInt | tuple[NonNegativeInt, ...]
 
+# The parameter-free activations a dense/conv layer may apply to its output (`activation:`),
+# each with torch's default arguments; `gelu_tanh` is GELU's tanh approximation (GPT-2's).
 ActivationName = Literal[
-    "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "silu", "elu", "softmax", "log_softmax",
+    "relu", "leaky_relu", "sigmoid", "tanh", "gelu", "gelu_tanh", "silu", "elu", "selu",
+    "relu6", "hardswish", "hardsigmoid", "mish", "softplus", "softmax", "log_softmax",
     "identity", "linear",
 ]  # fmt: skip
 

@@ -63,6 +63,7 @@ register(
         name="dense",
         config=DenseConfig,
         fused_activation=True,
+        keeps_padding=True,
         infer=infer,
         module=module,
         weight=weight,

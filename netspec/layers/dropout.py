@@ -43,6 +43,7 @@ register(
         module=_module,
         primary="rate",
         family="regularization",
+        keeps_padding=True,
         summary="Dropout (torch.nn.Dropout): zeroes elements with probability `rate` while "
         "training (default 0.5, as in PyTorch).",
         shape_rule="unchanged",
