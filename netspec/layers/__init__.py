@@ -13,6 +13,7 @@ from netspec.layers import (  # noqa: F401
     pooling,
     recurrent,
     reshape,
+    sequence_pool,
     transformer,
     upsample,
 )
