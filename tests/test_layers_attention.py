@@ -4,7 +4,9 @@ key-padding masks the built modules take after their inputs (one per input)."""
 
 from __future__ import annotations
 
+import pathlib
 import pickle
+import re
 from typing import Any
 
 import pytest
@@ -16,7 +18,7 @@ from torch import nn
 import netspec
 from netspec import dims
 from netspec.backend import modules
-from netspec.backend.build import instantiate
+from netspec.backend.build import example_input, instantiate
 from netspec.errors import ShapeError, SpecError
 from netspec.layers import (  # noqa: F401  (registers the layers)
     attention,
@@ -367,3 +369,38 @@ def test_sequence_pool_primary_argument() -> None:
     p = netspec.plan("input: [6, 4]\nlayers:\n  - sequence_pool: max\n")
     assert p.layers[0].config.mode == "max"
     assert p.output.shape == (4,)
+
+
+# ---- the guide's examples -------------------------------------------------------------------
+
+GUIDE = pathlib.Path(__file__).parent.parent / "docs" / "spec-language.md"
+
+
+def _guide_blocks() -> list[str]:
+    text = GUIDE.read_text(encoding="utf-8")
+    section = text.split("\n## Attention and transformers\n", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```yaml\n(.*?)```", section, re.S)
+
+
+def test_the_guide_has_the_attention_examples() -> None:
+    blocks = _guide_blocks()
+    assert len(blocks) == 3
+    assert "from: [queries, memory]" in blocks[0]
+    assert "transformer_decoder" in blocks[1]
+
+
+@pytest.mark.parametrize("index", [0, 1, 2])
+def test_the_guides_attention_examples_build_and_run(index: int) -> None:
+    block = _guide_blocks()[index]
+    p = netspec.plan(block)
+    with torch.device("meta"):  # the seq2seq example holds 45M parameters: no allocation
+        model = netspec.build_model(block)
+        out = model(example_input(p, device="meta"))
+    assert tuple(out.shape) == (2, *p.output.shape)
+    assert sum(x.numel() for x in model.parameters()) == p.total_params
+
+
+def test_the_guides_seq2seq_counts_torch_transformer() -> None:
+    p = netspec.plan(_guide_blocks()[1])
+    stacks = {"transformer_encoder_0", "memory", "transformer_decoder_0", "layernorm_0"}
+    assert sum(layer.params for layer in p.layers if layer.name in stacks) == 44_140_544

@@ -118,7 +118,9 @@ def module(cfg: AttentionConfig, inputs: tuple[Tensor, ...]) -> Call:
         kwargs = {"dropout": cfg.dropout, "bias": cfg.bias, "causal": cfg.causal}
         return Call("SelfAttention", (embed, cfg.num_heads), kwargs)
     key_size = known(inputs[1].shape[1], "kdim")
-    cross = {"dropout": cfg.dropout, "bias": cfg.bias, "kdim": key_size, "vdim": key_size}
+    cross: dict[str, object] = {"dropout": cfg.dropout, "bias": cfg.bias}
+    if key_size != embed:  # torch's default (None) means E: model.py then reads as usual
+        cross |= {"kdim": key_size, "vdim": key_size}
     return Call("CrossAttention", (embed, cfg.num_heads), cross)
 
 
@@ -134,7 +136,7 @@ register(
         summary="Multi-head attention (torch.nn.MultiheadAttention, batch first): "
         "self-attention on one input (`causal: true` masks future positions), "
         "cross-attention with `from: [queries, memory]`.",
-        shape_rule="(N, T, E) -> (N, T, E); with `from: [queries, memory]`: "
+        shape_rule="(N, T, E) -> (N, T, E); from [queries, memory]: "
         "(N, Tq, E), (N, Tk, Ek) -> (N, Tq, E); E divisible by num_heads",
         min_inputs=1,
         max_inputs=2,

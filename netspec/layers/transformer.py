@@ -138,6 +138,8 @@ _FIELD_DOCS = {
     "dim_feedforward": "hidden size of the feed-forward block (default 4 * E)",
     "activation": "the feed-forward nonlinearity (not a fused output activation); gelu_tanh "
     "is GELU's tanh approximation (GPT-2)",
+    "dropout": "dropout inside each layer (attention weights, feed-forward, residual branches)",
+    "num_layers": "layers in the stack, each initialised independently",
     "norm_first": "pre-norm (LayerNorm before attention and feed-forward)",
     "layer_norm_eps": "epsilon of every LayerNorm in the stack (BERT: 1e-12)",
 }
