@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from oracle import predicted
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
 import netspec
 from netspec import dims
@@ -192,6 +193,52 @@ def test_encoder_outputs_at_padded_positions_are_the_same_in_train_and_eval() ->
         trained = encoder.train()(x, mask)
     torch.testing.assert_close(evaluated, trained, atol=1e-5, rtol=1e-5)
     assert evaluated[1, 4:].abs().sum() > 0
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_an_all_padding_sequence_pools_to_zeros_after_the_encoder(training: bool) -> None:
+    """torch's eval fast path gives NaN rows for a sequence with no real key: the pool must
+    not let them through."""
+    torch.manual_seed(0)
+    encoder = build("transformer_encoder", {"num_heads": 2, "dropout": 0.0}, (4, 8))
+    pool = build("sequence_pool", {"mode": "mean"}, (4, 8))
+    x = torch.randn(2, 4, 8)
+    mask = torch.tensor([[False] * 4, [True] * 4])
+    with torch.no_grad():
+        pooled = pool(encoder.train(training)(x, mask), mask)
+    torch.testing.assert_close(pooled[1], torch.zeros(8))
+    assert torch.isfinite(pooled).all()
+
+
+MASKED = [
+    ("multihead_attention", {"num_heads": 2}, ((5, 8),)),
+    ("multihead_attention", {"num_heads": 2, "causal": True}, ((5, 8),)),
+    ("multihead_attention", {"num_heads": 2}, ((5, 8), (7, 6))),
+    ("transformer_encoder", {"num_heads": 2, "causal": True, "num_layers": 2}, ((5, 8),)),
+    ("transformer_encoder", {"num_heads": 2, "norm_first": False}, ((5, 8),)),
+    ("transformer_decoder", {"num_heads": 2, "num_layers": 2}, ((5, 8), (7, 8))),
+    ("sequence_pool", {"mode": "max"}, ((5, 8),)),
+    ("sequence_pool", {"mode": "mean"}, ((5, 8),)),
+]
+
+
+@pytest.mark.parametrize(("name", "args", "shapes"), MASKED)
+def test_masks_run_on_meta_and_change_no_macs(
+    name: str, args: dict[str, Any], shapes: tuple[tuple[int, ...], ...]
+) -> None:
+    """The one-mask-per-input call works where builds are checked (meta, no data-dependent
+    op) and costs what the plan says: the masks add no matmul."""
+    with torch.device("meta"):
+        module = build(name, args, *shapes)
+        for training in (True, False):
+            module.train(training)
+            xs = [torch.empty(1, *s) for s in shapes]
+            masks = [torch.zeros(1, s[0], dtype=torch.bool) for s in shapes]
+            with FlopCounterMode(display=False) as counter:
+                out = module(*xs, *masks)
+            want = predicted(name, args, [Tensor(s) for s in shapes])
+            assert tuple(out.shape[1:]) == want.out.shape
+            assert counter.get_total_flops() // 2 == want.macs
 
 
 # ---- transformer_decoder --------------------------------------------------------------------

@@ -398,8 +398,9 @@ class SequencePool(nn.Module):
             return x.mean(dim=1) if self.mode == "mean" else x.amax(dim=1)  # (N, E)
         padded = x_mask.unsqueeze(-1)  # (N, T, 1)
         if self.mode == "mean":
-            kept = (~padded).to(x.dtype)  # (N, T, 1)
-            return (x * kept).sum(dim=1) / kept.sum(dim=1).clamp_min(1.0)  # (N, E)
+            # masked_fill, not a multiply by 0: a NaN at a padded position must not leak in
+            kept = (~padded).sum(dim=1).clamp_min(1).to(x.dtype)  # (N, 1)
+            return x.masked_fill(padded, 0.0).sum(dim=1) / kept  # (N, E)
         lowest = torch.finfo(x.dtype).min
         # torch.where, not a Python branch on values: the same graph on meta and in fx.
         out = x.masked_fill(padded, lowest).amax(dim=1)  # (N, E)
