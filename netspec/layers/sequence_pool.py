@@ -8,8 +8,9 @@ Input (N, T, E) -> output (N, E). ``mode: mean`` averages the positions that are
 Padding (``takes_padding``): the built module is ``forward(x, x_mask=None)`` with ``x_mask``
 a bool (N, T), True at padded positions. Padded positions are masked out, never multiplied
 by zero, so a NaN there (attention over a sequence that is all padding) does not leak in; a
-sequence that is all padding pools to zeros (not a division by zero or -inf). No parameters; no MACs (a sum and a division, not
-multiply-accumulates: FlopCounterMode counts none).
+sequence that is all padding pools to zeros (not a division by zero or -inf).
+No parameters; no MACs (a sum and a division, not multiply-accumulates: FlopCounterMode
+counts none).
 """
 
 from __future__ import annotations
