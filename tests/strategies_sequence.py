@@ -1,5 +1,7 @@
 """Hypothesis strategies for the sequence layer files (recurrent, attention, transformer,
-embedding) and transposed convolutions: valid (args, in_shape, dtype) triples, kept small."""
+embedding, sequence_pool) and transposed convolutions: valid (args, in_shape, dtype) triples,
+or (args, in_shape, dtype, extra_shapes) for the layers with a second input of its own shape
+(cross-attention's and the decoder's memory); kept small."""
 
 from __future__ import annotations
 
@@ -13,10 +15,13 @@ from netspec.layers import (  # noqa: F401
     conv_transpose,
     embedding,
     recurrent,
+    sequence_pool,
     transformer,
 )
 
 Case = tuple[dict[str, Any], tuple[int, ...], str]
+# A case with further inputs of their own shapes (float32), after the first.
+MemoryCase = tuple[dict[str, Any], tuple[int, ...], str, tuple[tuple[int, ...], ...]]
 
 
 def _recurrent(kind: str) -> st.SearchStrategy[Case]:
@@ -47,31 +52,59 @@ def _heads_and_embed(draw: st.DrawFn) -> tuple[int, int]:
 
 
 @st.composite
-def _attention(draw: st.DrawFn) -> Case:
+def _attention(draw: st.DrawFn) -> Case | MemoryCase:
     heads, embed = draw(_heads_and_embed())
+    cross = draw(st.booleans())
     args: dict[str, Any] = {
         draw(st.sampled_from(["num_heads", "heads"])): heads,
-        "causal": draw(st.booleans()),
         "bias": draw(st.booleans()),
         "dropout": draw(st.sampled_from([0.0, 0.1])),
     }
-    return args, (draw(st.integers(1, 12)), embed), "float32"
+    shape = (draw(st.integers(1, 12)), embed)
+    if not cross:
+        return {**args, "causal": draw(st.booleans())}, shape, "float32"
+    # the memory's feature size: often E (packed in_proj), else any (kdim = vdim)
+    features = draw(st.sampled_from([embed, draw(st.integers(1, 24))]))
+    return args, shape, "float32", ((draw(st.integers(1, 12)), features),)
 
 
-@st.composite
-def _transformer(draw: st.DrawFn) -> Case:
-    heads, embed = draw(_heads_and_embed())
+def _transformer_args(draw: st.DrawFn, heads: int) -> dict[str, Any]:
     args: dict[str, Any] = {
         "num_heads": heads,
         "dropout": draw(st.sampled_from([0.0, 0.1])),
-        "activation": draw(st.sampled_from(["gelu", "relu"])),
+        "activation": draw(st.sampled_from(["gelu", "relu", "gelu_tanh"])),
         "norm_first": draw(st.booleans()),
         "num_layers": draw(st.integers(1, 2)),
         "causal": draw(st.booleans()),
     }
     if draw(st.booleans()):
         args["dim_feedforward"] = draw(st.integers(1, 32))
+    if draw(st.booleans()):
+        args[draw(st.sampled_from(["eps", "layer_norm_eps"]))] = draw(
+            st.sampled_from([1e-12, 1e-6, 1e-5])
+        )
+    return args
+
+
+@st.composite
+def _transformer(draw: st.DrawFn) -> Case:
+    heads, embed = draw(_heads_and_embed())
+    args = _transformer_args(draw, heads)
     return args, (draw(st.integers(1, 12)), embed), "float32"
+
+
+@st.composite
+def _decoder(draw: st.DrawFn) -> MemoryCase:
+    heads, embed = draw(_heads_and_embed())
+    args = _transformer_args(draw, heads)
+    memory = (draw(st.integers(1, 12)), embed)
+    return args, (draw(st.integers(1, 12)), embed), "float32", (memory,)
+
+
+@st.composite
+def _sequence_pool(draw: st.DrawFn) -> Case:
+    args = {"mode": draw(st.sampled_from(["mean", "max"]))} if draw(st.booleans()) else {}
+    return args, (draw(st.integers(1, 12)), draw(st.integers(1, 32))), "float32"
 
 
 @st.composite
@@ -126,12 +159,14 @@ def _conv_transpose(n: int) -> st.SearchStrategy[Case]:
     return case()
 
 
-STRATEGIES: dict[str, st.SearchStrategy[Case]] = {
+STRATEGIES: dict[str, st.SearchStrategy[Case] | st.SearchStrategy[MemoryCase]] = {
     "rnn": _recurrent("rnn"),
     "lstm": _recurrent("lstm"),
     "gru": _recurrent("gru"),
     "multihead_attention": _attention(),
     "transformer_encoder": _transformer(),
+    "transformer_decoder": _decoder(),
+    "sequence_pool": _sequence_pool(),
     "embedding": _embedding(),
     "positional_encoding": _positional(),
     "conv_transpose1d": _conv_transpose(1),

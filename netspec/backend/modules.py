@@ -101,7 +101,10 @@ def causal_mask(x: torch.Tensor) -> torch.Tensor:
 
 
 class SelfAttention(nn.MultiheadAttention):
-    """Batch-first multi-head self-attention: ``forward(x)`` -> (N, T, E), optionally causal."""
+    """Batch-first multi-head self-attention: ``forward(x, x_mask=None)`` -> (N, T, E).
+
+    ``x_mask`` (N, T) bool, True at padded positions, hides those keys; optionally causal.
+    """
 
     def __init__(
         self, embed_dim: int, num_heads: int, *, causal: bool = False, **kwargs: object
@@ -109,10 +112,20 @@ class SelfAttention(nn.MultiheadAttention):
         super().__init__(embed_dim, num_heads, batch_first=True, **kwargs)
         self.causal = causal
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+    def forward(  # type: ignore[override]
+        self, x: torch.Tensor, x_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
         # torch ignores attn_mask when is_causal is set but still requires one.
         mask = causal_mask(x) if self.causal else None
-        out, _ = super().forward(x, x, x, need_weights=False, attn_mask=mask, is_causal=self.causal)
+        out, _ = super().forward(
+            x,
+            x,
+            x,
+            key_padding_mask=x_mask,
+            need_weights=False,
+            attn_mask=mask,
+            is_causal=self.causal,
+        )
         return out  # (N, T, E)
 
     def extra_repr(self) -> str:
@@ -122,25 +135,46 @@ class SelfAttention(nn.MultiheadAttention):
 class TransformerEncoder(nn.TransformerEncoder):
     """Batch-first stack of ``num_layers`` encoder layers, each initialised independently.
 
+    ``forward(x, x_mask=None)``: ``x_mask`` (N, T) bool, True at padded positions.
     (torch's TransformerEncoder deep-copies one layer, so all layers would start equal.)
-    Nested tensors are off: they have no meta kernel and never apply to norm_first anyway.
+    Nested tensors are off: they have no meta kernel, and they would zero the outputs at padded
+    positions in eval mode only, so train and eval would differ there.
+    ``activation="gelu_tanh"`` is GELU's tanh approximation (a module-level function, so the
+    model pickles).
     """
 
     def __init__(
-        self, d_model: int, nhead: int, *, num_layers: int, causal: bool = False, **kwargs: object
+        self,
+        d_model: int,
+        nhead: int,
+        *,
+        num_layers: int,
+        causal: bool = False,
+        activation: str = "relu",
+        **kwargs: object,
     ) -> None:
+        act = gelu_tanh if activation == "gelu_tanh" else activation
+
         def make() -> nn.TransformerEncoderLayer:
-            return nn.TransformerEncoderLayer(d_model, nhead, batch_first=True, **kwargs)  # type: ignore[arg-type]
+            return nn.TransformerEncoderLayer(
+                d_model,
+                nhead,
+                activation=act,
+                batch_first=True,
+                **kwargs,  # type: ignore[arg-type]
+            )
 
         super().__init__(make(), 1, enable_nested_tensor=False)
         self.layers = nn.ModuleList([self.layers[0], *(make() for _ in range(num_layers - 1))])
         self.num_layers = num_layers
         self.causal = causal
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
+    def forward(  # type: ignore[override]
+        self, x: torch.Tensor, x_mask: torch.Tensor | None = None
+    ) -> torch.Tensor:
         if not self.causal:
-            return super().forward(x)
-        return super().forward(x, mask=causal_mask(x), is_causal=True)
+            return super().forward(x, src_key_padding_mask=x_mask)
+        return super().forward(x, mask=causal_mask(x), src_key_padding_mask=x_mask, is_causal=True)
 
     def extra_repr(self) -> str:
         return f"num_layers={self.num_layers}, causal={self.causal}"
@@ -245,7 +279,7 @@ HELPERS = {
     "LastStateGRU": ("last_state",),
     "LastStateRNN": ("last_state",),
     "SelfAttention": ("causal_mask",),
-    "TransformerEncoder": ("causal_mask",),
+    "TransformerEncoder": ("causal_mask", "gelu_tanh"),
     "LearnedPositionalEncoding": ("table_rows",),
     "SinusoidalPositionalEncoding": ("table_rows",),
 }
@@ -295,3 +329,135 @@ class RMSNorm(nn.Module):
         return (
             f"{self.normalized_shape}, eps={self.eps}, elementwise_affine={self.elementwise_affine}"
         )
+
+
+# ---- attention: cross-attention, transformer decoder, padding-aware sequence pooling ----------
+
+
+def gelu_tanh(x: torch.Tensor) -> torch.Tensor:
+    """GELU with the tanh approximation (GPT-2): a transformer layer's feed-forward activation.
+
+    A module-level function rather than a lambda, so models using it pickle and eject.
+    """
+    return F.gelu(x, approximate="tanh")
+
+
+class CrossAttention(nn.MultiheadAttention):
+    """Batch-first multi-head cross-attention: ``forward(q, kv, q_mask=None, kv_mask=None)``.
+
+    Queries (N, Tq, E) attend to a memory (N, Tk, kdim) -> (N, Tq, E); keys and values both
+    come from the memory. ``kv_mask`` (N, Tk) bool, True at padded memory positions, hides
+    those keys; ``q_mask`` is accepted for the one-mask-per-input protocol and changes nothing
+    (a padded query's output row is ignored downstream, not masked here).
+    """
+
+    def __init__(self, embed_dim: int, num_heads: int, **kwargs: object) -> None:
+        super().__init__(embed_dim, num_heads, batch_first=True, **kwargs)
+
+    def forward(  # type: ignore[override]
+        self,
+        q: torch.Tensor,
+        kv: torch.Tensor,
+        q_mask: torch.Tensor | None = None,
+        kv_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        out, _ = super().forward(q, kv, kv, key_padding_mask=kv_mask, need_weights=False)
+        return out  # (N, Tq, E)
+
+    def extra_repr(self) -> str:
+        return f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, kdim={self.kdim}"
+
+
+class TransformerDecoder(nn.TransformerDecoder):
+    """Batch-first stack of ``num_layers`` decoder layers, each initialised independently.
+
+    ``forward(tgt, memory, tgt_mask=None, memory_mask=None)``: target (N, T, E), memory
+    (N, S, E) -> (N, T, E); the masks are (N, T) and (N, S) bool key-padding masks, True at
+    padded positions. With ``causal`` (the default) target position t sees targets <= t; the
+    cross-attention always sees the whole (unpadded) memory. No final norm, as in the encoder.
+    """
+
+    def __init__(
+        self,
+        d_model: int,
+        nhead: int,
+        *,
+        num_layers: int,
+        causal: bool = True,
+        activation: str = "relu",
+        **kwargs: object,
+    ) -> None:
+        act = gelu_tanh if activation == "gelu_tanh" else activation
+
+        def make() -> nn.TransformerDecoderLayer:
+            return nn.TransformerDecoderLayer(
+                d_model,
+                nhead,
+                activation=act,
+                batch_first=True,
+                **kwargs,  # type: ignore[arg-type]
+            )
+
+        # torch deep-copies one layer num_layers times: build each on its own instead.
+        super().__init__(make(), 1)
+        self.layers = nn.ModuleList([self.layers[0], *(make() for _ in range(num_layers - 1))])
+        self.num_layers = num_layers
+        self.causal = causal
+
+    def forward(  # type: ignore[override]
+        self,
+        tgt: torch.Tensor,
+        memory: torch.Tensor,
+        tgt_mask: torch.Tensor | None = None,
+        memory_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        # nn.TransformerDecoder's own tgt_mask/memory_mask are attention masks; ours are the
+        # key-padding masks of the one-mask-per-input protocol.
+        return super().forward(
+            tgt,
+            memory,
+            tgt_mask=causal_mask(tgt) if self.causal else None,
+            tgt_key_padding_mask=tgt_mask,
+            memory_key_padding_mask=memory_mask,
+            tgt_is_causal=self.causal,
+        )
+
+    def extra_repr(self) -> str:
+        return f"num_layers={self.num_layers}, causal={self.causal}"
+
+
+class SequencePool(nn.Module):
+    """(N, T, E) -> (N, E): mean or max over the positions where ``x_mask`` (N, T) is False.
+
+    Without a mask every position counts. A sequence that is all padding pools to zeros.
+    """
+
+    def __init__(self, mode: str = "mean") -> None:
+        super().__init__()
+        if mode not in ("mean", "max"):
+            raise ValueError(f"SequencePool mode must be 'mean' or 'max', not {mode!r}")
+        self.mode = mode
+
+    def forward(self, x: torch.Tensor, x_mask: torch.Tensor | None = None) -> torch.Tensor:
+        if x_mask is None:
+            return x.mean(dim=1) if self.mode == "mean" else x.amax(dim=1)  # (N, E)
+        padded = x_mask.unsqueeze(-1)  # (N, T, 1)
+        if self.mode == "mean":
+            # masked_fill, not a multiply by 0: a NaN at a padded position must not leak in
+            kept = (~padded).sum(dim=1).clamp_min(1).to(x.dtype)  # (N, 1)
+            return x.masked_fill(padded, 0.0).sum(dim=1) / kept  # (N, E)
+        lowest = torch.finfo(x.dtype).min
+        # torch.where, not a Python branch on values: the same graph on meta and in fx.
+        out = x.masked_fill(padded, lowest).amax(dim=1)  # (N, E)
+        return torch.where(padded.all(dim=1), torch.zeros_like(out), out)
+
+    def extra_repr(self) -> str:
+        return f"mode={self.mode!r}"
+
+
+HELPERS.update(
+    {
+        "CrossAttention": (),
+        "TransformerDecoder": ("causal_mask", "gelu_tanh"),
+    }
+)

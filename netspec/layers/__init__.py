@@ -17,6 +17,7 @@ from netspec.layers import (  # noqa: F401
     pooling,
     recurrent,
     reshape,
+    sequence_pool,
     transformer,
     upsample,
 )

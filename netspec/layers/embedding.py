@@ -112,6 +112,7 @@ register(
         module=embedding_module,
         weight=embedding_weight,
         family="sequence",
+        keeps_padding=True,
         summary="Token embedding (torch.nn.Embedding): int64 ids -> vectors.",
         shape_rule="int64 (N, T) -> (N, T, embedding_dim)",
         examples=(
@@ -133,6 +134,7 @@ register(
         module=positional_module,
         runtime_check=positional_runtime_check,
         family="sequence",
+        keeps_padding=True,
         summary="Adds position information: a fixed sinusoidal table or a learned one.",
         shape_rule="(N, T, E) -> (N, T, E); T <= max_len",
         examples=(
