@@ -26,6 +26,7 @@ def table() -> dict[str, Callable[..., Any]]:
         "operator.add": operator.add,
         "operator.mul": operator.mul,
         "torch.cat": torch.cat,
+        "torch.select": torch.select,
         "torch.relu": torch.relu,
         "torch.sigmoid": torch.sigmoid,
         "torch.tanh": torch.tanh,

@@ -13,6 +13,8 @@ from netspec.layers import (  # noqa: F401
     pooling,
     recurrent,
     reshape,
+    select,
+    tokens,
     transformer,
     upsample,
 )
