@@ -99,7 +99,7 @@ def _broadcast(layer: str, inputs: tuple[Tensor, ...]) -> Inferred:
         size = _broadcast_dim(sizes)
         if size is None:
             raise ShapeError(
-                f"{layer} cannot broadcast {received}: dim {i + 1} has sizes "
+                f"{layer} cannot broadcast its inputs: dim {i + 1} has sizes "
                 + " and ".join(dict.fromkeys(str(d) for d in sizes)),
                 received=received,
                 expected="in each dim, sizes that are equal or 1 (PyTorch broadcasting); "
