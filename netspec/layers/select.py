@@ -56,7 +56,7 @@ class CenterCropConfig(LayerConfig):
     """No arguments: the size comes from the second input (``like:``, or ``from: [x, ref]``)."""
 
 
-def _axis(layer: str, dim: int, shape: Shape) -> int:
+def _axis(dim: int, shape: Shape) -> int:
     """The per-sample index (0-based) of PyTorch dim ``dim`` of a (N, *shape) tensor."""
     rank = len(shape) + 1
     axis = dim + rank if dim < 0 else dim
@@ -84,7 +84,7 @@ def _select_infer(cfg: SelectConfig, inputs: tuple[Tensor, ...]) -> Inferred:
             expected="(N, A, B, ...)",
             hint="to keep one feature as (N, 1), use slice: {dim: 1, start: k, stop: k+1}",
         )
-    axis = _axis("select", cfg.dim, x.shape)
+    axis = _axis(cfg.dim, x.shape)
     size = x.shape[axis]
     if isinstance(size, int) and not -size <= cfg.index < size:
         raise ShapeError(
@@ -98,7 +98,7 @@ def _select_infer(cfg: SelectConfig, inputs: tuple[Tensor, ...]) -> Inferred:
 
 def _select_check(cfg: SelectConfig, inputs: tuple[Tensor, ...]) -> RuntimeCheck | None:
     shape = inputs[0].shape
-    size = shape[_axis("select", cfg.dim, shape)]
+    size = shape[_axis(cfg.dim, shape)]
     if isinstance(size, int) or cfg.index in (0, -1):  # a sequence has at least one position
         return None
     need = cfg.index + 1 if cfg.index >= 0 else -cfg.index
@@ -145,7 +145,7 @@ def _slice_span(cfg: SliceConfig, size: Dim) -> tuple[Dim, int]:
 
 def _slice_infer(cfg: SliceConfig, inputs: tuple[Tensor, ...]) -> Inferred:
     (x,) = inputs
-    axis = _axis("slice", cfg.dim, x.shape)
+    axis = _axis(cfg.dim, x.shape)
     length, _ = _slice_span(cfg, x.shape[axis])
     if isinstance(length, int) and length < 1:
         raise ShapeError(
@@ -163,7 +163,7 @@ def _slice_infer(cfg: SliceConfig, inputs: tuple[Tensor, ...]) -> Inferred:
 
 def _slice_check(cfg: SliceConfig, inputs: tuple[Tensor, ...]) -> RuntimeCheck | None:
     shape = inputs[0].shape
-    size = shape[_axis("slice", cfg.dim, shape)]
+    size = shape[_axis(cfg.dim, shape)]
     _, need = _slice_span(cfg, size)
     if need <= 1:  # every size is at least 1
         return None
@@ -175,7 +175,7 @@ def _slice_check(cfg: SliceConfig, inputs: tuple[Tensor, ...]) -> RuntimeCheck |
 
 def _slice_module(cfg: SliceConfig, inputs: tuple[Tensor, ...]) -> Call:
     shape = inputs[0].shape
-    _, need = _slice_span(cfg, shape[_axis("slice", cfg.dim, shape)])
+    _, need = _slice_span(cfg, shape[_axis(cfg.dim, shape)])
     return Call(
         "Slice",
         (),
