@@ -87,8 +87,6 @@ STRATEGIES: dict[str, st.SearchStrategy[Case]] = {
     "conv1d": _conv(1),
     "conv2d": _conv(2),
     "conv3d": _conv(3),
-    "add": _unary(),
-    "multiply": _unary(),
     "concat": _concat(),
     **{
         name: _unary()

@@ -22,10 +22,13 @@ from netspec.layers.registry import Example
 # Distinct parameter-free inputs for a merge's extra inputs, so that swapped inputs show.
 _EXTRA = ("tanh", "sigmoid", "silu")
 
+# An example with inputs of other shapes (extra_shapes) needs a spec with several inputs;
+# until specs have them, those layers are ejected in their own tests (test_layers_select).
 CASES = [
     pytest.param(layer.name, i, example, id=f"{layer.name}-{i}")
     for layer in all_layers()
     for i, example in enumerate(layer.examples)
+    if not example.extra_shapes
 ]
 
 

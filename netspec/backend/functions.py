@@ -27,6 +27,7 @@ def table() -> dict[str, Callable[..., Any]]:
         "operator.mul": operator.mul,
         "operator.eq": operator.eq,
         "torch.cat": torch.cat,
+        "torch.select": torch.select,
         "torch.relu": torch.relu,
         "torch.sigmoid": torch.sigmoid,
         "torch.tanh": torch.tanh,

@@ -461,3 +461,97 @@ HELPERS.update(
         "TransformerDecoder": ("causal_mask", "gelu_tanh"),
     }
 )
+
+
+# --- selecting, cropping, learned tokens, stochastic depth (layers/select.py, tokens.py,
+# merge.py) ----------------------------------------------------------------------------------
+
+
+class Slice(nn.Module):
+    """``x[..., start:stop:step]`` along ``dim`` (Python slice semantics).
+
+    ``min_size`` is the least size of that dim the plan's output size holds for (0 when the
+    plan saw a fixed size); a symbolic size below it raises here instead of letting Python's
+    clamping hand later layers a shorter tensor than planned.
+    """
+
+    def __init__(
+        self, dim: int, start: int = 0, stop: int | None = None, step: int = 1, min_size: int = 0
+    ) -> None:
+        super().__init__()
+        self.dim, self.start, self.stop, self.step = dim, start, stop, step
+        self.min_size = min_size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        axis = self.dim % x.dim()
+        if x.shape[axis] < self.min_size:
+            raise ValueError(
+                f"slice along dim {self.dim} needs a size of at least {self.min_size} "
+                f"but receives {x.shape[axis]}"
+            )
+        return x[(slice(None),) * axis + (slice(self.start, self.stop, self.step),)]
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, start={self.start}, stop={self.stop}, step={self.step}"
+
+
+class CenterCrop(nn.Module):
+    """Crops (N, C, *spatial) ``x`` to the spatial size of ``like``, keeping the middle.
+
+    The offset of each spatial dim is ``(size - target) // 2`` (U-Net's crop; torchvision's
+    center_crop rounds half to even instead, one more when size - target is 3 mod 4). Sizes
+    are read when the model runs, so symbolic sizes work; a larger reference raises.
+    """
+
+    def forward(self, x: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+        for d in range(2, x.dim()):
+            size, target = x.shape[d], like.shape[d]
+            if target > size:
+                raise ValueError(
+                    f"center_crop: the reference's size {target} in dim {d} is larger than "
+                    f"the input's {size}"
+                )
+            x = x.narrow(d, (size - target) // 2, target)
+        return x
+
+
+class ClassToken(nn.Module):
+    """Prepends ``count`` learned vectors to (N, T, E) ``x``: (N, count + T, E).
+
+    ``token`` (1, count, E) starts at zeros, as torchvision's ViT class token does.
+    """
+
+    def __init__(self, count: int, dim: int) -> None:
+        super().__init__()
+        self.count, self.dim = count, dim
+        self.token = nn.Parameter(torch.empty(1, count, dim))
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        nn.init.zeros_(self.token)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        token = self.token.expand(x.shape[0], -1, -1).to(x.dtype)  # (N, count, E)
+        return torch.cat([token, x], dim=1)  # (N, count + T, E)
+
+    def extra_repr(self) -> str:
+        return f"count={self.count}, dim={self.dim}"
+
+
+class DropPath(nn.Module):
+    """Stochastic depth (timm's DropPath): while training, each sample's ``x`` is zeroed with
+    probability ``p`` and the survivors scaled by 1 / (1 - p); the identity in eval."""
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        keep = 1.0 - self.p
+        mask = x.new_empty((x.shape[0],) + (1,) * (x.dim() - 1)).bernoulli_(keep)  # (N, 1, ...)
+        return x * mask.div_(keep)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"

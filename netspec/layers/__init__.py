@@ -17,7 +17,9 @@ from netspec.layers import (  # noqa: F401
     pooling,
     recurrent,
     reshape,
+    select,
     sequence_pool,
+    tokens,
     transformer,
     upsample,
 )

@@ -1,23 +1,33 @@
-"""Merging layers: add, multiply, concat (several inputs via `from`) and residual.
+"""Merging layers: add, multiply, concat (several inputs via `from`), residual, drop_path.
 
-add / multiply: all inputs the same shape (no implied broadcasting) -> that shape.
+add / multiply: PyTorch broadcasting over the per-sample dims -> the broadcast shape. The
+inputs have one per-sample rank (torch aligns whole shapes from the right, batch included,
+so a lower-rank input's batch dim would meet a per-sample dim of another input: the result
+would depend on the batch size); dim by dim the sizes are equal or 1. A symbol broadcasts
+with itself or with 1, never with another size: whether ``T`` equals 5 or ``S`` is only
+known when the model runs, so the plan refuses to guess. (N, C, 1, 1) x (N, C, H, W) ->
+(N, C, H, W) is squeeze-and-excitation's gate.
 concat: sizes add up along `dim` (PyTorch numbering, batch = 0); the other dims must match.
 residual: ``x + f(x)``; the body `layers` are expanded in place by the spec loader, and this
-layer is the final sum, so ``f`` must keep the shape.
+layer is the final sum, so ``f`` must keep the shape. With ``drop_path: p`` the loader ends
+the body with a drop_path layer: stochastic depth.
+drop_path: timm's DropPath: while training each sample is zeroed with probability `rate`
+and the others scaled by 1 / (1 - rate); unchanged in eval. No parameters, no MACs.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
+from pydantic import AliasChoices, Field
 
 from netspec import dims
-from netspec.dims import format_shape
+from netspec.dims import Dim, format_shape
 from netspec.errors import ShapeError
 from netspec.layers import functions
-from netspec.layers.common import NoArgs, require_float
+from netspec.layers.common import NoArgs, Rate, require_float
 from netspec.layers.registry import (
+    Call,
     Example,
     FnCall,
     Inferred,
@@ -38,6 +48,19 @@ class ResidualConfig(LayerConfig):
         min_length=1,
         description="the body f: layer entries, expanded in place; must keep the shape",
     )
+    drop_path: Rate = Field(
+        0.0,
+        description="stochastic depth: while training, f(x) of each sample is dropped with "
+        "this probability (the survivors scaled by 1 / (1 - drop_path))",
+    )
+
+
+class DropPathConfig(LayerConfig):
+    rate: Rate = Field(
+        default=0.1,
+        validation_alias=AliasChoices("rate", "p", "drop_prob"),
+        description="probability of zeroing a whole sample while training, in [0, 1)",
+    )
 
 
 def _same_shapes(layer: str, inputs: tuple[Tensor, ...], hint: str | None = None) -> Inferred:
@@ -55,12 +78,63 @@ def _same_shapes(layer: str, inputs: tuple[Tensor, ...], hint: str | None = None
     return Inferred(first)
 
 
+def _broadcast(layer: str, inputs: tuple[Tensor, ...]) -> Inferred:
+    """PyTorch broadcasting of per-sample shapes of one rank (see the module docstring)."""
+    for t in inputs:
+        require_float(t, layer)
+    shapes = [t.shape for t in inputs]
+    received = ", ".join(format_shape(s) for s in shapes)
+    if len({len(s) for s in shapes}) > 1:
+        rank = max(len(s) for s in shapes)
+        raise ShapeError(
+            f"{layer} needs inputs of one rank: torch lines shapes up from the right, batch "
+            "dim included, so a lower-rank input's batch would meet a per-sample dim",
+            received=received,
+            expected=f"{rank} per-sample dims in every input, sizes equal or 1 in each dim",
+            hint="reshape the smaller input to the same rank with sizes of 1 where it "
+            "broadcasts, e.g. reshape: [C, 1, 1] to gate (N, C, H, W)",
+        )
+    out: list[Dim] = []
+    for i, sizes in enumerate(zip(*shapes, strict=True)):
+        size = _broadcast_dim(sizes)
+        if size is None:
+            raise ShapeError(
+                f"{layer} cannot broadcast its inputs: dim {i + 1} has sizes "
+                + " and ".join(dict.fromkeys(str(d) for d in sizes)),
+                received=received,
+                expected="in each dim, sizes that are equal or 1 (PyTorch broadcasting); "
+                "a symbol matches only itself or 1",
+                hint="make the sizes equal (a dense or conv layer sets the feature/channel "
+                "count), or reduce one to 1 (global pooling, then reshape)",
+            )
+        out.append(size)
+    return Inferred(Tensor(tuple(out)))
+
+
+def _broadcast_dim(sizes: tuple[Dim, ...]) -> Dim | None:
+    """The broadcast of one dim's sizes, or None if they do not broadcast."""
+    wide = {d for d in sizes if d != 1}
+    if len(wide) > 1:
+        return None
+    return wide.pop() if wide else 1
+
+
 def _infer_add(cfg: NoArgs, inputs: tuple[Tensor, ...]) -> Inferred:
-    return _same_shapes("add", inputs)
+    return _broadcast("add", inputs)
 
 
 def _infer_multiply(cfg: NoArgs, inputs: tuple[Tensor, ...]) -> Inferred:
-    return _same_shapes("multiply", inputs)
+    return _broadcast("multiply", inputs)
+
+
+def _infer_drop_path(cfg: DropPathConfig, inputs: tuple[Tensor, ...]) -> Inferred:
+    (x,) = inputs
+    require_float(x, "drop_path")
+    return Inferred(x)
+
+
+def _drop_path_module(cfg: DropPathConfig, inputs: tuple[Tensor, ...]) -> Call:
+    return Call("DropPath", (cfg.rate,))
 
 
 def _infer_residual(cfg: ResidualConfig, inputs: tuple[Tensor, ...]) -> Inferred:
@@ -116,6 +190,7 @@ def _concat(cfg: ConcatConfig, n: int) -> FnCall:
 
 
 _PAIR = Example({}, (4, 5), extra_inputs=1)
+_BROADCAST_RULE = "PyTorch broadcasting: one rank, sizes equal or 1 per dim -> the broadcast shape"
 register(
     LayerType(
         name="add",
@@ -124,10 +199,15 @@ register(
         function=_chain("operator.add"),
         min_inputs=2,
         max_inputs=None,
+        keeps_padding=True,
         family="merge",
-        summary="Elementwise sum of two or more inputs named in `from`.",
-        shape_rule="all inputs the same shape -> that shape",
-        examples=(_PAIR, Example({}, (6,), extra_inputs=2)),
+        summary="Elementwise sum of two or more inputs named in `from`, broadcast like PyTorch.",
+        shape_rule=_BROADCAST_RULE,
+        examples=(
+            _PAIR,
+            Example({}, (6,), extra_inputs=2),
+            Example({}, (3, 1, 5), extra_shapes=((1, 4, 5),)),
+        ),
     )
 )
 register(
@@ -138,10 +218,16 @@ register(
         function=_chain("operator.mul"),
         min_inputs=2,
         max_inputs=None,
+        keeps_padding=True,
         family="merge",
-        summary="Elementwise product of two or more inputs named in `from`.",
-        shape_rule="all inputs the same shape -> that shape",
-        examples=(_PAIR,),
+        summary="Elementwise product of two or more inputs named in `from`, broadcast like "
+        "PyTorch: (N, C, 1, 1) x (N, C, H, W) gates channels (squeeze-and-excitation).",
+        shape_rule=_BROADCAST_RULE,
+        examples=(
+            _PAIR,
+            Example({}, (8, 1, 1), extra_shapes=((8, 6, 6),)),
+            Example({}, (2, 3), extra_inputs=1, extra_shapes=((1, 3),)),
+        ),
     )
 )
 register(
@@ -174,9 +260,27 @@ register(
         primary="layers",
         min_inputs=2,
         max_inputs=2,
+        keeps_padding=True,
         family="merge",
         summary="x + f(x), where f is the list of layers in `layers` (expanded in place).",
         shape_rule="f must keep the shape: (N, ...) -> (N, ...)",
         examples=(Example({"layers": [{"dense": 5}, "relu"]}, (4, 5), extra_inputs=1),),
+    )
+)
+register(
+    LayerType(
+        name="drop_path",
+        config=DropPathConfig,
+        infer=_infer_drop_path,
+        module=_drop_path_module,
+        aliases=("stochastic_depth",),
+        primary="rate",
+        keeps_padding=True,
+        family="regularization",
+        summary="Stochastic depth (timm's DropPath): zeroes whole samples with probability "
+        "`rate` while training, scaling the rest by 1 / (1 - rate). residual's `drop_path` "
+        "ends its body with one.",
+        shape_rule="unchanged",
+        examples=(Example({"rate": 0.2}, (4, 6)), Example({}, (3, 5, 5))),
     )
 )

@@ -869,14 +869,16 @@ class _Expander:
         if len(inputs) > 1:
             self.error("invalid-value", "residual takes one input", form.at("from", path))
             return qualified
-        extra = [k for k in form.args if k != "layers"]
+        extra = [k for k in form.args if k not in ("layers", "drop_path")]
         for k in extra:
             self.error(
                 "unknown-field",
-                f"residual takes only `layers`, not {k!r}",
+                f"residual takes only `layers` and `drop_path`, not {k!r}",
                 (*form.args_path, k),
                 key=True,
             )
+        rate_path = (*form.args_path, "drop_path")
+        rate = self.interpolate(form.args.get("drop_path", 0.0), rate_path, scope.values)
         body = form.args.get("layers")
         body_path = form.primary_path or (*form.args_path, "layers")
         if not isinstance(body, list) or not body:
@@ -896,12 +898,32 @@ class _Expander:
             frozen=not trainable,
         )
         last = self.run_list(body, body_path, child)
+        # Stochastic depth is its own layer at the end of the body, as timm writes
+        # `x + drop_path(f(x))`: the sum stays a plain function (a module named after the
+        # residual would collide with the body's submodules under that name). Only a valid
+        # rate gets one; ResidualConfig reports any other value at its line.
+        if isinstance(rate, (int, float)) and not isinstance(rate, bool) and 0 < rate < 1:
+            drop = qualified + "." + self._default_name(child, "drop_path")
+            self.entries.append(
+                LayerEntry(
+                    drop,
+                    "drop_path",
+                    (last,),
+                    {"rate": rate},
+                    rate_path,
+                    rate_path,
+                    None,
+                    trainable,
+                    scope.notes,
+                )
+            )
+            last = drop
         self.entries.append(
             LayerEntry(
                 qualified,
                 "residual",
                 (inputs[0], last),
-                {"layers": tuple(body or ())},
+                {"layers": tuple(body or ()), "drop_path": rate},
                 path,
                 form.args_path,
                 None,
