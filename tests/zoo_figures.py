@@ -1,0 +1,31 @@
+"""The published figures of every spec in specs/zoo/, for tests/test_zoo*.py and the gallery.
+
+A zoo spec belongs here with the parameter count its reference publishes and the exact MACs
+torch counts for it (FlopCounterMode total / 2 at batch 1, with ``sizes`` for its symbolic
+dimensions); ``gmacs`` is the reference's own MAC figure where it publishes one (torchvision's
+"GFLOPS" column counts multiply-accumulates), which the exact count must round to.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Published:
+    params: int  # the reference's published parameter count
+    macs: int  # the exact count: FlopCounterMode total / 2 on torch 2.13, at batch 1
+    gmacs: float | None = None  # the reference's published GMACs, if it has one
+    source: str = "torchvision"  # where `params` (and `gmacs`) come from
+    equal_output: bool = False  # a test compares outputs with a plain-PyTorch reference
+    sizes: dict[str, int] = field(default_factory=dict)  # symbol sizes for `macs`
+    outputs: tuple[tuple[int, ...], ...] = ((1000,),)  # per-sample output shapes (at sizes)
+
+
+# https://pytorch.org/vision/stable/models.html#table-of-all-available-classification-weights
+PUBLISHED: dict[str, Published] = {
+    "resnet18": Published(11_689_512, 1_814_073_344, 1.81, equal_output=True),
+    "resnet50": Published(25_557_032, 4_089_184_256, 4.09),
+    "vgg16": Published(138_357_544, 15_470_264_320, 15.47),
+    "densenet121": Published(7_978_856, 2_834_161_664, 2.83),
+}
