@@ -329,3 +329,27 @@ def test_cli_summary_json_of_several_inputs_never_imports_torch(tmp_path: pathli
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     assert [o["name"] for o in data["outputs"]] == ["logits", "embedding"]
+
+
+def test_summary_table_of_several_inputs_and_a_tie_golden() -> None:
+    from netspec.render.summary import summary_text
+
+    text = summary_text(netspec.plan(TWO_TOWERS), 1) + "\n" + summary_text(netspec.plan(TIED), 1)
+    path = GOLDEN / "multi_io.summary.txt"
+    if os.environ.get("NETSPEC_UPDATE_GOLDENS"):
+        path.write_text(text, encoding="utf-8")
+    assert text == path.read_text(encoding="utf-8")
+
+
+def test_exports_keep_a_tied_model_working(tmp_path: pathlib.Path) -> None:
+    spec = netspec.load_spec(TIED.replace("[T]", "[6]"))
+    build_directory(spec, tmp_path, seed=0, formats=("torchscript", "export"))
+    model = netspec.load_model(tmp_path)
+    tokens = torch.randint(0, 50, (3, 6))
+    want = model(tokens)
+    torch.testing.assert_close(torch.jit.load(str(tmp_path / "model.ts"))(tokens), want)
+    program = torch.export.load(str(tmp_path / "model.pt2"))
+    torch.testing.assert_close(program.module()(tokens), want)
+    # the exported program still holds one shared tensor under both names
+    state = program.state_dict
+    assert state["logits.weight"].data_ptr() == state["tok.weight"].data_ptr()
