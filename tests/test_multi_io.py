@@ -119,7 +119,8 @@ def test_summary_shows_each_input_and_output() -> None:
 
 def test_every_export_takes_several_inputs(tmp_path: pathlib.Path) -> None:
     spec = netspec.load_spec(TWO_TOWERS)
-    result = build_directory(spec, tmp_path, seed=0, formats=("torchscript", "export"))
+    formats = ("torchscript", "export", "onnx")
+    result = build_directory(spec, tmp_path, seed=0, formats=formats)
     model = netspec.load_model(tmp_path)
     image, meta = torch.randn(4, 3, 8, 8), torch.randn(4, 5)
     want = model(image, meta)
@@ -129,6 +130,13 @@ def test_every_export_takes_several_inputs(tmp_path: pathlib.Path) -> None:
         for g, w in zip(got, want, strict=True):
             torch.testing.assert_close(g, w)
     assert (tmp_path / "model.ts") in result.files
+    # ONNX names the inputs and outputs after the spec's, and onnxruntime agrees with torch
+    import onnx
+
+    graph = onnx.load(str(tmp_path / "model.onnx")).graph
+    assert [i.name for i in graph.input] == ["image", "meta"]
+    assert [o.name for o in graph.output] == ["logits", "embedding"]
+    assert any("onnxruntime output equals torch's" in note for note in result.notes)
 
 
 def test_a_layer_and_an_output_may_read_any_input() -> None:
