@@ -15,6 +15,7 @@ import netspec
 from netspec.backend.build import class_name
 from netspec.backend.eject import model_source
 from netspec.backend.lower import lower
+from netspec.dims import Shape
 from netspec.layers import all_layers, registry
 from netspec.layers.ir import FnCall, Ref
 from netspec.layers.registry import Example
@@ -22,32 +23,36 @@ from netspec.layers.registry import Example
 # Distinct parameter-free inputs for a merge's extra inputs, so that swapped inputs show.
 _EXTRA = ("tanh", "sigmoid", "silu")
 
-# An example with inputs of other shapes (extra_shapes) needs a spec with several inputs;
-# until specs have them, those layers are ejected in their own tests (test_layers_select).
 CASES = [
     pytest.param(layer.name, i, example, id=f"{layer.name}-{i}")
     for layer in all_layers()
     for i, example in enumerate(layer.examples)
-    if not example.extra_shapes
 ]
 
 
 def _spec(name: str, index: int, example: Example) -> dict[str, Any]:
-    """A one-layer spec of the example (a merge also gets parameter-free extra inputs)."""
+    """A one-layer spec of the example (a merge also gets parameter-free extra inputs, and an
+    input of another shape, extra_shapes, is a model input of its own: `inputs:`)."""
+    first = "x" if example.extra_shapes else "input"
     layers: list[dict[str, Any]] = []
-    sources = ["input"]
+    sources = [first]
     for k in range(example.extra_inputs):
-        layers.append({"type": _EXTRA[k], "from": "input", "name": f"in_{k + 1}"})
+        layers.append({"type": _EXTRA[k], "from": first, "name": f"in_{k + 1}"})
         sources.append(f"in_{k + 1}")
+    sources += [f"extra_{k}" for k in range(len(example.extra_shapes))]
     entry: dict[str, Any] = {"type": name, **example.args}
-    if example.extra_inputs and not registry.get(name).structural:
+    if len(sources) > 1 and not registry.get(name).structural:
         entry["from"] = sources  # a residual makes its own second input: its body's output
     layers.append(entry)
-    return {
-        "name": f"lower_{name}_{index}",
-        "input": {"shape": list(example.in_shape), "dtype": example.dtype},
-        "layers": layers,
-    }
+    declared = {"shape": list(example.in_shape), "dtype": example.dtype}
+    spec: dict[str, Any] = {"name": f"lower_{name}_{index}", "layers": layers}
+    if example.extra_shapes:
+        spec["inputs"] = {first: declared} | {
+            f"extra_{k}": list(shape) for k, shape in enumerate(example.extra_shapes)
+        }
+    else:
+        spec["input"] = declared
+    return spec
 
 
 def _import(path: pathlib.Path, module_name: str) -> Any:
@@ -63,9 +68,9 @@ def _import(path: pathlib.Path, module_name: str) -> Any:
     return module
 
 
-def _input(example: Example, batch: int) -> torch.Tensor:
-    shape = (batch, *(int(d) for d in example.in_shape))  # type: ignore[arg-type]
-    if example.dtype == "int64":
+def _input(in_shape: Shape, dtype: str, batch: int) -> torch.Tensor:
+    shape = (batch, *(int(d) for d in in_shape))  # type: ignore[arg-type]
+    if dtype == "int64":
         # ids valid for every embedding of the examples (the smallest vocabulary is 16)
         return torch.randint(0, 16, shape)
     return torch.randn(shape)
@@ -90,10 +95,11 @@ def test_ejected_model_py_equals_built_module(
     ejected.load_state_dict(built.state_dict(), strict=True)
     ejected.eval()
     torch.manual_seed(index)
-    x = _input(example, batch=2)
+    xs = [_input(example.in_shape, example.dtype, batch=2)]
+    xs += [_input(shape, "float32", batch=2) for shape in example.extra_shapes]
     with torch.no_grad():
-        want = built(x)
-        got = ejected(x)
+        want = built(*xs)
+        got = ejected(*xs)
     assert tuple(want.shape) == (2, *p.output.shape)
     torch.testing.assert_close(got, want)
 
