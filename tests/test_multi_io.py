@@ -361,3 +361,42 @@ def test_exports_keep_a_tied_model_working(tmp_path: pathlib.Path) -> None:
     # the exported program still holds one shared tensor under both names
     state = program.state_dict
     assert state["logits.weight"].data_ptr() == state["tok.weight"].data_ptr()
+
+
+# --- arguments that name a layer: center_crop's `like` --------------------------------------
+
+CROP = """
+input: [1, 12, 12]
+layers:
+  - conv2d: {filters: 2, kernel_size: 3, name: skip}
+  - conv2d: {filters: 2, kernel_size: 5, name: deep}
+  - center_crop: {from: skip, like: deep}
+"""
+
+
+def test_like_becomes_the_second_input_and_survives_the_resolved_spec(
+    tmp_path: pathlib.Path,
+) -> None:
+    p = netspec.plan(CROP)
+    assert p.layers[-1].inputs == ("skip", "deep")
+    assert p.output.shape == (2, 6, 6)
+    build_directory(netspec.load_spec(CROP), tmp_path, seed=0)
+    model = netspec.load_model(tmp_path)  # rebuilt from spec.yaml, where `like` is in `from`
+    x = torch.randn(2, 1, 12, 12)
+    skip = model.skip(x)
+    torch.testing.assert_close(model(x), skip[:, :, 2:8, 2:8])  # offset (10 - 6) // 2
+
+
+@pytest.mark.parametrize(
+    ("like", "code", "message"),
+    [
+        ("dep", "unknown-reference", "did you mean 'deep'"),
+        ("[skip, deep]", "invalid-value", "like names one earlier layer"),
+        ("later", "forward-reference", "defined later"),
+    ],
+)
+def test_a_bad_like_points_at_its_value(like: str, code: str, message: str) -> None:
+    text = CROP.replace("like: deep}", f"like: {like}}}") + "  - relu: {name: later}\n"
+    (d,) = error(text).diagnostics
+    assert (d.code, d.location.line) == (code, 6)
+    assert message in d.message

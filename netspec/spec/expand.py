@@ -770,6 +770,9 @@ class _Expander:
                 )
             if layer_type.layer_references:
                 args = self._layer_references(layer_type.layer_references, args, form, scope)
+            if len(self.diags) > before:  # a bad reference: its inputs are incomplete
+                scope.names[local] = qualified
+                return qualified
             # Only specs that defer anything pay for the search (a block parameter may hold
             # a Deferred inside a list, so the counter alone does not say which entry).
             deferred = self.deferrals > 0 and contains_deferred(args)

@@ -292,7 +292,7 @@ def _layer(
                     "wrong-inputs",
                     f"{entry.type} takes {want} input(s) but `from` names {n}",
                     path=entry.from_path or entry.path,
-                    hints=("name the inputs: `from: [a, b]`",) if layer_type.min_inputs > 1 else (),
+                    hints=_inputs_hint(layer_type),
                     notes=entry.notes,
                 )
             )
@@ -343,6 +343,13 @@ def validate_config(
         found = _diagnostics(exc, args, args_path, primary_path, model, source)
         return [d if not notes else _with_notes(d, notes) for d in found]
     return config
+
+
+def _inputs_hint(layer_type: registry.LayerType[Any]) -> tuple[str, ...]:
+    if layer_type.reference_inputs:
+        named = " and ".join(f"`{f}: <layer>`" for f in layer_type.reference_inputs)
+        return (f"give {named}, or name every input: `from: [a, b]`",)
+    return ("name the inputs: `from: [a, b]`",) if layer_type.min_inputs > 1 else ()
 
 
 _SCALARS = (str, int, float, bool, type(None))
