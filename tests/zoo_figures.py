@@ -28,4 +28,32 @@ PUBLISHED: dict[str, Published] = {
     "resnet50": Published(25_557_032, 4_089_184_256, 4.09),
     "vgg16": Published(138_357_544, 15_470_264_320, 15.47),
     "densenet121": Published(7_978_856, 2_834_161_664, 2.83),
+    # https://huggingface.co/bert-base-uncased: BertModel (with its pooler), outputs
+    # (last_hidden_state, pooler_output); parameters as `sum(p.numel() ...)` counts them
+    "bert_base": Published(
+        109_482_240,
+        11_174_215_680,
+        source="Hugging Face bert-base-uncased (BertModel with pooler)",
+        equal_output=True,
+        sizes={"T": 128},
+        outputs=((128, 768), (768,)),
+    ),
+    # https://huggingface.co/gpt2: GPT2Model, and GPT2LMHeadModel (its head is tied to wte)
+    "gpt2": Published(
+        124_439_808,
+        145_824_153_600,
+        source="Hugging Face gpt2 (GPT2LMHeadModel, head tied to wte)",
+        equal_output=True,
+        sizes={"T": 1024},
+        outputs=((1024, 50257),),
+    ),
+    # sum(p.numel() for p in torch.nn.Transformer().parameters())
+    "transformer_seq2seq": Published(
+        44_140_544,
+        1_428_160_512,
+        source="torch.nn.Transformer()",
+        equal_output=True,
+        sizes={"S": 32, "T": 32},
+        outputs=((32, 512),),
+    ),
 }
