@@ -18,10 +18,17 @@ from typer.testing import CliRunner
 import netspec
 from netspec.backend.build import build_model
 from netspec.cli.app import app
-from netspec.data import Standardizer, Standardizers, input_standardizers, load_data
+from netspec.data import (
+    Dataset,
+    Split,
+    Standardizer,
+    Standardizers,
+    input_standardizers,
+    load_data,
+)
 from netspec.errors import ERROR_CODES, SpecError
 from netspec.spec.load import load_spec
-from netspec.training import evaluate, predict, train
+from netspec.training import NullReporter, TrainingInterrupted, evaluate, predict, train
 from netspec.training.distributed import has_unused_parameters
 from netspec.training.outputs import FirstOutput
 
@@ -210,15 +217,15 @@ def test_data_given_as_one_tensor_for_two_inputs_is_refused(tmp_path: pathlib.Pa
     spec = load_spec(write(tmp_path))
     data = load_data(spec)
     assert isinstance(data.train.x, tuple)
-    one = type(data.train)(data.train.x[0], data.train.y)
+    one = Split(data.train.x[0], data.train.y)
     with pytest.raises(SpecError, match=r"has 2 inputs \(a, b\), but the data give 1 tensor"):
         train(spec, out=tmp_path / "run", data=_with_train(data, one))
 
 
-def _with_train(data: object, split: object) -> object:
+def _with_train(data: Dataset, split: Split) -> Dataset:
     from dataclasses import replace
 
-    return replace(data, train=split)  # type: ignore[type-var]
+    return replace(data, train=split)
 
 
 # --- standardizer files -----------------------------------------------------------------------
@@ -363,3 +370,30 @@ def test_ddp_is_told_the_auxiliary_head_gets_no_gradient(tmp_path: pathlib.Path)
     assert has_unused_parameters(FirstOutput(model))  # but not the first
     x = (torch.zeros(2, 4), torch.zeros(2, 3))
     assert FirstOutput(model)(*x).shape == (2, 1)
+
+
+class StopAt(NullReporter):
+    """Stops the run (as Ctrl-C does) at batch ``at``."""
+
+    def __init__(self, at: int) -> None:
+        self.at = at
+
+    def on_batch(self, step: int, loss: float) -> None:
+        if step == self.at:
+            raise KeyboardInterrupt
+
+
+def test_two_inputs_resume_to_the_uninterrupted_run(tmp_path: pathlib.Path) -> None:
+    text = TWO_OUTPUTS.replace("epochs: 2", "epochs: 3").replace(
+        "batch_size: 16,", "batch_size: 16, seed: 3,"
+    )
+    spec = write(tmp_path, text=text)
+    whole = train(spec, out=tmp_path / "whole")
+    with pytest.raises(TrainingInterrupted, match="checkpoint saved"):
+        train(spec, out=tmp_path / "cut", reporter=StopAt(13))
+    resumed = train(resume=tmp_path / "cut")
+    a = load_file(str(tmp_path / "whole" / "model.safetensors"))
+    b = load_file(str(tmp_path / "cut" / "model.safetensors"))
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert whole.test == resumed.test
