@@ -491,8 +491,7 @@ register(
         several_inputs=True,
         field_docs={
             "path": "an .npz archive or an .npy array; relative to the spec's folder (required)",
-            "x_key": "the array of samples in an .npz; default x (with several inputs, the "
-            "arrays are named after the inputs instead)",
+            "x_key": "the array of samples in an .npz; default x",
             "y_key": "the array of targets in an .npz; default y (optional for autoencoders)",
             "target_path": "an .npy (or .npz, read at y_key) with the targets",
         },
