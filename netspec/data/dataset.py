@@ -265,15 +265,18 @@ def _check_finite(x: NDArray[Any], name: str) -> None:
         )
 
 
-def prepare(x: Any, spec: Spec, standardizer: Standardizer | None = None) -> torch.Tensor:
+def prepare(
+    x: Any, spec: Spec, standardizer: Standardizer | Standardizers | None = None
+) -> torch.Tensor:
     """New inputs (``netspec predict``) as the model takes them: the saved scaling, the
     spec's input shape and dtype. ``x`` is an array, tensor or nested list of samples, or
     one sample of the input's shape. Raises SpecError (at ``input:``) when it cannot fit.
     A spec with several inputs takes :func:`prepare_inputs`."""
     if len(spec.inputs) > 1:
         raise _located(spec, _several_need_names(spec), ("inputs",))
+    scaling = _by_input(standardizer, tuple(spec.inputs)).get(next(iter(spec.inputs)))
     try:
-        return _prepare(x, spec.input, standardizer)
+        return _prepare(x, spec.input, scaling)
     except DataProblem as problem:
         raise _located(spec, problem, ("input",)) from None
 
