@@ -183,25 +183,52 @@ def evaluate(
 def predict(
     run_dir: Annotated[Path, typer.Argument(metavar="RUN_DIR", help="A netspec train run.")],
     inputs: Annotated[
-        Path, typer.Argument(metavar="INPUT", help="Samples to predict: a .npy or .csv file.")
+        Path,
+        typer.Argument(
+            metavar="INPUT",
+            help="Samples to predict: a .npy, .csv or .npz file (an .npz with one array per "
+            "input, named after it, for a model with several inputs).",
+        ),
     ],
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write a CSV here instead of stdout.")
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Write a CSV here instead of stdout; a name ending in .npz writes arrays.",
+        ),
     ] = None,
 ) -> None:
     """Predict with a run's best weights: class labels and probabilities, or values.
 
     INPUT holds raw samples like the training data (the run's scaling and input shape are
-    applied): a .npy array, or a .csv of numbers (a header row is skipped).
+    applied): a .npy array, a .csv of numbers (a header row is skipped), or an .npz. A model
+    with several outputs: the first is the prediction; the others follow as raw columns.
     """
 
     def job() -> None:
-        from netspec.cli.predictions import predictions_csv, read_inputs
+        from netspec.cli.predictions import predictions_csv, predictions_npz, read_inputs
         from netspec.training import predict as run_predict
 
-        emit(predictions_csv(run_predict(run_dir, read_inputs(inputs))), output)
+        prediction = run_predict(run_dir, read_inputs(inputs))
+        if output is not None and output.suffix == ".npz":
+            write_bytes(output, predictions_npz(prediction))
+        else:
+            emit(predictions_csv(prediction), output)
 
     run_command(job)
+
+
+def write_bytes(path: Path, data: bytes) -> None:
+    """A user-named binary output file, atomically; an unwritable path is a user error."""
+    from netspec.backend.artifacts import write_atomic
+
+    try:
+        write_atomic(path, data)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise SpecError.single("cannot-write", f"cannot write {path}: {reason}") from None
+    typer.echo(f"wrote {path}", err=True)
 
 
 def _resume_text(message: str, command: str) -> str:

@@ -11,15 +11,27 @@ Public interface (used by netspec.training):
   before training (NaN, non-numeric values, missing columns, impossible shapes): every
   problem is a ``SpecError`` naming the file, column or shapes.
 - ``prepare(x, spec, standardizer) -> torch.Tensor``: the same scaling and reshaping for new
-  inputs (``netspec predict``).
+  inputs (``netspec predict``); ``prepare_inputs`` for every input of a spec with several
+  (a tuple, in declared order, from arrays named after the inputs).
+
+With several inputs (``inputs:``) a split's ``x`` is a tuple of tensors, one per input in
+declared order, each scaled with its own statistics (``Standardizers``).
 - ``augment(x, options, generator) -> torch.Tensor``: train-time image augmentation.
 """
 
 from __future__ import annotations
 
 from netspec.data.augment import augment
-from netspec.data.dataset import Dataset, Split, load_data, prepare
-from netspec.data.prepare import Standardizer
+from netspec.data.dataset import (
+    Dataset,
+    InputData,
+    Inputs,
+    Split,
+    load_data,
+    prepare,
+    prepare_inputs,
+)
+from netspec.data.prepare import Standardizer, Standardizers, input_standardizers
 from netspec.sources import Source, all_sources
 from netspec.spec.sections import AugmentSpec
 
@@ -28,11 +40,16 @@ from netspec.spec.sections import AugmentSpec
 __all__ = [
     "AugmentSpec",
     "Dataset",
+    "InputData",
+    "Inputs",
     "Source",
     "Split",
     "Standardizer",
+    "Standardizers",
     "all_sources",
     "augment",
+    "input_standardizers",
     "load_data",
     "prepare",
+    "prepare_inputs",
 ]

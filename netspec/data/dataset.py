@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,6 +14,7 @@ from netspec.data.augment import is_active
 from netspec.data.prepare import (
     TASKS,
     Standardizer,
+    Standardizers,
     as_dtype,
     concrete_shape,
     reshape,
@@ -22,8 +24,8 @@ from netspec.data.prepare import (
 )
 from netspec.errors import Diagnostic, SpecError, netspec_bug
 from netspec.sources.registry import Context, DataProblem, RawData
-from netspec.spec.data_check import source_options
-from netspec.spec.sections import AugmentSpec
+from netspec.spec.data_check import input_names, source_options
+from netspec.spec.sections import AugmentSpec, InputSpec
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -31,15 +33,31 @@ if TYPE_CHECKING:
     from netspec.spec.load import Spec
 
 
+Inputs = torch.Tensor | tuple[torch.Tensor, ...]
+"""A split's (or a batch's) inputs: one tensor for a spec with one input, else a tuple with
+one tensor per input, in the spec's declared order (the model is called ``model(*x)``)."""
+
+
 @dataclass(frozen=True)
 class Split:
-    """One split as whole tensors: ``x`` (n, *input) float32 or int64, ``y`` per the task."""
+    """One split as whole tensors: ``x`` (n, *input) float32 or int64 (a tuple of them, one
+    per input, for a spec with several inputs), ``y`` per the task."""
 
-    x: torch.Tensor
+    x: Inputs
     y: torch.Tensor
 
     def __len__(self) -> int:
-        return int(self.x.shape[0])
+        return int(self.y.shape[0])
+
+
+@dataclass(frozen=True)
+class InputData:
+    """One model input as the data feed it."""
+
+    name: str
+    shape: tuple[int, ...]  # one sample as it enters the model (symbols bound)
+    dtype: str
+    raw_shape: tuple[int, ...]  # one sample as the source gives it
 
 
 @dataclass(frozen=True)
@@ -55,6 +73,10 @@ class Dataset:
     trains on the standardized targets and reports in the original ones), None when
     ``data.standardize_target`` is false or the task is not regression.
     ``augment`` is for the training loop to apply to training batches only.
+
+    With several inputs, ``inputs`` describes each (``input_shape``, ``input_dtype`` and
+    ``raw_shape`` are the first's) and ``standardizer`` is a :class:`Standardizers`, one
+    per standardized input (None when none is).
     """
 
     name: str
@@ -65,13 +87,14 @@ class Dataset:
     num_classes: int | None
     class_names: list[str] | None
     feature_names: list[str] | None
-    standardizer: Standardizer | None
+    standardizer: Standardizer | Standardizers | None
     input_shape: tuple[int, ...]  # one sample as it enters the model (symbols bound)
     input_dtype: str
     raw_shape: tuple[int, ...]  # one sample as the source gives it
     augment: AugmentSpec | None = None
     per_position: bool = False  # one class per time step (targets (n, T))
     target_standardizer: Standardizer | None = None
+    inputs: tuple[InputData, ...] = ()
 
     @property
     def target_shape(self) -> tuple[int, ...]:
@@ -82,14 +105,15 @@ class Dataset:
         (1, 8, 8), 10 classes"."""
         parts = [f"{len(self.train):,} train"]
         parts += [f"{len(s):,} {n}" for n, s in (("val", self.val), ("test", self.test)) if s]
-        raw = self.raw_shape
-        if len(raw) == 1:
-            unit = "tokens" if self.input_dtype == "int64" else "features"
-            what = f"{raw[0]:,} {unit if raw[0] != 1 else unit[:-1]}"
+        if len(self.inputs) > 1:
+            what = "inputs " + ", ".join(
+                f"{i.name} {show(i.raw_shape)}"
+                + (f" -> {show(i.shape)}" if i.shape != i.raw_shape else "")
+                + (" int64" if i.dtype == "int64" else "")
+                for i in self.inputs
+            )
         else:
-            what = f"samples {show(raw)}"
-        if self.input_shape != raw:
-            what += f" -> {show(self.input_shape)}"
+            what = _one_input(self.raw_shape, self.input_shape, self.input_dtype)
         if self.task == "autoencoder":
             target = "target = input"
         elif self.task == "regression":
@@ -102,6 +126,17 @@ class Dataset:
             if self.per_position:
                 target += " per position"
         return f"{self.name}: {' / '.join(parts)}, {what}, {target}"
+
+
+def _one_input(raw: tuple[int, ...], shape: tuple[int, ...], dtype: str) -> str:
+    if len(raw) == 1:
+        unit = "tokens" if dtype == "int64" else "features"
+        what = f"{raw[0]:,} {unit if raw[0] != 1 else unit[:-1]}"
+    else:
+        what = f"samples {show(raw)}"
+    if shape != raw:
+        what += f" -> {show(shape)}"
+    return what
 
 
 def load_data(spec: Spec, task: str | None = None) -> Dataset:
@@ -121,9 +156,15 @@ def _load(spec: Spec, task: str | None) -> Dataset:
         raise netspec_bug("no data section")
     file = spec.source.file
     base = Path(file).resolve().parent if file else Path.cwd()
-    ctx = Context(spec.input.shape, spec.input.dtype, base)
+    several = len(spec.inputs) > 1
+    ctx = Context(spec.input.shape, spec.input.dtype, base, input_names(spec.inputs))
     raw = source.load(options, ctx)
     name = Path(raw.origin).name if raw.origin else source.name
+    if several and raw.xs is None:  # load_spec refuses such a source (data_check)
+        raise netspec_bug(f"data source {source.name!r} gave one array for several inputs")
+    arrays: Mapping[str, NDArray[Any]] = (
+        raw.xs if several and raw.xs is not None else {next(iter(spec.inputs)): raw.x}
+    )
     if task is None:
         if spec.train is not None:
             task = spec.train.task
@@ -131,36 +172,58 @@ def _load(spec: Spec, task: str | None) -> Dataset:
             task = "regression" if raw.kind == "regression" else "classification"
     if task not in TASKS:
         raise netspec_bug(f"unknown task {task!r}")
-    _check_finite(raw.x, name)
+    for key, array in arrays.items():
+        _check_finite(array, f"{name} {key!r}" if several else name)
     target = targets(raw, task, name)
-    x = as_dtype(reshape(raw.x, spec.input.shape, name), spec.input.dtype, name)
-    tokens = spec.input.dtype == "int64"
+    xs = {
+        key: _shaped(array, spec.inputs[key], f"{name} {key!r}" if several else name, several)
+        for key, array in arrays.items()
+    }
 
     # Token ids are never standardized, and augmentation fits the input: load_spec checked
     # both (netspec.spec.data_check).
     scale = raw.standardize if data.standardize is None else data.standardize
     aug = data.augment
 
-    parts = split_indices(len(x), data.split.val, data.split.test, data.split.seed)
-    standardizer = Standardizer.fit(x[parts.train]) if scale and not tokens else None
-    if standardizer is not None:
-        x = standardizer.apply(x)
-    y = x if target.y is None else target.y
+    n = len(next(iter(xs.values())))
+    parts = split_indices(n, data.split.val, data.split.test, data.split.seed)
+    fitted: dict[str, Standardizer] = {}
+    for key, x in xs.items():
+        if scale and spec.inputs[key].dtype != "int64":
+            fitted[key] = Standardizer.fit(x[parts.train])
+            xs[key] = fitted[key].apply(x)
+    standardizer: Standardizer | Standardizers | None = None
+    if several:
+        standardizer = Standardizers(fitted) if fitted else None
+    elif fitted:
+        standardizer = next(iter(fitted.values()))
+    first = next(iter(xs.values()))
+    y = first if target.y is None else target.y
     scale_y = task == "regression" and data.standardize_target and target.y is not None
     target_standardizer = (
         Standardizer.fit(y[parts.train].reshape(len(parts.train), -1)) if scale_y else None
     )
 
+    def tensor(array: NDArray[Any], index: NDArray[Any]) -> torch.Tensor:
+        return torch.from_numpy(np.ascontiguousarray(array[index]))
+
     def cut(index: NDArray[Any] | None) -> Split | None:
         if index is None:
             return None
-        return Split(
-            torch.from_numpy(np.ascontiguousarray(x[index])),
-            torch.from_numpy(np.ascontiguousarray(y[index])),
-        )
+        x = tuple(tensor(a, index) for a in xs.values()) if several else tensor(first, index)
+        return Split(x, tensor(y, index))
 
     train = cut(parts.train)
     assert train is not None  # noqa: S101
+    described = tuple(
+        InputData(
+            key,
+            tuple(int(d) for d in x.shape[1:]),
+            spec.inputs[key].dtype,
+            tuple(int(d) for d in arrays[key].shape[1:]),
+        )
+        for key, x in xs.items()
+    )
     return Dataset(
         name=name,
         task=task,
@@ -169,15 +232,26 @@ def _load(spec: Spec, task: str | None) -> Dataset:
         test=cut(parts.test),
         num_classes=target.num_classes,
         class_names=target.class_names,
-        feature_names=raw.feature_names,
+        feature_names=None if several else raw.feature_names,
         standardizer=standardizer,
-        input_shape=tuple(int(d) for d in x.shape[1:]),
+        input_shape=described[0].shape,
         input_dtype=spec.input.dtype,
-        raw_shape=tuple(int(d) for d in raw.x.shape[1:]),
+        raw_shape=described[0].raw_shape,
         augment=aug if is_active(aug) else None,
         per_position=raw.kind == "sequence" and task in ("classification", "binary"),
         target_standardizer=target_standardizer,
+        inputs=described,
     )
+
+
+def _shaped(x: NDArray[Any], input_: InputSpec, what: str, several: bool) -> NDArray[Any]:
+    """``x`` reshaped and typed to its input; with several inputs, a problem names it."""
+    try:
+        return as_dtype(reshape(x, input_.shape, what), input_.dtype, what)
+    except DataProblem as problem:
+        if several and problem.key == ("source",):
+            problem.key = ("path",)  # the npz file: the one source of several inputs
+        raise
 
 
 def _check_finite(x: NDArray[Any], name: str) -> None:
@@ -191,35 +265,136 @@ def _check_finite(x: NDArray[Any], name: str) -> None:
         )
 
 
-def prepare(x: Any, spec: Spec, standardizer: Standardizer | None = None) -> torch.Tensor:
+def prepare(
+    x: Any, spec: Spec, standardizer: Standardizer | Standardizers | None = None
+) -> torch.Tensor:
     """New inputs (``netspec predict``) as the model takes them: the saved scaling, the
     spec's input shape and dtype. ``x`` is an array, tensor or nested list of samples, or
-    one sample of the input's shape. Raises SpecError (at ``input:``) when it cannot fit."""
+    one sample of the input's shape. Raises SpecError (at ``input:``) when it cannot fit.
+    A spec with several inputs takes :func:`prepare_inputs`."""
+    if len(spec.inputs) > 1:
+        raise _located(spec, _several_need_names(spec), ("inputs",))
+    scaling = _by_input(standardizer, tuple(spec.inputs)).get(next(iter(spec.inputs)))
     try:
-        return _prepare(x, spec, standardizer)
+        return _prepare(x, spec.input, scaling)
     except DataProblem as problem:
-        diag = Diagnostic(
-            problem.code,
-            problem.message,
-            path=("input",),
-            received=problem.received,
-            expected=problem.expected,
-            hints=problem.hints,
+        raise _located(spec, problem, ("input",)) from None
+
+
+def prepare_inputs(
+    x: Any,
+    spec: Spec,
+    standardizers: Standardizer | Standardizers | Mapping[str, Standardizer] | None = None,
+) -> tuple[torch.Tensor, ...]:
+    """New inputs for every input of the spec, in declared order (call ``model(*inputs)``).
+
+    ``x``: for a spec with several inputs, a mapping from each input's name to its samples
+    (an ``.npz`` as ``numpy.load`` gives it, or a dict); for one input, what :func:`prepare`
+    takes, or a mapping holding one array (or one named after the input, or ``x``).
+    ``standardizers``: the saved scaling (a run's ``Dataset.standardizer``, or one
+    Standardizer per input name). Raises SpecError, at ``input`` / ``inputs.<name>``, for a
+    missing array, samples that cannot take the input's shape, or different sample counts.
+    """
+    names = tuple(spec.inputs)
+    scaling = _by_input(standardizers, names)
+    if len(names) == 1:
+        path: tuple[str | int, ...] = ("inputs", names[0]) if spec.several_inputs else ("input",)
+        one = _only_array(x, spec, names[0]) if isinstance(x, Mapping) else x
+        try:
+            return (_prepare(one, spec.input, scaling.get(names[0])),)
+        except DataProblem as problem:
+            raise _located(spec, problem, path) from None
+    if not isinstance(x, Mapping):
+        raise _located(spec, _several_need_names(spec), ("inputs",))
+    missing = [n for n in names if n not in x]
+    if missing:
+        given = ", ".join(map(str, x)) or "none"
+        absent = DataProblem(
+            f"the inputs have no array {missing[0]!r}: a model with several inputs takes one "
+            f"array per input, named after it ({', '.join(names)})",
+            received=given,
+            expected=", ".join(names),
         )
-        raise SpecError([spec.source.attach(diag)]) from None
+        raise _located(spec, absent, ("inputs",))
+    out = []
+    for name in names:
+        try:
+            out.append(_prepare(x[name], spec.inputs[name], scaling.get(name), name))
+        except DataProblem as problem:
+            raise _located(spec, problem, ("inputs", name)) from None
+    counts = {name: int(t.shape[0]) for name, t in zip(names, out, strict=True)}
+    if len(set(counts.values())) > 1:
+        shown = ", ".join(f"{k} {v:,}" for k, v in counts.items())
+        uneven = DataProblem(f"the inputs have different numbers of samples: {shown}")
+        raise _located(spec, uneven, ("inputs",))
+    return tuple(out)
 
 
-def _prepare(x: Any, spec: Spec, standardizer: Standardizer | None) -> torch.Tensor:
+def _by_input(
+    given: Standardizer | Standardizers | Mapping[str, Standardizer] | None,
+    names: tuple[str, ...],
+) -> Mapping[str, Standardizer]:
+    if given is None:
+        return {}
+    if isinstance(given, Standardizer):
+        return {names[0]: given}
+    if isinstance(given, Standardizers):
+        return given.by_input
+    return given
+
+
+def _only_array(x: Mapping[str, Any], spec: Spec, name: str) -> Any:
+    """The one input's array in a mapping (an .npz): by its name, else ``x``, else the only
+    array there is."""
+    for key in (name, "x"):
+        if key in x:
+            return x[key]
+    if len(x) == 1:
+        return next(iter(x.values()))
+    given = ", ".join(map(str, x)) or "none"
+    problem = DataProblem(
+        f"the inputs hold {len(x)} arrays ({given}), and none is named {name!r} or 'x'",
+        expected=f"an array named {name!r} (or 'x', or a file with one array)",
+    )
+    raise _located(spec, problem, ("inputs", name) if spec.several_inputs else ("input",))
+
+
+def _several_need_names(spec: Spec) -> DataProblem:
+    names = ", ".join(spec.inputs)
+    return DataProblem(
+        f"the model has {len(spec.inputs)} inputs ({names}): give one array per input, by "
+        "name (an .npz file, or a dict)",
+        expected=f"arrays named {names}",
+    )
+
+
+def _located(spec: Spec, problem: DataProblem, path: tuple[str | int, ...]) -> SpecError:
+    diag = Diagnostic(
+        problem.code,
+        problem.message,
+        path=path,
+        received=problem.received,
+        expected=problem.expected,
+        hints=problem.hints,
+    )
+    return SpecError([spec.source.attach(diag)])
+
+
+def _prepare(
+    x: Any, input_: InputSpec, standardizer: Standardizer | None, name: str | None = None
+) -> torch.Tensor:
+    what = "inputs" if name is None else f"{name!r} inputs"
+    label = "input" if name is None else name
     if isinstance(x, torch.Tensor):
         array = x.detach().cpu().numpy()
     else:
         try:
             array = np.asarray(x)
         except ValueError as exc:  # ragged nested lists
-            raise DataProblem(f"the inputs are not a regular array ({exc})") from None
+            raise DataProblem(f"the {what} are not a regular array ({exc})") from None
     if array.dtype == np.bool_:
         array = array.astype(np.float32)
-    shape = spec.input.shape
+    shape = input_.shape
     one = array.ndim == len(shape) and all(
         not isinstance(d, int) or d == s for d, s in zip(shape, array.shape, strict=True)
     )
@@ -227,19 +402,29 @@ def _prepare(x: Any, spec: Spec, standardizer: Standardizer | None) -> torch.Ten
         array = array.reshape((1, *array.shape)) if array.ndim else array.reshape(1, 1)
     if array.ndim == 1:
         array = array.reshape(len(array), 1)
-    _check_finite(array, "input")
+    _check_finite(array, label)
     if concrete_shape(tuple(int(d) for d in array.shape[1:]), shape) is None:
         count = int(np.prod(array.shape[1:]))
+        whose = "the spec's input shape" if name is None else f"input {name!r}'s shape"
         raise DataProblem(
-            f"the inputs have shape {show(array.shape)}: samples of {show(array.shape[1:])} "
-            f"({count:,} values), which cannot take the spec's input shape {show(shape)}",
+            f"the {what} have shape {show(array.shape)}: samples of {show(array.shape[1:])} "
+            f"({count:,} values), which cannot take {whose} {show(shape)}",
             received=show(array.shape[1:]),
             expected=f"{show(shape)}, or any shape with as many values",
         )
-    array = as_dtype(reshape(array, shape, "input"), spec.input.dtype, "input")
-    if standardizer is not None and spec.input.dtype != "int64":
+    array = as_dtype(reshape(array, shape, label), input_.dtype, label)
+    if standardizer is not None and input_.dtype != "int64":
         array = standardizer.apply(array)
     return torch.from_numpy(np.ascontiguousarray(array))
 
 
-__all__ = ["Dataset", "RawData", "Split", "load_data", "prepare"]
+__all__ = [
+    "Dataset",
+    "InputData",
+    "Inputs",
+    "RawData",
+    "Split",
+    "load_data",
+    "prepare",
+    "prepare_inputs",
+]

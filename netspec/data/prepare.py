@@ -286,3 +286,55 @@ class Standardizer:
 
     def __repr__(self) -> str:
         return f"Standardizer(features={len(self.mean)}, axis={self.axis})"
+
+
+class Standardizers:
+    """The scaling of a model with several inputs: one :class:`Standardizer` per float input
+    that is standardized, by input name (token inputs and unscaled ones have none).
+
+    Saved with the run in the one ``standardizer.safetensors``, each input's tensors under
+    ``<input>.mean``, ``<input>.std`` and ``<input>.axis``; a model with one input keeps the
+    plain ``mean``, ``std`` and ``axis`` of :meth:`Standardizer.to_tensors`.
+    """
+
+    def __init__(self, by_input: dict[str, Standardizer]) -> None:
+        self.by_input = dict(by_input)
+
+    def get(self, name: str) -> Standardizer | None:
+        return self.by_input.get(name)
+
+    def to_tensors(self) -> dict[str, torch.Tensor]:
+        return {
+            f"{name}.{key}": value
+            for name, standardizer in self.by_input.items()
+            for key, value in standardizer.to_tensors().items()
+        }
+
+    @classmethod
+    def from_tensors(cls, tensors: dict[str, torch.Tensor]) -> Standardizers:
+        grouped: dict[str, dict[str, torch.Tensor]] = {}
+        for key, value in tensors.items():
+            name, _, part = key.rpartition(".")
+            grouped.setdefault(name, {})[part] = value
+        return cls({name: Standardizer.from_tensors(parts) for name, parts in grouped.items()})
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Standardizers) and self.by_input == other.by_input
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f"{name}: {s!r}" for name, s in self.by_input.items())
+        return f"Standardizers({inner})"
+
+
+def input_standardizers(
+    tensors: dict[str, torch.Tensor] | None, names: tuple[str, ...]
+) -> dict[str, Standardizer]:
+    """Each input's scaling from a run's ``standardizer.safetensors`` (``names``: the spec's
+    inputs in order): the plain form of a one-input run belongs to the first input."""
+    if tensors is None:
+        return {}
+    if "mean" in tensors:
+        return {names[0]: Standardizer.from_tensors(tensors)}
+    return Standardizers.from_tensors(tensors).by_input

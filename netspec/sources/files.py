@@ -319,15 +319,28 @@ def _npz(options: NpzOptions, ctx: Context) -> RawData:
 
     file = resolve_path(options.path, ctx, "path")
     loaded = _load_array(file, "path")
+    several = len(ctx.input_names) > 1
     y: NDArray[Any] | None = None
     x_where, y_where = ("path",), ("target_path",)
+    xs: dict[str, NDArray[Any]] = {}
     if isinstance(loaded, np.ndarray):
+        if several:
+            raise _one_array(file, ctx)
         x = loaded
     else:
         with loaded as archive:
             x_given = "x_key" in options.model_fields_set
             x_where = ("x_key",) if x_given else ("path",)
-            x = _member(archive, options.x_key, file, x_where[0])
+            if several:
+                for name in ctx.input_names:
+                    xs[name] = _input_member(archive, name, file, ctx)
+                x = xs[ctx.input_names[0]]
+            else:
+                key = options.x_key
+                named = ctx.input_names[0] if ctx.input_names else None
+                if not x_given and named and key not in archive.files and named in archive.files:
+                    key = named  # one input written under `inputs:`: its array by name
+                x = _member(archive, key, file, x_where[0])
             y_given = "y_key" in options.model_fields_set
             if options.target_path is None and (y_given or options.y_key in archive.files):
                 y_where = ("y_key",) if y_given else ("path",)
@@ -339,15 +352,22 @@ def _npz(options: NpzOptions, ctx: Context) -> RawData:
             with loaded_y as archive:
                 loaded_y = _member(archive, options.y_key, target_file, "target_path")
         y = loaded_y
-    if x.dtype.kind not in "biuf" or x.ndim == 0:
-        raise DataProblem(
-            f"{file.name}: x must be a numeric array with one row per sample, got dtype "
-            f"{x.dtype} and shape {x.shape}",
-            key=x_where,
-        )
-    x = x.reshape(len(x), 1) if x.ndim == 1 else x
-    if x.dtype.kind == "f" and not np.isfinite(x).all():
-        raise DataProblem(f"{file.name}: x{_first_bad(x)}", key=x_where)
+    if several:
+        for name, array in xs.items():
+            xs[name] = _samples(array, name, file, x_where)
+        counts = {name: len(array) for name, array in xs.items()}
+        if y is not None:
+            counts[options.y_key if options.target_path is None else "targets"] = len(y)
+        if len(set(counts.values())) > 1:
+            shown = ", ".join(f"{k} {n:,}" for k, n in counts.items())
+            raise DataProblem(
+                f"{file.name}: every array needs one entry per sample, but they have different "
+                f"numbers of samples: {shown}",
+                key=("path",),
+            )
+        x = xs[ctx.input_names[0]]
+    else:
+        x = _samples(x, "x", file, x_where)
     if y is not None:
         if y.ndim == 0 or y.dtype.kind not in "biufUS":
             raise DataProblem(
@@ -361,7 +381,81 @@ def _npz(options: NpzOptions, ctx: Context) -> RawData:
             raise DataProblem(f"{file.name}: y{_first_bad(y)}", key=y_where)
         if y.dtype.kind == "S":
             y = y.astype(str)
-    return RawData(x, y, "unknown", standardize=x.dtype.kind == "f", origin=str(file))
+    return RawData(
+        x,
+        y,
+        "unknown",
+        standardize=x.dtype.kind == "f",
+        origin=str(file),
+        xs=xs if several else None,
+    )
+
+
+def _samples(x: NDArray[Any], name: str, file: Path, where: tuple[str, ...]) -> NDArray[Any]:
+    """A numeric array with one row per sample ((n,) becomes (n, 1)), checked for NaN."""
+    import numpy as np
+
+    if x.dtype.kind not in "biuf" or x.ndim == 0:
+        raise DataProblem(
+            f"{file.name}: {name} must be a numeric array with one row per sample, got dtype "
+            f"{x.dtype} and shape {x.shape}",
+            key=where,
+        )
+    x = x.reshape(len(x), 1) if x.ndim == 1 else x
+    if x.dtype.kind == "f" and not np.isfinite(x).all():
+        raise DataProblem(f"{file.name}: {name}{_first_bad(x)}", key=where)
+    return x
+
+
+def _input_member(archive: Any, name: str, file: Path, ctx: Context) -> NDArray[Any]:
+    """The array of input ``name`` (a spec with several inputs): named after the input."""
+    try:
+        return _member(archive, name, file, "path")
+    except DataProblem as problem:
+        if problem.received != name:  # damaged, or Python objects: not a missing key
+            raise
+        names = ", ".join(ctx.input_names)
+        raise DataProblem(
+            problem.message,
+            key=("path",),
+            received=problem.received,
+            expected=problem.expected,
+            hints=(
+                f"a spec with several inputs reads one array per input, named after it ({names}), "
+                "and the targets at y_key",
+            ),
+        ) from None
+
+
+def _one_array(file: Path, ctx: Context) -> DataProblem:
+    names = ", ".join(ctx.input_names)
+    return DataProblem(
+        f"{file.name} holds one array, but the spec has {len(ctx.input_names)} inputs ({names})",
+        key=("path",),
+        hints=(f"save an .npz with one array per input, named {names}, and the targets as y",),
+    )
+
+
+def _npz_check(options: NpzOptions, ctx: Context) -> None:
+    """With several inputs the arrays are named after the inputs: x_key has no use, and an
+    .npy holds one array only."""
+    if len(ctx.input_names) < 2:
+        return
+    names = ", ".join(ctx.input_names)
+    if "x_key" in options.model_fields_set:
+        raise DataProblem(
+            f"x_key names the one array of samples, but the spec has {len(ctx.input_names)} "
+            f"inputs: their arrays are read by the inputs' names ({names})",
+            key=("x_key",),
+            hints=("drop x_key, and save the arrays under the inputs' names",),
+        )
+    if options.path.lower().endswith(".npy"):
+        raise DataProblem(
+            f"an .npy file holds one array, but the spec has {len(ctx.input_names)} inputs "
+            f"({names})",
+            key=("path",),
+            hints=(f"save an .npz with one array per input, named {names}, and the targets as y",),
+        )
 
 
 register(
@@ -393,6 +487,8 @@ register(
         "file",
         kind="unknown",  # read the way the training task asks
         aliases=("npy",),
+        check=_npz_check,
+        several_inputs=True,
         field_docs={
             "path": "an .npz archive or an .npy array; relative to the spec's folder (required)",
             "x_key": "the array of samples in an .npz; default x",

@@ -48,9 +48,13 @@ class SourceOptions(StrictConfig):
 class Context:
     """What a loader may need from the spec: the input it feeds and where the spec lives."""
 
-    input_shape: Shape
+    input_shape: Shape  # the first input's (the only one of most specs)
     input_dtype: str  # "float32" or "int64"
     base_dir: Path  # relative data paths are resolved against it
+    # The names of the spec's inputs as written under `inputs:` (in declared order); empty for
+    # a spec with one `input:`. A source with ``several_inputs`` reads one array per name
+    # when there are several.
+    input_names: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,9 @@ class RawData:
     feature_names: list[str] | None = None
     standardize: bool = True  # the default when `data.standardize` is not given
     origin: str | None = None  # the file the data came from, for messages
+    # For a spec with several inputs: one array per input, by name, in declared order (``x``
+    # is then the first of them). None from a source that gives one array.
+    xs: Mapping[str, NDArray[Any]] | None = None
 
 
 class DataProblem(Exception):
@@ -127,6 +134,9 @@ class Source:
     aliases: tuple[str, ...] = ()
     field_docs: Mapping[str, str] = field(default_factory=dict)
     example: str = ""  # the source's keys in a `data:` block, e.g. "length: 16"
+    # Whether the source can feed a spec with several inputs (one array per input name):
+    # only files can; every other source gives one array of samples.
+    several_inputs: bool = False
 
 
 _REGISTRY: dict[str, Source] = {}

@@ -11,7 +11,10 @@ their YAML line:
   class labels);
 - options of the section that contradict the input (standardizing or augmenting int64
   token ids; flip and crop on non-image inputs) or the training settings (early stopping on
-  a validation split of size 0).
+  a validation split of size 0);
+- a spec with several inputs fed by a source that gives one array of samples (only ``npz``
+  gives one array per input), flip or crop augmentation with several inputs, and task
+  autoencoder with several inputs (it reconstructs one input).
 
 What needs the data (a CSV's columns, NaNs, class counts, shapes after reshaping) stays with
 the loaders in netspec/data.
@@ -19,6 +22,7 @@ the loaders in netspec/data.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,6 +34,7 @@ from netspec.errors import Diagnostic, SpecError, did_you_mean
 from netspec.sources import COMMON_KEYS, Context, DataProblem, Source, SourceOptions
 from netspec.sources import registry as sources
 from netspec.spec.load import _diagnostics
+from netspec.spec.names import INPUT_NAME
 from netspec.spec.sections import DataSpec, InputSpec, TrainSpec
 from netspec.spec.source import SourceMap
 
@@ -40,35 +45,79 @@ if TYPE_CHECKING:
 _LABEL_TASKS = ("classification", "binary")
 
 
+Inputs = Mapping[str, InputSpec]
+"""The spec's inputs by name, in declared order (a single `input:` is named `input`)."""
+
+
 def check_data(
-    data: DataSpec, input_: InputSpec | None, train: TrainSpec | None, source: SourceMap
+    data: DataSpec,
+    inputs: Inputs | InputSpec | None,
+    train: TrainSpec | None,
+    source: SourceMap,
 ) -> list[Diagnostic]:
-    """Diagnostics for ``data`` (validated by DataSpec). ``input_`` and ``train`` are None
-    when they are absent or did not validate; the checks that need them are then skipped
-    (for a spec with no ``train:`` at all, see :func:`check_data_without_train`)."""
+    """Diagnostics for ``data`` (validated by DataSpec). ``inputs`` (the spec's inputs by
+    name; one InputSpec stands for a single `input:`) and ``train`` are None or empty when
+    they are absent or did not validate; the checks that need them are then skipped (for a
+    spec with no ``train:`` at all, see :func:`check_data_without_train`)."""
+    named = _named(inputs)
     found, options = _options(data, source)
     if sources.resolve(data.source) is None:
         return found
     picked = sources.get(data.source)
-    if input_ is not None:
-        if options is not None:
-            found += _source_check(picked, options, input_, source)
-        found += _input_checks(data, input_, source)
+    if named:
+        if len(named) > 1 and not picked.several_inputs:
+            found.append(_one_array_source(picked, named, source))
+        elif options is not None:
+            found += _source_check(picked, options, named, source)
+        found += _input_checks(data, named, source)
     if train is not None:
-        found += _task_checks(picked, data, train, source)
+        found += _task_checks(picked, data, train, source, inputs=named)
     return found
 
 
 def check_data_without_train(
-    data: DataSpec, input_: InputSpec | None, source: SourceMap
+    data: DataSpec, inputs: Inputs | InputSpec | None, source: SourceMap
 ) -> list[Diagnostic]:
     """As :func:`check_data` for a spec with no ``train:`` section: `netspec train` then
     trains with the default settings (task classification), so the task check runs against
     those and points at ``data.source``."""
-    found = check_data(data, input_, None, source)
+    found = check_data(data, inputs, None, source)
     if sources.resolve(data.source) is None or found:
         return found
     return _task_checks(sources.get(data.source), data, TrainSpec(), source, at=("data", "source"))
+
+
+def input_names(inputs: Inputs) -> tuple[str, ...]:
+    """The names a data source reads arrays by: those of `inputs:`, none for one `input:`."""
+    if len(inputs) == 1 and INPUT_NAME in inputs:
+        return ()
+    return tuple(inputs)
+
+
+def _named(inputs: Inputs | InputSpec | None) -> dict[str, InputSpec]:
+    if inputs is None:
+        return {}
+    if isinstance(inputs, InputSpec):
+        return {INPUT_NAME: inputs}
+    return dict(inputs)
+
+
+def _one_array_source(picked: Source, inputs: Inputs, source: SourceMap) -> Diagnostic:
+    names = ", ".join(inputs)
+    return source.attach(
+        Diagnostic(
+            "invalid-value",
+            f"data source {picked.name!r} gives one array of samples, but the spec has "
+            f"{len(inputs)} inputs ({names})",
+            path=("data", "source"),
+            received=picked.name,
+            expected="npz (the one source with an array per input)",
+            hints=(
+                f"use `source: npz` with an .npz holding one array per input, named {names}, "
+                "and the targets as y",
+            ),
+        )
+    )
 
 
 def source_options(spec: Spec) -> tuple[Source, SourceOptions]:
@@ -124,24 +173,30 @@ def _with_common_keys(diag: Diagnostic, picked: Source) -> Diagnostic:
 
 
 def _source_check(
-    picked: Source, options: SourceOptions, input_: InputSpec, source: SourceMap
+    picked: Source, options: SourceOptions, inputs: Inputs, source: SourceMap
 ) -> list[Diagnostic]:
     base = Path(source.file).resolve().parent if source.file else Path.cwd()
+    first = next(iter(inputs.values()))
     try:
-        picked.check(options, Context(input_.shape, input_.dtype, base))
+        picked.check(options, Context(first.shape, first.dtype, base, input_names(inputs)))
     except DataProblem as problem:
         return [source.attach(problem.diagnostic())]
     return []
 
 
-def _input_checks(data: DataSpec, input_: InputSpec, source: SourceMap) -> list[Diagnostic]:
+def _input_checks(data: DataSpec, inputs: Inputs, source: SourceMap) -> list[Diagnostic]:
     found: list[Diagnostic] = []
-    tokens = input_.dtype == "int64"
+    several = len(inputs) > 1
+    input_ = next(iter(inputs.values()))
+    # With several inputs, standardization and noise apply to the float ones.
+    tokens = all(s.dtype == "int64" for s in inputs.values())
     if tokens and data.standardize:
         found.append(
             Diagnostic(
                 "invalid-value",
-                "the input is int64 token ids, which are never standardized",
+                "the inputs are int64 token ids, which are never standardized"
+                if several
+                else "the input is int64 token ids, which are never standardized",
                 path=("data", "standardize"),
                 expected="false, or leave it out",
             )
@@ -152,8 +207,20 @@ def _input_checks(data: DataSpec, input_: InputSpec, source: SourceMap) -> list[
             found.append(
                 Diagnostic(
                     "invalid-value",
-                    "augmentation works on float inputs, but the input is int64 token ids",
+                    "augmentation works on float inputs, but "
+                    + ("every input is" if several else "the input is")
+                    + " int64 token ids",
                     path=("data", "augment"),
+                )
+            )
+        elif several and (aug.flip or aug.crop_padding > 0):
+            found.append(
+                Diagnostic(
+                    "invalid-value",
+                    f"flip and crop_padding work on a model with one image input, but the spec "
+                    f"has {len(inputs)} inputs ({', '.join(inputs)})",
+                    path=("data", "augment"),
+                    hints=("noise alone works with several inputs: each float input gets its own",),
                 )
             )
         elif (aug.flip or aug.crop_padding > 0) and len(input_.shape) != 3:
@@ -176,8 +243,19 @@ def _task_checks(
     train: TrainSpec,
     source: SourceMap,
     at: tuple[str, ...] = ("train", "task"),
+    inputs: Inputs | None = None,
 ) -> list[Diagnostic]:
     found: list[Diagnostic] = []
+    if inputs is not None and len(inputs) > 1 and train.task == "autoencoder":
+        found.append(
+            Diagnostic(
+                "invalid-value",
+                f"task autoencoder reconstructs the model's one input, but the spec has "
+                f"{len(inputs)} inputs ({', '.join(inputs)})",
+                path=at,
+                received=train.task,
+            )
+        )
     if picked.kind == "regression" and train.task in _LABEL_TASKS:
         given = "task" in train.model_fields_set
         found.append(
@@ -211,4 +289,4 @@ def _task_checks(
     return [source.attach(d) for d in found]
 
 
-__all__ = ["check_data", "check_data_without_train", "source_options"]
+__all__ = ["Inputs", "check_data", "check_data_without_train", "input_names", "source_options"]

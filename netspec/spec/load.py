@@ -172,8 +172,7 @@ def _validate_document(doc: Document, default_name: str) -> Spec:
                 sections[key] = found
     inputs = _inputs(expanded.sections, doc.source, diags)
     if "data" in sections:
-        first = next(iter(inputs.values()), None)
-        diags.extend(_data_diagnostics(sections, first, expanded.sections, doc.source))
+        diags.extend(_data_diagnostics(sections, inputs, expanded.sections, doc.source))
     if diags:
         raise SpecError(sorted(_dedupe(diags), key=_position))
     spec = Spec(
@@ -237,7 +236,7 @@ def _inputs(
 
 def _data_diagnostics(
     sections: dict[str, Any],
-    input_: InputSpec | None,
+    inputs: Mapping[str, InputSpec],
     given: Mapping[str, Any],
     source: SourceMap,
 ) -> list[Diagnostic]:
@@ -247,8 +246,8 @@ def _data_diagnostics(
     from netspec.spec.data_check import check_data, check_data_without_train
 
     if given.get("train") is None:  # no train section: `netspec train` uses the defaults
-        return check_data_without_train(sections["data"], input_, source)
-    return check_data(sections["data"], input_, sections.get("train"), source)
+        return check_data_without_train(sections["data"], inputs, source)
+    return check_data(sections["data"], inputs, sections.get("train"), source)
 
 
 def _layer(

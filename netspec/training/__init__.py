@@ -6,13 +6,19 @@ Public API::
     evaluate(run_dir, split="test") -> {"loss": ..., "accuracy": ...}
     predict(run_dir, x) -> Prediction (labels + probabilities, or values)
 
+A model with several inputs trains on splits whose ``x`` is a tuple (one tensor per input,
+in declared order) and predicts from arrays by input name; one with several outputs trains,
+evaluates and interprets its first output, and ``predict`` returns the others as they are
+(``batches``).
+
 Modules: ``session`` (``train``: a run set up), ``preflight`` (the checks before the run
 directory is made), ``loop`` (the Trainer), ``checkpoint`` (the versioned ``TrainState`` in
 last.ckpt), ``signals`` (Ctrl-C/SIGTERM deferred to the end of a batch), ``distributed`` and
 ``launch`` (several processes, ``--devices N``), ``optim`` (optimizer, lr schedule with
 warmup and lr scaling), ``losses`` (task -> loss, targets, output-shape checks), ``metrics``
 (torchmetrics per task), ``rundir`` (the run directory's files), ``inference`` (``evaluate``,
-``predict``). Nothing here prints: progress goes to a ``Reporter``.
+``predict``), ``batches`` (several inputs and outputs). Nothing here prints: progress goes
+to a ``Reporter``.
 """
 
 from __future__ import annotations

@@ -33,7 +33,7 @@ import os
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from netspec.errors import ExitCode, SpecError
 
@@ -187,11 +187,19 @@ def has_unused_parameters(model: torch.nn.Module) -> bool:
     whose output never reaches the model's output (an unused branch). DDP must then be told
     (find_unused_parameters), or its gradient reduction would wait for a gradient that never
     comes. Only a traced (fx) module can be read; others are assumed to use everything, like
-    DDP's own default."""
+    DDP's own default. A model with several outputs trains on its first (``FirstOutput``):
+    what only the others use gets no gradient."""
+    from netspec.training.outputs import FirstOutput
+
+    first_only = isinstance(model, FirstOutput)
+    if first_only:
+        model = cast("torch.nn.Module", model.model)
     graph = getattr(model, "graph", None)
     if graph is None:
         return False
     outputs = [node for node in graph.nodes if node.op == "output"]
+    if first_only:
+        outputs = [o.args[0][0] if isinstance(o.args[0], (tuple, list)) else o for o in outputs]
     reached: set[Any] = set()
     todo = list(outputs)
     while todo:

@@ -2,18 +2,23 @@
 
 Both read only spec.yaml, model.safetensors, run.json and standardizer.safetensors: no
 pickles. ``predict`` applies the training scaling and the spec's input shape first.
+
+A model with several inputs takes them by name (a mapping, e.g. an .npz); a model with
+several outputs is evaluated on the first (what it trained on), and ``predict`` interprets
+the first for the task and returns the others as they are (``Prediction.others``).
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from netspec.backend.artifacts import load_model
 from netspec.errors import SpecError
 from netspec.spec.sections import TrainSpec
+from netspec.training.batches import as_inputs, as_tuple, rows
 from netspec.training.device import pick_device
 from netspec.training.losses import TargetScale
 from netspec.training.protocols import DatasetLike
@@ -34,6 +39,9 @@ class Prediction:
     binary: ``labels`` (N,) 0/1 at threshold 0.5, ``probabilities`` (N,) of class 1;
     regression / autoencoder: ``values`` (N,) for one target, else the outputs' shape, in
     the targets' original units.
+
+    A model with several outputs: all of the above is about the first (the one the loss
+    trained); ``others`` holds the other outputs by layer name, raw, in the spec's order.
     """
 
     task: str
@@ -42,6 +50,8 @@ class Prediction:
     probabilities: torch.Tensor | None = None
     values: torch.Tensor | None = None
     class_names: list[str] | None = None
+    others: dict[str, torch.Tensor] = field(default_factory=dict)
+    output_name: str | None = None  # the first output's layer name
 
     def label_names(self) -> list[Any] | None:
         """The labels as class names (nested for per-position labels), when known."""
@@ -76,7 +86,7 @@ def evaluate(
     settings = spec.train or TrainSpec()
     dataset = data if data is not None else load_dataset(spec, settings.task)
     chosen = getattr(dataset, split)
-    if chosen is None or int(chosen.x.shape[0]) == 0:
+    if chosen is None or rows(as_inputs(chosen.x)) == 0:
         raise SpecError.single(
             "invalid-value",
             f"the data have no {split} split",
@@ -102,8 +112,13 @@ def predict(
     batch_size: int = 256,
 ) -> Prediction:
     """Outputs of the run's best weights for new inputs ``x`` (array, tensor or nested
-    lists; one sample or many), scaled and shaped as in training."""
+    lists; one sample or many), scaled and shaped as in training. For a model with several
+    inputs, ``x`` maps each input's name to its samples (a dict, or an .npz as numpy.load
+    gives it)."""
     import torch
+
+    from netspec.backend.build import output_names
+    from netspec.plan import plan
 
     run = RunDir.trained(run_dir)
     spec = run.read_spec()
@@ -112,31 +127,48 @@ def predict(
     inputs = _prepare(run, spec, x)
     from netspec.training.preflight import check_token_ids
 
-    check_token_ids(spec, [inputs], ("input",))
+    check_token_ids(spec, [inputs], ("inputs",) if spec.several_inputs else ("input",))
     target = pick_device(device or "auto")
     model = load_model(run.path).to(target)
-    chunks = []
+    labels = output_names(plan(spec))
+    chunks: list[list[torch.Tensor]] = [[] for _ in labels]
     with torch.no_grad():
-        for i in range(0, int(inputs.shape[0]), batch_size):
-            chunks.append(model(inputs[i : i + batch_size].to(target)).float().cpu())
-    outputs = torch.cat(chunks) if chunks else torch.empty(0)
+        for i in range(0, int(inputs[0].shape[0]), batch_size):
+            out = model(*(t[i : i + batch_size].to(target) for t in inputs))
+            for k, tensor in enumerate(as_tuple(out)):
+                chunks[k].append(tensor.float().cpu())
+    found = [torch.cat(c) if c else torch.empty(0) for c in chunks]
+    outputs = found[0]
+    others = dict(zip(labels[1:], found[1:], strict=True))
+    first = labels[0]
     names = info.get("class_names")
     task = settings.task
     if task == "classification":
         probabilities = outputs.softmax(-1)
-        return Prediction(task, outputs, probabilities.argmax(-1), probabilities, None, names)
+        return Prediction(
+            task, outputs, probabilities.argmax(-1), probabilities, None, names, others, first
+        )
     if task == "binary":
         probabilities = outputs.sigmoid()
         if probabilities.shape[1:] == (1,):
             probabilities = probabilities.reshape(-1)
-        return Prediction(task, outputs, (probabilities >= 0.5).long(), probabilities, None, names)
+        return Prediction(
+            task,
+            outputs,
+            (probabilities >= 0.5).long(),
+            probabilities,
+            None,
+            names,
+            others,
+            first,
+        )
     scaler = _target_standardizer(run) if task == "regression" else None
     values = outputs
     if scaler is not None:  # the model outputs standardized targets
         values = TargetScale.of(scaler).restore(outputs.reshape(len(outputs), -1))
         values = values.reshape(outputs.shape)
     values = values.reshape(-1) if values.shape[1:] == (1,) else values
-    return Prediction(task, outputs, values=values)
+    return Prediction(task, outputs, values=values, others=others, output_name=first)
 
 
 def _info(run: RunDir) -> dict[str, Any]:
@@ -156,9 +188,10 @@ def _target_standardizer(run: RunDir) -> Any | None:
     return Standardizer.from_tensors(tensors) if tensors is not None else None
 
 
-def _prepare(run: RunDir, spec: Any, x: Any) -> torch.Tensor:
-    from netspec.data import Standardizer, prepare
+def _prepare(run: RunDir, spec: Any, x: Any) -> tuple[torch.Tensor, ...]:
+    """Every input, in declared order, with the run's scaling: one Standardizer (a run with
+    one input) or one per standardized input (``<input>.mean``, ... in the same file)."""
+    from netspec.data import input_standardizers, prepare_inputs
 
-    tensors = run.read_standardizer()
-    standardizer = Standardizer.from_tensors(tensors) if tensors is not None else None
-    return prepare(x, spec, standardizer)
+    scaling = input_standardizers(run.read_standardizer(), tuple(spec.inputs))
+    return prepare_inputs(x, spec, scaling)

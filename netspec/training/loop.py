@@ -2,6 +2,8 @@
 
 Speed: the splits are whole tensors (moved to the GPU once when they fit); a batch is
 ``x[perm[i:i + b]]`` with a seeded randperm per epoch, never one ``__getitem__`` per sample.
+A model with several inputs takes a tuple of such tensors (``model(*xs)``); one with several
+outputs trains on the first (``batches``).
 The loss is summed on the device and read every ``log_every`` batches (for the progress
 display and the NaN check) and at the end of the epoch; metrics are computed once per epoch.
 
@@ -28,6 +30,16 @@ from typing import TYPE_CHECKING, Any, cast
 
 from netspec.backend.artifacts import load_weights, tied_keys
 from netspec.spec.sections import TrainSpec, monitored
+from netspec.training.batches import (
+    Inputs,
+    as_inputs,
+    call,
+    first_output,
+    nbytes,
+    rows,
+    take,
+    to_device,
+)
 from netspec.training.checkpoint import (
     RankRng,
     TrainState,
@@ -99,7 +111,7 @@ def evaluate_split(
     model: torch.nn.Module,
     objective: Objective,
     metrics: MetricCollection | None,
-    x: torch.Tensor,
+    x: Inputs,
     t: torch.Tensor | None,
     *,
     batch_size: int,
@@ -109,24 +121,30 @@ def evaluate_split(
 ) -> dict[str, float]:
     """Mean loss and metrics of a whole split (``t`` None: the target is the input). In a
     multi-process run each process takes every world-size-th row and the loss and the
-    metrics (torchmetrics' own sync) are reduced over all of them."""
+    metrics (torchmetrics' own sync) are reduced over all of them. ``x`` is a tuple for a
+    model with several inputs; with several outputs, the first is evaluated."""
     import torch
 
     model.train(False)  # eval mode
     world = world or World()
-    rows = world.rows(int(x.shape[0]))
-    x = x[rows]
-    t = t[rows] if t is not None else None
-    n = int(x.shape[0])
+    x = as_inputs(x)
+    mine = world.rows(rows(x))
+    x = take(x, mine)
+    t = t[mine] if t is not None else None
+    n = rows(x)
     total = torch.zeros((), device=device)
     with torch.no_grad():
         for i in range(0, n, batch_size):
-            xb = x[i : i + batch_size].to(device, non_blocking=True)
-            tb = xb if t is None else t[i : i + batch_size].to(device, non_blocking=True)
+            xb = to_device(take(x, slice(i, i + batch_size)), device)
+            tb = (
+                cast("torch.Tensor", xb)
+                if t is None
+                else t[i : i + batch_size].to(device, non_blocking=True)
+            )
             with autocast() if autocast is not None else contextlib.nullcontext():
-                out = model(xb)
+                out = call(model, xb)
                 loss = objective.loss(out, tb)
-            total += loss.float() * xb.shape[0]
+            total += loss.float() * rows(xb)
             if metrics is not None:
                 metrics.update(*objective.metric_inputs(out, tb))
     loss_sum, count = world.sum([total.item(), float(n)])
@@ -177,7 +195,7 @@ class Trainer:
         self.patience = stopping.patience if stopping else None
         self.min_delta = stopping.min_delta if stopping else 0.0
 
-        n = int(data.train.x.shape[0])
+        n = rows(as_inputs(data.train.x))
         self.train_samples = n
         self.batches = math.ceil(n / self.batch_size)
         tail = n - (self.batches - 1) * self.batch_size
@@ -205,7 +223,9 @@ class Trainer:
         self.autocast = _autocast(train.precision, device)
         self.scaler = torch.amp.GradScaler(device.type) if train.precision == "16-mixed" else None
 
-        sizes = [s.x.nbytes + s.y.nbytes for s in (data.train, self.val, self.test) if s]
+        sizes = [
+            nbytes(as_inputs(s.x)) + s.y.nbytes for s in (data.train, self.val, self.test) if s
+        ]
         self.resident = device.type == "cpu" or sum(sizes) <= RESIDENT_BYTES
         self.train_x, self.train_t = self._place(data.train)
         self.val_xt = self._place(self.val) if self.val else None
@@ -222,20 +242,26 @@ class Trainer:
 
     # -- setup -------------------------------------------------------------------------
 
-    def _place(self, split: SplitLike) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(x, targets) on the device when they fit; targets None for an autoencoder."""
+    def _place(self, split: SplitLike) -> tuple[Inputs, torch.Tensor | None]:
+        """(x, targets) on the device when they fit; targets None for an autoencoder. ``x``
+        is a tuple of tensors for a model with several inputs."""
         t = None if self.objective.task == "autoencoder" else self.objective.targets(split.y)
+        x = as_inputs(split.x)
         if self.resident:
-            x = split.x.to(self.device, non_blocking=True)
+            x = to_device(x, self.device)
             return x, (t.to(self.device, non_blocking=True) if t is not None else None)
-        return split.x, t
+        return x, t
 
     def _transfer(
-        self, x: torch.Tensor, t: torch.Tensor | None, idx: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
+        self, x: Inputs, t: torch.Tensor | None, idx: torch.Tensor
+    ) -> tuple[Inputs, torch.Tensor]:
         """A batch of CPU-held data, through pinned memory to the device."""
-        xb = x[idx].pin_memory().to(self.device, non_blocking=True)
-        tb = xb if t is None else t[idx].pin_memory().to(self.device, non_blocking=True)
+        xb = to_device(take(x, idx), self.device, pin=True)
+        tb = (
+            cast("torch.Tensor", xb)
+            if t is None
+            else t[idx].pin_memory().to(self.device, non_blocking=True)
+        )
         return xb, tb
 
     # -- the run -----------------------------------------------------------------------
@@ -250,7 +276,7 @@ class Trainer:
             deferred_sigint(escalate=escalate) as interrupt,
         ):
             self.interrupt = interrupt
-            self.net = self.world.wrap(self.model, self.device)
+            self.net = self.world.wrap(first_output(self.model), self.device)
             if checkpoint is None:
                 torch.manual_seed(rank_seed(self.settings.seed, self.world.rank))
                 self._save_checkpoint()
@@ -288,6 +314,8 @@ class Trainer:
             perm = perm.to(self.device, non_blocking=True)
         model, optimizer, schedule = self.net, self.optimizer, self.schedule
         loss_fn, x, t = self.objective.loss, self.train_x, self.train_t
+        single = x if not isinstance(x, tuple) else None
+        several = x if isinstance(x, tuple) else ()
         bs, accumulate, batches, loss_sum = (
             self.batch_size,
             self.accumulate,
@@ -315,25 +343,36 @@ class Trainer:
             if vote is not None:
                 idx, weight = world.shard(idx)
             boundary = (b + 1) % accumulate == 0 or b + 1 == batches
-            if resident:
-                xb = x[idx]
-                tb = xb if t is None else t[idx]
-            else:
-                xb, tb = self._transfer(x, t, idx)
-            if augment is not None:
-                xb = augment(xb)
+            if single is not None:  # one input: a plain tensor, as it always was
+                if resident:
+                    xb = single[idx]
+                    tb = xb if t is None else t[idx]
+                else:
+                    xb, tb = cast("tuple[torch.Tensor, torch.Tensor]", self._transfer(x, t, idx))
+                if augment is not None:
+                    xb = augment(xb)
+                args: tuple[torch.Tensor, ...] = (xb,)
+            else:  # several inputs: model(*xs); no autoencoder (load_spec refuses one)
+                if resident:
+                    args = tuple(a[idx] for a in several)
+                    tb = cast("torch.Tensor", t)[idx]
+                else:
+                    xs, tb = self._transfer(x, t, idx)
+                    args = cast("tuple[torch.Tensor, ...]", xs)
+                if augment is not None:  # noise alone: each float input its own
+                    args = tuple(augment(a) if a.is_floating_point() else a for a in args)
             with no_sync() if no_sync is not None and not boundary else synced:
                 if autocast is None:
-                    loss = loss_fn(model(xb), tb)
+                    loss = loss_fn(model(*args), tb)
                 else:
                     with autocast():
-                        loss = loss_fn(model(xb), tb)
+                        loss = loss_fn(model(*args), tb)
                 weighted = loss if weight == 1.0 else loss * weight
                 if simple_backward:
                     weighted.backward()  # type: ignore[no-untyped-call]
                 else:
                     self._backward(weighted)
-            loss_sum.add_(loss.detach(), alpha=xb.shape[0] if weight else 0)
+            loss_sum.add_(loss.detach(), alpha=args[0].shape[0] if weight else 0)
             if boundary:
                 if plain:
                     optimizer.step()
@@ -504,7 +543,7 @@ class Trainer:
             return value < best - self.min_delta
         return value > best + self.min_delta
 
-    def _evaluate(self, x: torch.Tensor, t: torch.Tensor | None) -> dict[str, float]:
+    def _evaluate(self, x: Inputs, t: torch.Tensor | None) -> dict[str, float]:
         return evaluate_split(
             self.model,
             self.objective,
@@ -692,8 +731,8 @@ class Trainer:
             batches_per_epoch=self.batches,
             start_batch=self.progress.batch,
             train_samples=self.train_samples,
-            val_samples=int(self.val.x.shape[0]) if self.val else 0,
-            test_samples=int(self.test.x.shape[0]) if self.test else 0,
+            val_samples=rows(as_inputs(self.val.x)) if self.val else 0,
+            test_samples=rows(as_inputs(self.test.x)) if self.test else 0,
             params=sum(p.numel() for p in self.model.parameters()),
             monitor=self.monitor,
             data=self.description,
@@ -703,7 +742,7 @@ class Trainer:
 
 
 def _usable(split: SplitLike | None) -> SplitLike | None:
-    return split if split is not None and int(split.x.shape[0]) > 0 else None
+    return split if split is not None and rows(as_inputs(split.x)) > 0 else None
 
 
 def _cpu_copy(model: torch.nn.Module) -> dict[str, torch.Tensor]:

@@ -8,6 +8,7 @@ error half-way through an epoch.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,7 @@ from netspec.errors import Diagnostic, SpecError
 from netspec.plan import Plan, concrete, plan
 from netspec.spec.load import Spec
 from netspec.spec.sections import TrainSpec
+from netspec.training.batches import Inputs, as_inputs, as_tuple, rows
 from netspec.training.distributed import World
 from netspec.training.losses import Objective, make_objective
 from netspec.training.protocols import DatasetLike
@@ -26,34 +28,60 @@ if TYPE_CHECKING:
 
 
 def check_fit(spec: Spec, settings: TrainSpec, data: DatasetLike) -> tuple[Plan, Objective]:
-    """The plan with the data's sizes bound, and the objective (task vs output shape)."""
-    x = data.train.x
-    sample = tuple(int(d) for d in x.shape[1:])
-    if int(x.shape[0]) == 0:
-        raise SpecError.single("invalid-value", "the training split is empty")
-    declared = spec.input.shape
-    binding: dict[str, int] = {}
-    fits = len(sample) == len(declared)
-    for d, size in zip(declared, sample, strict=False):
-        if isinstance(d, int):
-            fits = fits and d == size
-        else:
-            binding[str(d)] = size
-    if not fits:
-        shown = ", ".join(str(d) for d in declared)
-        raise SpecError(
-            [
-                spec.source.attach(
-                    Diagnostic(
-                        "shape",
-                        f"the data's samples are {tuple(sample)} but the spec's input is ({shown})",
-                        path=("input",),
-                    )
-                )
-            ]
+    """The plan with the data's sizes bound, and the objective (task vs output shape). A
+    model with several inputs takes a tuple of tensors, one per input in declared order;
+    one with several outputs trains on the first."""
+    x = as_inputs(data.train.x)
+    names = tuple(spec.inputs)
+    tensors = as_tuple(x)
+    several = spec.several_inputs
+    if len(tensors) != len(names):
+        given = f"{len(tensors)} tensor{'s' if len(tensors) != 1 else ''}"
+        diag = Diagnostic(
+            "shape",
+            f"the model has {len(names)} input{'s' if len(names) != 1 else ''} "
+            f"({', '.join(names)}), but the data give {given}",
+            path=("inputs",) if several else ("input",),
+            hints=("give a split's x as a tuple with one tensor per input, in declared order",),
         )
+        raise SpecError([spec.source.attach(diag)])
+    if rows(x) == 0:
+        raise SpecError.single("invalid-value", "the training split is empty")
+    counts = [int(t.shape[0]) for t in tensors]
+    if len(set(counts)) > 1:
+        shown = ", ".join(f"{n} {c:,}" for n, c in zip(names, counts, strict=True))
+        diag = Diagnostic(
+            "shape",
+            f"the inputs have different numbers of training samples: {shown}",
+            path=("data",),
+        )
+        raise SpecError([spec.source.attach(diag)])
+    binding: dict[str, int] = {}
+    for name, tensor in zip(names, tensors, strict=True):
+        sample = tuple(int(d) for d in tensor.shape[1:])
+        declared = spec.inputs[name].shape
+        fits = len(sample) == len(declared)
+        for d, size in zip(declared, sample, strict=False):
+            if isinstance(d, int):
+                fits = fits and d == size
+            else:
+                fits = fits and binding.setdefault(str(d), size) == size
+        if not fits:
+            shown = ", ".join(str(d) for d in declared)
+            whose = f"input {name!r}" if several else "the spec's input"
+            diag = Diagnostic(
+                "shape",
+                f"the data's samples are {tuple(sample)} but {whose} is ({shown})",
+                path=("inputs", name) if several else ("input",),
+            )
+            raise SpecError([spec.source.attach(diag)])
+    sample = tuple(int(d) for d in tensors[0].shape[1:])
     splits = (data.train, data.val, data.test)
-    check_token_ids(spec, [s.x for s in splits if s is not None and len(s.x)], ("data",))
+    check_token_ids(
+        spec,
+        [as_inputs(s.x) for s in splits if s is not None and rows(as_inputs(s.x))],
+        ("data",),
+    )
     p = plan(concrete(spec, binding) if binding else spec)
     ints = tuple(d for d in p.output.shape if isinstance(d, int))
     if len(ints) != len(p.output.shape):
@@ -66,28 +94,42 @@ def check_fit(spec: Spec, settings: TrainSpec, data: DatasetLike) -> tuple[Plan,
     objective = make_objective(spec, settings, ints, sample, y, data.num_classes)
     if y is not None:  # the other splits' labels must fit too
         for split in (data.val, data.test):
-            if split is not None and int(split.x.shape[0]) > 0:
+            if split is not None and rows(as_inputs(split.x)) > 0:
                 make_objective(spec, settings, ints, sample, split.y, objective.num_classes)
     return p, objective
 
 
-def check_token_ids(spec: Spec, tensors: list[torch.Tensor], where: tuple[str, ...]) -> None:
-    """Token ids must index every embedding fed by the input: an id >= num_embeddings would
-    stop training (or prediction) half-way with torch's "index out of range"."""
-    if spec.input.dtype != "int64" or not tensors:
+def check_token_ids(spec: Spec, tensors: Sequence[Inputs], where: tuple[str, ...]) -> None:
+    """Token ids must index every embedding fed by an int64 input: an id >= num_embeddings
+    would stop training (or prediction) half-way with torch's "index out of range".
+    ``tensors``: splits or batches, each one tensor or a tuple (one per input, in order)."""
+    if not tensors:
         return
+    for position, (name, input_) in enumerate(spec.inputs.items()):
+        if input_.dtype != "int64":
+            continue
+        ids = [as_tuple(x)[position] for x in tensors]
+        ids = [t for t in ids if t.numel()]
+        if ids:
+            _check_ids(spec, name, ids, where)
+
+
+def _check_ids(spec: Spec, name: str, ids: list[torch.Tensor], where: tuple[str, ...]) -> None:
     sizes = [
         (layer.name, getattr(layer.config, "num_embeddings", None))
         for layer in spec.layers
-        if layer.type == "embedding" and "input" in layer.inputs
+        if layer.type == "embedding" and name in layer.inputs
     ]
-    low = min(int(x.min()) for x in tensors)
-    high = max(int(x.max()) for x in tensors)
-    for name, size in sizes:
+    if not sizes:
+        return
+    low = min(int(x.min()) for x in ids)
+    high = max(int(x.max()) for x in ids)
+    for layer, size in sizes:
         if isinstance(size, int) and (high >= size or low < 0):
+            whose = f"input {name!r}'s token ids" if spec.several_inputs else "token ids"
             diag = Diagnostic(
                 "shape",
-                f"the data's token ids run from {low} to {high}, but embedding {name!r} has "
+                f"the data's {whose} run from {low} to {high}, but embedding {layer!r} has "
                 f"num_embeddings {size} (ids 0 to {size - 1})",
                 path=where,
                 hints=(f"set num_embeddings to at least {high + 1}, or use fewer tokens",),
@@ -99,7 +141,7 @@ def check_run_settings(
     spec: Spec, settings: TrainSpec, data: DatasetLike, device: torch.device
 ) -> None:
     stopping = settings.early_stopping
-    has_val = data.val is not None and int(data.val.x.shape[0]) > 0
+    has_val = data.val is not None and rows(as_inputs(data.val.x)) > 0
     if stopping is not None and stopping.monitor.startswith("val_") and not has_val:
         diag = Diagnostic(
             "invalid-value",
@@ -127,10 +169,10 @@ def check_shards(
         return
     problem: tuple[str, tuple[str, ...], tuple[str, ...]] | None = None
     for name, split in (("val", data.val), ("test", data.test)):
-        rows = int(split.x.shape[0]) if split is not None else 0
-        if 0 < rows < world.size:
+        count = rows(as_inputs(split.x)) if split is not None else 0
+        if 0 < count < world.size:
             problem = (
-                f"the {name} split has {rows} sample(s), fewer than the {world.size} processes "
+                f"the {name} split has {count} sample(s), fewer than the {world.size} processes "
                 "that evaluate it in parts",
                 ("make the split larger (data.split), or train on fewer processes",),
                 ("data",),
@@ -157,7 +199,7 @@ def check_same_data(spec: Spec, data: DatasetLike, world: World) -> None:
     if not world.distributed:
         return
     splits = (data.train, data.val, data.test)
-    sizes = [int(s.x.shape[0]) if s is not None else 0 for s in splits]
+    sizes = [rows(as_inputs(s.x)) if s is not None else 0 for s in splits]
     found = world.gather_rows(sizes)
     if any(row != found[0] for row in found):
         shown = "; ".join(

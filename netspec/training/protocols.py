@@ -17,16 +17,21 @@ if TYPE_CHECKING:
 
 
 class SplitLike(Protocol):
-    """One split as whole tensors: ``x`` (n, *input); ``y`` (n, ...) targets."""
+    """One split as whole tensors: ``x`` (n, *input), or for a model with several inputs a
+    tuple of such tensors, one per input in the spec's declared order; ``y`` (n, ...)
+    targets."""
 
     @property
-    def x(self) -> torch.Tensor: ...
+    def x(self) -> torch.Tensor | tuple[torch.Tensor, ...]: ...
 
     @property
     def y(self) -> torch.Tensor: ...
 
 
 class StandardizerLike(Protocol):
+    """The input scaling saved with the run (netspec.data's Standardizer, or Standardizers
+    for several inputs: each input's tensors under ``<input>.mean`` and so on)."""
+
     def to_tensors(self) -> dict[str, torch.Tensor]: ...
 
 

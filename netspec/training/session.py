@@ -17,6 +17,7 @@ from netspec.errors import Diagnostic, SpecError
 from netspec.plan import Plan
 from netspec.spec.load import Spec, SpecSource, load_spec, load_spec_text
 from netspec.spec.sections import TrainSpec, monitored
+from netspec.training.batches import as_inputs, rows
 from netspec.training.device import pick_device
 from netspec.training.distributed import World, agreeing, joined, launched
 from netspec.training.losses import Objective
@@ -249,7 +250,7 @@ def setup_text(
         f", warmup {sched.warmup_epochs} epoch(s)" if sched.warmup_epochs else ""
     )
     stopping = settings.early_stopping
-    has_val = data.val is not None and int(data.val.x.shape[0]) > 0
+    has_val = data.val is not None and rows(as_inputs(data.val.x)) > 0
     monitor, mode = monitored(settings, has_val=has_val)
     lines = [
         f"Data:       {data.describe()}",
