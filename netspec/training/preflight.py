@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from netspec.backend.resolve import resolved
 from netspec.dims import format_shape
 from netspec.errors import Diagnostic, SpecError
-from netspec.plan import Plan, concrete, plan
+from netspec.plan import Plan, concrete, plan, settled
 from netspec.spec.load import Spec
 from netspec.spec.sections import TrainSpec
 from netspec.training.batches import Inputs, as_inputs, as_tuple, rows
@@ -117,7 +117,7 @@ def check_token_ids(spec: Spec, tensors: Sequence[Inputs], where: tuple[str, ...
 def _check_ids(spec: Spec, name: str, ids: list[torch.Tensor], where: tuple[str, ...]) -> None:
     sizes = [
         (layer.name, getattr(layer.config, "num_embeddings", None))
-        for layer in spec.layers
+        for layer in settled(spec).layers  # a size read from input.shape is known there
         if layer.type == "embedding" and name in layer.inputs
     ]
     if not sizes:
