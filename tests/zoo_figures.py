@@ -28,4 +28,16 @@ PUBLISHED: dict[str, Published] = {
     "resnet50": Published(25_557_032, 4_089_184_256, 4.09),
     "vgg16": Published(138_357_544, 15_470_264_320, 15.47),
     "densenet121": Published(7_978_856, 2_834_161_664, 2.83),
+    "mobilenet_v2": Published(3_504_872, 300_774_272, 0.30, equal_output=True),
+    "efficientnet_b0": Published(5_288_548, 385_814_752, 0.39, equal_output=True),
+    "vit_b_16": Published(86_567_656, 17_563_828_224, 17.56, equal_output=True),
+    # No torchvision figure: the parameter count is the paper's architecture (Fig. 1) with
+    # biased convolutions, as counted by the plain-PyTorch reference in tests/test_zoo_vision.py.
+    "unet": Published(
+        31_030_658,
+        150_428_424_448,
+        source="Ronneberger et al. 2015 (plain-PyTorch reference in tests)",
+        equal_output=True,
+        outputs=((2, 388, 388),),
+    ),
 }
