@@ -55,12 +55,12 @@ def main() -> int:
     floor = best_wall([sys.executable, "-c", "pass"], runs)
     print(f"netspec summary of the model gallery: {sys.executable}, best of {runs} run(s)")
     header = (
-        f"{'spec':<14}{'layers':>7}{'params':>14}{'MACs':>10}"
+        f"{'spec':<16}{'layers':>7}{'params':>14}{'MACs':>10}"
         f"{'wall (best)':>14}{'target':>9}{'':>8}"
     )
     print(header)
     print("-" * len(header))
-    print(f"{'python -c pass':<45}{floor:>12.3f} s   (interpreter start-up, for scale)")
+    print(f"{'python -c pass':<47}{floor:>12.3f} s   (interpreter start-up, for scale)")
     missed = 0
     for path in specs:
         command = [sys.executable, "-m", "netspec", "summary"]
@@ -71,7 +71,7 @@ def main() -> int:
             verdict = "(quick)"
         missed += verdict == "MISSED"
         row = (
-            f"{path.stem:<14}{len(summary['layers']):>7}{summary['total_params']:>14,}"
+            f"{path.stem:<16}{len(summary['layers']):>7}{summary['total_params']:>14,}"
             f"{summary['macs'] / 1e9:>8.2f} G{wall:>12.3f} s{f'< {TARGET_S:g} s':>9}{verdict:>8}"
         )
         print(row)
