@@ -44,16 +44,30 @@ def meta_counts(model: nn.Module, shape: tuple[int, ...]) -> tuple[int, int]:
     return sum(t.numel() for t in model.parameters()), counter.get_total_flops() // 2
 
 
-def randomize_norms(model: nn.Module) -> None:
-    """Batch and layer norms that are not the identity in eval mode."""
+def randomize_layer_norms(model: nn.Module) -> None:
+    """Layer norms that are not the identity."""
     for module in model.modules():
-        if isinstance(module, nn.BatchNorm2d | nn.LayerNorm):
+        if isinstance(module, nn.LayerNorm):
             nn.init.uniform_(module.weight, 0.5, 1.5)
             nn.init.normal_(module.bias, std=0.1)
-        if isinstance(module, nn.BatchNorm2d):
-            buffers = dict(module.named_buffers())
-            buffers["running_mean"].normal_(std=0.1)
-            buffers["running_var"].uniform_(0.5, 1.5)
+
+
+def calibrate_norms(model: nn.Module, x: torch.Tensor) -> None:
+    """Batch norms whose running statistics are those of ``x`` as it flows through the
+    model, with weights in [0.5, 2] and biases of std 1: each norm's output then reaches
+    every part of the activations that follow (a few percent of ReLU6's inputs exceed 6,
+    so a plain ReLU in its place changes the output), and the signal neither dies out nor
+    explodes through the depth."""
+    norms = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    for norm in norms:
+        norm.momentum = 1.0  # the running statistics become the batch's
+    model.train()
+    with torch.no_grad():
+        model(x)
+    for norm in norms:
+        norm.momentum = 0.1
+        nn.init.uniform_(norm.weight, 0.5, 2.0)
+        nn.init.normal_(norm.bias, std=1.0)
 
 
 def load_mapped(
@@ -186,7 +200,7 @@ def test_mobilenet_v2_reference_counts_the_published_params_and_macs() -> None:
 def test_mobilenet_v2_computes_what_torchvision_layout_computes() -> None:
     torch.manual_seed(0)
     reference = MobileNetV2()
-    randomize_norms(reference)
+    calibrate_norms(reference, torch.randn(4, 3, 48, 48))
     # A small image keeps this fast; every layer of the 224x224 model is still used, and the
     # last stages still have 2x2 maps, so every weight of their 3x3 kernels matters.
     spec = netspec.load_spec(ZOO / "mobilenet_v2.yaml", overrides=["input=[3, 48, 48]"])
@@ -213,7 +227,8 @@ class SqueezeExcitation(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         scale = self.fc2(self.activation(self.fc1(self.avgpool(x))))
-        return x * self.scale_activation(scale)
+        gate: torch.Tensor = self.scale_activation(scale)  # (N, C, 1, 1)
+        return x * gate
 
 
 class StochasticDepth(nn.Module):
@@ -347,7 +362,7 @@ def test_efficientnet_b0_has_torchvision_stochastic_depth() -> None:
 def test_efficientnet_b0_computes_what_torchvision_layout_computes() -> None:
     torch.manual_seed(0)
     reference = EfficientNetB0()
-    randomize_norms(reference)
+    calibrate_norms(reference, torch.randn(4, 3, 48, 48))
     # 48x48: the last stages' maps are 2x2, so the 5x5 kernels' outer taps are used too
     spec = netspec.load_spec(ZOO / "efficientnet_b0.yaml", overrides=["input=[3, 48, 48]"])
     model = netspec.build_model(spec, seed=1)
@@ -391,7 +406,7 @@ class Encoder(nn.Module):
         super().__init__()
         self.pos_embedding = nn.Parameter(torch.empty(1, positions, hidden).normal_(std=0.02))
         self.dropout = nn.Dropout(0.0)
-        blocks = OrderedDict(
+        blocks: OrderedDict[str, nn.Module] = OrderedDict(
             (f"encoder_layer_{i}", EncoderBlock(hidden, heads, mlp)) for i in range(depth)
         )
         self.layers = nn.Sequential(blocks)
@@ -469,7 +484,7 @@ def test_vit_computes_what_torchvision_layout_computes() -> None:
     torch.manual_seed(0)
     reference = VisionTransformer(**SMALL_VIT)
     nn.init.normal_(reference.class_token, std=0.5)  # torchvision starts it at zeros
-    randomize_norms(reference)
+    randomize_layer_norms(reference)
     overrides = [f"vars.{k}={v}" for k, v in SMALL_VIT.items()]
     spec = netspec.load_spec(ZOO / "vit_b_16.yaml", overrides=overrides)
     model = netspec.build_model(spec, seed=1)
