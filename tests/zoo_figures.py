@@ -56,4 +56,16 @@ PUBLISHED: dict[str, Published] = {
         sizes={"S": 32, "T": 32},
         outputs=((32, 512),),
     ),
+    "mobilenet_v2": Published(3_504_872, 300_774_272, 0.30, equal_output=True),
+    "efficientnet_b0": Published(5_288_548, 385_814_752, 0.39, equal_output=True),
+    "vit_b_16": Published(86_567_656, 17_563_828_224, 17.56, equal_output=True),
+    # No torchvision figure: the parameter count is the paper's architecture (Fig. 1) with
+    # biased convolutions, as counted by the plain-PyTorch reference in tests/test_zoo_vision.py.
+    "unet": Published(
+        31_030_658,
+        150_428_424_448,
+        source="Ronneberger et al. 2015 (plain-PyTorch reference in tests)",
+        equal_output=True,
+        outputs=((2, 388, 388),),
+    ),
 }
