@@ -130,7 +130,7 @@ def _display_names(layer: LayerType[Any]) -> dict[str, str]:
 
 def _argument_table(layer: LayerType[Any]) -> list[str]:
     fields = layer.config.model_fields
-    if not fields:
+    if not fields and not layer.reference_inputs:
         return ["No arguments."]
     shown = _display_names(layer)
     spellings: dict[str, list[str]] = {}
@@ -154,7 +154,15 @@ def _argument_table(layer: LayerType[Any]) -> list[str]:
             doc,
         ]
         rows.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    for name in layer.reference_inputs:  # a layer name that becomes one more input
+        doc = layer.field_docs.get(name) or REFERENCE_DOC
+        rows.append(
+            "| " + " | ".join(_cell(c) for c in (f"`{name}`", "a layer name", "", "", doc)) + " |"
+        )
     return rows
+
+
+REFERENCE_DOC = "an earlier layer (or input), resolved like `from`: its output is the next input"
 
 
 def _cell(text: str) -> str:

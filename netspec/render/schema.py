@@ -145,7 +145,8 @@ def _dim_schema() -> dict[str, Any]:
 
 
 def _config_def(layer: registry.LayerType[Any], defs: dict[str, Any]) -> str:
-    key = layer.config.__name__
+    # A layer with reference arguments gets a definition of its own (its config may be shared).
+    key = layer.config.__name__ + ("_" + layer.name if layer.reference_inputs else "")
     if key in defs:
         return f"#/$defs/{key}"
     schema = layer.config.model_json_schema(ref_template="#/$defs/{model}")
@@ -157,6 +158,8 @@ def _config_def(layer: registry.LayerType[Any], defs: dict[str, Any]) -> str:
         if spelling not in props:
             props[spelling] = props[fname]
     props.update(_COMMON)
+    for name in layer.reference_inputs:  # center_crop's `like`: a layer name, not a config
+        props[name] = {"type": "string", "description": "the name of an earlier layer"}
     props["type"] = {"type": "string"}
     # Aliased fields may be required under any spelling, so "required" is left to netspec.
     schema.pop("required", None)
