@@ -27,6 +27,9 @@ from netspec.spec.exprs import (
         ("-(c - 40)", 8),
         ("(c + 1) * 2", 66),
         ("0.5 * c", 16.0),
+        ("max(1, c // 64)", 1),
+        ("min(c, 8, 100)", 8),
+        ("max(c / 2, 3)", 16.0),
     ],
 )
 def test_arithmetic(text: str, value: float) -> None:
@@ -46,6 +49,11 @@ def test_arithmetic(text: str, value: float) -> None:
         "f(c)",
         "'a' + 'b'",
         "lambda: 1",
+        "max(c)",  # max of one number is a typo
+        "max(*c)",
+        "max(c, key=c)",
+        "max([c, 1])",
+        "abs(c)",
     ],
 )
 def test_everything_else_is_refused(text: str) -> None:
@@ -116,6 +124,23 @@ def test_a_size_that_is_not_there_or_not_a_number_is_a_shape_error(
 def test_check_reports_what_is_known_without_shapes(text: str, message: str) -> None:
     with pytest.raises(ExpressionError, match=message):
         check(text, {"width": 3})
+
+
+def test_max_of_input_shape_is_deferred_and_resolved() -> None:
+    text = """
+input: [3, 8, 8]
+blocks:
+  squeeze:
+    layers:
+      - conv2d: {filters: "${max(1, input.shape[0] // 4)}", kernel_size: 1}
+layers:
+  - squeeze
+  - conv2d: {filters: 16, kernel_size: 1}
+  - squeeze
+"""
+    import netspec
+
+    assert [layer.out.shape[0] for layer in netspec.plan(text).layers] == [1, 16, 4]
 
 
 def test_check_accepts_input_shape_arithmetic() -> None:

@@ -1,9 +1,10 @@
 """``${...}`` substitution with a small, safe arithmetic evaluator (never ``eval``).
 
 Allowed: int and float literals, names (vars and block parameters), ``+ - * / // %``, unary
-minus, parentheses, and one more form: ``input.shape[i]`` (an int ``i``, negative allowed),
-the per-sample sizes of the tensor that flows into the enclosing block. Anything else (calls,
-other attributes and subscripts, ``**``) is refused.
+minus, parentheses, ``max(a, b, ...)`` and ``min(a, b, ...)`` (torchvision's widths are
+written ``max(1, c // 4)``), and one more form: ``input.shape[i]`` (an int ``i``, negative
+allowed), the per-sample sizes of the tensor that flows into the enclosing block. Anything
+else (other calls, other attributes and subscripts, ``**``) is refused.
 
 Sizes are known only once shapes are inferred (plan.py), after expansion. So a string that
 reads ``input.shape``, directly or through a block parameter that does, is kept as written:
@@ -169,12 +170,21 @@ def _eval_node(
         if abs(result) > MAX_MAGNITUDE or result != result:  # too large, or NaN
             raise ExpressionError(f"${{{text}}} gives a number out of range")
         return result
+    call = _function_call(node)
+    if call is not None:
+        name, args = call
+        values = [_number(_eval_node(a, scope, text, suggest, reader), text) for a in args]
+        return _FUNCTIONS[name](values)
     if isinstance(node, ast.Subscript):
         index = _shape_index(node, text)
         if reader is None:
             raise NeedsShape
         return reader.size(index, text)
     raise _unsupported(node, text)
+
+
+_FUNCTIONS: dict[str, Callable[[list[Any]], Any]] = {"max": max, "min": min}
+"""The only calls: on two or more numbers, never on anything a spec could name."""
 
 
 def _lookup(
@@ -225,7 +235,8 @@ def _unsupported(node: ast.expr, text: str) -> ExpressionError:
         )
     return ExpressionError(
         f"unsupported syntax in ${{{text}}}",
-        hint="only numbers, names, input.shape[i], + - * / // % and parentheses are allowed",
+        hint="only numbers, names, input.shape[i], + - * / // %, parentheses, and max(a, b) "
+        "and min(a, b) are allowed",
     )
 
 
@@ -263,8 +274,22 @@ def _check_node(
     elif isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
         _check_node(node.left, scope, text, suggest)
         _check_node(node.right, scope, text, suggest)
+    elif (call := _function_call(node)) is not None:
+        for arg in call[1]:
+            _check_node(arg, scope, text, suggest)
     else:
         raise _unsupported(node, text)
+
+
+def _function_call(node: ast.expr) -> tuple[str, list[ast.expr]] | None:
+    """``max(a, b, ...)`` or ``min(...)`` with two or more plain arguments: (name, arguments)."""
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)):
+        return None
+    if node.func.id not in _FUNCTIONS or len(node.args) < 2 or node.keywords:
+        return None
+    if any(isinstance(a, ast.Starred) for a in node.args):
+        return None
+    return node.func.id, node.args
 
 
 def resolve(value: Deferred, shape_of: ShapeOf, suggest: Suggestions | None = None) -> Any:
