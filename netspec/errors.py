@@ -44,6 +44,10 @@ ERROR_CODES: dict[str, str] = {
     "missing-extra": "an optional feature needs a package that is not installed",
     "cannot-write": "an output file or directory cannot be written",
     "unused-layer": "(warning) a layer whose output feeds nothing: computed, then discarded",
+    "padding-dropped": "(warning) a layer that honours padding gets a tensor computed from a "
+    "padded input through a layer that dropped the mask",
+    "unused-input": "(warning) a model input (of `inputs:`) that no layer reads and no output "
+    "returns",
     "runtime-check": "(warning) a limit only the running model can check, such as a symbolic "
     "sequence length against positional_encoding's max_len",
     "data": "the training data cannot be used: a missing data file or column, NaN or "

@@ -7,7 +7,7 @@ nothing. The first shape error stops planning; it names the layer and both shape
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -69,11 +69,17 @@ class Plan:
         return next(iter(self.inputs.values()))
 
     @property
+    def output_names(self) -> tuple[str, ...]:
+        """What the forward returns: `outputs:`, else the last layer (else the first input)."""
+        if self.outputs:
+            return self.outputs
+        return (self.layers[-1].name,) if self.layers else tuple(self.inputs)[:1]
+
+    @property
     def output_tensors(self) -> tuple[Tensor, ...]:
         found = {layer.name: layer.out for layer in self.layers}
         found.update(self.inputs)
-        names = self.outputs or ((self.layers[-1].name,) if self.layers else (INPUT_NAME,))
-        return tuple(found[name] for name in names)
+        return tuple(found[name] for name in self.output_names)
 
     @property
     def output(self) -> Tensor:
@@ -143,6 +149,12 @@ def _plan(spec: Spec) -> Plan:
             inferred = layer_type.infer(config, ins)
             tie = getattr(config, "tie", None)
             if tie is not None:
+                if tie not in planned:  # `tie` resolved to a model input
+                    raise ShapeError(
+                        f"tie names {tie!r}, an input, which has no weight to share",
+                        hint="tie to an embedding (or dense) layer",
+                        field="tie",
+                    )
                 inferred = ties.shared(layer_type, config, ins, inferred, planned[tie])
         except ShapeError as exc:
             raise SpecError([_shape_diagnostic(spec, layer, ins, exc)]) from None
@@ -167,6 +179,7 @@ def _plan(spec: Spec) -> Plan:
             tie,
         )
     pad_ids = {n: s.pad_id for n, s in spec.inputs.items() if s.pad_id is not None}
+    _check_pad_ids(spec, pad_ids, planned.values())
     return Plan(
         spec.name,
         inputs,
@@ -239,6 +252,25 @@ def _with_reads(
 
 def _tensor_words(ref: str) -> str:
     return "the network input" if ref == INPUT_NAME else f"the output of {ref!r}"
+
+
+def _check_pad_ids(spec: Spec, pad_ids: Mapping[str, int], layers: Iterable[PlannedLayer]) -> None:
+    """A padding id must be a token the embeddings reading that input can look up."""
+    for layer in layers:
+        vocabulary = getattr(layer.config, "num_embeddings", None)
+        for ref in layer.inputs:
+            pad = pad_ids.get(ref)
+            if pad is not None and isinstance(vocabulary, int) and pad >= vocabulary:
+                base: YPath = ("inputs", ref) if spec.several_inputs else ("input",)
+                path = (*base, "pad_id")
+                diag = Diagnostic(
+                    "invalid-value",
+                    f"pad_id {pad} is no token of embedding {layer.name!r}, which has "
+                    f"num_embeddings {vocabulary} (ids 0 to {vocabulary - 1})",
+                    path=path if path in spec.source.values else base,
+                    hints=("padding is usually id 0",),
+                )
+                raise SpecError([spec.source.attach(diag)])
 
 
 def _over(value: Dim, limit: int) -> bool:
@@ -329,8 +361,19 @@ def warnings(spec: Spec, p: Plan) -> list[Diagnostic]:
     that only the running model can check (a layer type's ``runtime_check``)."""
     used = {ref for layer in p.layers for ref in layer.inputs}
     used.update(layer.tie for layer in p.layers if layer.tie is not None)
-    outputs = set(p.outputs or ((p.layers[-1].name,) if p.layers else ()))
+    outputs = set(p.output_names)
     found = []
+    for name in p.inputs:
+        if name not in used and name not in outputs:
+            diag = Diagnostic(
+                "unused-input",
+                f"input {name!r} feeds no layer and is no output: the model takes it and "
+                "ignores it",
+                path=("inputs", name),
+                hints=("read it in a `from`, or remove it",),
+                severity="warning",
+            )
+            found.append(spec.source.attach(diag, key=True))
     for layer, layer_spec in zip(p.layers, spec.layers, strict=True):
         if layer.name not in used and layer.name not in outputs:
             diag = Diagnostic(
@@ -353,7 +396,40 @@ def warnings(spec: Spec, p: Plan) -> list[Diagnostic]:
                 severity="warning",
             )
             found.append(spec.source.attach(diag))
+    found += _dropped_padding(spec, p)
     return found
+
+
+def _dropped_padding(spec: Spec, p: Plan) -> list[Diagnostic]:
+    """A layer that honours padding, fed from a padded input through a layer that dropped
+    the mask (a concat, a class token): it attends to the padding, which `pad_id` was meant
+    to prevent."""
+    if not p.pad_ids:
+        return []
+    padded = set(p.pad_ids)  # tensors computed from a padded input
+    for layer, layer_spec in zip(p.layers, spec.layers, strict=True):
+        lost = [
+            ref
+            for ref, t in zip(layer.inputs, layer.in_tensors, strict=True)
+            if ref in padded and t.padding is None
+        ]
+        if lost and registry.get(layer.type).takes_padding:
+            diag = Diagnostic(
+                "padding-dropped",
+                f"layer {layer.name!r} ({layer.type}) honours padding, but its input "
+                f"{lost[0]!r} no longer carries the mask of a `pad_id`: it treats the "
+                "padded positions as real ones",
+                path=layer_spec.path,
+                hints=(
+                    "a layer that changes the sequence positions (concat, class_token, "
+                    "select, slice, pooling, reshape) drops the mask; keep it before them",
+                ),
+                severity="warning",
+            )
+            return [spec.source.attach(diag)]  # the first: the layers after it follow from it
+        if any(ref in padded for ref in layer.inputs):
+            padded.add(layer.name)
+    return []
 
 
 def settled(spec: Spec) -> Spec:

@@ -19,6 +19,8 @@ NO_FILE_EXAMPLE = {
     "file-not-found",
     "budget",
     "unused-layer",
+    "unused-input",
+    "padding-dropped",
     "runtime-check",
     "missing-extra",
     "cannot-write",

@@ -400,3 +400,92 @@ def test_a_bad_like_points_at_its_value(like: str, code: str, message: str) -> N
     (d,) = error(text).diagnostics
     assert (d.code, d.location.line) == (code, 6)
     assert message in d.message
+
+
+# --- review findings: each a user mistake or edge that must stay a clean diagnostic ----------
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "message"),
+    [
+        (
+            "input: {shape: [4], dtype: int64}\nlayers:\n"
+            "  - embedding: {num_embeddings: 9, embedding_dim: 4, name: tok}\n"
+            "  - dense: {units: 9, tie: input}\n",
+            "shape",
+            "an input, which has no weight",
+        ),
+        (
+            "input: {shape: [4], dtype: int64, pad_id: 50}\nlayers:\n"
+            "  - embedding: {num_embeddings: 10, embedding_dim: 4}\n",
+            "invalid-value",
+            "pad_id 50 is no token",
+        ),
+        (
+            "inputs: {a: [8], b: [16]}\nlayers:\n"
+            "  - dense: {units: 4, from: b}\n"
+            '  - dense: {units: "${input.shape[0]}"}\n',
+            "bad-expression",
+            "has no `input` at top level",
+        ),
+        (
+            "inputs: {a: [8], b: [4]}\nlayers:\n  - dense: {units: 8, name: b, repeat: 2}\n",
+            "duplicate-name",
+            "'b' is already used",
+        ),
+        ("inputs: {input: [8]}\nlayers: [relu]\n", "invalid-name", "'input' names a spec's"),
+        (
+            "input: [4]\nblocks:\n  blk: {layers: [dense: 4, relu]}\n"
+            "layers: [{blk: null, repeat: 2}]\noutputs: [blk_1, blk_1.relu_0]\n",
+            "invalid-value",
+            "outputs names 'blk_1.relu_0' twice",
+        ),
+    ],
+)
+def test_edges_found_in_review_are_diagnostics(text: str, code: str, message: str) -> None:
+    diags = error(text).diagnostics
+    assert any(d.code == code and message in d.message for d in diags), [
+        (d.code, d.message) for d in diags
+    ]
+
+
+def test_outputs_take_vars_like_from() -> None:
+    p = netspec.plan(
+        "vars: {head: a}\ninput: [4]\noutputs: ['${head}']\nlayers:\n"
+        "  - dense: {units: 3, name: a}\n  - dense: 2\n"
+    )
+    assert p.outputs == ("a",)
+
+
+def test_an_input_nothing_reads_is_a_warning() -> None:
+    text = "inputs: {x: [8], z: [4]}\nlayers: [dense: 2]\n"
+    spec = netspec.load_spec(text)
+    (d,) = warnings(spec, netspec.plan(spec))
+    assert (d.code, d.severity, d.location.line) == ("unused-input", "warning", 1)
+
+
+def test_a_mask_dropped_before_attention_is_a_warning() -> None:
+    text = """
+input: {shape: [T], dtype: int64, pad_id: 0}
+layers:
+  - embedding: {num_embeddings: 20, embedding_dim: 8, name: e1}
+  - embedding: {num_embeddings: 20, embedding_dim: 8, from: input, name: e2}
+  - concat: {from: [e1, e2], dim: -1}
+  - transformer_encoder: {num_heads: 2}
+  - sequence_pool
+"""
+    spec = netspec.load_spec(text)
+    (d,) = warnings(spec, netspec.plan(spec))
+    assert (d.code, d.location.line) == ("padding-dropped", 7)
+    kept = text.replace("concat: {from: [e1, e2], dim: -1}", "add: {from: [e1, e2]}")
+    spec = netspec.load_spec(kept)
+    assert warnings(spec, netspec.plan(spec)) == []
+
+
+def test_onnx_names_an_output_that_is_also_an_input_apart(tmp_path: pathlib.Path) -> None:
+    import onnx
+
+    text = "inputs: {x: [8], y: [8]}\noutputs: [y, dense_0]\nlayers: [dense: {units: 4, from: x}]\n"
+    build_directory(netspec.load_spec(text), tmp_path, seed=0, formats=("onnx",))
+    graph = onnx.load(str(tmp_path / "model.onnx")).graph
+    assert [o.name for o in graph.output] == ["y_output", "dense_0"]

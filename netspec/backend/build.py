@@ -95,9 +95,7 @@ def argument_names(p: Plan) -> dict[str, str]:
 
 def output_names(p: Plan) -> tuple[str, ...]:
     """What the forward returns: `outputs:`, else the last layer (or the input)."""
-    if p.outputs:
-        return p.outputs
-    return (p.layers[-1].name,) if p.layers else (next(iter(p.inputs)),)
+    return p.output_names
 
 
 def instantiate(value: Any) -> Any:

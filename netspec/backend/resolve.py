@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from netspec.errors import netspec_bug
+from netspec.layers import registry
 from netspec.plan import settled
 from netspec.spec.load import LayerSpec, Spec
 from netspec.spec.names import INPUT_NAME
@@ -87,13 +88,21 @@ def _entries(
             i = end + 1
             continue
         entry = _head(layer, prefix, previous, residuals)
-        if layer.config is None:
-            raise netspec_bug(f"layer {layer.name!r} has no config after settled()")
-        entry.update(layer.config.model_dump(mode="json"))
+        entry.update(_arguments(layer))
         out.append(entry)
         previous = layer.name
         i += 1
     return out
+
+
+def _arguments(layer: LayerSpec) -> dict[str, Any]:
+    """Every argument, less the unset optional references (`tie: null` on every dense)."""
+    config = layer.config
+    if config is None:
+        raise netspec_bug(f"layer {layer.name!r} has no config after settled()")
+    dumped = config.model_dump(mode="json")
+    optional = registry.get(layer.type).layer_references
+    return {k: v for k, v in dumped.items() if not (v is None and k in optional)}
 
 
 def _residual_owner(name: str, prefix: str, residuals: set[str]) -> str | None:

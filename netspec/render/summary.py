@@ -32,7 +32,7 @@ def summary_json(p: Plan, batch_size: int) -> dict[str, Any]:
         ],
         "outputs": [
             {"name": name, "shape": _shape_json(t.shape)}
-            for name, t in zip(_output_names(p), p.output_tensors, strict=True)
+            for name, t in zip(p.output_names, p.output_tensors, strict=True)
         ],
         "total_params": p.total_params,
         "trainable_params": p.trainable_params,
@@ -47,10 +47,6 @@ def summary_json(p: Plan, batch_size: int) -> dict[str, Any]:
 
 def _shape_json(shape: Shape) -> list[int | str | None]:
     return [None, *(dims.to_json(d) for d in shape)]
-
-
-def _output_names(p: Plan) -> tuple[str, ...]:
-    return p.outputs or ((p.layers[-1].name,) if p.layers else tuple(p.inputs)[:1])
 
 
 def _layer_json(layer: PlannedLayer) -> dict[str, Any]:
@@ -139,7 +135,7 @@ def _ends(p: Plan) -> str:
     outs = p.output_tensors
     if len(outs) == 1:
         return f"{ins} -> output {format_shape(outs[0].shape)}"
-    names = _output_names(p)
+    names = p.output_names
     pairs = ", ".join(
         f"{printable(n)} {format_shape(t.shape)}" for n, t in zip(names, outs, strict=True)
     )

@@ -40,6 +40,7 @@ _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 # Names model.py's forward uses itself: an input (an argument of forward) must not shadow them.
 _GENERATED_CODE_NAMES = frozenset({"torch", "nn", "F", "math", "super", "operator"})
 _EACH_USE = ""  # the input_ref of a block parameter's default: the input of each use
+_NO_INPUT = "\0"  # top level of a spec with `inputs:`: `input` names nothing there
 
 
 @dataclass(frozen=True)
@@ -293,6 +294,15 @@ class _Expander:
         return names
 
     def _valid_input_name(self, key: Any) -> bool:
+        if key == INPUT_NAME:
+            self.error(
+                "invalid-name",
+                "'input' names a spec's one input (`input:`); under `inputs:` give each input "
+                "a name of its own",
+                ("inputs", key),
+                key=True,
+            )
+            return False
         bad = (
             not isinstance(key, str)
             or not _IDENT.match(key)
@@ -314,13 +324,14 @@ class _Expander:
 
     def _outputs(self, scope: _Scope, last: str) -> tuple[str, ...]:
         """`outputs:` resolved like `from` (default: the last layer)."""
-        raw = self.data.get("outputs")
-        if raw is None:
+        if self.data.get("outputs") is None:
             return (last,)
-        if isinstance(raw, list) and len(set(map(str, raw))) != len(raw):
-            self.error("invalid-value", "outputs names a layer twice", ("outputs",))
+        raw = self.interpolate(self.data["outputs"], ("outputs",), self.vars)
         self.current_name = None
         found = self.references(raw, ("outputs",), scope)
+        if found and len(set(found)) != len(found):  # two spellings may name one layer
+            twice = next(name for name in found if found.count(name) > 1)
+            self.error("invalid-value", f"outputs names {twice!r} twice", ("outputs",))
         return found or (last,)
 
     def _misspelt(self, wanted: str) -> bool:
@@ -460,6 +471,18 @@ class _Expander:
         except ExpressionError as exc:
             self._expression_error(exc, value, path)
             return value
+        if input_ref == _NO_INPUT:
+            self.error(
+                "bad-expression",
+                f"{value!r} reads input.shape, but a spec with `inputs:` has no `input` at "
+                "top level",
+                path,
+                hints=(
+                    "input.shape reads a block's input: inside a block it means the tensor "
+                    "the block is used on",
+                ),
+            )
+            return value
         if input_ref is None:
             self.error(
                 "bad-expression",
@@ -563,6 +586,11 @@ class _Expander:
         )
         if sources is None:  # reported; carry on so later references to this layer resolve
             sources = ()
+        if name is not None and repeat > 1 and name in scope.names:
+            self.error(
+                "duplicate-name", f"the name {name!r} is already used", form.at("name", path)
+            )
+            return prev
         for copy in range(repeat):
             local = f"{name}_{copy}" if name is not None and repeat > 1 else name
             inputs = sources if (sources and copy == 0) else (prev,)
@@ -759,7 +787,8 @@ class _Expander:
             out = self._residual(form, qualified, inputs, path, scope, trainable)
         else:
             before = len(self.diags)
-            args = self.interpolate(raw_args, form.args_path, scope.values, scope.input_ref)
+            input_ref = scope.input_ref if scope.has_input_word() else _NO_INPUT
+            args = self.interpolate(raw_args, form.args_path, scope.values, input_ref)
             if len(self.diags) > before:  # a bad ${...}: don't also report its raw text
                 scope.names[local] = qualified
                 return qualified
