@@ -185,7 +185,7 @@ def _plan(spec: Spec) -> Plan:
         inputs,
         tuple(planned.values()),
         spec.outputs,
-        spec.several_inputs,
+        spec.named_inputs,
         pad_ids,
     )
 
@@ -261,7 +261,7 @@ def _check_pad_ids(spec: Spec, pad_ids: Mapping[str, int], layers: Iterable[Plan
         for ref in layer.inputs:
             pad = pad_ids.get(ref)
             if pad is not None and isinstance(vocabulary, int) and pad >= vocabulary:
-                base: YPath = ("inputs", ref) if spec.several_inputs else ("input",)
+                base: YPath = ("inputs", ref) if spec.named_inputs else ("input",)
                 path = (*base, "pad_id")
                 diag = Diagnostic(
                     "invalid-value",
@@ -282,8 +282,8 @@ def _over(value: Dim, limit: int) -> bool:
 
 def _check_inputs(spec: Spec) -> None:
     for name, input_spec in spec.inputs.items():
-        base: YPath = ("inputs", name) if spec.several_inputs else ("input",)
-        what = f"input {name!r}" if spec.several_inputs else "the input"
+        base: YPath = ("inputs", name) if spec.named_inputs else ("input",)
+        what = f"input {name!r}" if spec.named_inputs else "the input"
         shape = input_spec.shape
         for i, d in enumerate(shape):
             if _over(d, MAX_DIM):

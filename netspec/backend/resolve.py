@@ -27,11 +27,11 @@ def resolved(spec: Spec) -> dict[str, Any]:
     out: dict[str, Any] = {"name": spec.name}
     if spec.description:
         out["description"] = spec.description
-    if spec.several_inputs:
+    if spec.named_inputs:
         out["inputs"] = {name: _input(s) for name, s in spec.inputs.items()}
     else:
         out["input"] = _input(spec.input)
-    first = next(iter(spec.inputs)) if spec.several_inputs else INPUT_NAME
+    first = next(iter(spec.inputs)) if spec.named_inputs else INPUT_NAME
     residuals = {layer.name for layer in spec.layers if layer.type == "residual"}
     out["layers"] = _entries(list(spec.layers), "", first, residuals)
     if spec.outputs and spec.outputs != (spec.layers[-1].name,):

@@ -298,7 +298,7 @@ def prepare_inputs(
     names = tuple(spec.inputs)
     scaling = _by_input(standardizers, names)
     if len(names) == 1:
-        path: tuple[str | int, ...] = ("inputs", names[0]) if spec.several_inputs else ("input",)
+        path: tuple[str | int, ...] = ("inputs", names[0]) if spec.named_inputs else ("input",)
         one = _only_array(x, spec, names[0]) if isinstance(x, Mapping) else x
         try:
             return (_prepare(one, spec.input, scaling.get(names[0])),)
@@ -356,7 +356,7 @@ def _only_array(x: Mapping[str, Any], spec: Spec, name: str) -> Any:
         f"the inputs hold {len(x)} arrays ({given}), and none is named {name!r} or 'x'",
         expected=f"an array named {name!r} (or 'x', or a file with one array)",
     )
-    raise _located(spec, problem, ("inputs", name) if spec.several_inputs else ("input",))
+    raise _located(spec, problem, ("inputs", name) if spec.named_inputs else ("input",))
 
 
 def _several_need_names(spec: Spec) -> DataProblem:

@@ -92,7 +92,8 @@ class Spec(BaseModel):
         return next(iter(self.inputs.values()))
 
     @property
-    def several_inputs(self) -> bool:
+    def named_inputs(self) -> bool:
+        """Written as `inputs:` (each input by its name), not as the one `input:`."""
         return len(self.inputs) > 1 or INPUT_NAME not in self.inputs
 
 

@@ -127,7 +127,7 @@ def predict(
     inputs = _prepare(run, spec, x)
     from netspec.training.preflight import check_token_ids
 
-    check_token_ids(spec, [inputs], ("inputs",) if spec.several_inputs else ("input",))
+    check_token_ids(spec, [inputs], ("inputs",) if spec.named_inputs else ("input",))
     target = pick_device(device or "auto")
     model = load_model(run.path).to(target)
     labels = output_names(plan(spec))

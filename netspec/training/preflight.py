@@ -34,14 +34,14 @@ def check_fit(spec: Spec, settings: TrainSpec, data: DatasetLike) -> tuple[Plan,
     x = as_inputs(data.train.x)
     names = tuple(spec.inputs)
     tensors = as_tuple(x)
-    several = spec.several_inputs
+    named = spec.named_inputs
     if len(tensors) != len(names):
         given = f"{len(tensors)} tensor{'s' if len(tensors) != 1 else ''}"
         diag = Diagnostic(
             "shape",
             f"the model has {len(names)} input{'s' if len(names) != 1 else ''} "
             f"({', '.join(names)}), but the data give {given}",
-            path=("inputs",) if several else ("input",),
+            path=("inputs",) if named else ("input",),
             hints=("give a split's x as a tuple with one tensor per input, in declared order",),
         )
         raise SpecError([spec.source.attach(diag)])
@@ -68,11 +68,11 @@ def check_fit(spec: Spec, settings: TrainSpec, data: DatasetLike) -> tuple[Plan,
                 fits = fits and binding.setdefault(str(d), size) == size
         if not fits:
             shown = ", ".join(str(d) for d in declared)
-            whose = f"input {name!r}" if several else "the spec's input"
+            whose = f"input {name!r}" if named else "the spec's input"
             diag = Diagnostic(
                 "shape",
                 f"the data's samples are {tuple(sample)} but {whose} is ({shown})",
-                path=("inputs", name) if several else ("input",),
+                path=("inputs", name) if named else ("input",),
             )
             raise SpecError([spec.source.attach(diag)])
     sample = tuple(int(d) for d in tensors[0].shape[1:])
@@ -126,7 +126,7 @@ def _check_ids(spec: Spec, name: str, ids: list[torch.Tensor], where: tuple[str,
     high = max(int(x.max()) for x in ids)
     for layer, size in sizes:
         if isinstance(size, int) and (high >= size or low < 0):
-            whose = f"input {name!r}'s token ids" if spec.several_inputs else "token ids"
+            whose = f"input {name!r}'s token ids" if spec.named_inputs else "token ids"
             diag = Diagnostic(
                 "shape",
                 f"the data's {whose} run from {low} to {high}, but embedding {layer!r} has "
