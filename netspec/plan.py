@@ -19,7 +19,6 @@ from netspec.layers.registry import LayerConfig, Tensor
 from netspec.spec.exprs import Deferred, ExpressionError, resolve_all
 from netspec.spec.gcpause import gc_paused
 from netspec.spec.load import LayerSpec, Spec, SpecSource, load_spec, validate_config
-from netspec.spec.names import INPUT_NAME
 from netspec.units import format_bytes, format_count
 
 BYTES = {"float32": 4, "int64": 8, "bool": 1}
@@ -228,12 +227,16 @@ def _settle(spec: Spec, layer: LayerSpec, tensors: Mapping[str, Tensor]) -> Laye
         layer.type, args, layer.args_path, layer.primary_path, layer.notes, spec.source
     )
     if isinstance(checked, list):
-        raise SpecError([_with_reads(d, layer, args, tensors) for d in checked])
+        raise SpecError([_with_reads(d, spec, layer, args, tensors) for d in checked])
     return checked
 
 
 def _with_reads(
-    diag: Diagnostic, layer: LayerSpec, args: Mapping[str, object], tensors: Mapping[str, Tensor]
+    diag: Diagnostic,
+    spec: Spec,
+    layer: LayerSpec,
+    args: Mapping[str, object],
+    tensors: Mapping[str, Tensor],
 ) -> Diagnostic:
     """A note on an argument computed from input.shape: what it was written as, what it gave
     and the shape it read (a `filters: 0` the user never wrote needs explaining)."""
@@ -244,14 +247,16 @@ def _with_reads(
             shape = format_shape(tensors[value.input_ref].shape)
             note = (
                 f"{key}: {value.text} gave {args[key]!r}, reading "
-                f"{_tensor_words(value.input_ref)} {shape}"
+                f"{_tensor_words(value.input_ref, spec)} {shape}"
             )
             return replace(diag, notes=(note, *diag.notes))
     return diag
 
 
-def _tensor_words(ref: str) -> str:
-    return "the network input" if ref == INPUT_NAME else f"the output of {ref!r}"
+def _tensor_words(ref: str, spec: Spec) -> str:
+    if ref not in spec.inputs:
+        return f"the output of {ref!r}"
+    return f"input {ref!r}" if spec.named_inputs else "the network input"
 
 
 def _check_pad_ids(spec: Spec, pad_ids: Mapping[str, int], layers: Iterable[PlannedLayer]) -> None:
