@@ -46,8 +46,9 @@ def load_model(directory: Any) -> fx.GraphModule:
     return _load(directory)
 
 
-def build_model(source: Any, seed: int | None = None, **kwargs: Any) -> fx.GraphModule:
-    """Build the torch module of a spec; see :func:`netspec.backend.build.build_model`."""
+def build_model(source: Any, seed: int | None = None, **kwargs: Any) -> Any:
+    """Build the torch module of a spec (an fx GraphModule; for `networks:`, an nn.ModuleDict
+    of them); see :func:`netspec.backend.build.build_model`."""
     from netspec.backend.build import build_model as _build
 
     return _build(source, seed=seed, **kwargs)

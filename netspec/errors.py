@@ -26,7 +26,8 @@ ERROR_CODES: dict[str, str] = {
     "unknown-field": "a key that the section, layer or block does not take (with did-you-mean)",
     "missing-field": "a required key is absent",
     "invalid-value": "a value of the wrong type or out of range",
-    "unsupported": "a feature of a later version of the spec language",
+    "unsupported": "a spec form this command does not take yet: several networks (`networks`) "
+    "outside validate, summary and build_model",
     "bad-entry": "a layer entry that is none of the four spellings",
     "unknown-layer": "a layer type that is neither registered nor a block (with did-you-mean)",
     "invalid-name": "a layer name that is not an identifier, or is reserved",

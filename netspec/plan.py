@@ -19,6 +19,7 @@ from netspec.layers.registry import LayerConfig, Tensor
 from netspec.spec.exprs import Deferred, ExpressionError, resolve_all
 from netspec.spec.gcpause import gc_paused
 from netspec.spec.load import LayerSpec, Spec, SpecSource, load_spec, validate_config
+from netspec.spec.networks import Networks, prefixed
 from netspec.units import format_bytes, format_count
 
 BYTES = {"float32": 4, "int64": 8, "bool": 1}
@@ -125,6 +126,26 @@ def plan(spec: Spec | SpecSource) -> Plan:
     """Infer every layer's output shape, parameters and MACs (pure Python, no torch)."""
     with gc_paused():
         return _plan(load_spec(spec))
+
+
+def plan_networks(nets: Networks) -> dict[str, Plan]:
+    """Each network's plan; a shape error names its network in its path."""
+    plans = {}
+    for name, spec in nets.networks.items():
+        try:
+            plans[name] = plan(spec)
+        except SpecError as exc:
+            found = [prefixed(d, ("networks", name)) for d in exc.diagnostics]
+            raise SpecError(found) from None
+    return plans
+
+
+def network_warnings(nets: Networks, plans: Mapping[str, Plan]) -> list[Diagnostic]:
+    return [
+        prefixed(d, ("networks", name))
+        for name, spec in nets.networks.items()
+        for d in warnings(spec, plans[name])
+    ]
 
 
 def _plan(spec: Spec) -> Plan:
@@ -480,7 +501,19 @@ def max_params_default() -> int | None:
         ) from None
 
 
-def check_budget(p: Plan, max_params: int | None, file: str | None = None) -> None:
+@dataclass(frozen=True)
+class Totals:
+    """The parameters of several networks together, for the budget."""
+
+    name: str
+    total_params: int
+
+    @property
+    def param_bytes(self) -> int:
+        return 4 * self.total_params
+
+
+def check_budget(p: Plan | Totals, max_params: int | None, file: str | None = None) -> None:
     """Refuse, before anything is allocated, a model whose parameters exceed the budget.
 
     ``None`` or a number <= 0 means no limit.

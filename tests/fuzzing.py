@@ -34,12 +34,17 @@ from typing import Any
 
 import yaml
 
-import netspec
 from netspec.errors import SpecError
 from netspec.layers import registry
-from netspec.plan import plan, warnings
+from netspec.plan import network_warnings, plan, plan_networks, warnings
 from netspec.render.graph import dot, mermaid
-from netspec.render.summary import summary_json, summary_text
+from netspec.render.summary import (
+    networks_summary_json,
+    networks_summary_text,
+    summary_json,
+    summary_text,
+)
+from netspec.spec.networks import Networks, load_any
 
 ROOT = Path(__file__).resolve().parent.parent
 YAML_BLOCK = re.compile(r"```yaml\n(.*?)```", re.S)
@@ -437,7 +442,10 @@ def check(text: str) -> Outcome:
 
 
 def _run(text: str) -> tuple[str, str]:
-    spec = netspec.load_spec(text)
+    loaded = load_any(text)
+    if isinstance(loaded, Networks):
+        return _run_networks(loaded)
+    spec = loaded
     p = plan(spec)
     shown = [d.render() for d in warnings(spec, p)]
     batch = spec.train.batch_size if spec.train is not None else 1  # as `netspec summary`
@@ -446,6 +454,19 @@ def _run(text: str) -> tuple[str, str]:
     for number in (p.total_params, p.macs, *(layer.params for layer in p.layers)):
         if isinstance(number, int) and not 0 <= number <= LIMIT:
             return "bug", f"a count of {number} passed the plan"
+    for piece in shown:
+        if CONTROL.search(piece):
+            return "unescaped", piece
+    return ("ok" if encoded else "bug"), ""
+
+
+def _run_networks(nets: Networks) -> tuple[str, str]:
+    """A spec of several networks through what takes it: plans, warnings, both summaries."""
+    plans = plan_networks(nets)
+    shown = [d.render() for d in network_warnings(nets, plans)]
+    batch = nets.train.batch_size if nets.train is not None else 1
+    shown.append(networks_summary_text(nets.name, plans, batch))
+    encoded = json.dumps(networks_summary_json(nets.name, plans, batch))
     for piece in shown:
         if CONTROL.search(piece):
             return "unescaped", piece

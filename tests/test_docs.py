@@ -9,7 +9,9 @@ import pytest
 
 import netspec
 from netspec.errors import ERROR_CODES
+from netspec.plan import plan_networks
 from netspec.render.errordocs import errors_markdown
+from netspec.spec.networks import Networks, load_any
 
 ROOT = pathlib.Path(__file__).parent.parent
 YAML_BLOCK = re.compile(r"```yaml\n(.*?)```", re.S)
@@ -20,6 +22,7 @@ NO_FILE_EXAMPLE = {
     "budget",
     "unused-layer",
     "unused-input",
+    "unsupported",
     "padding-dropped",
     "runtime-check",
     "missing-extra",
@@ -45,7 +48,11 @@ def test_every_error_code_has_an_example(monkeypatch: pytest.MonkeyPatch) -> Non
 @pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.name)
 def test_every_yaml_block_in_the_docs_is_a_valid_spec(doc: pathlib.Path) -> None:
     for block in YAML_BLOCK.findall(doc.read_text(encoding="utf-8")):
-        netspec.plan(block)
+        loaded = load_any(block)
+        if isinstance(loaded, Networks):
+            plan_networks(loaded)
+        else:
+            netspec.plan(loaded)
 
 
 @pytest.mark.heavy

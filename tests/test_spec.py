@@ -141,8 +141,8 @@ def test_train_section_is_checked_with_did_you_mean() -> None:
         load_spec("input: [4]\nlayers: [dense: 2]\ntrain: {epoch: 3}\n")
 
 
-def test_networks_is_reserved_for_v1_1() -> None:
-    with pytest.raises(SpecError, match=r"comes in v1\.1"):
+def test_load_spec_of_several_networks_says_where_they_work() -> None:
+    with pytest.raises(SpecError, match=r"a spec of several \(`networks`\) works with"):
         load_spec("networks: {}\ninput: [4]\nlayers: [dense: 2]\n")
 
 

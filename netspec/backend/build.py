@@ -11,15 +11,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 from netspec.backend import functions as backend_functions
 from netspec.backend.lower import lower
 from netspec.errors import SpecError, netspec_bug
 from netspec.layers.ir import Call, FnCall, Ref
-from netspec.plan import Plan, check_budget, concrete, max_params_default, plan
-from netspec.spec.load import Spec, SpecSource, load_spec
+from netspec.plan import (
+    Plan,
+    Totals,
+    check_budget,
+    concrete,
+    max_params_default,
+    plan,
+    plan_networks,
+)
+from netspec.spec.load import Spec, SpecSource
 from netspec.spec.names import INPUT_NAME
+from netspec.spec.networks import Networks, load_any
 
 if TYPE_CHECKING:
     import torch
@@ -30,12 +39,26 @@ _UNSET = object()
 _TRIAL_SIZES = (16, 8, 32, 4, 64, 2, 1, 128, 256, 512, 1024, 2048, 4096)
 
 
+@overload
 def build_model(
-    source: Spec | SpecSource,
+    source: Spec, seed: int | None = None, max_params: int | object | None = _UNSET
+) -> fx.GraphModule: ...
+@overload
+def build_model(
+    source: Networks, seed: int | None = None, max_params: int | object | None = _UNSET
+) -> nn.ModuleDict: ...
+@overload
+def build_model(
+    source: SpecSource, seed: int | None = None, max_params: int | object | None = _UNSET
+) -> Any: ...
+def build_model(
+    source: Spec | Networks | SpecSource,
     seed: int | None = None,
     max_params: int | object | None = _UNSET,
-) -> fx.GraphModule:
-    """Build the PyTorch module of a spec (path, YAML text, dict or Spec).
+) -> Any:
+    """Build the PyTorch module of a spec (path, YAML text, dict or Spec): an fx
+    GraphModule, or for a spec of several networks (`networks:`) an ``nn.ModuleDict`` of one
+    GraphModule per network.
 
     ``seed`` makes the initial weights reproducible without touching the global RNG.
     ``max_params`` (default 1e9, or NETSPEC_MAX_PARAMS) refuses larger models before
@@ -43,7 +66,10 @@ def build_model(
     """
     import torch
 
-    spec = load_spec(source)
+    loaded = load_any(source)
+    if isinstance(loaded, Networks):
+        return _build_networks(loaded, seed, max_params)
+    spec = loaded
     p = plan(spec)
     budget = max_params_default() if max_params is _UNSET else max_params
     check_budget(p, budget if isinstance(budget, int) else None, spec.source.file)
@@ -53,6 +79,31 @@ def build_model(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return assemble(p)
+
+
+def _build_networks(
+    nets: Networks, seed: int | None, max_params: int | object | None
+) -> nn.ModuleDict:
+    """An ``nn.ModuleDict`` of the networks' modules, in declared order. The parameter budget
+    holds for all of them together; one seed draws all their weights, one after the other."""
+    import torch
+    from torch import nn
+
+    plans = plan_networks(nets)
+    budget = max_params_default() if max_params is _UNSET else max_params
+    total = Totals(nets.name, sum(p.total_params for p in plans.values()))
+    check_budget(total, budget if isinstance(budget, int) else None, nets.source.file)
+    for name, spec in nets.networks.items():
+        verify(spec, plans[name])
+
+    def modules() -> nn.ModuleDict:
+        return nn.ModuleDict({name: assemble(p) for name, p in plans.items()})
+
+    if seed is None:
+        return modules()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        return modules()
 
 
 def assemble(p: Plan) -> fx.GraphModule:

@@ -23,6 +23,7 @@ from netspec.errors import MAX_SHOWN, ExitCode, SpecError, printable
 
 if TYPE_CHECKING:
     from netspec.spec.load import Spec
+    from netspec.spec.networks import Networks
     from netspec.training.distributed import World
 
 app = typer.Typer(
@@ -60,19 +61,38 @@ SetOption = Annotated[
 ]
 
 
+def load_any_arg(spec: str, overrides: list[str] | None = None) -> Spec | Networks:
+    """A spec of one network or several (`networks:`), from a path or standard input."""
+    from netspec.spec.load import apply_to, validate_document
+    from netspec.spec.networks import has_networks, load_any, validate_networks
+    from netspec.spec.source import parse
+
+    if spec != "-":
+        return load_any(spec, overrides or ())
+    doc = apply_to(parse(_stdin_text(), "<stdin>"), overrides or ())
+    if has_networks(doc):
+        return validate_networks(doc, "model")
+    return validate_document(doc, "model")
+
+
+def _stdin_text() -> str:
+    try:
+        return sys.stdin.buffer.read().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError.single(
+            "yaml-syntax", f"standard input is not UTF-8 text ({exc.reason})"
+        ) from None
+
+
 def load_spec_arg(spec: str, overrides: list[str] | None = None) -> Spec:
     """Load a spec from a path, or from standard input for ``-``, with --set overrides."""
     from netspec.spec.load import apply_to, load_spec, validate_document
     from netspec.spec.source import parse
 
     if spec == "-":
-        try:
-            text = sys.stdin.buffer.read().decode("utf-8")
-        except UnicodeDecodeError as exc:
-            raise SpecError.single(
-                "yaml-syntax", f"standard input is not UTF-8 text ({exc.reason})"
-            ) from None
-        return validate_document(apply_to(parse(text, "<stdin>"), overrides or ()), "model")
+        return validate_document(
+            apply_to(parse(_stdin_text(), "<stdin>"), overrides or ()), "model"
+        )
     return load_spec(spec, overrides or ())
 
 

@@ -14,8 +14,9 @@ from typing import Annotated
 
 import typer
 
-from netspec.cli.app import SetOption, SpecArg, emit, load_spec_arg, run_command
+from netspec.cli.app import SetOption, SpecArg, emit, load_any_arg, load_spec_arg, run_command
 from netspec.errors import MAX_SHOWN, Diagnostic, ExitCode, SpecError, printable
+from netspec.spec.networks import Networks
 
 
 def validate(
@@ -35,7 +36,9 @@ def validate(
 
     def job() -> None:
         try:
-            loaded = load_spec_arg(spec, overrides)
+            loaded = load_any_arg(spec, overrides)
+            if isinstance(loaded, Networks):
+                return _validate_networks(spec, loaded, as_json)
             p = plan(loaded)
             check_budget(p, max_params, loaded.source.file)
         except SpecError as exc:
@@ -82,14 +85,29 @@ def summary(
     ] = None,
 ) -> None:
     """Per-layer shapes, parameters and MACs, with totals and memory. Never allocates."""
-    from netspec.plan import plan, warnings
-    from netspec.render.summary import summary_json, summary_text
+    from netspec.plan import network_warnings, plan, plan_networks, warnings
+    from netspec.render.summary import (
+        networks_summary_json,
+        networks_summary_text,
+        summary_json,
+        summary_text,
+    )
 
     def job() -> None:
-        loaded = load_spec_arg(spec, overrides)
+        loaded = load_any_arg(spec, overrides)
+        batch = batch_size or (loaded.train.batch_size if loaded.train else 1)
+        if isinstance(loaded, Networks):
+            plans = plan_networks(loaded)
+            _echo_warnings(network_warnings(loaded, plans))
+            if as_json:
+                data = networks_summary_json(loaded.name, plans, batch)
+                sys.stdout.write(json.dumps(data) + "\n")
+            else:
+                text = networks_summary_text(loaded.name, plans, batch)
+                sys.stdout.write(_rules_for_terminal(text))
+            return
         p = plan(loaded)
         _echo_warnings(warnings(loaded, p))
-        batch = batch_size or (loaded.train.batch_size if loaded.train else 1)
         if as_json:
             sys.stdout.write(json.dumps(summary_json(p, batch)) + "\n")
         else:
@@ -234,6 +252,34 @@ def _rules_for_terminal(text: str) -> str:
     except (UnicodeEncodeError, LookupError):
         return text.replace("─", "-")
     return text
+
+
+def _validate_networks(spec: str, loaded: Networks, as_json: bool) -> None:
+    """validate's report of a spec of several networks (errors raise as for one)."""
+    from netspec.plan import network_warnings, plan_networks
+
+    plans = plan_networks(loaded)
+    found = network_warnings(loaded, plans)
+    _echo_warnings(found)
+    total = sum(p.total_params for p in plans.values())
+    if as_json:
+        result = {
+            "valid": True,
+            "name": loaded.name,
+            "networks": {
+                n: {"layers": len(p.layers), "total_params": p.total_params}
+                for n, p in plans.items()
+            },
+            "total_params": total,
+            "warnings": [w.to_json() for w in found],
+        }
+        typer.echo(json.dumps(result))
+        return
+    each = ", ".join(f"{printable(n)} {_plural(len(p.layers), 'layer')}" for n, p in plans.items())
+    typer.echo(
+        f"ok: {printable(spec)}: {printable(loaded.name)}, {_plural(len(plans), 'network')} "
+        f"({each}), {_plural(total, 'parameter')}"
+    )
 
 
 def _plural(count: int, noun: str) -> str:

@@ -6,6 +6,7 @@ seconds on a 10,000-layer spec, while this stays linear and cheap.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from netspec import dims
@@ -163,3 +164,33 @@ def _inputs_text(shapes: tuple[Shape, ...]) -> str:
     if len(shapes) > 1 and all(s == shapes[0] for s in shapes):
         return f"{format_shape(shapes[0])} x{len(shapes)}"
     return ", ".join(format_shape(s) for s in shapes)
+
+
+def networks_summary_json(name: str, plans: Mapping[str, Plan], batch_size: int) -> dict[str, Any]:
+    """`{"networks": {name: <one network's summary>}, ...}` with the totals of all of them."""
+    return {
+        "name": name,
+        "networks": {n: summary_json(p, batch_size) for n, p in plans.items()},
+        "total_params": sum(p.total_params for p in plans.values()),
+        "trainable_params": sum(p.trainable_params for p in plans.values()),
+        "non_trainable_params": sum(p.non_trainable_params for p in plans.values()),
+        "param_bytes": sum(p.param_bytes for p in plans.values()),
+        "macs": dims.to_json(dims.total(p.macs for p in plans.values())),
+    }
+
+
+def networks_summary_text(name: str, plans: Mapping[str, Plan], batch_size: int) -> str:
+    """One table per network, then the totals of all of them."""
+    parts = [summary_text(p, batch_size) for p in plans.values()]
+    total = sum(p.total_params for p in plans.values())
+    trainable = sum(p.trainable_params for p in plans.values())
+    each = " + ".join(f"{printable(n)} {p.total_params:,}" for n, p in plans.items())
+    macs = dims.total(p.macs for p in plans.values())
+    totals = [
+        f"{printable(name)}: {len(plans)} networks",
+        f"Total params:         {total:,} ({each})",
+        f"Trainable params:     {trainable:,}",
+        f"Parameter size:       {format_bytes(4 * total)} (float32)",
+        f"MACs per sample:      {format_count(macs, human=True)} (all networks, one pass each)",
+    ]
+    return "\n".join(parts) + "\n" + "\n".join(totals) + "\n"

@@ -345,10 +345,11 @@ class _Expander:
         if key == "networks":
             self.error(
                 "unsupported",
-                "`networks` (several networks in one spec) comes in v1.1",
+                "this takes a spec of one network; a spec of several (`networks`) works with "
+                "`netspec validate`, `netspec summary` and netspec.build_model so far",
                 (key,),
                 key=True,
-                hints=("describe one network with `input` and `layers`",),
+                hints=("training several networks together (GANs, VAEs) is not supported yet",),
             )
             return
         guess = did_you_mean(str(key), TOP_LEVEL)

@@ -1,0 +1,210 @@
+"""Several networks in one spec (`networks:`): each network is a Spec of its own.
+
+A GAN's generator and discriminator, an autoencoder's encoder and decoder: each network
+has its own `input`/`inputs`, `layers` and `outputs`, and shares the spec's `vars` and
+`blocks`. Each is validated exactly like a one-network spec, through a view of the source
+map rooted at `networks.<name>`, so every rule, diagnostic and line number of the one-network
+language holds inside a network; a diagnostic's path is then given its `networks.<name>`
+prefix back. Torch-free, like the rest of the spec stage.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from netspec.errors import Diagnostic, SpecError, YPath, did_you_mean
+from netspec.spec.gcpause import gc_paused
+from netspec.spec.load import (
+    Spec,
+    SpecSource,
+    _section,
+    apply_to,
+    read_document,
+    validate_document,
+)
+from netspec.spec.names import RESERVED_NAMES
+from netspec.spec.sections import DataSpec, TrainSpec
+from netspec.spec.source import Document, SourceMap
+
+TOP_LEVEL = ("name", "description", "vars", "blocks", "networks", "data", "train")
+NETWORK_KEYS = ("description", "input", "inputs", "outputs", "layers")
+SHARED = ("vars", "blocks")  # top-level sections every network sees
+_IDENT = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
+
+
+@dataclass(frozen=True)
+class Networks:
+    """A validated spec of several networks, in declared order."""
+
+    name: str
+    description: str | None
+    networks: Mapping[str, Spec]
+    source: SourceMap
+    data: DataSpec | None = None
+    train: TrainSpec | None = None
+
+
+def has_networks(doc: Document) -> bool:
+    return isinstance(doc.data, dict) and "networks" in doc.data
+
+
+def validate_networks(doc: Document, default_name: str) -> Networks:
+    """Every network validated (all their mistakes reported together), then data and train."""
+    data, source = doc.data, doc.source
+    diags: list[Diagnostic] = []
+
+    def error(code: str, message: str, path: YPath, **kw: Any) -> None:
+        diags.append(source.attach(Diagnostic(code, message, path=path, **kw), key=True))
+
+    for key in data:
+        if key in ("input", "inputs", "layers", "outputs"):
+            error(
+                "invalid-value",
+                f"`{key}` belongs inside a network: a spec has `networks` or `input` and "
+                "`layers`, not both",
+                (key,),
+            )
+        elif key not in TOP_LEVEL:
+            guess = did_you_mean(str(key), TOP_LEVEL)
+            error(
+                "unknown-field",
+                f"unknown top-level key {key!r}" + (f"; did you mean {guess!r}?" if guess else ""),
+                (key,),
+                expected=", ".join(TOP_LEVEL),
+            )
+    raw = data.get("networks")
+    specs: dict[str, Spec] = {}
+    if not isinstance(raw, dict) or not raw:
+        error(
+            "invalid-value",
+            "networks is a mapping of network names to {input, layers}, e.g. "
+            "{generator: {input: [8], layers: [...]}, discriminator: {...}}",
+            ("networks",),
+        )
+        raw = {}
+    for name, body in raw.items():
+        spec = _network(name, body, data, source, diags)
+        if spec is not None:
+            specs[str(name)] = spec
+    sections: dict[str, Any] = {}
+    for key, model in (("data", DataSpec), ("train", TrainSpec)):
+        if data.get(key) is not None:
+            found = _section(model, data[key], (key,), source, diags)
+            if found is not None:
+                sections[key] = found
+    name = data.get("name", default_name)
+    if not isinstance(name, str) or not name.strip():
+        error("invalid-value", "name must be a non-empty string", ("name",))
+    description = data.get("description")
+    if diags:
+        raise SpecError(sorted(diags, key=lambda d: (d.location.line or 0, d.location.col or 0)))
+    return Networks(
+        name=str(name),
+        description=description if isinstance(description, str) else None,
+        networks=specs,
+        source=source,
+        **sections,
+    )
+
+
+def _network(
+    name: Any, body: Any, data: Mapping[str, Any], source: SourceMap, diags: list[Diagnostic]
+) -> Spec | None:
+    path: YPath = ("networks", name)
+    if (
+        not isinstance(name, str)
+        or not _IDENT.match(name)
+        or keyword.iskeyword(name)
+        or name in RESERVED_NAMES
+    ):
+        diags.append(
+            source.attach(
+                Diagnostic(
+                    "invalid-name",
+                    f"{name!r} cannot name a network: it names a submodule of the built "
+                    "model, so it is an identifier that is no Python keyword and no attribute "
+                    "of a torch module",
+                    path=path,
+                ),
+                key=True,
+            )
+        )
+        return None
+    if not isinstance(body, dict):
+        diags.append(
+            source.attach(
+                Diagnostic(
+                    "invalid-value",
+                    f"network {name!r} is a mapping with `input` (or `inputs`) and `layers`",
+                    path=path,
+                )
+            )
+        )
+        return None
+    for key in body:
+        if key not in NETWORK_KEYS:
+            guess = did_you_mean(str(key), NETWORK_KEYS)
+            diags.append(
+                source.attach(
+                    Diagnostic(
+                        "unknown-field",
+                        f"unknown key {key!r} in network {name!r}"
+                        + (f"; did you mean {guess!r}?" if guess else ""),
+                        path=(*path, key),
+                        expected=", ".join(NETWORK_KEYS),
+                    ),
+                    key=True,
+                )
+            )
+            return None
+    document = {"name": name, **{k: data[k] for k in SHARED if k in data}, **body}
+    try:
+        return validate_document(Document(document, _view(source, path)), name)
+    except SpecError as exc:
+        diags.extend(prefixed(d, path) for d in exc.diagnostics)
+        return None
+
+
+def prefixed(diag: Diagnostic, prefix: YPath) -> Diagnostic:
+    """A network's diagnostic with the path the user wrote (`networks.gen.layers[2]`); the
+    shared sections (`vars`, `blocks`) keep theirs."""
+    if diag.path is None or diag.path[:1] in (("vars",), ("blocks",)):
+        return diag
+    return replace(diag, path=(*prefix, *diag.path))
+
+
+def _view(source: SourceMap, prefix: YPath) -> SourceMap:
+    """The source map as a network sees it: its own paths without the prefix, and the
+    shared sections where they are."""
+    n = len(prefix)
+
+    def rekey(table: Mapping[YPath, tuple[int, int]]) -> dict[YPath, tuple[int, int]]:
+        out: dict[YPath, tuple[int, int]] = {}
+        for path, position in table.items():
+            if path[:n] == prefix:
+                out[path[n:]] = position
+            elif path[:1] in (("vars",), ("blocks",)):
+                out[path] = position
+        return out
+
+    return SourceMap(source.file, source.text, rekey(source.values), rekey(source.keys))
+
+
+def load_any(
+    source: SpecSource | Spec | Networks, overrides: Sequence[str] = ()
+) -> Spec | Networks:
+    """A spec of one network (:class:`Spec`) or several (:class:`Networks`), by its form."""
+    if isinstance(source, (Spec, Networks)) and not overrides:
+        return source
+    if isinstance(source, (Spec, Networks)):
+        raise TypeError("overrides apply to a spec's source, not to a loaded spec")
+    with gc_paused():
+        doc, default_name = read_document(source)
+        doc = apply_to(doc, overrides)
+        if has_networks(doc):
+            return validate_networks(doc, default_name)
+        return validate_document(doc, default_name)

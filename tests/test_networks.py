@@ -1,0 +1,150 @@
+"""Several networks in one spec (`networks:`): each validated like a spec of its own, with
+paths and lines into the one file; summaries per network with the totals; an nn.ModuleDict."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+
+import pytest
+import torch
+from typer.testing import CliRunner
+
+import netspec
+from netspec import SpecError
+from netspec.cli.app import app
+from netspec.plan import plan_networks
+from netspec.spec.networks import Networks, load_any
+
+runner = CliRunner()
+
+GAN = """
+name: moons_gan
+vars: {z: 8, width: 64}
+blocks:
+  hidden:
+    layers:
+      - dense: {units: "${width}", activation: leaky_relu}
+networks:
+  generator:
+    input: ["${z}"]
+    layers:
+      - hidden
+      - dense: 2
+  discriminator:
+    input: [2]
+    layers:
+      - hidden
+      - dense: 1
+data: {source: moons}
+train: {epochs: 2, batch_size: 128}
+"""
+
+
+def test_each_network_is_a_spec_sharing_vars_and_blocks() -> None:
+    nets = load_any(GAN)
+    assert isinstance(nets, Networks)
+    assert list(nets.networks) == ["generator", "discriminator"]
+    assert nets.networks["generator"].input.shape == (8,)
+    assert nets.data is not None
+    assert nets.data.source == "moons"
+    assert nets.train is not None
+    assert nets.train.epochs == 2
+    plans = plan_networks(nets)
+    assert [p.output.shape for p in plans.values()] == [(2,), (1,)]
+    assert plans["generator"].total_params == (8 * 64 + 64) + (64 * 2 + 2)
+
+
+def test_build_model_returns_a_module_dict_torch_agrees_with() -> None:
+    model = netspec.build_model(GAN, seed=0)
+    assert isinstance(model, torch.nn.ModuleDict)
+    assert list(model.keys()) == ["generator", "discriminator"]
+    plans = plan_networks(load_any(GAN))  # type: ignore[arg-type]
+    for name, p in plans.items():
+        assert sum(t.numel() for t in model[name].parameters()) == p.total_params
+    scores = model["discriminator"](model["generator"](torch.randn(5, 8)))
+    assert tuple(scores.shape) == (5, 1)
+    again = netspec.build_model(GAN, seed=0)
+    for a, b in zip(model.parameters(), again.parameters(), strict=True):
+        assert torch.equal(a, b)  # one seed draws every network's weights
+    first = dict(model["generator"].named_parameters())["hidden_0.dense_0.weight"]
+    other = dict(model["discriminator"].named_parameters())["hidden_0.dense_0.weight"]
+    assert first.shape != other.shape or not torch.equal(first, other)
+
+
+def test_the_budget_counts_every_network() -> None:
+    # 963 parameters in all: each network alone is within 900, together they are not
+    with pytest.raises(SpecError, match=r"moons_gan has 963 parameters .* over the budget of 900"):
+        netspec.build_model(GAN, max_params=900)
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "path", "line"),
+    [
+        (
+            "networks:\n  g: {input: [4], layers: [dense: 2]}\nlayers: [dense: 2]\n",
+            "invalid-value",
+            ("layers",),
+            3,
+        ),
+        (
+            "networks:\n  g:\n    input: [4]\n    layers:\n      - dense: {unitz: 2}\n",
+            "unknown-field",
+            ("networks", "g", "layers", 0, "dense", "unitz"),
+            5,
+        ),
+        ("networks:\n  g: {input: [4], layer: [relu]}\n", "unknown-field", None, 2),
+        ("networks:\n  class: {input: [4], layers: [relu]}\n", "invalid-name", None, 2),
+        ("networks: {}\n", "invalid-value", ("networks",), 1),
+        ("networks:\n  g: {input: [4], layers: [relu]}\nnetwork_x: 1\n", "unknown-field", None, 3),
+    ],
+)
+def test_mistakes_point_into_the_file_with_the_network_in_the_path(
+    text: str, code: str, path: tuple[object, ...] | None, line: int
+) -> None:
+    with pytest.raises(SpecError) as info:
+        load_any(text)
+    found = [d for d in info.value.diagnostics if d.code == code]
+    assert found, [(d.code, d.message) for d in info.value.diagnostics]
+    assert found[0].location.line == line
+    if path is not None:
+        assert found[0].path == path
+
+
+def test_a_shape_error_names_its_network() -> None:
+    text = (
+        "networks:\n  g:\n    input: [4]\n    layers:\n"
+        "      - conv2d: {filters: 2, kernel_size: 3}\n"
+    )
+    with pytest.raises(SpecError) as info:
+        plan_networks(load_any(text))  # type: ignore[arg-type]
+    (d,) = info.value.diagnostics
+    assert (d.code, d.path[:3], d.location.line) == ("shape", ("networks", "g", "layers"), 5)
+
+
+def test_cli_validate_and_summary(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "gan.yaml"
+    path.write_text(GAN, encoding="utf-8")
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "moons_gan, 2 networks (generator 2 layers, discriminator 2 layers), 963 parameters" in (
+        result.stdout
+    )
+    result = runner.invoke(app, ["summary", str(path), "--json"])
+    data = json.loads(result.stdout)
+    assert list(data["networks"]) == ["generator", "discriminator"]
+    assert data["total_params"] == sum(n["total_params"] for n in data["networks"].values())
+    text = runner.invoke(app, ["summary", str(path)]).stdout
+    assert text.startswith("generator: 2 layers, input (N, 8) -> output (N, 2)\n")
+    assert "Total params:         963 (generator 706 + discriminator 257)\n" in text
+
+
+def test_commands_for_one_network_say_what_works(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "gan.yaml"
+    path.write_text(GAN, encoding="utf-8")
+    result = runner.invoke(app, ["build", str(path), "-o", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert "works with `netspec validate`, `netspec summary` and netspec.build_model" in (
+        result.stderr
+    )
+    assert "Traceback" not in result.output
