@@ -35,9 +35,7 @@ _BLOCK = 1024  # rows of a kernel block
 _SCALES = (0.5, 1.0, 2.0)
 
 
-def mmd_rbf(
-    x: torch.Tensor, y: torch.Tensor, bandwidths: Sequence[float] | None = None
-) -> float:
+def mmd_rbf(x: torch.Tensor, y: torch.Tensor, bandwidths: Sequence[float] | None = None) -> float:
     """The unbiased squared MMD of samples ``x`` (n, ...) and ``y`` (m, ...), n, m >= 2.
 
     Samples are flattened to (n, d) and (m, d); ``bandwidths`` are the RBF kernels' σ
