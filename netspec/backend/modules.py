@@ -555,3 +555,20 @@ class DropPath(nn.Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
+
+
+# --- the VAE's sampling step (layers/latent.py) ----------------------------------------------
+
+
+class Reparameterize(nn.Module):
+    """VAE sampling: (N, ..., Z) ``mean`` and ``log_var`` -> (N, ..., Z).
+
+    While training ``mean + exp(0.5 * log_var) * eps`` with ``eps ~ N(0, 1)`` (the
+    reparameterization trick: gradients reach both inputs); ``mean`` in eval.
+    """
+
+    def forward(self, mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
+        if not self.training:
+            return mean
+        eps = torch.randn_like(mean)  # (N, ..., Z)
+        return mean + torch.exp(0.5 * log_var) * eps

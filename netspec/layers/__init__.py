@@ -12,6 +12,7 @@ from netspec.layers import (  # noqa: F401
     dense,
     dropout,
     embedding,
+    latent,
     merge,
     normalization,
     pooling,
