@@ -169,13 +169,8 @@ def _plan(spec: Spec) -> Plan:
             inferred = layer_type.infer(config, ins)
             tie = getattr(config, "tie", None)
             if tie is not None:
-                if tie not in planned:  # `tie` resolved to a model input
-                    raise ShapeError(
-                        f"tie names {tie!r}, an input, which has no weight to share",
-                        hint="tie to an embedding (or dense) layer",
-                        field="tie",
-                    )
-                inferred = ties.shared(layer_type, config, ins, inferred, planned[tie])
+                owner = planned.get(tie)  # None: `tie` names a model input
+                inferred = ties.shared(layer_type, config, ins, inferred, tie, owner)
         except ShapeError as exc:
             raise SpecError([_shape_diagnostic(spec, layer, ins, exc)]) from None
         except OverflowError:  # a number too large for a float in a shape rule's arithmetic

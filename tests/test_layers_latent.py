@@ -3,7 +3,6 @@ statistics and gradients in train mode, seeded reproducibility, the ejected mode
 
 from __future__ import annotations
 
-import importlib.util
 import pathlib
 import subprocess
 import sys
@@ -11,6 +10,7 @@ from typing import Any
 
 import pytest
 import torch
+from ejected import import_file
 
 import netspec
 from netspec.backend import modules
@@ -34,19 +34,6 @@ def vae_encoder(latent: int = 4, sample: str = "reparameterize") -> dict[str, An
             {sample: {"from": ["mean", "log_var"], "name": "z"}},
         ],
     }
-
-
-def _import(path: pathlib.Path, module_name: str) -> Any:
-    found = importlib.util.spec_from_file_location(module_name, path)
-    assert found is not None
-    assert found.loader is not None
-    module = importlib.util.module_from_spec(found)
-    sys.modules[module_name] = module
-    try:
-        found.loader.exec_module(module)
-    finally:
-        del sys.modules[module_name]
-    return module
 
 
 # ---- plan ----------------------------------------------------------------------------------
@@ -163,7 +150,7 @@ def test_ejected_model_py_equals_the_built_module(tmp_path: pathlib.Path) -> Non
     assert "class Reparameterize(nn.Module):" in source
     path = tmp_path / "model.py"
     path.write_text(source, encoding="utf-8")
-    ejected = getattr(_import(path, "netspec_latent_eject"), class_name(p.name))()
+    ejected = getattr(import_file(path, "netspec_latent_eject"), class_name(p.name))()
     ejected.load_state_dict(built.state_dict(), strict=True)
     ejected.eval()
     x = torch.randn(3, 10)

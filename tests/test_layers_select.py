@@ -3,7 +3,6 @@ residual's drop_path: shape errors, symbolic sizes against torch, values, ejecte
 
 from __future__ import annotations
 
-import importlib.util
 import pathlib
 import subprocess
 import sys
@@ -11,6 +10,7 @@ from typing import Any
 
 import pytest
 import torch
+from ejected import import_file
 from oracle import check
 
 import netspec
@@ -40,19 +40,6 @@ def runtime_warnings(s: dict[str, Any]) -> list[str]:
     loaded = netspec.load_spec(s)
     found = warnings(loaded, netspec.plan(loaded))
     return [d.message for d in found if d.code == "runtime-check"]
-
-
-def _import(path: pathlib.Path, module_name: str) -> Any:
-    found = importlib.util.spec_from_file_location(module_name, path)
-    assert found is not None
-    assert found.loader is not None
-    module = importlib.util.module_from_spec(found)
-    sys.modules[module_name] = module
-    try:
-        found.loader.exec_module(module)
-    finally:
-        del sys.modules[module_name]
-    return module
 
 
 # ---- select --------------------------------------------------------------------------------
@@ -424,7 +411,7 @@ def test_ejected_model_py_equals_the_built_module(tmp_path: pathlib.Path) -> Non
     source = model_source(p)
     path.write_text(source, encoding="utf-8")
     assert "torch.select(" in source
-    ejected = getattr(_import(path, "netspec_select_eject"), class_name(p.name))()
+    ejected = getattr(import_file(path, "netspec_select_eject"), class_name(p.name))()
     ejected.load_state_dict(built.state_dict(), strict=True)
     ejected.eval()
     x = torch.randn(2, 2, 9, 12)

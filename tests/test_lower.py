@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import pathlib
-import sys
 from typing import Any
 
 import pytest
 import torch
+from ejected import import_file
 
 import netspec
 from netspec.backend.build import class_name
@@ -55,19 +54,6 @@ def _spec(name: str, index: int, example: Example) -> dict[str, Any]:
     return spec
 
 
-def _import(path: pathlib.Path, module_name: str) -> Any:
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = module  # dataclasses and pickling look classes up here
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        del sys.modules[module_name]
-    return module
-
-
 def _input(in_shape: Shape, dtype: str, batch: int) -> torch.Tensor:
     shape = (batch, *(int(d) for d in in_shape))  # type: ignore[arg-type]
     if dtype == "int64":
@@ -90,7 +76,7 @@ def test_ejected_model_py_equals_built_module(
     built = netspec.build_model(spec, seed=0).eval()
     path = tmp_path / "model.py"
     path.write_text(model_source(p), encoding="utf-8")
-    module = _import(path, f"netspec_lower_{name}_{index}")
+    module = import_file(path, f"netspec_lower_{name}_{index}")
     ejected = getattr(module, class_name(p.name))()
     ejected.load_state_dict(built.state_dict(), strict=True)
     ejected.eval()
@@ -131,7 +117,7 @@ def test_ejected_positional_encoding_names_max_len_too(tmp_path: pathlib.Path) -
     spec = "name: positions\ninput: [T, 8]\nlayers:\n  - positional_encoding: {max_len: 16}\n"
     path = tmp_path / "model.py"
     path.write_text(model_source(netspec.plan(spec)), encoding="utf-8")
-    model = _import(path, "netspec_lower_positions").Positions()
+    model = import_file(path, "netspec_lower_positions").Positions()
     assert tuple(model(torch.zeros(2, 16, 8)).shape) == (2, 16, 8)
     with pytest.raises(
         ValueError,

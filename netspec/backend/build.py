@@ -10,8 +10,8 @@ bug, never the user's.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, overload
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from netspec.backend import functions as backend_functions
 from netspec.backend.lower import lower
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from torch import fx, nn
 
 _UNSET = object()
+M = TypeVar("M")
 # Values tried for symbolic dims in the check; the first that plans is used.
 _TRIAL_SIZES = (16, 8, 32, 4, 64, 2, 1, 128, 256, 512, 1024, 2048, 4096)
 
@@ -64,7 +65,6 @@ def build_model(
     ``max_params`` (default 1e9, or NETSPEC_MAX_PARAMS) refuses larger models before
     anything is allocated; ``None`` disables the check.
     """
-    import torch
 
     loaded = load_any(source)
     if isinstance(loaded, Networks):
@@ -74,11 +74,7 @@ def build_model(
     budget = max_params_default() if max_params is _UNSET else max_params
     check_budget(p, budget if isinstance(budget, int) else None, spec.source.file)
     verify(spec, p)
-    if seed is None:
-        return assemble(p)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return assemble(p)
+    return _seeded(seed, lambda: assemble(p))
 
 
 def _build_networks(
@@ -86,7 +82,6 @@ def _build_networks(
 ) -> nn.ModuleDict:
     """An ``nn.ModuleDict`` of the networks' modules, in declared order. The parameter budget
     holds for all of them together; one seed draws all their weights, one after the other."""
-    import torch
     from torch import nn
 
     plans = plan_networks(nets)
@@ -95,15 +90,18 @@ def _build_networks(
     check_budget(total, budget if isinstance(budget, int) else None, nets.source.file)
     for name, spec in nets.networks.items():
         verify(spec, plans[name])
+    return _seeded(seed, lambda: nn.ModuleDict({n: assemble(p) for n, p in plans.items()}))
 
-    def modules() -> nn.ModuleDict:
-        return nn.ModuleDict({name: assemble(p) for name, p in plans.items()})
 
+def _seeded(seed: int | None, make: Callable[[], M]) -> M:
+    """``make()``, its random draws seeded when ``seed`` is given (the global RNG untouched)."""
     if seed is None:
-        return modules()
+        return make()
+    import torch
+
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        return modules()
+        return make()
 
 
 def assemble(p: Plan) -> fx.GraphModule:
@@ -130,7 +128,7 @@ def assemble(p: Plan) -> fx.GraphModule:
         if node.activation is not None:
             value = emit_call(graph, node.activation, [value])
         values[node.name] = value
-    outputs = [values[name] for name in output_names(p)]
+    outputs = [values[name] for name in p.output_names]
     graph.output(outputs[0] if len(outputs) == 1 else tuple(outputs))
     graph.lint()
     return fx.GraphModule(_hierarchy(modules), graph, class_name=class_name(p.name))
@@ -142,11 +140,6 @@ def argument_names(p: Plan) -> dict[str, str]:
     if not p.named_inputs:
         return {INPUT_NAME: "x"}
     return {name: name for name in p.inputs}
-
-
-def output_names(p: Plan) -> tuple[str, ...]:
-    """What the forward returns: `outputs:`, else the last layer (or the input)."""
-    return p.output_names
 
 
 def instantiate(value: Any) -> Any:

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from netspec.backend import functions as backend_functions
-from netspec.backend.build import argument_names, class_name, output_names
+from netspec.backend.build import argument_names, class_name
 from netspec.backend.lower import Node, lower
 from netspec.dims import format_shape
 from netspec.layers.ir import Call
@@ -177,7 +177,7 @@ def _model_class(
         if node.activation is not None:
             expr = backend_functions.source(node.activation, [expr])
         forward.append(f"{variables[node.name]} = {expr}  # {format_shape(node.out.shape)}")
-    outputs = [variables[n] for n in output_names(p)]
+    outputs = [variables[n] for n in p.output_names]
     signature = ", ".join(f"{a}: torch.Tensor" for a in arguments.values())
     returns = (
         "torch.Tensor"

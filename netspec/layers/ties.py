@@ -37,9 +37,17 @@ def shared(
     config: LayerConfig,
     inputs: tuple[Tensor, ...],
     inferred: Inferred,
-    owner: Owner,
+    name: str,
+    owner: Owner | None,
 ) -> Inferred:
-    """``inferred`` less the tied weight, after checking the two weights have one shape."""
+    """``inferred`` less the tied weight of layer ``name`` (``owner``, None for a model
+    input), after checking the two weights have one shape."""
+    if owner is None:
+        raise ShapeError(
+            f"tie names {name!r}, an input, which has no weight to share",
+            hint="tie to an embedding (or dense) layer",
+            field="tie",
+        )
     owner_type = get(owner.type)
     if layer_type.weight is None:
         raise ShapeError(f"{layer_type.name} has no weight to tie", field="tie")

@@ -31,6 +31,7 @@ from netspec.spec.names import (
     INPUT_NAME,
     RESERVED_NAMES,
     TOP_LEVEL,
+    usable_name,
 )
 from netspec.spec.source import SourceMap
 
@@ -303,14 +304,7 @@ class _Expander:
                 key=True,
             )
             return False
-        bad = (
-            not isinstance(key, str)
-            or not _IDENT.match(key)
-            or key in RESERVED_NAMES
-            or key.startswith("_")
-            or keyword.iskeyword(key)
-            or key in _GENERATED_CODE_NAMES
-        )
+        bad = not usable_name(key) or key in _GENERATED_CODE_NAMES
         if bad:
             self.error(
                 "invalid-name",

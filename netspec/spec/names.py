@@ -5,6 +5,9 @@ overrides read them here instead of reaching into the expander."""
 
 from __future__ import annotations
 
+import keyword
+import re
+
 COMMON_FIELDS = ("name", "from", "repeat", "trainable")
 COMMON_FIELD_DOCS = {
     "name": "unique layer name; default `<type>_<k>`",
@@ -99,3 +102,17 @@ RESERVED_NAMES = frozenset(
         "",
     ]
 )
+
+_IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+def usable_name(word: object) -> bool:
+    """A name that can be an attribute of the built module or an argument of its forward:
+    an identifier, no Python keyword, no leading '_', no attribute of every torch module."""
+    return (
+        isinstance(word, str)
+        and _IDENT.match(word) is not None
+        and not keyword.iskeyword(word)
+        and not word.startswith("_")
+        and word not in RESERVED_NAMES
+    )

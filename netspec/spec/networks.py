@@ -10,8 +10,6 @@ prefix back. Torch-free, like the rest of the spec stage.
 
 from __future__ import annotations
 
-import keyword
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -26,14 +24,13 @@ from netspec.spec.load import (
     read_document,
     validate_document,
 )
-from netspec.spec.names import RESERVED_NAMES
+from netspec.spec.names import usable_name
 from netspec.spec.sections import DataSpec, TrainSpec
 from netspec.spec.source import Document, SourceMap
 
 TOP_LEVEL = ("name", "description", "vars", "blocks", "networks", "data", "train")
 NETWORK_KEYS = ("description", "input", "inputs", "outputs", "layers")
 SHARED = ("vars", "blocks")  # top-level sections every network sees
-_IDENT = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 
 
 @dataclass(frozen=True)
@@ -115,12 +112,7 @@ def _network(
     name: Any, body: Any, data: Mapping[str, Any], source: SourceMap, diags: list[Diagnostic]
 ) -> Spec | None:
     path: YPath = ("networks", name)
-    if (
-        not isinstance(name, str)
-        or not _IDENT.match(name)
-        or keyword.iskeyword(name)
-        or name in RESERVED_NAMES
-    ):
+    if not usable_name(name):
         diags.append(
             source.attach(
                 Diagnostic(

@@ -117,7 +117,6 @@ def predict(
     gives it)."""
     import torch
 
-    from netspec.backend.build import output_names
     from netspec.plan import plan
 
     run = RunDir.trained(run_dir)
@@ -130,7 +129,7 @@ def predict(
     check_token_ids(spec, [inputs], ("inputs",) if spec.named_inputs else ("input",))
     target = pick_device(device or "auto")
     model = load_model(run.path).to(target)
-    labels = output_names(plan(spec))
+    labels = plan(spec).output_names
     chunks: list[list[torch.Tensor]] = [[] for _ in labels]
     with torch.no_grad():
         for i in range(0, int(inputs[0].shape[0]), batch_size):
