@@ -13,7 +13,7 @@ from netspec.spec.load import Spec, load_spec
 from netspec.version import __version__
 
 if TYPE_CHECKING:
-    from torch import fx
+    from torch import fx, nn
 
 __all__ = [
     "Diagnostic",
@@ -24,6 +24,7 @@ __all__ = [
     "__version__",
     "build_model",
     "load_model",
+    "load_networks",
     "load_spec",
     "plan",
     "train",
@@ -42,6 +43,15 @@ def load_model(directory: Any) -> fx.GraphModule:
     """The model of a `netspec build` (or training run) directory; see
     :func:`netspec.backend.artifacts.load_model`. Reads safetensors and YAML only, never pickles."""
     from netspec.backend.artifacts import load_model as _load
+
+    return _load(directory)
+
+
+def load_networks(directory: Any) -> nn.ModuleDict:
+    """The networks of a build or run directory of a `networks:` spec (a GAN's generator and
+    discriminator, an autoencoder's encoder and decoder) as an nn.ModuleDict; see
+    :func:`netspec.backend.artifacts.load_networks`."""
+    from netspec.backend.artifacts import load_networks as _load
 
     return _load(directory)
 

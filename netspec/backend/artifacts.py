@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from netspec.errors import SpecError
 from netspec.plan import Plan, concrete, plan
-from netspec.spec.load import Spec, load_spec
+from netspec.spec.load import Spec
+from netspec.spec.networks import load_any
 
 if TYPE_CHECKING:
     import torch
@@ -148,6 +149,36 @@ def load_weights(model: torch.nn.Module, state: dict[str, torch.Tensor], source:
 
 def load_model(directory: str | os.PathLike[str]) -> fx.GraphModule:
     """The model of a build (or training run) directory, with its weights, in eval mode."""
+    from torch import fx
+
+    model = load_any_model(directory)
+    if isinstance(model, fx.GraphModule):
+        return model
+    raise SpecError.single(
+        "invalid-value",
+        f"{directory} holds several networks ({', '.join(model)}), not one model",
+        hints=("netspec.load_networks(DIR) loads them as an nn.ModuleDict",),
+    )
+
+
+def load_networks(directory: str | os.PathLike[str]) -> torch.nn.ModuleDict:
+    """The networks of a build (or training run) directory of a `networks:` spec, with their
+    weights, in eval mode."""
+    from torch import nn
+
+    model = load_any_model(directory)
+    if isinstance(model, nn.ModuleDict):
+        return model
+    raise SpecError.single(
+        "invalid-value",
+        f"{directory} holds one model, not several networks",
+        hints=("netspec.load_model(DIR) loads it",),
+    )
+
+
+def load_any_model(directory: str | os.PathLike[str]) -> fx.GraphModule | torch.nn.ModuleDict:
+    """The model of a build or run directory: a GraphModule, or an nn.ModuleDict of the
+    networks of a `networks:` spec; with its weights, in eval mode."""
     from safetensors.torch import load_file
 
     from netspec.backend.build import build_model
@@ -161,7 +192,7 @@ def load_model(directory: str | os.PathLike[str]) -> fx.GraphModule:
                 f"{needed.name} is missing: {folder} is not a netspec build or run directory",
                 hints=("create one with `netspec build SPEC -o DIR`",),
             )
-    model = build_model(load_spec(spec_path), max_params=None)
+    model = build_model(load_any(spec_path), max_params=None)
     load_weights(model, load_file(str(weights_path)), f"{weights_path} (for {spec_path})")
     return model.train(False)  # eval mode
 

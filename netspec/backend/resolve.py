@@ -18,6 +18,7 @@ from netspec.layers import registry
 from netspec.plan import settled
 from netspec.spec.load import LayerSpec, Spec
 from netspec.spec.names import INPUT_NAME
+from netspec.spec.networks import Networks
 from netspec.spec.sections import InputSpec
 
 
@@ -36,14 +37,34 @@ def resolved(spec: Spec) -> dict[str, Any]:
     out["layers"] = _entries(list(spec.layers), "", first, residuals)
     if spec.outputs and spec.outputs != (spec.layers[-1].name,):
         out["outputs"] = list(spec.outputs)
+    out.update(_sections(spec, spec.source.file))
+    return out
+
+
+def resolved_networks(nets: Networks) -> dict[str, Any]:
+    """A spec of several networks, resolved: each network as `resolved` writes one (without
+    the sections they share), then data and train."""
+    out: dict[str, Any] = {"name": nets.name}
+    if nets.description:
+        out["description"] = nets.description
+    out["networks"] = {
+        name: {k: v for k, v in resolved(spec).items() if k != "name"}
+        for name, spec in nets.networks.items()
+    }
+    out.update(_sections(nets, nets.source.file))
+    return out
+
+
+def _sections(spec: Spec | Networks, file: str | None) -> dict[str, Any]:
+    """`data` and `train` as plain data; relative data paths made absolute so that a run
+    directory's copy still finds the data (they start at the original spec's folder)."""
+    out: dict[str, Any] = {}
     for key in ("data", "train"):
         section = getattr(spec, key)
         if section is not None:
             out[key] = section.model_dump(mode="json", exclude_none=True)
-    if "data" in out and spec.source.file is not None:
-        # A run directory's copy must still find the data: relative paths start at the
-        # original spec's folder.
-        folder = Path(spec.source.file).resolve().parent
+    if "data" in out and file is not None:
+        folder = Path(file).resolve().parent
         for key in ("path", "target_path"):
             value = out["data"].get(key)
             if isinstance(value, str) and not Path(value).is_absolute():
@@ -60,12 +81,13 @@ def _input(s: InputSpec) -> Any:
     )
 
 
-def resolved_yaml(spec: Spec) -> str:
+def resolved_yaml(spec: Spec | Networks) -> str:
     header = (
         f"# {spec.name}: the fully resolved spec (vars, blocks and repeats expanded), written "
         "by netspec.\n# It rebuilds the same model: netspec.build_model('spec.yaml').\n"
     )
-    return header + yaml.safe_dump(resolved(spec), sort_keys=False, width=100)
+    data = resolved_networks(spec) if isinstance(spec, Networks) else resolved(spec)
+    return header + yaml.safe_dump(data, sort_keys=False, width=100)
 
 
 def _entries(

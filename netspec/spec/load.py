@@ -171,6 +171,8 @@ def _validate_document(doc: Document, default_name: str) -> Spec:
             found = _section(model, expanded.sections[key], (key,), doc.source, diags)
             if found is not None:
                 sections[key] = found
+    if "train" in sections:
+        diags.extend(_one_network_train(sections["train"], doc.source))
     inputs = _inputs(expanded.sections, doc.source, diags)
     if "data" in sections:
         diags.extend(_data_diagnostics(sections, inputs, expanded.sections, doc.source))
@@ -186,6 +188,30 @@ def _validate_document(doc: Document, default_name: str) -> Spec:
     )
     spec._source = doc.source
     return spec
+
+
+def _one_network_train(train: TrainSpec, source: SourceMap) -> list[Diagnostic]:
+    """What only a spec of several networks can train: a GAN, optimizers per network."""
+    found = []
+    if train.task == "gan":
+        found.append(
+            Diagnostic(
+                "invalid-value",
+                "task gan trains two networks: write them under `networks:` as `generator` "
+                "and `discriminator`, each with its own `input` and `layers`",
+                path=("train", "task"),
+            )
+        )
+    if isinstance(train.optimizer, dict):
+        found.append(
+            Diagnostic(
+                "invalid-value",
+                "optimizer settings per network need a spec of several networks (`networks:`); "
+                "this spec has one network: give one {type, lr, ...}",
+                path=("train", "optimizer"),
+            )
+        )
+    return [source.attach(d) for d in found]
 
 
 def _section(

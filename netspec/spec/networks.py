@@ -25,7 +25,7 @@ from netspec.spec.load import (
     validate_document,
 )
 from netspec.spec.names import usable_name
-from netspec.spec.sections import DataSpec, TrainSpec
+from netspec.spec.sections import NETWORK_TASKS, DataSpec, TrainSpec
 from netspec.spec.source import Document, SourceMap
 
 TOP_LEVEL = ("name", "description", "vars", "blocks", "networks", "data", "train")
@@ -93,6 +93,8 @@ def validate_networks(doc: Document, default_name: str) -> Networks:
             found = _section(model, data[key], (key,), source, diags)
             if found is not None:
                 sections[key] = found
+    if specs and "train" in sections:
+        diags.extend(source.attach(d) for d in _task_fits(sections["train"], specs))
     name = data.get("name", default_name)
     if not isinstance(name, str) or not name.strip():
         error("invalid-value", "name must be a non-empty string", ("name",))
@@ -106,6 +108,47 @@ def validate_networks(doc: Document, default_name: str) -> Networks:
         source=source,
         **sections,
     )
+
+
+def _task_fits(train: TrainSpec, specs: Mapping[str, Spec]) -> list[Diagnostic]:
+    """The task trains networks of this spec's names; a per-network optimizer names them."""
+    found = []
+    needed = NETWORK_TASKS.get(train.task)
+    if needed is None:
+        tasks = " or ".join(NETWORK_TASKS)
+        found.append(
+            Diagnostic(
+                "invalid-value",
+                f"task {train.task} trains one network; a spec of several networks trains "
+                f"with task {tasks}",
+                path=("train", "task"),
+            )
+        )
+    elif set(specs) != set(needed):
+        have = ", ".join(specs)
+        found.append(
+            Diagnostic(
+                "invalid-value",
+                f"task {train.task} trains networks named {needed[0]} and {needed[1]}; this "
+                f"spec has {have}",
+                path=("networks",),
+                hints=(f"name the networks {needed[0]} and {needed[1]}",),
+            )
+        )
+    if isinstance(train.optimizer, dict):
+        for key in train.optimizer:
+            if key not in specs:
+                guess = did_you_mean(key, tuple(specs))
+                found.append(
+                    Diagnostic(
+                        "invalid-value",
+                        f"optimizer settings for {key!r}, which is no network of this spec"
+                        + (f"; did you mean {guess!r}?" if guess else ""),
+                        path=("train", "optimizer", key),
+                        expected=", ".join(specs),
+                    )
+                )
+    return found
 
 
 def _network(

@@ -14,7 +14,9 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
+    Tag,
     ValidationInfo,
     WithJsonSchema,
     field_validator,
@@ -167,9 +169,18 @@ class DataSpec(BaseModel):
 
 OptimizerName = Literal["sgd", "adam", "adamw", "rmsprop"]
 SchedulerName = Literal["none", "step", "cosine", "onecycle", "plateau"]
-LossName = Literal["cross_entropy", "bce_with_logits", "mse", "l1", "huber"]
-TaskName = Literal["classification", "binary", "regression", "autoencoder"]
-Metric = Literal["accuracy", "f1", "roc_auc", "mae", "mse", "rmse", "r2"]
+LossName = Literal[
+    "cross_entropy", "bce_with_logits", "mse", "l1", "huber", "non_saturating", "hinge", "wgan_gp"
+]
+TaskName = Literal["classification", "binary", "regression", "autoencoder", "gan"]
+Metric = Literal["accuracy", "f1", "roc_auc", "mae", "mse", "rmse", "r2", "mmd"]
+
+NETWORK_TASKS: dict[str, tuple[str, str]] = {
+    "gan": ("generator", "discriminator"),
+    "autoencoder": ("encoder", "decoder"),
+}
+"""The tasks that train a spec of several networks (`networks:`), and the networks each needs.
+An autoencoder is also a one-network task; a GAN is only this."""
 
 TASK_LOSSES: dict[str, tuple[str, ...]] = {
     "classification": ("cross_entropy",),
@@ -177,6 +188,9 @@ TASK_LOSSES: dict[str, tuple[str, ...]] = {
     "regression": ("mse", "l1", "huber"),
     # Not bce_with_logits: the targets are the (standardized) inputs, not probabilities.
     "autoencoder": ("mse", "l1", "huber"),
+    # Goodfellow et al.'s non-saturating loss, the hinge loss of SAGAN / BigGAN, and
+    # Wasserstein with gradient penalty (Gulrajani et al.).
+    "gan": ("non_saturating", "hinge", "wgan_gp"),
 }
 """The losses each task trains with; the first is the default."""
 
@@ -185,6 +199,7 @@ TASK_METRICS: dict[str, tuple[str, ...]] = {
     "binary": ("accuracy", "f1", "roc_auc"),
     "regression": ("mae", "mse", "rmse", "r2"),
     "autoencoder": ("mae", "mse", "rmse", "r2"),
+    "gan": ("mmd",),
 }
 """The metrics that make sense for each task."""
 
@@ -193,6 +208,7 @@ DEFAULT_METRICS: dict[str, tuple[str, ...]] = {
     "binary": ("accuracy",),
     "regression": ("mae",),
     "autoencoder": ("mse",),
+    "gan": ("mmd",),
 }
 """What is logged when `train.metrics` is not given."""
 
@@ -269,12 +285,20 @@ class SchedulerSpec(Strict):
 
 class LossSpec(Strict):
     type: LossName
-    label_smoothing: float | None = Field(None, ge=0, lt=1)  # cross_entropy; default 0
+    # cross_entropy; non_saturating: one-sided (the real targets become 1 - label_smoothing,
+    # Salimans et al. 2016). Default 0.
+    label_smoothing: float | None = Field(None, ge=0, lt=1)
     delta: float | None = Field(None, gt=0)  # huber; default 1
+    gp_weight: float | None = Field(None, gt=0)  # wgan_gp: the penalty's lambda; default 10
 
     @model_validator(mode="after")
     def _options_fit_type(self) -> LossSpec:
-        allowed = {"cross_entropy": {"label_smoothing"}, "huber": {"delta"}}.get(self.type, set())
+        allowed = {
+            "cross_entropy": {"label_smoothing"},
+            "non_saturating": {"label_smoothing"},
+            "huber": {"delta"},
+            "wgan_gp": {"gp_weight"},
+        }.get(self.type, set())
         _not_for(self.type, set(self.model_fields_set), allowed, {"type"})
         return self
 
@@ -291,8 +315,45 @@ class EarlyStoppingSpec(Strict):
     min_delta: float = Field(0.0, ge=0)
 
 
+class GanSpec(Strict):
+    """`train.gan`: how a GAN trains (task gan only)."""
+
+    d_steps: int = Field(1, ge=1)  # discriminator steps per generator step
+    ema: float | None = Field(None, gt=0, lt=1)  # decay of the generator's weight average
+    samples_every: int = Field(5, ge=1)  # epochs between samples.png pictures
+    collapse_steps: int = Field(200, ge=1)  # steps of a winning discriminator before stopping
+
+
+class KLSpec(Strict):
+    """`train.kl`: the KL term of a variational autoencoder (a model with `reparameterize`)."""
+
+    beta: float = Field(1.0, ge=0)  # the KL's weight (beta-VAE); 1 gives the ELBO
+    warmup_epochs: int = Field(0, ge=0)  # the weight rises linearly from 0 over these epochs
+
+
 def _typed(value: Any) -> Any:
     return {"type": value} if isinstance(value, str) else value
+
+
+def _optimizers(value: Any) -> Any:
+    """A bare name is short for {type: name}, also per network."""
+    if isinstance(value, dict) and value and not set(value) & set(OptimizerSpec.model_fields):
+        return {k: _typed(v) for k, v in value.items()}
+    return _typed(value)
+
+
+def _optimizer_form(value: Any) -> str:
+    if isinstance(value, dict) and value and not set(value) & set(OptimizerSpec.model_fields):
+        return "per_network"
+    return "one"
+
+
+# One optimizer for every network, or a mapping per network (`{generator: {...},
+# discriminator: {...}}`). The tags name the form only: the diagnostics keep the user's path.
+OptimizerSetting = Annotated[
+    Annotated[OptimizerSpec, Tag("one")] | Annotated[dict[str, OptimizerSpec], Tag("per_network")],
+    Discriminator(_optimizer_form),
+]
 
 
 def _one_or_many(value: Any) -> Any:
@@ -302,6 +363,8 @@ def _one_or_many(value: Any) -> Any:
 def monitor_names(task: str, metrics: tuple[str, ...]) -> tuple[str, ...]:
     """The logged values early stopping can watch (metrics.csv's columns)."""
     shown = metrics or DEFAULT_METRICS[task]
+    if task == "gan":  # no loss to validate: the samples' distance to held-out data
+        return (*(f"val_{m}" for m in shown), "d_loss", "g_loss")
     return ("val_loss", "train_loss", *(f"val_{m}" for m in shown))
 
 
@@ -311,7 +374,8 @@ def monitored(train: TrainSpec, *, has_val: bool) -> tuple[str, Literal["min", "
     no validation split. Mode `auto`: losses and errors are minimised; accuracy, f1, roc_auc
     and r2 maximised."""
     stopping = train.early_stopping
-    monitor = stopping.monitor if stopping else ("val_loss" if has_val else "train_loss")
+    default = "val_mmd" if train.task == "gan" else "val_loss"
+    monitor = stopping.monitor if stopping else (default if has_val else "train_loss")
     if stopping is not None and stopping.mode != "auto":
         return monitor, stopping.mode
     name = monitor.removeprefix("val_").removeprefix("train_")
@@ -332,8 +396,13 @@ class TrainSpec(Strict):
         LossSpec | None, BeforeValidator(_typed, json_schema_input_type=LossName | LossSpec)
     ] = None
     optimizer: Annotated[
-        OptimizerSpec,
-        BeforeValidator(_typed, json_schema_input_type=OptimizerName | OptimizerSpec),
+        OptimizerSetting,
+        BeforeValidator(
+            _optimizers,
+            json_schema_input_type=OptimizerName
+            | OptimizerSpec
+            | dict[str, OptimizerName | OptimizerSpec],
+        ),
     ] = OptimizerSpec()
     scheduler: Annotated[
         SchedulerSpec,
@@ -369,6 +438,25 @@ class TrainSpec(Strict):
     scale_lr: bool = False
     checkpoint_every: int | None = Field(None, ge=1)
     checkpoint_every_steps: int | None = Field(None, ge=1)
+    gan: GanSpec | None = None
+    kl: KLSpec | None = None
+
+    def optimizer_for(self, network: str | None = None) -> OptimizerSpec:
+        """The optimizer settings of one network (None: the spec's only network). A
+        per-network mapping without an entry for it gives the defaults."""
+        if isinstance(self.optimizer, OptimizerSpec):
+            return self.optimizer
+        return self.optimizer.get(network or "", OptimizerSpec())
+
+    @model_validator(mode="after")
+    def _task_options(self) -> TrainSpec:
+        if self.gan is not None and self.task != "gan":
+            raise ValueError(f"train.gan applies to task gan, not {self.task}")
+        if self.kl is not None and self.task != "autoencoder":
+            raise ValueError(
+                f"train.kl applies to task autoencoder (a variational one), not {self.task}"
+            )
+        return self
 
     @field_validator("loss")
     @classmethod

@@ -29,19 +29,22 @@ if TYPE_CHECKING:
     import torch
 
 
-def effective_lr(train: TrainSpec, lr: float | None = None) -> float:
-    """``lr`` (default optimizer.lr) after ``scale_lr``."""
-    base = train.optimizer.lr if lr is None else lr
+def effective_lr(train: TrainSpec, lr: float | None = None, network: str | None = None) -> float:
+    """``lr`` (default: the network's optimizer.lr) after ``scale_lr``."""
+    base = train.optimizer_for(network).lr if lr is None else lr
     if not train.scale_lr:
         return base
     return base * train.batch_size * train.accumulate_grad_batches / REFERENCE_BATCH_SIZE
 
 
-def make_optimizer(train: TrainSpec, params: Iterable[torch.nn.Parameter]) -> torch.optim.Optimizer:
+def make_optimizer(
+    train: TrainSpec, params: Iterable[torch.nn.Parameter], network: str | None = None
+) -> torch.optim.Optimizer:
+    """The optimizer of one network's parameters (None: the spec's only network)."""
     import torch
 
-    spec = train.optimizer
-    options: dict[str, Any] = {"lr": effective_lr(train)}
+    spec = train.optimizer_for(network)
+    options: dict[str, Any] = {"lr": effective_lr(train, network=network)}
     if spec.weight_decay is not None:
         options["weight_decay"] = spec.weight_decay
     if spec.eps is not None:

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 from netspec.backend.artifacts import SPEC, WEIGHTS, write_atomic
 from netspec.errors import SpecError
 from netspec.spec.load import Spec, load_spec
+from netspec.spec.networks import Networks
 
 if TYPE_CHECKING:
     import torch
@@ -115,7 +116,7 @@ class RunDir:
 
     # -- text files ------------------------------------------------------------------------
 
-    def write_spec(self, spec: Spec) -> None:
+    def write_spec(self, spec: Spec | Networks) -> None:
         from netspec.backend.resolve import resolved_yaml
 
         write_atomic(self.path / SPEC, resolved_yaml(spec))
@@ -227,7 +228,7 @@ class MutedRunDir(RunDir):
     def write_json(self, name: str, data: Mapping[str, Any]) -> None:
         pass
 
-    def write_spec(self, spec: Spec) -> None:
+    def write_spec(self, spec: Spec | Networks) -> None:
         pass
 
     def write_history(self, rows: Sequence[Mapping[str, float]]) -> None:

@@ -233,7 +233,7 @@ def setup_text(
     processes: int = 1,
 ) -> str:
     """The training half of summary.txt."""
-    opt, sched = settings.optimizer, settings.scheduler
+    opt, sched = settings.optimizer_for(), settings.scheduler
     lr = effective_lr(settings)
     batch = settings.batch_size * settings.accumulate_grad_batches
     lr_text = f"lr {lr:g}" + (
