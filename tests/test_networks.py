@@ -37,7 +37,7 @@ networks:
       - hidden
       - dense: 1
 data: {source: moons}
-train: {epochs: 2, batch_size: 128}
+train: {task: gan, epochs: 2, batch_size: 128}
 """
 
 
