@@ -48,6 +48,25 @@ def test_every_example_spec_satisfies_the_schema(path: pathlib.Path) -> None:
             "layers": ["dense"],
             "data": {"source": "iris", "standardize_target": False},
         },
+        {
+            "networks": {
+                "generator": {"input": [8], "layers": [{"dense": 2}]},
+                "discriminator": {"input": [2], "layers": [{"dense": 1}]},
+            },
+            "train": {
+                "task": "gan",
+                "loss": {"type": "hinge"},
+                "optimizer": {"generator": {"lr": 1e-4}, "discriminator": "adam"},
+                "gan": {"d_steps": 2, "ema": 0.999},
+            },
+        },
+        {
+            "networks": {
+                "encoder": {"inputs": {"x": [4]}, "layers": [{"dense": 2}]},
+                "decoder": {"input": [2], "layers": [{"dense": 4}]},
+            },
+            "train": {"task": "autoencoder", "kl": {"beta": 0.5, "warmup_epochs": 2}},
+        },
     ],
 )
 def test_schema_accepts_each_spelling(data: dict[str, Any]) -> None:
@@ -68,6 +87,12 @@ def test_schema_accepts_each_spelling(data: dict[str, Any]) -> None:
         {"input": [8], "layers": ["dense"], "data": {"source": "iris", "samples": 3}},
         {"input": [8], "layers": ["dense"], "data": {"source": "moons", "noise": "high"}},
         {"input": [8], "layers": ["dense"], "data": {"source": "csv"}},  # path is required
+        # networks: never beside a top-level network; each network a model of its own
+        {"input": [2], "layers": ["dense"], "networks": {"g": {"input": [2], "layers": ["relu"]}}},
+        {"networks": {"g": {"input": [2], "layers": ["relu"]}}, "layers": ["relu"]},
+        {"networks": {"g": {"input": [2], "layers": ["relu"], "data": "moons"}}},
+        {"networks": {"g": {"layers": ["relu"]}}},
+        {"networks": {"g": {"input": [2], "layers": ["relu"]}}, "train": {"gan": {"d_step": 2}}},
     ],
 )
 def test_schema_rejects_mistakes(data: dict[str, Any]) -> None:

@@ -90,7 +90,7 @@ def spec_schema() -> dict[str, Any]:
             _model_schema(InputSpec, defs),
         ]
     }
-    return {
+    top: dict[str, Any] = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": SCHEMA_ID,
         "title": "netspec spec",
@@ -130,13 +130,46 @@ def spec_schema() -> dict[str, Any]:
                 },
             },
             "layers": {"$ref": "#/$defs/layers"},
+            "networks": {
+                "type": "object",
+                "description": "several networks trained together (a GAN's generator and "
+                "discriminator, an autoencoder's encoder and decoder), each with its own "
+                "input and layers; vars and blocks are shared",
+                "minProperties": 1,
+                "propertyNames": {"pattern": "^[A-Za-z_][A-Za-z0-9_]*$"},
+                "additionalProperties": {"$ref": "#/$defs/network"},
+            },
             "data": _data_schema(defs),
             "train": _model_schema(TrainSpec, defs),
         },
-        "required": ["layers"],
-        "oneOf": [{"required": ["input"]}, {"required": ["inputs"]}],
+        # One network (input or inputs, and layers) or several (networks), never both.
+        "oneOf": [
+            {"required": ["layers"], "oneOf": _ONE_INPUT_FORM, "not": {"required": ["networks"]}},
+            {"required": ["networks"], "not": {"anyOf": _NETWORK_KEYS_REQUIRED}},
+        ],
         "additionalProperties": False,
         "$defs": defs,
+    }
+    defs["network"] = _network_schema(top["properties"])
+    return top
+
+
+_ONE_INPUT_FORM: list[dict[str, Any]] = [{"required": ["input"]}, {"required": ["inputs"]}]
+_NETWORK_KEYS_REQUIRED: list[dict[str, Any]] = [
+    {"required": [key]} for key in ("input", "inputs", "outputs", "layers")
+]
+
+
+def _network_schema(properties: dict[str, Any]) -> dict[str, Any]:
+    """One network of `networks:`: the one-network keys that describe a model."""
+    return {
+        "type": "object",
+        "properties": {
+            key: properties[key] for key in ("description", "input", "inputs", "outputs", "layers")
+        },
+        "required": ["layers"],
+        "oneOf": _ONE_INPUT_FORM,
+        "additionalProperties": False,
     }
 
 
