@@ -119,6 +119,7 @@ def test_a_shape_error_names_its_network() -> None:
     with pytest.raises(SpecError) as info:
         plan_networks(load_any(text))  # type: ignore[arg-type]
     (d,) = info.value.diagnostics
+    assert d.path is not None
     assert (d.code, d.path[:3], d.location.line) == ("shape", ("networks", "g", "layers"), 5)
 
 
