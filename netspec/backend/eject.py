@@ -157,7 +157,10 @@ def _model_class(
             if container not in containers:
                 containers.add(container)
                 init.append(f"self.{container} = nn.Module()")
-        init.append(f"self.{node.name} = {call_source(node.module, imported)}")
+        made = call_source(node.module, imported)
+        if node.spectral_norm:  # the same parametrization, so the same state_dict keys
+            made = f"nn.utils.parametrizations.spectral_norm({made})"
+        init.append(f"self.{node.name} = {made}")
         if not node.trainable:
             init.append(f"self.{node.name}.requires_grad_(False)")
         if node.tie is not None:

@@ -20,6 +20,7 @@ from netspec.layers.common import (
     IntOrTuple,
     PadOrTuple,
     PositiveInt,
+    SpectralNorm,
     axis,
     check_groups,
     known,
@@ -60,6 +61,7 @@ class ConvConfig(LayerConfig):
         None,
         description="an activation applied to the output (fused: no extra layer row or module)",
     )
+    spectral_norm: SpectralNorm = False
 
 
 def _infer(n: int) -> Any:
