@@ -59,7 +59,7 @@ def test_spectral_norm_equals_torchs_on_the_same_weights(
     plain = netspec.plan(_spec(name, args, shape, norm=False))
     model = netspec.build_model(spec, seed=0)
     layer = model.get_submodule(f"{name}_0")
-    assert parametrize.type_before_parametrizations(layer) is type(reference)  # type: ignore[no-untyped-call]
+    assert parametrize.type_before_parametrizations(layer) is type(reference)
     keys = set(model.state_dict())
     assert f"{name}_0.parametrizations.weight.original" in keys
     assert {f"{name}_0.parametrizations.weight.0._u", f"{name}_0.parametrizations.weight.0._v"} <= (
