@@ -143,9 +143,9 @@ def test_cli_validate_and_summary(tmp_path: pathlib.Path) -> None:
 def test_commands_for_one_network_say_what_works(tmp_path: pathlib.Path) -> None:
     path = tmp_path / "gan.yaml"
     path.write_text(GAN, encoding="utf-8")
-    result = runner.invoke(app, ["build", str(path), "-o", str(tmp_path / "out")])
+    result = runner.invoke(app, ["train", str(path), "-o", str(tmp_path / "out")])
     assert result.exit_code == 2
-    assert "works with `netspec validate`, `netspec summary` and netspec.build_model" in (
+    assert "works with `netspec validate`, `summary`, `build`, `graph` and netspec.build_model" in (
         result.stderr
     )
     assert "Traceback" not in result.output
