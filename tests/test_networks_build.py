@@ -104,7 +104,7 @@ def test_build_directory_of_networks(text: str, tmp_path: pathlib.Path) -> None:
     plans = plan_networks(nets)
     torch.manual_seed(0)
     for name, p in plans.items():
-        shape = [int(d) for d in p.input.shape]  # type: ignore[call-overload]
+        shape = [int(d) for d in p.input.shape]  # type: ignore[arg-type]
         x = torch.randn(3, *shape)
         with torch.no_grad():
             want = built[name](x)
