@@ -240,3 +240,13 @@ def test_svg_of_networks(tmp_path: pathlib.Path) -> None:
     text = (tmp_path / "gan.svg").read_text(encoding="utf-8")
     assert "</svg>" in text
     assert "discriminator" in text
+
+
+def test_graph_docs_example_is_current() -> None:
+    language = (ROOT / "docs" / "spec-language.md").read_text(encoding="utf-8")
+    gan = next(b for b in re.findall(r"```yaml\n(.*?)```", language, re.S) if "moons_gan" in b)
+    nets = _networks(gan)
+    doc = (ROOT / "docs" / "graph.md").read_text(encoding="utf-8").split("## Several networks")[1]
+    picture = re.search(r"```mermaid\n(.*?)```", doc, re.S)
+    assert picture
+    assert picture[1] == networks_mermaid(nets.name, plan_networks(nets)), "rerun the example"

@@ -142,9 +142,7 @@ def _mermaid_nodes(p: Plan, ids: _Ids, scope: str, depth: int) -> list[str]:
     lines = []
     for name in p.inputs:
         node = ids("n", _scoped(scope, name))
-        lines.append(
-            f'{_INDENT * depth}{node}(["{_mm(name)}<br/>{_mm(_input_text(p, name))}"])'
-        )
+        lines.append(f'{_INDENT * depth}{node}(["{_mm(name)}<br/>{_mm(_input_text(p, name))}"])')
 
     def emit(group: _Group, depth: int) -> None:
         pad = _INDENT * depth
