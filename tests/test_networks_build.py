@@ -250,3 +250,25 @@ def test_graph_docs_example_is_current() -> None:
     picture = re.search(r"```mermaid\n(.*?)```", doc, re.S)
     assert picture
     assert picture[1] == networks_mermaid(nets.name, plan_networks(nets)), "rerun the example"
+
+
+@pytest.mark.parametrize("command", [["validate"], ["graph"], ["graph", "--format", "dot"]])
+def test_validate_and_graph_of_networks_never_import_torch(
+    tmp_path: pathlib.Path, command: list[str]
+) -> None:
+    import subprocess
+    import sys
+
+    spec = tmp_path / "gan.yaml"
+    spec.write_text(DCGAN, encoding="utf-8")
+    argv = [*command, str(spec)]
+    code = (
+        "import sys\nfrom netspec.cli.app import main\n"
+        f"try:\n    main({argv!r})\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+        "bad = sorted(m for m in sys.modules if m == 'torch' or m.startswith('torch.'))\n"
+        "assert not bad, bad[:5]\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=False
+    )
+    assert proc.returncode == 0, proc.stderr

@@ -130,13 +130,24 @@ def test_model_py_builds_the_same_parametrization(tmp_path: pathlib.Path) -> Non
             torch.testing.assert_close(ejected(x), built(x), rtol=0, atol=0)
 
 
-def test_spectral_norm_on_a_tied_weight_is_refused() -> None:
-    spec = (
-        "input: {shape: [6], dtype: int64}\nlayers:\n"
-        "  - embedding: {num_embeddings: 10, embedding_dim: 4, name: tokens}\n"
-        "  - dense: {units: 10, tie: tokens, spectral_norm: true}\n"
-    )
-    with pytest.raises(SpecError, match=r"a tied weight cannot be spectrally normalized") as info:
+@pytest.mark.parametrize(
+    ("owner", "tied", "who"),
+    [
+        (
+            "embedding: {num_embeddings: 10, embedding_dim: 4, name: tokens}",
+            ", spectral_norm: true",
+            "this layer",
+        ),
+        ("dense: {units: 4, name: tokens, spectral_norm: true}", "", "'tokens'"),
+    ],
+)
+def test_spectral_norm_on_a_tied_weight_is_refused(owner: str, tied: str, who: str) -> None:
+    spec = f"input: [4]\nlayers:\n  - {owner}\n  - dense: {{units: 4, tie: tokens{tied}}}\n"
+    if "embedding" in owner:
+        spec = spec.replace("input: [4]", "input: {shape: [6], dtype: int64}")
+    with pytest.raises(
+        SpecError, match=rf"a tied weight cannot be spectrally normalized, and {who}"
+    ) as info:
         netspec.plan(spec)
     (d,) = info.value.diagnostics
     assert (d.location.line, d.path) == (4, ("layers", 1, "dense", "tie"))
