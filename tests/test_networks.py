@@ -261,3 +261,18 @@ def test_validate_reports_the_disagreement(tmp_path: pathlib.Path) -> None:
     assert result.exit_code == 2
     assert f"{path}:15:12: error[shape]: networks.discriminator.input:" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_set_reaches_into_a_network(tmp_path: pathlib.Path) -> None:
+    path = tmp_path / "gan.yaml"
+    path.write_text(GAN, encoding="utf-8")
+    result = runner.invoke(
+        app, ["validate", str(path), "--set", "networks.discriminator.layers[1].units=3"]
+    )
+    assert result.exit_code == 2
+    assert "networks.discriminator.layers[1]: the discriminator scores each sample" in (
+        result.stderr
+    )
+    result = runner.invoke(app, ["summary", str(path), "--set", "networks.generator.input=[4]"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("generator: 2 layers, input (N, 4) -> output (N, 2)\n")
