@@ -133,6 +133,7 @@ for _n in (1, 2, 3):
                     {"filters": _in[0], "kernel_size": 2, "padding": "same", "groups": _in[0]}, _in
                 ),
                 Example({"filters": 2, "kernel_size": 1, "bias": False, "activation": "relu"}, _in),
+                Example({"filters": 4, "kernel_size": 3, "stride": 2, "spectral_norm": True}, _in),
             ),
         )
     )

@@ -85,6 +85,7 @@ register(
             Example({"units": 10}, (64,)),
             Example({"units": 4, "bias": False}, (3, 7)),
             Example({"units": 8, "activation": "relu"}, (16,)),
+            Example({"units": 1, "spectral_norm": True}, (12,)),
         ),
     )
 )
