@@ -20,6 +20,7 @@ from netspec.spec.exprs import Deferred, ExpressionError, resolve_all
 from netspec.spec.gcpause import gc_paused
 from netspec.spec.load import LayerSpec, Spec, SpecSource, load_spec, validate_config
 from netspec.spec.networks import Networks, prefixed
+from netspec.spec.sections import NETWORK_TASKS
 from netspec.units import format_bytes, format_count
 
 BYTES = {"float32": 4, "int64": 8, "bool": 1}
@@ -129,7 +130,8 @@ def plan(spec: Spec | SpecSource) -> Plan:
 
 
 def plan_networks(nets: Networks) -> dict[str, Plan]:
-    """Each network's plan; a shape error names its network in its path."""
+    """Each network's plan; a shape error names its network in its path. Then the shapes
+    the networks pass each other must agree (:func:`disagreements`)."""
     plans = {}
     for name, spec in nets.networks.items():
         try:
@@ -137,6 +139,9 @@ def plan_networks(nets: Networks) -> dict[str, Plan]:
         except SpecError as exc:
             found = [prefixed(d, ("networks", name)) for d in exc.diagnostics]
             raise SpecError(found) from None
+    found = disagreements(nets, plans)
+    if found:
+        raise SpecError(found)
     return plans
 
 
@@ -146,6 +151,161 @@ def network_warnings(nets: Networks, plans: Mapping[str, Plan]) -> list[Diagnost
         for name, spec in nets.networks.items()
         for d in warnings(spec, plans[name])
     ]
+
+
+def disagreements(nets: Networks, plans: Mapping[str, Plan]) -> list[Diagnostic]:
+    """What one network hands another must fit it, by the task that trains them.
+
+    task gan: the generator turns one noise vector into one sample of the shape the
+    discriminator takes, and the discriminator scores it with one logit (no sigmoid: the
+    losses take logits). task autoencoder: the decoder takes the encoder's (first) output
+    and gives back the encoder's input shape. Symbols agree when they are the same symbol.
+    Without a train section the networks' roles are unknown, and nothing is compared.
+    """
+    task = nets.train.task if nets.train is not None else None
+    roles = NETWORK_TASKS.get(task) if task is not None else None
+    if roles is None or not all(role in plans for role in roles):
+        return []
+    first, second = roles
+    found = _one_input(nets, first, plans[first]) + _one_input(nets, second, plans[second])
+    outputs = (first, second) if task == "gan" else (second,)
+    found += [d for name in outputs for d in _one_output(nets, name, plans[name])]
+    if found:  # the shapes below are of the one input and output these name
+        return found
+    if task == "gan":
+        return _gan(nets, plans[first], plans[second])
+    return _autoencoder(nets, plans[first], plans[second])
+
+
+def _gan(nets: Networks, generator: Plan, discriminator: Plan) -> list[Diagnostic]:
+    found = []
+    made, taken = generator.output, discriminator.input
+    if (made.shape, made.dtype) != (taken.shape, taken.dtype):
+        found.append(
+            _handoff(nets, "discriminator", "scores the generator's samples", "generator", made)
+        )
+    score = discriminator.output_names[0]
+    if discriminator.output.shape != (1,):
+        found.append(
+            _at_output(
+                nets,
+                "discriminator",
+                Diagnostic(
+                    "shape",
+                    f"the discriminator scores each sample with one logit, but its output "
+                    f"{score!r} is {format_shape(discriminator.output.shape)}",
+                    received=format_shape(discriminator.output.shape),
+                    expected=format_shape((1,)),
+                    hints=("end the discriminator with `dense: 1` (no activation)",),
+                ),
+            )
+        )
+    elif _ends_in_sigmoid(discriminator):
+        found.append(
+            _at_output(
+                nets,
+                "discriminator",
+                Diagnostic(
+                    "invalid-value",
+                    f"the discriminator's output {score!r} goes through a sigmoid, but the GAN "
+                    "losses take logits (they apply the sigmoid themselves, stably): the "
+                    "scores would be squashed twice and the gradients vanish",
+                    hints=("remove the sigmoid: end with `dense: 1`",),
+                ),
+                field="activation",
+            )
+        )
+    return found
+
+
+def _autoencoder(nets: Networks, encoder: Plan, decoder: Plan) -> list[Diagnostic]:
+    found = []
+    code = encoder.output_tensors[0]
+    if (code.shape, code.dtype) != (decoder.input.shape, decoder.input.dtype):
+        found.append(_handoff(nets, "decoder", "decodes the encoder's code", "encoder", code))
+    rebuilt, original = decoder.output, encoder.input
+    if rebuilt.shape != original.shape:
+        found.append(
+            _at_output(
+                nets,
+                "decoder",
+                Diagnostic(
+                    "shape",
+                    f"the decoder reconstructs the encoder's input {format_shape(original.shape)}"
+                    f", but its output {decoder.output_names[0]!r} is "
+                    f"{format_shape(rebuilt.shape)}",
+                    received=format_shape(rebuilt.shape),
+                    expected=format_shape(original.shape),
+                    hints=("end the decoder with a layer of the encoder's input shape",),
+                ),
+            )
+        )
+    return found
+
+
+def _handoff(nets: Networks, taker: str, role: str, maker: str, made: Tensor) -> Diagnostic:
+    """The taker's input does not fit what the maker hands it."""
+    taken = nets.networks[taker]
+    (name, spec_input), *_ = taken.inputs.items()
+    words = [format_shape(spec_input.shape), format_shape(made.shape)]
+    if spec_input.dtype != made.dtype:
+        words = [f"{words[0]} {spec_input.dtype}", f"{words[1]} {made.dtype}"]
+    diag = Diagnostic(
+        "shape",
+        f"the {taker} {role}, which are {words[1]}, but its input is {words[0]}",
+        path=("networks", taker, *(("inputs", name) if taken.named_inputs else ("input",))),
+        received=f"{taker} input {words[0]}",
+        expected=f"{maker} output {words[1]}",
+        hints=(f"make the {taker}'s input the {maker}'s output shape, or change the {maker}",),
+    )
+    return nets.source.attach(diag)
+
+
+def _one_input(nets: Networks, name: str, p: Plan) -> list[Diagnostic]:
+    if len(p.inputs) == 1:
+        return []
+    diag = Diagnostic(
+        "invalid-value",
+        f"the {name} of task {nets.train.task if nets.train else ''} takes one input, "
+        f"not {len(p.inputs)} ({', '.join(p.inputs)})",
+        path=("networks", name, "inputs"),
+    )
+    return [nets.source.attach(diag, key=True)]
+
+
+def _one_output(nets: Networks, name: str, p: Plan) -> list[Diagnostic]:
+    if len(p.output_names) == 1:
+        return []
+    diag = Diagnostic(
+        "invalid-value",
+        f"the {name} of task {nets.train.task if nets.train else ''} gives one output, "
+        f"not {len(p.output_names)} ({', '.join(p.output_names)})",
+        path=("networks", name, "outputs"),
+    )
+    return [nets.source.attach(diag, key=True)]
+
+
+def _at_output(nets: Networks, name: str, diag: Diagnostic, field: str | None = None) -> Diagnostic:
+    """The diagnostic at the layer that makes the network's output (at its ``field`` when
+    written there), else at the network's `outputs`."""
+    spec = nets.networks[name]
+    output = spec.outputs[0] if spec.outputs else (spec.layers[-1].name if spec.layers else None)
+    layer = next((layer for layer in spec.layers if layer.name == output), None)
+    path: YPath = ("networks", name, "outputs")
+    if layer is not None:
+        path = ("networks", name, *layer.path)
+        written = ("networks", name, *layer.args_path, field) if field else None
+        if written is not None and written in nets.source.values:
+            path = written
+    return nets.source.attach(replace(diag, path=path))
+
+
+def _ends_in_sigmoid(p: Plan) -> bool:
+    """The output is a sigmoid layer's, or a layer's with `activation: sigmoid`."""
+    last = next((layer for layer in p.layers if layer.name == p.output_names[0]), None)
+    if last is None:  # the output is the input itself
+        return False
+    return last.type == "sigmoid" or getattr(last.config, "activation", None) == "sigmoid"
 
 
 def _plan(spec: Spec) -> Plan:

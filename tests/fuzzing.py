@@ -27,7 +27,7 @@ import signal
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,7 @@ import yaml
 from netspec.errors import SpecError
 from netspec.layers import registry
 from netspec.plan import network_warnings, plan, plan_networks, warnings
-from netspec.render.graph import dot, mermaid
+from netspec.render.graph import dot, mermaid, networks_dot, networks_mermaid
 from netspec.render.summary import (
     networks_summary_json,
     networks_summary_text,
@@ -117,6 +117,71 @@ class Report:
             self.findings.append((outcome.kind, mutant, outcome.detail))
 
 
+# Specs of several networks, which specs/ (built and drawn one network at a time by other
+# tests) does not hold: a GAN with its training options and an optimizer per network,
+# spectrally normalized, and a variational autoencoder of an encoder and a decoder.
+NETWORK_SEEDS = (
+    (
+        "seed#gan",
+        """
+name: conv_gan
+vars: {z: 16, width: 8}
+blocks:
+  down:
+    params: {filters: 8}
+    layers:
+      - conv2d: {filters: "${filters}", kernel_size: 3, stride: 2, padding: 1,
+                 spectral_norm: true, activation: leaky_relu}
+networks:
+  generator:
+    input: ["${z}"]
+    layers:
+      - dense: {units: "${width * 16}", activation: relu}
+      - reshape: ["${width}", 4, 4]
+      - conv_transpose2d: {filters: 1, kernel_size: 4, stride: 2, padding: 1, activation: tanh}
+  discriminator:
+    input: [1, 8, 8]
+    layers:
+      - down: {filters: 8}
+      - flatten
+      - dense: {units: 1, spectral_norm: true}
+data: {source: digits}
+train:
+  task: gan
+  epochs: 3
+  batch_size: 64
+  loss: {type: hinge}
+  optimizer:
+    generator: {type: adam, lr: 2.0e-4, betas: [0.5, 0.999]}
+    discriminator: {type: adam, lr: 4.0e-4}
+  gan: {d_steps: 2, ema: 0.999, samples_every: 1}
+""",
+    ),
+    (
+        "seed#vae",
+        """
+name: moons_vae
+networks:
+  encoder:
+    input: [2]
+    layers:
+      - dense: {units: 32, activation: relu, name: hidden}
+      - dense: {units: 2, name: mean, from: hidden}
+      - dense: {units: 2, name: log_var, from: hidden}
+      - reparameterize: {from: [mean, log_var], name: z}
+    outputs: [z, mean, log_var]
+  decoder:
+    input: [2]
+    layers:
+      - dense: {units: 32, activation: relu, spectral_norm: true}
+      - dense: 2
+data: {source: moons}
+train: {task: autoencoder, epochs: 2, kl: {beta: 0.5, warmup_epochs: 1}, optimizer: adamw}
+""",
+    ),
+)
+
+
 def seeds(root: Path = ROOT) -> list[tuple[str, str]]:
     """(label, YAML text) of every spec in specs/ and every YAML block of the docs.
 
@@ -127,7 +192,7 @@ def seeds(root: Path = ROOT) -> list[tuple[str, str]]:
     for doc in [*sorted((root / "docs").glob("*.md")), root / "README.md"]:
         blocks = YAML_BLOCK.findall(doc.read_text(encoding="utf-8"))
         found += [(f"{doc.name}#{i}", block) for i, block in enumerate(blocks)]
-    return found
+    return found + list(NETWORK_SEEDS)
 
 
 # --- emitting YAML -----------------------------------------------------------------------
@@ -461,11 +526,13 @@ def _run(text: str) -> tuple[str, str]:
 
 
 def _run_networks(nets: Networks) -> tuple[str, str]:
-    """A spec of several networks through what takes it: plans, warnings, both summaries."""
+    """A spec of several networks through what takes it: plans, warnings, both summaries,
+    both graph formats."""
     plans = plan_networks(nets)
     shown = [d.render() for d in network_warnings(nets, plans)]
     batch = nets.train.batch_size if nets.train is not None else 1
     shown.append(networks_summary_text(nets.name, plans, batch))
+    shown += [networks_mermaid(nets.name, plans), networks_dot(nets.name, plans)]
     encoded = json.dumps(networks_summary_json(nets.name, plans, batch))
     for piece in shown:
         if CONTROL.search(piece):
@@ -500,11 +567,15 @@ def check_cli(text: str, folder: Path) -> Outcome:
 
 
 def run(
-    budget: int, seed: int, on_mutant: Callable[[int, str, Outcome], None] | None = None
+    budget: int,
+    seed: int,
+    on_mutant: Callable[[int, str, Outcome], None] | None = None,
+    corpus: Sequence[tuple[str, str]] | None = None,
 ) -> Report:
-    """``budget`` mutants, deterministic for a ``seed``; seeds are taken in turn."""
+    """``budget`` mutants, deterministic for a ``seed``; seeds (default :func:`seeds`) are
+    taken in turn."""
     rng = random.Random(seed)
-    corpus = seeds()
+    corpus = corpus or seeds()
     report = Report()
     for n in range(budget):
         _, text = corpus[n % len(corpus)]

@@ -82,6 +82,12 @@ def test_the_build_guide_examples_run(
         "onnx",
     ]
     assert CliRunner().invoke(app, args).exit_code == 0
+    # the guide's spec of several networks: the moons GAN of docs/spec-language.md
+    language = (ROOT / "docs" / "spec-language.md").read_text(encoding="utf-8")
+    gan = next(b for b in YAML_BLOCK.findall(language) if b.startswith("name: moons_gan"))
+    (tmp_path / "gan.yaml").write_text(gan, encoding="utf-8")
+    result = CliRunner().invoke(app, ["build", "gan.yaml", "-o", "build/gan"])
+    assert result.exit_code == 0, result.output
     text = (ROOT / "docs" / "build.md").read_text(encoding="utf-8")
     blocks = re.findall(r"```python\n(.*?)```", text, re.S)
     assert len(blocks) >= 3

@@ -1,7 +1,8 @@
 """`netspec build` outputs and loading them back.
 
 A build directory holds model.py (standalone source), model.safetensors (weights), spec.yaml
-(the resolved spec), summary.txt, and optional exports (model.ts, model.pt2, model.onnx).
+(the resolved spec), summary.txt, and optional exports (model.ts, model.pt2, model.onnx; for
+a spec of several networks one per network, generator.onnx).
 Loading reads spec.yaml and safetensors only: nothing is unpickled, no code from the
 directory runs.
 """
@@ -17,9 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from netspec.errors import SpecError
-from netspec.plan import Plan, concrete, plan
+from netspec.plan import Plan, concrete, plan, plan_networks
 from netspec.spec.load import Spec
-from netspec.spec.networks import load_any
+from netspec.spec.networks import Networks, load_any
 
 if TYPE_CHECKING:
     import torch
@@ -62,7 +63,7 @@ def write_atomic(path: Path, data: bytes | str, *, make_parents: bool = True) ->
 
 
 def build_directory(
-    spec: Spec,
+    spec: Spec | Networks,
     out: Path,
     *,
     seed: int | None = None,
@@ -70,33 +71,54 @@ def build_directory(
     max_params: int | None = None,
     origin: str | None = None,
 ) -> BuildResult:
-    """Build the model and write every artifact of `netspec build` into ``out``."""
+    """Build the model and write every artifact of `netspec build` into ``out``.
+
+    A spec of several networks gives one model.py with a class per network and ``build()``
+    (an nn.ModuleDict), one weight file of the ModuleDict, and an export per network
+    (``generator.onnx``): an exported program has one forward, and each network has its own.
+    """
     from safetensors.torch import save
 
     from netspec.backend.build import build_model
-    from netspec.backend.eject import model_source
+    from netspec.backend.eject import model_source, networks_source
     from netspec.backend.resolve import resolved_yaml
-    from netspec.render.summary import summary_text
+    from netspec.render.summary import networks_summary_text, summary_text
 
     _check_formats(formats)
-    p = plan(spec)
-    model = build_model(spec, seed=seed, max_params=max_params)
+    batch = spec.train.batch_size if spec.train else 1
     result = BuildResult(out)
 
     def put(name: str, data: bytes | str) -> None:
         write_atomic(out / name, data)
         result.files.append(out / name)
 
-    put("model.py", model_source(p, origin))
-    put(WEIGHTS, save(_weights(model), metadata={"netspec_spec": spec.name}))
-    put(SPEC, resolved_yaml(spec))
-    put("summary.txt", summary_text(p, spec.train.batch_size if spec.train else 1))
+    # (network name or None for a one-network spec, its module, spec and plan) per export
+    exports: list[tuple[str | None, torch.nn.Module, Spec, Plan]]
+    if isinstance(spec, Networks):
+        plans = plan_networks(spec)
+        networks = build_model(spec, seed=seed, max_params=max_params)
+        put("model.py", networks_source(spec.name, plans, origin))
+        put(WEIGHTS, save(_weights(networks), metadata={"netspec_spec": spec.name}))
+        put(SPEC, resolved_yaml(spec))
+        put("summary.txt", networks_summary_text(spec.name, plans, batch))
+        exports = [(n, networks[n], spec.networks[n], plans[n]) for n in plans]
+    else:
+        p = plan(spec)
+        model = build_model(spec, seed=seed, max_params=max_params)
+        put("model.py", model_source(p, origin))
+        put(WEIGHTS, save(_weights(model), metadata={"netspec_spec": spec.name}))
+        put(SPEC, resolved_yaml(spec))
+        put("summary.txt", summary_text(p, batch))
+        exports = [(None, model, spec, p)]
     for fmt in formats:
-        with _quiet():
-            name, data, note = EXPORTERS[fmt](model, spec, p)
-        put(name, data)
-        if note:
-            result.notes.append(note)
+        for network, module, network_spec, network_plan in exports:
+            with _quiet():
+                name, data, note = EXPORTERS[fmt](module, network_spec, network_plan)
+            if network is not None:  # model.onnx -> generator.onnx
+                name = network + Path(name).suffix
+            put(name, data)
+            if note:
+                result.notes.append(f"{name}: {note}" if network is not None else note)
     return result
 
 

@@ -117,6 +117,8 @@ def assemble(p: Plan) -> fx.GraphModule:
         args = [None if ref is None else values[ref] for ref in node.inputs]
         if isinstance(node.op, Call):
             module = instantiate(node.op)
+            if node.spectral_norm:
+                module = _spectral_norm(module)
             if not node.trainable:
                 module.requires_grad_(False)
             if node.tie is not None:  # one Parameter, two modules: counted and saved once
@@ -132,6 +134,15 @@ def assemble(p: Plan) -> fx.GraphModule:
     graph.output(outputs[0] if len(outputs) == 1 else tuple(outputs))
     graph.lint()
     return fx.GraphModule(_hierarchy(modules), graph, class_name=class_name(p.name))
+
+
+def _spectral_norm(module: nn.Module) -> nn.Module:
+    """The module with its weight spectrally normalized: the weight becomes
+    ``parametrizations.weight.original`` (the parameter) and the power iteration's vectors
+    ``_u``/``_v`` are buffers, so the parameter count stays the plan's."""
+    from torch.nn.utils import parametrizations
+
+    return parametrizations.spectral_norm(module)
 
 
 def argument_names(p: Plan) -> dict[str, str]:

@@ -38,6 +38,8 @@ class Node:
     params: int
     trainable: bool
     tie: str | None = None  # the module node whose `weight` this module's `weight` is
+    # The module's weight is reparametrized by torch's spectral_norm (`spectral_norm: true`)
+    spectral_norm: bool = False
 
     @property
     def module(self) -> Call | None:
@@ -103,4 +105,7 @@ def _node(layer: PlannedLayer) -> Node:
         params=layer.params,
         trainable=layer.trainable,
         tie=layer.tie,
+        # the option is shared by the weight layers' configs, read here like `tie`, so no
+        # backend needs to know which layer types have it
+        spectral_norm=getattr(layer.config, "spectral_norm", False) is True,
     )

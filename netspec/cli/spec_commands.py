@@ -14,7 +14,7 @@ from typing import Annotated
 
 import typer
 
-from netspec.cli.app import SetOption, SpecArg, emit, load_any_arg, load_spec_arg, run_command
+from netspec.cli.app import SetOption, SpecArg, emit, load_any_arg, run_command
 from netspec.errors import MAX_SHOWN, Diagnostic, ExitCode, SpecError, printable
 from netspec.spec.networks import Networks
 
@@ -147,13 +147,14 @@ def build(
     """Build the model: weights, standalone PyTorch source, resolved spec, summary, exports.
 
     Writes model.py (plain PyTorch, imports torch only), model.safetensors, spec.yaml (vars,
-    blocks and repeats expanded) and summary.txt into the --out directory.
+    blocks and repeats expanded) and summary.txt into the --out directory. A spec of several
+    networks gets a class per network in model.py and an export per network (generator.onnx).
     """
     from netspec.backend.artifacts import build_directory
     from netspec.plan import max_params_default
 
     def job() -> None:
-        loaded = load_spec_arg(spec, overrides)
+        loaded = load_any_arg(spec, overrides)
         budget = max_params_default() if max_params is None else max_params
         origin = None if spec == "-" else Path(spec).name
         result = build_directory(
@@ -211,12 +212,13 @@ def graph(
     """A picture of the layer graph, shapes on the edges: Mermaid, Graphviz DOT or SVG.
 
     Never imports torch. SVG runs Graphviz's `dot -Tsvg`; a .md output is wrapped in a code
-    fence (```mermaid renders on GitHub).
+    fence (```mermaid renders on GitHub). A spec of several networks shows each network in a
+    box of its own.
     """
     import shutil
 
-    from netspec.plan import plan, warnings
-    from netspec.render.graph import dot, mermaid, svg
+    from netspec.plan import network_warnings, plan, plan_networks, warnings
+    from netspec.render.graph import dot, mermaid, networks_dot, networks_mermaid, svg
 
     suffix = output.suffix.lower() if output is not None else ""
     chosen = fmt or _GRAPH_SUFFIXES.get(suffix, "mermaid")
@@ -231,13 +233,20 @@ def graph(
                 err=True,
             )
             raise typer.Exit(ExitCode.USER_ERROR)
-        loaded = load_spec_arg(spec, overrides)
-        p = plan(loaded)
-        _echo_warnings(warnings(loaded, p))
-        if executable is not None:
-            text = svg(dot(p), executable)
+        loaded = load_any_arg(spec, overrides)
+        if isinstance(loaded, Networks):
+            plans = plan_networks(loaded)
+            _echo_warnings(network_warnings(loaded, plans))
+            dot_text = networks_dot(loaded.name, plans)
+            mermaid_text = networks_mermaid(loaded.name, plans)
         else:
-            text = dot(p) if chosen == "dot" else mermaid(p)
+            p = plan(loaded)
+            _echo_warnings(warnings(loaded, p))
+            dot_text, mermaid_text = dot(p), mermaid(p)
+        if executable is not None:
+            text = svg(dot_text, executable)
+        else:
+            text = dot_text if chosen == "dot" else mermaid_text
             if suffix == ".md":
                 text = f"```{chosen}\n{text}```\n"
         emit(text, output)

@@ -26,6 +26,16 @@ ActivationName = Literal[
     "identity", "linear",
 ]  # fmt: skip
 
+SpectralNorm = Annotated[
+    bool,
+    Field(
+        description="constrain the weight's largest singular value to 1 (spectral "
+        "normalization, Miyato et al. 2018; torch.nn.utils.parametrizations.spectral_norm), "
+        "as a GAN's discriminator does; one power iteration per training step, parameters and "
+        "MACs unchanged (the power iteration's vector products are not counted)"
+    ),
+]
+
 
 class NoArgs(LayerConfig):
     """The config of a layer without arguments (relu, add, global pools)."""

@@ -20,6 +20,7 @@ from netspec.layers.common import (
     IntOrTuple,
     PadOrTuple,
     PositiveInt,
+    SpectralNorm,
     axis,
     check_groups,
     known,
@@ -60,6 +61,7 @@ class ConvConfig(LayerConfig):
         None,
         description="an activation applied to the output (fused: no extra layer row or module)",
     )
+    spectral_norm: SpectralNorm = False
 
 
 def _infer(n: int) -> Any:
@@ -131,6 +133,7 @@ for _n in (1, 2, 3):
                     {"filters": _in[0], "kernel_size": 2, "padding": "same", "groups": _in[0]}, _in
                 ),
                 Example({"filters": 2, "kernel_size": 1, "bias": False, "activation": "relu"}, _in),
+                Example({"filters": 4, "kernel_size": 3, "stride": 2, "spectral_norm": True}, _in),
             ),
         )
     )

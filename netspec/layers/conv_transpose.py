@@ -142,6 +142,7 @@ for _n in (1, 2):
                     _in,
                 ),
                 Example({"filters": 5, "kernel_size": 2, "dilation": 2, "bias": False}, _in),
+                Example({"filters": 2, "kernel_size": 4, "stride": 2, "spectral_norm": True}, _in),
             ),
             field_docs={
                 "output_padding": "extra size added to one side of the output; must be < "

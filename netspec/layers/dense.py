@@ -8,7 +8,14 @@ from __future__ import annotations
 from pydantic import AliasChoices, Field
 
 from netspec import dims
-from netspec.layers.common import ActivationName, PositiveInt, known, require_float, require_rank
+from netspec.layers.common import (
+    ActivationName,
+    PositiveInt,
+    SpectralNorm,
+    known,
+    require_float,
+    require_rank,
+)
 from netspec.layers.registry import (
     Call,
     Example,
@@ -29,6 +36,7 @@ class DenseConfig(LayerConfig):
         None,
         description="an activation applied to the output (fused: no extra layer row or module)",
     )
+    spectral_norm: SpectralNorm = False
     tie: str | None = Field(
         None,
         description="an earlier embedding (or dense) layer whose weight this layer reuses "
@@ -77,6 +85,7 @@ register(
             Example({"units": 10}, (64,)),
             Example({"units": 4, "bias": False}, (3, 7)),
             Example({"units": 8, "activation": "relu"}, (16,)),
+            Example({"units": 1, "spectral_norm": True}, (12,)),
         ),
     )
 )

@@ -63,6 +63,16 @@ def shared(
             hint=f"tie to {owner.tie!r} directly",
             field="tie",
         )
+    for who, cfg in (("this layer", config), (repr(owner.name), owner.config)):
+        # spectral_norm makes `weight` a value computed from a hidden parameter: there is no
+        # one Parameter left for two modules to hold
+        if getattr(cfg, "spectral_norm", False):
+            raise ShapeError(
+                f"a tied weight cannot be spectrally normalized, and {who} has "
+                "`spectral_norm: true`",
+                hint="drop the tie or the spectral_norm",
+                field="tie",
+            )
     mine = layer_type.weight(config, inputs)
     theirs = owner_type.weight(owner.config, owner.in_tensors)
     if mine != theirs:

@@ -3,21 +3,23 @@
 One node per layer (name, type, parameter count) plus one for the input; one edge per layer
 input, labelled with the shape flowing along it, ``(N, 16, 8, 8)``. Layers with dotted names
 (``block_0.conv2d_0``) are grouped in a Mermaid ``subgraph`` / DOT ``cluster`` per prefix,
-nested prefixes nested. Pure Python, no torch; the output depends only on the Plan.
+nested prefixes nested. A spec of several networks shows each network in a Mermaid
+``subgraph`` / DOT ``cluster`` of its own. Pure Python, no torch; the output depends only on
+the Plans.
 """
 
 from __future__ import annotations
 
 import re
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from netspec.dims import format_shape
 from netspec.errors import printable
 from netspec.plan import Plan, PlannedLayer
 
-__all__ = ["dot", "mermaid", "svg"]
+__all__ = ["dot", "mermaid", "networks_dot", "networks_mermaid", "svg"]
 
 _INDENT = "    "
 _UNSAFE = re.compile(r"[^A-Za-z0-9_]")
@@ -110,28 +112,68 @@ def _mm(text: str) -> str:
 def mermaid(p: Plan) -> str:
     """A ``flowchart TD`` (renders on GitHub inside a ```mermaid fence)."""
     ids = _Ids()
-    name = " ".join(printable(p.name).split())  # a comment ends at the line break
-    lines = ["flowchart TD", f"{_INDENT}%% netspec graph of {name}".rstrip()]
+    lines = _mermaid_header(p.name)
+    lines += _mermaid_nodes(p, ids, "", 1)
+    lines += _mermaid_edges(p, ids, "")
+    return "\n".join(lines) + "\n"
+
+
+def networks_mermaid(name: str, plans: Mapping[str, Plan]) -> str:
+    """The networks of a `networks:` spec, one ``subgraph`` each, in declared order."""
+    ids = _Ids()
+    lines = _mermaid_header(name)
+    for network, p in plans.items():
+        lines.append(f'{_INDENT}subgraph {ids("net", network)} ["{_mm(network)}"]')
+        lines += _mermaid_nodes(p, ids, network, 2)
+        lines.append(f"{_INDENT}end")
+    for network, p in plans.items():
+        lines += _mermaid_edges(p, ids, network)
+    return "\n".join(lines) + "\n"
+
+
+def _mermaid_header(name: str) -> list[str]:
+    shown = " ".join(printable(name).split())  # a comment ends at the line break
+    return ["flowchart TD", f"{_INDENT}%% netspec graph of {shown}".rstrip()]
+
+
+def _mermaid_nodes(p: Plan, ids: _Ids, scope: str, depth: int) -> list[str]:
+    """The inputs and layers (grouped by dotted prefix) of one plan; ``scope`` keeps the ids
+    of one network's layers apart from another's."""
+    lines = []
     for name in p.inputs:
-        lines.append(f'{_INDENT}{ids("n", name)}(["{_mm(name)}<br/>{_mm(_input_text(p, name))}"])')
+        node = ids("n", _scoped(scope, name))
+        lines.append(f'{_INDENT * depth}{node}(["{_mm(name)}<br/>{_mm(_input_text(p, name))}"])')
 
     def emit(group: _Group, depth: int) -> None:
         pad = _INDENT * depth
         for item in group.items:
             if isinstance(item, _Group):
-                lines.append(f'{pad}subgraph {ids("g", item.prefix)} ["{_mm(item.prefix)}"]')
+                group_id = ids("g", _scoped(scope, item.prefix))
+                lines.append(f'{pad}subgraph {group_id} ["{_mm(item.prefix)}"]')
                 emit(item, depth + 1)
                 lines.append(f"{pad}end")
             else:
                 label = f"{_mm(item.name)}<br/>{_mm(_params_text(item))}"
-                lines.append(f'{pad}{ids("n", item.name)}["{label}"]')
+                lines.append(f'{pad}{ids("n", _scoped(scope, item.name))}["{label}"]')
 
-    emit(_groups(p), 1)
+    emit(_groups(p), depth)
+    return lines
+
+
+def _mermaid_edges(p: Plan, ids: _Ids, scope: str) -> list[str]:
+    lines = []
     for src, dst, shape in _edges(p):
-        lines.append(f'{_INDENT}{ids("n", src)} -->|"{_mm(shape)}"| {ids("n", dst)}')
+        a, b = ids("n", _scoped(scope, src)), ids("n", _scoped(scope, dst))
+        lines.append(f'{_INDENT}{a} -->|"{_mm(shape)}"| {b}')
     for owner, layer in _ties(p):
-        lines.append(f'{_INDENT}{ids("n", owner)} -.->|"tied weight"| {ids("n", layer)}')
-    return "\n".join(lines) + "\n"
+        a, b = ids("n", _scoped(scope, owner)), ids("n", _scoped(scope, layer))
+        lines.append(f'{_INDENT}{a} -.->|"tied weight"| {b}')
+    return lines
+
+
+def _scoped(scope: str, name: str) -> str:
+    """A layer's name within its network (network names have no dots: unambiguous)."""
+    return f"{scope}.{name}" if scope else name
 
 
 # --- Graphviz DOT --------------------------------------------------------------------------
@@ -152,14 +194,41 @@ def _record(*fields: str) -> str:
 def dot(p: Plan) -> str:
     """A Graphviz ``digraph``: record nodes, a cluster per dotted prefix, labelled edges."""
     ids = _Ids()
-    lines = [
-        f"digraph {_dq(p.name)} {{",
+    lines = _dot_header(p.name)
+    lines += _dot_nodes(p, ids, "", 1)
+    lines += _dot_edges(p, ids, "")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def networks_dot(name: str, plans: Mapping[str, Plan]) -> str:
+    """The networks of a `networks:` spec, one solid ``cluster`` each, in declared order."""
+    ids = _Ids()
+    lines = _dot_header(name)
+    for network, p in plans.items():
+        lines.append(f"{_INDENT}subgraph cluster_{ids('net', network)} {{")
+        lines.append(f"{_INDENT * 2}label={_dq(network)};")
+        lines.append(f"{_INDENT * 2}style=bold;")
+        lines += _dot_nodes(p, ids, network, 2)
+        lines.append(f"{_INDENT}}}")
+    for network, p in plans.items():
+        lines += _dot_edges(p, ids, network)
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def _dot_header(name: str) -> list[str]:
+    return [
+        f"digraph {_dq(name)} {{",
         f'{_INDENT}graph [rankdir=TB, fontname="Helvetica", fontsize=11];',
         f'{_INDENT}node [shape=record, fontname="Helvetica", fontsize=11];',
         f'{_INDENT}edge [fontname="Helvetica", fontsize=9];',
     ]
-    lines += [
-        f"{_INDENT}{ids('n', name)} [shape=box, style=rounded, "
+
+
+def _dot_nodes(p: Plan, ids: _Ids, scope: str, depth: int) -> list[str]:
+    lines = [
+        f"{_INDENT * depth}{ids('n', _scoped(scope, name))} [shape=box, style=rounded, "
         f"label={_dq(name, _input_text(p, name))}];"
         for name in p.inputs
     ]
@@ -168,24 +237,28 @@ def dot(p: Plan) -> str:
         pad = _INDENT * depth
         for item in group.items:
             if isinstance(item, _Group):
-                lines.append(f"{pad}subgraph cluster_{ids('g', item.prefix)} {{")
+                lines.append(f"{pad}subgraph cluster_{ids('g', _scoped(scope, item.prefix))} {{")
                 lines.append(f"{pad}{_INDENT}label={_dq(item.prefix)};")
                 lines.append(f"{pad}{_INDENT}style=dashed;")
                 emit(item, depth + 1)
                 lines.append(f"{pad}}}")
             else:
                 label = _record(item.name, _params_text(item))
-                lines.append(f"{pad}{ids('n', item.name)} [label={label}];")
+                lines.append(f"{pad}{ids('n', _scoped(scope, item.name))} [label={label}];")
 
-    emit(_groups(p), 1)
+    emit(_groups(p), depth)
+    return lines
+
+
+def _dot_edges(p: Plan, ids: _Ids, scope: str) -> list[str]:
+    lines = []
     for src, dst, shape in _edges(p):
-        lines.append(f"{_INDENT}{ids('n', src)} -> {ids('n', dst)} [label={_dq(shape)}];")
+        a, b = ids("n", _scoped(scope, src)), ids("n", _scoped(scope, dst))
+        lines.append(f"{_INDENT}{a} -> {b} [label={_dq(shape)}];")
     for owner, layer in _ties(p):
-        lines.append(
-            f'{_INDENT}{ids("n", owner)} -> {ids("n", layer)} [style=dashed, label="tied weight"];'
-        )
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+        a, b = ids("n", _scoped(scope, owner)), ids("n", _scoped(scope, layer))
+        lines.append(f'{_INDENT}{a} -> {b} [style=dashed, label="tied weight"];')
+    return lines
 
 
 def svg(dot_text: str, executable: str) -> str:

@@ -340,7 +340,8 @@ class _Expander:
             self.error(
                 "unsupported",
                 "this takes a spec of one network; a spec of several (`networks`) works with "
-                "`netspec validate`, `netspec summary` and netspec.build_model so far",
+                "`netspec validate`, `summary`, `build`, `graph` and netspec.build_model so "
+                "far",
                 (key,),
                 key=True,
                 hints=("training several networks together (GANs, VAEs) is not supported yet",),

@@ -83,8 +83,9 @@ def validate_networks(doc: Document, default_name: str) -> Networks:
             ("networks",),
         )
         raw = {}
+    views = _Views(source)
     for name, body in raw.items():
-        spec = _network(name, body, data, source, diags)
+        spec = _network(name, body, data, views, diags)
         if spec is not None:
             specs[str(name)] = spec
     sections: dict[str, Any] = {}
@@ -152,9 +153,10 @@ def _task_fits(train: TrainSpec, specs: Mapping[str, Spec]) -> list[Diagnostic]:
 
 
 def _network(
-    name: Any, body: Any, data: Mapping[str, Any], source: SourceMap, diags: list[Diagnostic]
+    name: Any, body: Any, data: Mapping[str, Any], views: _Views, diags: list[Diagnostic]
 ) -> Spec | None:
     path: YPath = ("networks", name)
+    source = views.source
     if not usable_name(name):
         diags.append(
             source.attach(
@@ -198,7 +200,7 @@ def _network(
             return None
     document = {"name": name, **{k: data[k] for k in SHARED if k in data}, **body}
     try:
-        return validate_document(Document(document, _view(source, path)), name)
+        return validate_document(Document(document, views.of(name)), name)
     except SpecError as exc:
         diags.extend(prefixed(d, path) for d in exc.diagnostics)
         return None
@@ -212,21 +214,36 @@ def prefixed(diag: Diagnostic, prefix: YPath) -> Diagnostic:
     return replace(diag, path=(*prefix, *diag.path))
 
 
-def _view(source: SourceMap, prefix: YPath) -> SourceMap:
-    """The source map as a network sees it: its own paths without the prefix, and the
-    shared sections where they are."""
-    n = len(prefix)
+class _Views:
+    """The source map as each network sees it: its own paths without the `networks.<name>`
+    prefix, and the shared sections where they are.
 
-    def rekey(table: Mapping[YPath, tuple[int, int]]) -> dict[YPath, tuple[int, int]]:
-        out: dict[YPath, tuple[int, int]] = {}
+    The whole map is sorted by network once, so a spec of many networks costs time in
+    proportion to its size, not to its size times the number of networks.
+    """
+
+    def __init__(self, source: SourceMap) -> None:
+        self.source = source
+        self._values = self._by_network(source.values)
+        self._keys = self._by_network(source.keys)
+
+    @staticmethod
+    def _by_network(
+        table: Mapping[YPath, tuple[int, int]],
+    ) -> dict[Any, dict[YPath, tuple[int, int]]]:
+        """{network name: {path inside it: position}}; the key None holds the shared ones."""
+        found: dict[Any, dict[YPath, tuple[int, int]]] = {None: {}}
         for path, position in table.items():
-            if path[:n] == prefix:
-                out[path[n:]] = position
+            if len(path) >= 2 and path[0] == "networks":
+                found.setdefault(path[1], {})[path[2:]] = position
             elif path[:1] in (("vars",), ("blocks",)):
-                out[path] = position
-        return out
+                found[None][path] = position
+        return found
 
-    return SourceMap(source.file, source.text, rekey(source.values), rekey(source.keys))
+    def of(self, name: Any) -> SourceMap:
+        values = {**self._values[None], **self._values.get(name, {})}
+        keys = {**self._keys[None], **self._keys.get(name, {})}
+        return SourceMap(self.source.file, self.source.text, values, keys)
 
 
 def load_any(

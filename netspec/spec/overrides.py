@@ -3,7 +3,8 @@
 Paths follow the YAML: ``vars.width=128``, ``train.optimizer.lr=3e-4``, ``data.split.seed=1``,
 and layer entries by index whatever spelling they were written in: ``layers[2].units=64``
 works for ``- dense: 32``, ``- dense: {units: 32}`` and ``- {type: dense, units: 32}``.
-Values are read as YAML (``true``, ``[1, 8, 8]``, ``1e-3``). Overrides apply to the parsed
+Values are read as YAML (``true``, ``[1, 8, 8]``, ``1e-3``); in a spec of several networks,
+``networks.generator.layers[1].units=3``. Overrides apply to the parsed
 document before anything else, so vars, blocks and validation see the new values.
 """
 
@@ -28,9 +29,11 @@ def apply_overrides(data: dict[str, Any], assignments: Sequence[str]) -> dict[st
     out = deepcopy(data)
     for assignment in assignments:
         path, value = parse_assignment(assignment)
-        if isinstance(path[0], str) and path[0] not in TOP_LEVEL:
-            guess = did_you_mean(path[0], TOP_LEVEL)
-            hint = f"; did you mean {guess!r}?" if guess else f" (one of {', '.join(TOP_LEVEL)})"
+        # `networks` is a top-level key of a spec of several networks only
+        known = (*TOP_LEVEL, "networks") if "networks" in out else TOP_LEVEL
+        if isinstance(path[0], str) and path[0] not in known:
+            guess = did_you_mean(path[0], known)
+            hint = f"; did you mean {guess!r}?" if guess else f" (one of {', '.join(known)})"
             raise _error(assignment, f"unknown top-level key {path[0]!r}{hint}")
         _set(out, path, value, assignment, ())
     return out
