@@ -191,3 +191,26 @@ def test_train_escapes_the_run_directory_named_after_the_spec(
     assert result.exit_code == 0, result.output
     assert "run directory: runs/a\\x1b[2Jb-" in result.stdout
     assert "\x1b" not in result.stdout
+
+
+def test_a_reader_that_stops_reading_is_no_error(tmp_path: pathlib.Path) -> None:
+    """`netspec build ... | head -1`: the command stops quietly when its reader goes away."""
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "netspec",
+            "build",
+            str(ROOT / "specs" / "mlp_iris.yaml"),
+            "-o",
+            str(tmp_path),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.read(5)
+    proc.stdout.close()  # the next `wrote ...` line meets a closed pipe
+    err = proc.stderr.read().decode()
+    assert proc.wait() == 0, err
+    assert "internal error" not in err

@@ -11,6 +11,7 @@ error (a netspec bug; `--debug` shows the traceback).
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -138,6 +139,12 @@ def run_command(job: Callable[[], T], *, workers: bool = False) -> T:
         raise typer.Exit(ExitCode.USER_ERROR) from None
     except (KeyboardInterrupt, typer.Exit):
         raise
+    except BrokenPipeError:
+        # The reader stopped reading (`netspec summary spec.yaml | head`): what it wanted
+        # was printed. Point stdout at devnull so the interpreter's last flush is quiet too.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise typer.Exit(ExitCode.OK) from None
     except Exception as exc:
         if workers:  # imported here: the torch-free commands need none of netspec.training
             from netspec.training.distributed import PeerFailed
