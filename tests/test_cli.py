@@ -208,7 +208,8 @@ def test_a_reader_that_stops_reading_is_no_error(tmp_path: pathlib.Path) -> None
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout is not None
+    assert proc.stderr is not None
     proc.stdout.read(5)
     proc.stdout.close()  # the next `wrote ...` line meets a closed pipe
     err = proc.stderr.read().decode()
