@@ -92,9 +92,12 @@ class Objective:
             return out.sigmoid().flatten(), target.flatten().to(torch.int64)
         out, target = self.original(out), self.original(target.float())
         n = out.shape[0]
+        # contiguous: an autoencoder's target is its input, which in a multi-process
+        # evaluation is every world-size-th row of the split (a strided view), and
+        # torchmetrics views its inputs
         if math.prod(self.out_shape) == 1:
-            return out.reshape(n), target.reshape(n)
-        return out.reshape(n, -1), target.reshape(n, -1)
+            return out.reshape(n).contiguous(), target.reshape(n).contiguous()
+        return out.reshape(n, -1).contiguous(), target.reshape(n, -1).contiguous()
 
 
 @dataclass(frozen=True)
