@@ -245,3 +245,59 @@ def test_digits_vae_beats_its_untrained_weights(tmp_path: Path) -> None:
     result = train(nets, out=tmp_path / "run", data=data)
     assert result.test["loss"] < 0.7 * before["loss"], (result.test, before)
     assert result.test["loss"] == pytest.approx(result.test["recon"] + result.test["kl"], rel=1e-5)
+
+
+def test_resume_within_the_warmup_is_exact(tmp_path: Path) -> None:
+    """The KL weight follows the run's batch count, which the checkpoint keeps."""
+    from test_autoencoder_networks import StopAfter
+
+    from netspec.training import TrainingInterrupted
+
+    data = low_rank()
+    whole = train(vae(), out=tmp_path / "whole", data=data)
+    with pytest.raises(TrainingInterrupted):
+        train(vae(), out=tmp_path / "cut", data=data, reporter=StopAfter(1))
+    resumed = train(resume=tmp_path / "cut", data=data)
+    a = torch.load(tmp_path / "whole" / "last.ckpt", weights_only=True)["model"]
+    b = torch.load(tmp_path / "cut" / "last.ckpt", weights_only=True)["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert resumed.history == [
+        {**row, "seconds": again["seconds"]}
+        for row, again in zip(whole.history, resumed.history, strict=True)
+    ]
+
+
+@pytest.mark.heavy
+def test_two_processes_train_a_vae(tmp_path: Path) -> None:
+    """The KL is a module attribute read after the forward: DDP leaves it alone."""
+    import json
+    import subprocess
+    import sys
+
+    spec = tmp_path / "vae.yaml"
+    spec.write_text(
+        (ROOT / "specs" / "digits_vae.yaml")
+        .read_text()
+        .replace("epochs: 15", "epochs: 2")
+        .replace("../netspec.schema.json", "netspec.schema.json")
+    )
+    command = [sys.executable, "-m", "netspec", "train", str(spec), "--devices", "2"]
+    done = subprocess.run(
+        [*command, "--device", "cpu", "--out", str(tmp_path / "run")],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    final = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert final["processes"] == 2
+    test = final["test"]
+    assert test["loss"] == pytest.approx(test["recon"] + test["kl"], rel=1e-5)
+    with (tmp_path / "run" / "metrics.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert [float(r["kl_weight"]) for r in rows] == [0.5, 1.0]
+    for r in rows:
+        val = float(r["val_recon"]) + float(r["val_kl"])
+        assert float(r["val_loss"]) == pytest.approx(val, rel=1e-5)
+        assert float(r["train_kl"]) > 0
