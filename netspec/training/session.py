@@ -54,6 +54,9 @@ def train(
 ) -> RunResult:
     """Train the spec's model on its data; write the run directory; return the result.
 
+    ``spec``: one network, or an autoencoder written as `networks: {encoder, decoder}`
+    (trained as one model, decoder(encoder(x))).
+
     ``out``: the run directory (default ``runs/<name>-<timestamp>``). ``resume``: a run
     directory to continue from its last checkpoint (its spec.yaml is used; a ``spec`` given
     too must be the same). ``device`` overrides ``train.device``. ``data`` replaces loading
@@ -98,7 +101,7 @@ def _train(
             checkpoint = run.parse_checkpoint(resumed[1])
         loaded = load_any(spec)  # type: ignore[arg-type]  # not None: checked above
         budget = {} if max_params is _UNSET else {"max_params": max_params}
-        if isinstance(loaded, Networks):
+        if isinstance(loaded, Networks):  # an autoencoder's encoder and decoder, composed
             from netspec.training.autoencoders import prepare_autoencoder
 
             setup = prepare_autoencoder(loaded, world, device, data, budget)
