@@ -319,11 +319,11 @@ class Trainer:
             p.epoch_rng = self.perm_generator.get_state()
             p.loss_sum = torch.zeros((), device=self.device)
             p.epoch_samples, p.epoch_seconds = 0, 0.0
+        else:  # resuming mid-epoch: the same order again, from the same generator state
+            self.perm_generator.set_state(p.epoch_rng)
         variational = self.objective.variational
         if variational is not None and (p.batch == 0 or p.parts_sum is None):
             p.parts_sum, p.parts_rows = torch.zeros(2, device=self.device), 0
-        else:  # resuming mid-epoch: the same order again, from the same generator state
-            self.perm_generator.set_state(p.epoch_rng)
         perm = torch.randperm(self.train_samples, generator=self.perm_generator)
         if self.resident and self.device.type != "cpu":
             perm = perm.to(self.device, non_blocking=True)
