@@ -288,7 +288,7 @@ def test_two_processes_train_a_vae(tmp_path: Path) -> None:
     spec.write_text(
         (ROOT / "specs" / "digits_vae.yaml")
         .read_text()
-        .replace("epochs: 15", "epochs: 2")
+        .replace("epochs: 20", "epochs: 2")
         .replace("../netspec.schema.json", "netspec.schema.json")
     )
     command = [sys.executable, "-m", "netspec", "train", str(spec), "--devices", "2"]
