@@ -17,7 +17,7 @@ from netspec.backend.composed import compose_autoencoder
 from netspec.backend.modules import Reparameterize
 from netspec.errors import SpecError
 from netspec.spec.networks import Networks, load_any
-from netspec.training import NullReporter, TrainingInterrupted, evaluate, train
+from netspec.training import NullReporter, TrainingInterrupted, encode, evaluate, train
 from netspec.training.autoencoders import check_autoencoder_fit
 from netspec.training.loop import evaluate_split
 from netspec.training.losses import Objective
@@ -182,6 +182,15 @@ def test_the_parts_and_the_warmup_are_logged(tmp_path: Path) -> None:
     assert again["kl"] == pytest.approx(result.test["kl"], rel=1e-6)
     summary = (tmp_path / "run" / "summary.txt").read_text()
     assert "mse summed per sample + 0.5 x KL (warm-up 3 epochs)" in summary
+    # A VAE's code is the mean of its latent distribution: the `mean` head's output
+    nets = netspec.load_networks(tmp_path / "run")
+    means: list[torch.Tensor] = []
+    nets["encoder"].mean.register_forward_hook(lambda m, a, out: means.append(out))
+    x = data.test.x
+    codes = encode(tmp_path / "run", x.numpy())
+    with torch.no_grad():
+        nets["encoder"](x)
+    assert torch.allclose(codes, means[-1])
 
 
 def test_one_network_vae_and_kl_monitor(tmp_path: Path) -> None:
