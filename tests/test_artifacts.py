@@ -12,6 +12,7 @@ import textwrap
 import pytest
 import torch
 import yaml
+from example_specs import ONE_NETWORK
 from safetensors.torch import load_file, save_file
 from typer.testing import CliRunner
 
@@ -21,7 +22,7 @@ from netspec.cli.app import app
 from netspec.errors import SpecError
 
 ROOT = pathlib.Path(__file__).parent.parent
-SPECS = sorted((ROOT / "specs").glob("*.yaml"))
+SPECS = ONE_NETWORK
 SMALL = ROOT / "specs" / "mlp_iris.yaml"
 
 # Runs in a fresh interpreter where `import netspec` fails: model.py must need torch only.

@@ -6,22 +6,30 @@ import pathlib
 
 import pytest
 import torch
+from example_specs import ALL, ONE_NETWORK, SEVERAL
 from torch.utils.flop_counter import FlopCounterMode
 
 import netspec
 from netspec.backend.build import example_input
 from netspec.plan import concrete
+from netspec.spec.networks import load_any
 
 ROOT = pathlib.Path(__file__).parent.parent
 # Not recursive: the gallery in specs/zoo/ (VGG-16 has 138M parameters) is built on the meta
 # device, counted by torch and checked against its published figures in tests/test_zoo.py.
-SPECS = sorted((ROOT / "specs").glob("*.yaml"))
+SPECS = ONE_NETWORK
 
 
 def test_there_are_examples_of_the_architectures_users_start_from() -> None:
-    names = {p.stem for p in SPECS}
+    names = {p.stem for p in ALL}
     assert len(names) >= 8
     types = {layer.type for p in SPECS for layer in netspec.load_spec(p).layers}
+    types |= {
+        layer.type
+        for p in SEVERAL
+        for spec in load_any(p).networks.values()  # type: ignore[union-attr]
+        for layer in spec.layers
+    }
     for needed in (
         "dense",
         "conv2d",

@@ -9,6 +9,7 @@ import re
 import shutil
 
 import pytest
+from example_specs import ONE_NETWORK
 from typer.testing import CliRunner
 
 import netspec
@@ -21,7 +22,7 @@ ROOT = pathlib.Path(__file__).parent.parent
 GOLDEN = ROOT / "tests" / "golden"
 SMALL = GOLDEN / "small_cnn.yaml"
 BRANCHES = ROOT / "specs" / "resnet_branches.yaml"
-SPECS = sorted((ROOT / "specs").glob("*.yaml"))
+SPECS = ONE_NETWORK
 runner = CliRunner()
 
 # (src, dst, shape) per edge; node id -> (layer name, the dotted prefixes of its groups)

@@ -13,19 +13,18 @@ from typer.testing import CliRunner
 
 import netspec
 from netspec.cli.app import app
+from netspec.spec.networks import load_any
 from netspec.training import train
 
 ROOT = pathlib.Path(__file__).parent.parent
-TRAINABLE = [
-    p for p in sorted((ROOT / "specs").glob("*.yaml")) if netspec.load_spec(p).train is not None
-]
+TRAINABLE = [p for p in sorted((ROOT / "specs").glob("*.yaml")) if load_any(p).train is not None]
 runner = CliRunner()
 
 
 @pytest.mark.heavy
 @pytest.mark.parametrize("path", TRAINABLE, ids=lambda p: p.stem)
 def test_every_example_spec_learns(path: pathlib.Path, tmp_path: pathlib.Path) -> None:
-    spec = netspec.load_spec(path)
+    spec = load_any(path)
     result = train(spec, out=tmp_path / "run")
     first, last = result.history[0]["train_loss"], result.history[-1]["train_loss"]
     assert last < 0.7 * first, (first, last)

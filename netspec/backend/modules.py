@@ -565,9 +565,22 @@ class Reparameterize(nn.Module):
 
     While training ``mean + exp(0.5 * log_var) * eps`` with ``eps ~ N(0, 1)`` (the
     reparameterization trick: gradients reach both inputs); ``mean`` in eval.
+
+    Every forward (train and eval) also keeps ``self.kl``: the batch's KL divergence from
+    N(mean, exp(log_var)) to the prior N(0, I), summed over a sample's latent elements and
+    averaged over the batch. A VAE's training loss reads it after the forward; elsewhere
+    (model.py, inference) it is an unused attribute.
     """
 
+    kl: torch.Tensor | None
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.kl = None
+
     def forward(self, mean: torch.Tensor, log_var: torch.Tensor) -> torch.Tensor:
+        per_element = -0.5 * (1 + log_var - mean.pow(2) - log_var.exp())  # (N, ..., Z)
+        self.kl = per_element.flatten(1).sum(1).mean()
         if not self.training:
             return mean
         eps = torch.randn_like(mean)  # (N, ..., Z)

@@ -1,5 +1,5 @@
-"""`netspec predict` files: reading raw input samples (.npy, .csv, or an .npz with one array
-per input), writing predictions as CSV or .npz."""
+"""`netspec predict` and `netspec encode` files: reading raw input samples (.npy, .csv, or an
+.npz with one array per input), writing predictions as CSV or .npz and codes as CSV or .npy."""
 
 from __future__ import annotations
 
@@ -163,3 +163,23 @@ def _number(cell: str) -> bool:
 
 def _bad(path: Path, message: str, line: int | None = None) -> SpecError:
     return SpecError.single("data", message, location=Location(str(path), line))
+
+
+def codes_csv(codes: torch.Tensor) -> str:
+    """`netspec encode`'s CSV: one row per sample, the code flattened (``code_0``, ...)."""
+    table = codes.reshape(codes.shape[0], -1).tolist()
+    width = len(table[0]) if table else 0
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([f"code_{i}" for i in range(width)])
+    writer.writerows([[f"{v:.6g}" for v in row] for row in table])
+    return buffer.getvalue()
+
+
+def codes_npy(codes: torch.Tensor) -> bytes:
+    """`netspec encode`'s .npy: the codes (n, *code shape), float32."""
+    import numpy as np
+
+    buffer = io.BytesIO()
+    np.save(buffer, codes.numpy().astype(np.float32), allow_pickle=False)
+    return buffer.getvalue()

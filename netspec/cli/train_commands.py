@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from netspec.cli.app import SetOption, debug_enabled, emit, load_spec_arg, run_command
+from netspec.cli.app import SetOption, debug_enabled, emit, load_any_arg, run_command
 from netspec.errors import ExitCode, SpecError, printable
 
 
@@ -98,7 +98,7 @@ def train(
 
         if device is not None:
             _check_device(device)
-        loaded = load_spec_arg(spec, assignments) if spec is not None else None
+        loaded = load_any_arg(spec, assignments) if spec is not None else None
         if loaded is None and assignments:
             raise SpecError.single(
                 "invalid-value", "--set and the train flags need SPEC; a resumed run keeps its spec"
@@ -269,13 +269,13 @@ class _Launch:
             )
         if self.device is not None:
             _check_device(self.device)
-        loaded = load_spec_arg(self.spec, self.assignments) if self.spec is not None else None
+        loaded = load_any_arg(self.spec, self.assignments) if self.spec is not None else None
         if loaded is None and self.assignments:
             raise SpecError.single(
                 "invalid-value", "--set and the train flags need SPEC; a resumed run keeps its spec"
             )
         if self.resume is not None:
-            loaded = loaded or RunDir.existing(self.resume).read_spec()
+            loaded = loaded or RunDir.existing(self.resume).read_any_spec()
         settings = loaded.train if loaded is not None else None
         name = self.device or (settings.device if settings is not None else "auto")
         run_dir = self.resume or self.out

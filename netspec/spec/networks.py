@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from netspec.errors import Diagnostic, SpecError, YPath, did_you_mean
@@ -26,7 +27,7 @@ from netspec.spec.load import (
 )
 from netspec.spec.names import usable_name
 from netspec.spec.sections import NETWORK_TASKS, DataSpec, TrainSpec
-from netspec.spec.source import Document, SourceMap
+from netspec.spec.source import Document, SourceMap, parse
 
 TOP_LEVEL = ("name", "description", "vars", "blocks", "networks", "data", "train")
 NETWORK_KEYS = ("description", "input", "inputs", "outputs", "layers")
@@ -260,3 +261,13 @@ def load_any(
         if has_networks(doc):
             return validate_networks(doc, default_name)
         return validate_document(doc, default_name)
+
+
+def load_any_text(text: str, file: str) -> Spec | Networks:
+    """A spec of one network or several from YAML text read from ``file`` elsewhere (a run
+    directory's spec.yaml, sent to every process of a run); diagnostics name the file."""
+    with gc_paused():
+        doc = parse(text, file)
+        if has_networks(doc):
+            return validate_networks(doc, Path(file).stem)
+        return validate_document(doc, Path(file).stem)

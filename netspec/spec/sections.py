@@ -360,12 +360,18 @@ def _one_or_many(value: Any) -> Any:
     return (value,) if isinstance(value, str) else value
 
 
+KL_MONITORS = ("val_recon", "val_kl", "train_recon", "train_kl")
+"""The parts of a variational autoencoder's loss, logged beside val_loss and train_loss."""
+
+
 def monitor_names(task: str, metrics: tuple[str, ...]) -> tuple[str, ...]:
-    """The logged values early stopping can watch (metrics.csv's columns)."""
+    """The logged values early stopping can watch (metrics.csv's columns). An autoencoder's
+    KL_MONITORS are logged when it is variational, which training checks."""
     shown = metrics or DEFAULT_METRICS[task]
     if task == "gan":  # no loss to validate: the samples' distance to held-out data
         return (*(f"val_{m}" for m in shown), "d_loss", "g_loss")
-    return ("val_loss", "train_loss", *(f"val_{m}" for m in shown))
+    parts = KL_MONITORS if task == "autoencoder" else ()
+    return ("val_loss", "train_loss", *parts, *(f"val_{m}" for m in shown))
 
 
 def monitored(train: TrainSpec, *, has_val: bool) -> tuple[str, Literal["min", "max"]]:

@@ -5,6 +5,7 @@ Public API::
     result = train(spec, out=None, resume=None, device=None, reporter=None, data=None)
     evaluate(run_dir, split="test") -> {"loss": ..., "accuracy": ...}
     predict(run_dir, x) -> Prediction (labels + probabilities, or values)
+    encode(run_dir, x) -> latent codes (an autoencoder of `networks: {encoder, decoder}`)
 
 A model with several inputs trains on splits whose ``x`` is a tuple (one tensor per input,
 in declared order) and predicts from arrays by input name; one with several outputs trains,
@@ -17,13 +18,15 @@ last.ckpt), ``signals`` (Ctrl-C/SIGTERM deferred to the end of a batch), ``distr
 ``launch`` (several processes, ``--devices N``), ``optim`` (optimizer, lr schedule with
 warmup and lr scaling), ``losses`` (task -> loss, targets, output-shape checks), ``metrics``
 (torchmetrics per task), ``rundir`` (the run directory's files), ``inference`` (``evaluate``,
-``predict``), ``batches`` (several inputs and outputs). Nothing here prints: progress goes
+``predict``, ``encode``), ``batches`` (several inputs and outputs), ``autoencoders`` (an
+encoder and a decoder trained as one model), ``variational`` (a VAE's loss: reconstruction +
+weighted KL). Nothing here prints: progress goes
 to a ``Reporter``.
 """
 
 from __future__ import annotations
 
-from netspec.training.inference import Prediction, evaluate, predict
+from netspec.training.inference import Prediction, encode, evaluate, predict
 from netspec.training.outcome import (
     PeerLost,
     RunResult,
@@ -47,6 +50,7 @@ __all__ = [
     "TrainingDiverged",
     "TrainingInterrupted",
     "TrainingStopped",
+    "encode",
     "evaluate",
     "predict",
     "train",

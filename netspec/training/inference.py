@@ -3,6 +3,9 @@
 Both read only spec.yaml, model.safetensors, run.json and standardizer.safetensors: no
 pickles. ``predict`` applies the training scaling and the spec's input shape first.
 
+A run of `networks: {encoder, decoder}` (an autoencoder in two networks) is evaluated and
+predicts (its reconstructions) as the composed model; ``encode`` gives its encoder's codes.
+
 A model with several inputs takes them by name (a mapping, e.g. an .npz); a model with
 several outputs is evaluated on the first (what it trained on), and ``predict`` interprets
 the first for the task and returns the others as they are (``Prediction.others``).
@@ -12,17 +15,22 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from netspec.backend.artifacts import load_model
 from netspec.errors import SpecError
+from netspec.spec.load import Spec
+from netspec.spec.networks import Networks
 from netspec.spec.sections import TrainSpec
+from netspec.training.autoencoders import check_autoencoder_fit, data_spec, load_autoencoder
 from netspec.training.batches import as_inputs, as_tuple, rows
 from netspec.training.device import pick_device
 from netspec.training.losses import TargetScale
 from netspec.training.protocols import DatasetLike
 from netspec.training.rundir import INFO, TARGET_STANDARDIZER, RunDir
+from netspec.training.variational import with_kl
 
 if TYPE_CHECKING:
     import torch
@@ -82,7 +90,8 @@ def evaluate(
     if split not in SPLITS:
         raise ValueError(f"split is one of {', '.join(SPLITS)}, not {split!r}")
     run = RunDir.trained(run_dir)
-    spec = run.read_spec()
+    loaded = run.read_any_spec()
+    spec = data_spec(_autoencoder(loaded, "evaluate")) if isinstance(loaded, Networks) else loaded
     settings = spec.train or TrainSpec()
     dataset = data if data is not None else load_dataset(spec, settings.task)
     chosen = getattr(dataset, split)
@@ -93,10 +102,15 @@ def evaluate(
             hints=("set data.split.val / data.split.test above 0",),
         )
     target = pick_device(device or "auto")
-    _, objective = check_fit(spec, settings, dataset)
+    model: torch.nn.Module
+    if isinstance(loaded, Networks):
+        _, objective = check_autoencoder_fit(loaded, settings, dataset)
+        model = load_autoencoder(run.path).to(target)
+    else:
+        _, objective = check_fit(spec, settings, dataset)
+        model = load_model(run.path).to(target)
     # The run's own target statistics, not the reloaded data's: the model learnt those.
-    objective = objective.scaled(_target_standardizer(run))
-    model = load_model(run.path).to(target)
+    objective = with_kl(objective.scaled(_target_standardizer(run)), model, settings)
     metrics = make_metrics(settings.task, metric_names(settings), objective.num_classes, target)
     t = None if settings.task == "autoencoder" else objective.targets(chosen.y)
     return evaluate_split(
@@ -120,7 +134,10 @@ def predict(
     from netspec.plan import plan
 
     run = RunDir.trained(run_dir)
-    spec = run.read_spec()
+    loaded = run.read_any_spec()
+    if isinstance(loaded, Networks):
+        return _reconstruct(run, _autoencoder(loaded, "predict"), x, device, batch_size)
+    spec = loaded
     settings = spec.train or TrainSpec()
     info = _info(run)
     inputs = _prepare(run, spec, x)
@@ -168,6 +185,77 @@ def predict(
         values = values.reshape(outputs.shape)
     values = values.reshape(-1) if values.shape[1:] == (1,) else values
     return Prediction(task, outputs, values=values, others=others, output_name=first)
+
+
+def encode(
+    run_dir: str | os.PathLike[str],
+    x: Any,
+    *,
+    device: str | None = None,
+    batch_size: int = 256,
+) -> torch.Tensor:
+    """The latent codes (N, *code) of new inputs ``x``: the encoder's (first) output in eval
+    mode, for a run of `networks: {encoder, decoder}`; a VAE's code is the mean (its
+    reparameterize layers return it in eval). ``x`` is read and scaled as ``predict`` does."""
+    run = RunDir.trained(run_dir)
+    loaded = run.read_any_spec()
+    if not isinstance(loaded, Networks) or "encoder" not in loaded.networks:
+        raise SpecError.single(
+            "unsupported",
+            f"{run.path} has no encoder network to encode with",
+            hints=(
+                "write the autoencoder as `networks: {encoder, decoder}` (task autoencoder) "
+                "and train it: its encoder gives the codes",
+            ),
+        )
+    model = load_autoencoder(run.path)
+    return _batched(run, loaded.networks["encoder"], model, model.encode, x, device, batch_size)
+
+
+def _autoencoder(nets: Networks, command: str) -> Networks:
+    """A run of several networks that ``command`` can use: an autoencoder's."""
+    if set(nets.networks) != {"encoder", "decoder"}:
+        raise SpecError.single(
+            "unsupported",
+            f"{command} takes a run of one network or an autoencoder's encoder and decoder; "
+            f"this run has {', '.join(nets.networks)}",
+        )
+    return nets
+
+
+def _reconstruct(
+    run: RunDir, nets: Networks, x: Any, device: str | None, batch_size: int
+) -> Prediction:
+    """An autoencoder's reconstructions of ``x``, in the data's shape (scaled values)."""
+    model = load_autoencoder(run.path)
+    outputs = _batched(run, nets.networks["encoder"], model, model, x, device, batch_size)
+    return Prediction("autoencoder", outputs, values=outputs, output_name="reconstruction")
+
+
+def _batched(
+    run: RunDir,
+    spec: Spec,
+    model: torch.nn.Module,
+    function: Callable[[torch.Tensor], torch.Tensor],
+    x: Any,
+    device: str | None,
+    batch_size: int,
+) -> torch.Tensor:
+    """``function`` (``model`` in eval mode, or one of its methods) of ``x`` prepared for
+    ``spec``'s input, batch by batch on the device, back on the CPU."""
+    import torch
+
+    from netspec.training.preflight import check_token_ids
+
+    inputs = _prepare(run, spec, x)
+    check_token_ids(spec, [inputs], ("input",))
+    target = pick_device(device or "auto")
+    model.to(target)
+    chunks: list[torch.Tensor] = []
+    with torch.no_grad():
+        for i in range(0, int(inputs[0].shape[0]), batch_size):
+            chunks.append(function(inputs[0][i : i + batch_size].to(target)).float().cpu())
+    return torch.cat(chunks) if chunks else torch.empty(0)
 
 
 def _info(run: RunDir) -> dict[str, Any]:

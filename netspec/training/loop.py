@@ -67,6 +67,7 @@ from netspec.training.outcome import (
 from netspec.training.preflight import has_batchnorm
 from netspec.training.rundir import CHECKPOINT, FINAL, RunDir
 from netspec.training.signals import Interrupt, deferred_sigint
+from netspec.training.variational import PARTS
 
 if TYPE_CHECKING:
     import torch
@@ -99,6 +100,11 @@ class Progress:
     loss_sum: Any = None  # tensor: the current epoch's summed training loss
     epoch_rng: Any = None  # tensor: the permutation generator's state at the epoch start
     history: list[dict[str, float]] = field(default_factory=list)
+    # A VAE's summed loss parts (recon, KL) and this process's rows since the epoch began or
+    # the run resumed: not in the checkpoint, so after a resume within an epoch they average
+    # that epoch's batches from the resume on.
+    parts_sum: Any = None
+    parts_rows: int = 0
 
 
 class _Diverged(Exception):
@@ -133,6 +139,8 @@ def evaluate_split(
     t = t[mine] if t is not None else None
     n = rows(x)
     total = torch.zeros((), device=device)
+    variational = objective.variational
+    parts = torch.zeros(2, device=device)  # a VAE's summed recon and KL
     with torch.no_grad():
         for i in range(0, n, batch_size):
             xb = to_device(take(x, slice(i, i + batch_size)), device)
@@ -145,10 +153,14 @@ def evaluate_split(
                 out = call(model, xb)
                 loss = objective.loss(out, tb)
             total += loss.float() * rows(xb)
+            if variational is not None:
+                parts += variational.last * rows(xb)
             if metrics is not None:
                 metrics.update(*objective.metric_inputs(out, tb))
-    loss_sum, count = world.sum([total.item(), float(n)])
+    loss_sum, count, *part_sums = world.sum([total.item(), float(n), *parts.tolist()])
     result = {"loss": loss_sum / max(count, 1.0)}
+    if variational is not None:
+        result.update(zip(PARTS, (v / max(count, 1.0) for v in part_sums), strict=True))
     if metrics is not None:
         result.update(compute(metrics))
     return result
@@ -309,6 +321,9 @@ class Trainer:
             p.epoch_samples, p.epoch_seconds = 0, 0.0
         else:  # resuming mid-epoch: the same order again, from the same generator state
             self.perm_generator.set_state(p.epoch_rng)
+        variational = self.objective.variational
+        if variational is not None and (p.batch == 0 or p.parts_sum is None):
+            p.parts_sum, p.parts_rows = torch.zeros(2, device=self.device), 0
         perm = torch.randperm(self.train_samples, generator=self.perm_generator)
         if self.resident and self.device.type != "cpu":
             perm = perm.to(self.device, non_blocking=True)
@@ -343,6 +358,8 @@ class Trainer:
             if vote is not None:
                 idx, weight = world.shard(idx)
             boundary = (b + 1) % accumulate == 0 or b + 1 == batches
+            if variational is not None:
+                variational.weight = variational.weight_at(p.batches_seen, batches)
             if single is not None:  # one input: a plain tensor, as it always was
                 if resident:
                     xb = single[idx]
@@ -373,6 +390,9 @@ class Trainer:
                 else:
                     self._backward(weighted)
             loss_sum.add_(loss.detach(), alpha=args[0].shape[0] if weight else 0)
+            if variational is not None and weight:
+                p.parts_sum.add_(variational.last, alpha=args[0].shape[0])
+                p.parts_rows += args[0].shape[0]
             if boundary:
                 if plain:
                     optimizer.step()
@@ -474,6 +494,12 @@ class Trainer:
             raise _Diverged(f"the training loss became {value}")
         return value
 
+    def _train_parts(self) -> dict[str, float]:
+        """A VAE's mean training recon and KL of the epoch (over every process)."""
+        p = self.progress
+        *sums, count = self.world.sum([*p.parts_sum.tolist(), float(p.parts_rows)])
+        return {f"train_{k}": v / max(count, 1.0) for k, v in zip(PARTS, sums, strict=True)}
+
     def _stop_clock(self) -> None:
         if self._clock is not None:
             self.progress.epoch_seconds += time.perf_counter() - self._clock
@@ -483,12 +509,17 @@ class Trainer:
         p = self.progress
         self.clean = False
         row: dict[str, float] = {"epoch": float(p.epoch + 1), "train_loss": self._epoch_loss()}
+        variational = self.objective.variational
+        if variational is not None:
+            row.update(self._train_parts())
         if not self._weights_finite():  # the last steps blew up: this state is no good
             raise _Diverged("the weights became NaN or infinite")
         self.world.broadcast_buffers(self.model)  # BatchNorm statistics: evaluate one model
         if self.val_xt is not None:
             found = self._evaluate(*self.val_xt)
             row.update({f"val_{k}": v for k, v in found.items()})
+        if variational is not None:  # the weight of the epoch's last batch, like lr
+            row["kl_weight"] = variational.weight_at(p.batches_seen - 1, self.batches)
         row["lr"] = self.schedule.current_lr()
         row["seconds"] = p.epoch_seconds
         value = row.get(self.monitor)
@@ -499,7 +530,7 @@ class Trainer:
         p.batch = 0
         p.train_seconds += p.epoch_seconds
         p.train_samples += p.epoch_samples
-        p.loss_sum = p.epoch_rng = None
+        p.loss_sum = p.epoch_rng = p.parts_sum = None
         p.epoch_seconds, p.epoch_samples = 0.0, 0
         if improved:
             p.best_value, p.best_epoch, p.wait = value, p.epoch, 0

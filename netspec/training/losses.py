@@ -10,7 +10,8 @@ Shapes are per sample (no batch dim). The rules:
   standardized targets, and metrics and predictions turn the output back into the original
   units.
 - autoencoder: the output has the input's shape; the target is the input itself (before
-  augmentation, so augmented inputs train a denoising autoencoder).
+  augmentation, so augmented inputs train a denoising autoencoder). With reparameterize
+  layers (a VAE) the loss is ``variational.VariationalLoss``: reconstruction + w x KL.
 
 A mismatch is a SpecError naming both shapes before any training starts.
 """
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
     import torch
 
     from netspec.spec.load import Spec
+    from netspec.training.variational import VariationalLoss
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,9 @@ class Objective:
     # Regression targets standardized for the loss: per target column, the training split's
     # mean and std (None: the targets train as they are).
     target_scale: TargetScale | None = None
+    # A variational autoencoder: ``loss`` is this object, which also keeps the parts of its
+    # last value (reconstruction, KL) for the logs and takes its KL weight from the loop.
+    variational: VariationalLoss | None = None
 
     def targets(self, y: torch.Tensor) -> torch.Tensor:
         """A split's targets as the loss takes them (converted once, not per batch)."""
@@ -87,9 +92,12 @@ class Objective:
             return out.sigmoid().flatten(), target.flatten().to(torch.int64)
         out, target = self.original(out), self.original(target.float())
         n = out.shape[0]
+        # contiguous: an autoencoder's target is its input, which in a multi-process
+        # evaluation is every world-size-th row of the split (a strided view), and
+        # torchmetrics views its inputs
         if math.prod(self.out_shape) == 1:
-            return out.reshape(n), target.reshape(n)
-        return out.reshape(n, -1), target.reshape(n, -1)
+            return out.reshape(n).contiguous(), target.reshape(n).contiguous()
+        return out.reshape(n, -1).contiguous(), target.reshape(n, -1).contiguous()
 
 
 @dataclass(frozen=True)

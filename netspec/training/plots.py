@@ -14,7 +14,8 @@ if TYPE_CHECKING:
 
 
 def curves_png(history: Sequence[Mapping[str, float]], title: str) -> bytes:
-    """One panel for train/val loss, one per validation metric; PNG bytes."""
+    """One panel for train/val loss, one per validation metric (with its training value
+    when one is logged: a VAE's recon and kl); PNG bytes."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
@@ -38,8 +39,14 @@ def curves_png(history: Sequence[Mapping[str, float]], title: str) -> bytes:
     axes[0].set_title("loss")
     axes[0].legend(loc="best", fontsize="small")
     for ax, key in zip(axes[1:], metrics, strict=True):
-        _line(ax, epochs, history, key, "val")
-        ax.set_title(key.removeprefix("val_"))
+        name = key.removeprefix("val_")
+        if any(f"train_{name}" in row for row in history):  # a VAE's recon and kl
+            _line(ax, epochs, history, f"train_{name}", "train")
+            _line(ax, epochs, history, key, "val")
+            ax.legend(loc="best", fontsize="small")
+        else:
+            _line(ax, epochs, history, key, "val")
+        ax.set_title(name)
     for ax in axes:
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_xlabel("epoch")

@@ -12,11 +12,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from netspec.backend.resolve import resolved
+from netspec.backend.resolve import resolved, resolved_networks
 from netspec.dims import format_shape
 from netspec.errors import Diagnostic, SpecError
 from netspec.plan import Plan, concrete, plan, settled
 from netspec.spec.load import Spec
+from netspec.spec.networks import Networks
 from netspec.spec.sections import TrainSpec
 from netspec.training.batches import Inputs, as_inputs, as_tuple, rows
 from netspec.training.distributed import World
@@ -214,8 +215,8 @@ def check_same_data(spec: Spec, data: DatasetLike, world: World) -> None:
         raise SpecError([spec.source.attach(diag)])
 
 
-def check_same_spec(given: Spec, stored: Spec, folder: Path) -> None:
-    a, b = resolved(given), resolved(stored)
+def check_same_spec(given: Spec | Networks, stored: Spec | Networks, folder: Path) -> None:
+    a, b = _resolved(given), _resolved(stored)
     a.pop("name", None)
     b.pop("name", None)
     if a != b:
@@ -232,6 +233,10 @@ def check_same_spec(given: Spec, stored: Spec, folder: Path) -> None:
 
 
 MAX_DIFFERENCES = 5
+
+
+def _resolved(spec: Spec | Networks) -> dict[str, Any]:
+    return resolved_networks(spec) if isinstance(spec, Networks) else resolved(spec)
 
 
 def differences(run: Any, now: Any, path: str = "") -> list[str]:

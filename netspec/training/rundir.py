@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from netspec.backend.artifacts import SPEC, WEIGHTS, write_atomic
 from netspec.errors import SpecError
 from netspec.spec.load import Spec, load_spec
-from netspec.spec.networks import Networks
+from netspec.spec.networks import Networks, load_any
 
 if TYPE_CHECKING:
     import torch
@@ -123,6 +123,10 @@ class RunDir:
 
     def read_spec(self) -> Spec:
         return load_spec(self.path / SPEC)
+
+    def read_any_spec(self) -> Spec | Networks:
+        """spec.yaml of one network or several (`networks:`)."""
+        return load_any(self.path / SPEC)
 
     def read_spec_text(self) -> str:
         try:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from netspec.backend.artifacts import SPEC, tied_keys
 from netspec.errors import Diagnostic, SpecError
-from netspec.plan import Plan
-from netspec.spec.load import Spec, SpecSource, load_spec, load_spec_text
+from netspec.spec.load import Spec, SpecSource
+from netspec.spec.networks import Networks, load_any, load_any_text
 from netspec.spec.sections import TrainSpec, monitored
 from netspec.training.batches import as_inputs, rows
 from netspec.training.device import pick_device
@@ -33,6 +34,7 @@ from netspec.training.preflight import (
 )
 from netspec.training.protocols import DatasetLike, NullReporter, Reporter
 from netspec.training.rundir import INFO, SUMMARY, TARGET_STANDARDIZER, MutedRunDir, RunDir
+from netspec.training.variational import check_kl_settings, with_kl
 
 if TYPE_CHECKING:
     import torch
@@ -41,7 +43,7 @@ _UNSET: Any = object()
 
 
 def train(
-    spec: Spec | SpecSource | None = None,
+    spec: Spec | Networks | SpecSource | None = None,
     *,
     out: str | os.PathLike[str] | None = None,
     resume: str | os.PathLike[str] | None = None,
@@ -51,6 +53,9 @@ def train(
     max_params: int | None = _UNSET,
 ) -> RunResult:
     """Train the spec's model on its data; write the run directory; return the result.
+
+    ``spec``: one network, or an autoencoder written as `networks: {encoder, decoder}`
+    (trained as one model, decoder(encoder(x))).
 
     ``out``: the run directory (default ``runs/<name>-<timestamp>``). ``resume``: a run
     directory to continue from its last checkpoint (its spec.yaml is used; a ``spec`` given
@@ -66,7 +71,7 @@ def train(
 
 def _train(
     world: World,
-    spec: Spec | SpecSource | None,
+    spec: Spec | Networks | SpecSource | None,
     out: str | os.PathLike[str] | None,
     resume: str | os.PathLike[str] | None,
     device: str | None,
@@ -74,8 +79,6 @@ def _train(
     data: DatasetLike | None,
     max_params: int | None,
 ) -> RunResult:
-    from netspec.backend.build import build_model
-
     if resume is None and spec is None:
         raise TypeError("train() needs a spec, or resume=RUN_DIR")
     # Rank 0 reads the run directory and sends it on: other machines need not have it.
@@ -85,9 +88,9 @@ def _train(
     with agreeing(world):
         if resume is not None and resumed is not None:
             run = RunDir(Path(resume)) if world.main else MutedRunDir(Path(resume))
-            stored = load_spec_text(resumed[0], str(run.path / SPEC))
+            stored = load_any_text(resumed[0], str(run.path / SPEC))
             if spec is not None:
-                check_same_spec(load_spec(spec), stored, run.path)
+                check_same_spec(load_any(spec), stored, run.path)
             if out is not None and Path(out).resolve() != run.path.resolve():
                 raise SpecError.single(
                     "invalid-value",
@@ -96,21 +99,22 @@ def _train(
                 )
             spec = stored
             checkpoint = run.parse_checkpoint(resumed[1])
-        spec = load_spec(spec)  # type: ignore[arg-type]  # not None: checked above
-        settings = spec.train or TrainSpec()
-        dataset = data if data is not None else load_dataset(spec, settings.task)
-        target = place(pick_device(device or settings.device, spec), world, spec)
-        p, objective = check_fit(spec, settings, dataset)
-        objective = objective.scaled(getattr(dataset, "target_standardizer", None))
-        check_run_settings(spec, settings, dataset, target)
+        loaded = load_any(spec)  # type: ignore[arg-type]  # not None: checked above
         budget = {} if max_params is _UNSET else {"max_params": max_params}
-        model = build_model(spec, seed=settings.seed, **budget).to(target)
+        if isinstance(loaded, Networks):  # an autoencoder's encoder and decoder, composed
+            from netspec.training.autoencoders import prepare_autoencoder
+
+            setup = prepare_autoencoder(loaded, world, device, data, budget)
+        else:
+            setup = _prepare(loaded, world, device, data, budget)
+        spec, settings, dataset, target = setup.spec, setup.settings, setup.dataset, setup.target
+        objective, model = setup.objective, setup.model
         check_shards(spec, settings, dataset, model, world)
     check_same_data(spec, dataset, world)  # every process healthy: now compare
     with agreeing(world):
         if run is None and world.main:
             run = RunDir.create(spec.name, out)
-            _write_start(run, spec, settings, p, dataset, objective, model, target, world)
+            _write_start(run, setup, world)
     if run is None:  # a new run's directory, named by rank 0
         run = MutedRunDir(Path(world.broadcast_bytes(None).decode()))
     elif resume is None:
@@ -132,6 +136,44 @@ def _train(
             world=world,
         )
     return trainer.fit(checkpoint)
+
+
+@dataclass(frozen=True)
+class Setup:
+    """A run ready to start: everything checked, the model built and on its device."""
+
+    spec: Spec  # diagnostics are located in it; its name names the run
+    written: Spec | Networks  # what spec.yaml holds
+    summary: str  # the model half of summary.txt
+    settings: TrainSpec
+    dataset: DatasetLike
+    target: torch.device
+    objective: Objective
+    model: torch.nn.Module
+
+
+def _prepare(
+    spec: Spec,
+    world: World,
+    device: str | None,
+    data: DatasetLike | None,
+    budget: dict[str, Any],
+) -> Setup:
+    """A spec of one network: its data, the checks, the seeded model."""
+    from netspec.backend.build import build_model
+    from netspec.render.summary import summary_text
+
+    settings = spec.train or TrainSpec()
+    dataset = data if data is not None else load_dataset(spec, settings.task)
+    target = place(pick_device(device or settings.device, spec), world, spec)
+    p, objective = check_fit(spec, settings, dataset)
+    objective = objective.scaled(getattr(dataset, "target_standardizer", None))
+    check_run_settings(spec, settings, dataset, target)
+    model = build_model(spec, seed=settings.seed, **budget).to(target)
+    check_kl_settings(spec.source, settings, model)
+    objective = with_kl(objective, model, settings)
+    summary = summary_text(p, settings.batch_size)
+    return Setup(spec, spec, summary, settings, dataset, target, objective, model)
 
 
 def _read_resume(world: World, resume: str | os.PathLike[str]) -> tuple[str, bytes]:
@@ -182,26 +224,15 @@ def load_dataset(spec: Spec, task: str) -> DatasetLike:
     return load_data(spec, task)
 
 
-def _write_start(
-    run: RunDir,
-    spec: Spec,
-    settings: TrainSpec,
-    p: Plan,
-    data: DatasetLike,
-    objective: Objective,
-    model: torch.nn.Module,
-    device: torch.device,
-    world: World,
-) -> None:
-    from netspec.render.summary import summary_text
+def _write_start(run: RunDir, setup: Setup, world: World) -> None:
     from netspec.version import __version__
 
-    run.write_spec(spec)
+    spec, settings, data, objective = setup.spec, setup.settings, setup.dataset, setup.objective
+    model, device = setup.model, setup.target
+    run.write_spec(setup.written)
     run.write_text(
         SUMMARY,
-        summary_text(p, settings.batch_size)
-        + "\n"
-        + setup_text(settings, data, objective, device, world.size),
+        setup.summary + "\n" + setup_text(settings, data, objective, device, world.size),
     )
     names = list(data.class_names) if data.class_names is not None else None
     info = {
