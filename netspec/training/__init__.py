@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from netspec.training.inference import Prediction, evaluate, predict
 from netspec.training.outcome import (
+    GanFailed,
     PeerLost,
     RunResult,
     StartInfo,
@@ -37,6 +38,7 @@ from netspec.training.session import train
 
 __all__ = [
     "DatasetLike",
+    "GanFailed",
     "NullReporter",
     "PeerLost",
     "Prediction",

@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from netspec.backend.artifacts import SPEC, tied_keys
 from netspec.errors import Diagnostic, SpecError
 from netspec.plan import Plan
 from netspec.spec.load import Spec, SpecSource, load_spec, load_spec_text
+from netspec.spec.networks import Networks, load_any
 from netspec.spec.sections import TrainSpec, monitored
 from netspec.training.batches import as_inputs, rows
 from netspec.training.device import pick_device
@@ -41,7 +42,7 @@ _UNSET: Any = object()
 
 
 def train(
-    spec: Spec | SpecSource | None = None,
+    spec: Spec | Networks | SpecSource | None = None,
     *,
     out: str | os.PathLike[str] | None = None,
     resume: str | os.PathLike[str] | None = None,
@@ -58,10 +59,50 @@ def train(
     the spec's ``data:`` section (any object with the DatasetLike attributes).
     Raises SpecError for a mistake found before training, TrainingInterrupted on Ctrl-C,
     TrainingDiverged when the loss becomes NaN or infinite.
+
+    A spec of several networks with ``train.task: gan`` (or a GAN run to resume) trains
+    its generator and discriminator (``gan_session``; docs/gan.md), and may stop with
+    ``GanFailed`` when the discriminator wins outright or the generator collapses.
     """
+    nets = networks_of(spec, resume)
+    if nets is not None and nets.train is not None and nets.train.task == "gan":
+        from netspec.training.gan_session import train_gan
+
+        budget: int | Literal["default"] | None = "default" if max_params is _UNSET else max_params
+        return train_gan(
+            nets,
+            given=spec,
+            out=out,
+            resume=resume,
+            device=device,
+            reporter=reporter,
+            data=data,
+            max_params=budget,
+        )
+    if isinstance(spec, Networks) or nets is not None:
+        task = nets.train.task if nets is not None and nets.train is not None else "none"
+        raise SpecError.single(
+            "unsupported",
+            f"training a spec of several networks with task {task} is not supported",
+            hints=("task gan trains `generator` and `discriminator` networks",),
+        )
     world = launched()
     with joined(world):
         return _train(world, spec, out, resume, device, reporter, data, max_params)
+
+
+def networks_of(
+    spec: Spec | Networks | SpecSource | None, resume: str | os.PathLike[str] | None
+) -> Networks | None:
+    """The spec of several networks a run trains (a resumed run's own spec.yaml), or None
+    for one network. A resumed run's spec.yaml is read only where it exists: in a run across
+    machines only rank 0 has it, and ``_train`` sends it on."""
+    if resume is not None:
+        stored = Path(resume) / SPEC
+        loaded = load_any(stored) if stored.is_file() else None
+    else:
+        loaded = load_any(spec) if spec is not None else None
+    return loaded if isinstance(loaded, Networks) else None
 
 
 def _train(
