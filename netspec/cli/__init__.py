@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from netspec.cli import spec_commands, train_commands
+from netspec.cli import sample_command, spec_commands, train_commands
 from netspec.cli.app import app, main
 
 # Registered here, in one list, so that --help shows the commands in this order: the app
@@ -14,6 +14,7 @@ for _command in (
     train_commands.train,
     train_commands.evaluate,
     train_commands.predict,
+    sample_command.sample,
     spec_commands.schema,
     spec_commands.graph,
 ):

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from netspec.cli.app import SetOption, debug_enabled, emit, load_spec_arg, run_command
+from netspec.cli.app import SetOption, debug_enabled, emit, load_any_arg, run_command
 from netspec.errors import ExitCode, SpecError, printable
 
 
@@ -92,13 +92,13 @@ def train(
         raise typer.Exit(ExitCode.USER_ERROR)
 
     def job() -> None:
-        from netspec.training import NullReporter, TrainingInterrupted, TrainingStopped
+        from netspec.training import GanFailed, NullReporter, TrainingInterrupted, TrainingStopped
         from netspec.training import train as run_training
         from netspec.training.outcome import PeerLost
 
         if device is not None:
             _check_device(device)
-        loaded = load_spec_arg(spec, assignments) if spec is not None else None
+        loaded = load_any_arg(spec, assignments) if spec is not None else None
         if loaded is None and assignments:
             raise SpecError.single(
                 "invalid-value", "--set and the train flags need SPEC; a resumed run keeps its spec"
@@ -125,6 +125,10 @@ def train(
                 if speaks:
                     typer.echo(_resume_text(stop.message, stop.resume_command), err=True)
                 raise typer.Exit(ExitCode.PEER_LOST) from None
+            if isinstance(stop, GanFailed):  # the message says what to try
+                if speaks:
+                    typer.echo(printable(stop.message), err=True)
+                raise typer.Exit(ExitCode.DIVERGED) from None
             if speaks:
                 typer.echo(
                     printable(
@@ -259,6 +263,7 @@ class _Launch:
         self.device, self.max_params, self.processes = device, max_params, processes
 
     def start(self) -> int:
+        from netspec.spec.networks import Networks, load_any
         from netspec.training.launch import launch
         from netspec.training.rundir import RunDir
 
@@ -269,13 +274,21 @@ class _Launch:
             )
         if self.device is not None:
             _check_device(self.device)
-        loaded = load_spec_arg(self.spec, self.assignments) if self.spec is not None else None
-        if loaded is None and self.assignments:
+        found = load_any_arg(self.spec, self.assignments) if self.spec is not None else None
+        if found is None and self.assignments:
             raise SpecError.single(
                 "invalid-value", "--set and the train flags need SPEC; a resumed run keeps its spec"
             )
-        if self.resume is not None:
-            loaded = loaded or RunDir.existing(self.resume).read_spec()
+        if found is None and self.resume is not None:
+            found = load_any(RunDir.existing(self.resume).path / "spec.yaml")
+        if isinstance(found, Networks):
+            raise SpecError.single(
+                "unsupported",
+                f"--devices {self.processes}: a spec of several networks (task "
+                f"{found.train.task if found.train else 'none'}) trains in one process",
+                hints=("drop --devices",),
+            )
+        loaded = found
         settings = loaded.train if loaded is not None else None
         name = self.device or (settings.device if settings is not None else "auto")
         run_dir = self.resume or self.out
