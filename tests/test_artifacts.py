@@ -16,12 +16,17 @@ from safetensors.torch import load_file, save_file
 from typer.testing import CliRunner
 
 import netspec
+from netspec.spec.networks import Networks, load_any
 from netspec.backend.artifacts import build_directory, example_batch
 from netspec.cli.app import app
 from netspec.errors import SpecError
 
 ROOT = pathlib.Path(__file__).parent.parent
-SPECS = sorted((ROOT / "specs").glob("*.yaml"))
+# One network each: the specs of several networks (moons_gan, digits_dcgan) are built and
+# trained by tests/test_gan.py.
+SPECS = [
+    p for p in sorted((ROOT / "specs").glob("*.yaml")) if not isinstance(load_any(p), Networks)
+]
 SMALL = ROOT / "specs" / "mlp_iris.yaml"
 
 # Runs in a fresh interpreter where `import netspec` fails: model.py must need torch only.
