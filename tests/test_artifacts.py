@@ -16,10 +16,10 @@ from safetensors.torch import load_file, save_file
 from typer.testing import CliRunner
 
 import netspec
-from netspec.spec.networks import Networks, load_any
 from netspec.backend.artifacts import build_directory, example_batch
 from netspec.cli.app import app
 from netspec.errors import SpecError
+from netspec.spec.networks import Networks, load_any
 
 ROOT = pathlib.Path(__file__).parent.parent
 # One network each: the specs of several networks (moons_gan, digits_dcgan) are built and

@@ -9,9 +9,9 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 import netspec
-from netspec.spec.networks import Networks, load_any
 from netspec.backend.build import example_input
 from netspec.plan import concrete
+from netspec.spec.networks import Networks, load_any
 
 ROOT = pathlib.Path(__file__).parent.parent
 # Not recursive: the gallery in specs/zoo/ (VGG-16 has 138M parameters) is built on the meta
