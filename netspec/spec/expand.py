@@ -343,7 +343,10 @@ class _Expander:
                 "`netspec validate`, `netspec summary` and netspec.build_model so far",
                 (key,),
                 key=True,
-                hints=("training several networks together (GANs, VAEs) is not supported yet",),
+                hints=(
+                    "`netspec train` trains a GAN of two networks (task gan) and `netspec "
+                    "sample` draws from it; other commands take one network",
+                ),
             )
             return
         guess = did_you_mean(str(key), TOP_LEVEL)
