@@ -144,6 +144,9 @@ def train(
         if not speaks:
             return
         test = ", ".join(f"{k} {v:.4f}" for k, v in result.test.items()) or "no test split"
+        untrained = result.metrics.get("untrained", {}).get("mmd")
+        if untrained is not None:  # a GAN: its score means little without the starting point
+            test += f" (untrained generator: mmd {untrained:.4f})"
         stopped = f"stopped early after epoch {result.epochs_run}; " if result.stopped_early else ""
         # The default run directory is named after the spec: escaped like everything else
         # that may hold the spec's words (the progress lines are).

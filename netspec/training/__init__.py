@@ -17,8 +17,11 @@ last.ckpt), ``signals`` (Ctrl-C/SIGTERM deferred to the end of a batch), ``distr
 ``launch`` (several processes, ``--devices N``), ``optim`` (optimizer, lr schedule with
 warmup and lr scaling), ``losses`` (task -> loss, targets, output-shape checks), ``metrics``
 (torchmetrics per task), ``rundir`` (the run directory's files), ``inference`` (``evaluate``,
-``predict``), ``batches`` (several inputs and outputs). Nothing here prints: progress goes
-to a ``Reporter``.
+``predict``), ``batches`` (several inputs and outputs). A GAN (``task: gan``, a spec of
+two networks): ``gan_session`` (its checks and run directory), ``gan`` (its trainer),
+``gan_losses``, ``gan_state`` (its last.ckpt), ``ema`` (the generator's weight average),
+``samples`` (drawing from a latent network, samples.png) and ``generate`` (``netspec
+sample``). Nothing here prints: progress goes to a ``Reporter``.
 """
 
 from __future__ import annotations
