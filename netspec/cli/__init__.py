@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from netspec.cli import latent_commands, spec_commands, train_commands
+from netspec.cli import latent_commands, sample_command, spec_commands, train_commands
 from netspec.cli.app import app, main
 
 # Registered here, in one list, so that --help shows the commands in this order: the app
@@ -15,6 +15,7 @@ for _command in (
     train_commands.evaluate,
     train_commands.predict,
     latent_commands.encode,
+    sample_command.sample,
     spec_commands.schema,
     spec_commands.graph,
 ):

@@ -92,7 +92,7 @@ def train(
         raise typer.Exit(ExitCode.USER_ERROR)
 
     def job() -> None:
-        from netspec.training import NullReporter, TrainingInterrupted, TrainingStopped
+        from netspec.training import GanFailed, NullReporter, TrainingInterrupted, TrainingStopped
         from netspec.training import train as run_training
         from netspec.training.outcome import PeerLost
 
@@ -125,6 +125,10 @@ def train(
                 if speaks:
                     typer.echo(_resume_text(stop.message, stop.resume_command), err=True)
                 raise typer.Exit(ExitCode.PEER_LOST) from None
+            if isinstance(stop, GanFailed):  # the message says what to try
+                if speaks:
+                    typer.echo(printable(stop.message), err=True)
+                raise typer.Exit(ExitCode.DIVERGED) from None
             if speaks:
                 typer.echo(
                     printable(
@@ -140,6 +144,9 @@ def train(
         if not speaks:
             return
         test = ", ".join(f"{k} {v:.4f}" for k, v in result.test.items()) or "no test split"
+        untrained = result.metrics.get("untrained", {}).get("mmd")
+        if untrained is not None:  # a GAN: its score means little without the starting point
+            test += f" (untrained generator: mmd {untrained:.4f})"
         stopped = f"stopped early after epoch {result.epochs_run}; " if result.stopped_early else ""
         # The default run directory is named after the spec: escaped like everything else
         # that may hold the spec's words (the progress lines are).
@@ -259,6 +266,7 @@ class _Launch:
         self.device, self.max_params, self.processes = device, max_params, processes
 
     def start(self) -> int:
+        from netspec.spec.networks import Networks
         from netspec.training.launch import launch
         from netspec.training.rundir import RunDir
 
@@ -276,6 +284,12 @@ class _Launch:
             )
         if self.resume is not None:
             loaded = loaded or RunDir.existing(self.resume).read_any_spec()
+        if isinstance(loaded, Networks) and loaded.train is not None and loaded.train.task == "gan":
+            raise SpecError.single(
+                "unsupported",
+                f"--devices {self.processes}: a GAN trains in one process",
+                hints=("drop --devices",),
+            )
         settings = loaded.train if loaded is not None else None
         name = self.device or (settings.device if settings is not None else "auto")
         run_dir = self.resume or self.out

@@ -344,7 +344,10 @@ class _Expander:
                 "far",
                 (key,),
                 key=True,
-                hints=("training several networks together (GANs, VAEs) is not supported yet",),
+                hints=(
+                    "`netspec train` trains a GAN of two networks (task gan) and `netspec "
+                    "sample` draws from it; other commands take one network",
+                ),
             )
             return
         guess = did_you_mean(str(key), TOP_LEVEL)

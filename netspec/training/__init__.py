@@ -20,14 +20,17 @@ warmup and lr scaling), ``losses`` (task -> loss, targets, output-shape checks),
 (torchmetrics per task), ``rundir`` (the run directory's files), ``inference`` (``evaluate``,
 ``predict``, ``encode``), ``batches`` (several inputs and outputs), ``autoencoders`` (an
 encoder and a decoder trained as one model), ``variational`` (a VAE's loss: reconstruction +
-weighted KL). Nothing here prints: progress goes
-to a ``Reporter``.
+weighted KL). A GAN (``task: gan``, a spec of two networks): ``gan_session`` (its checks and
+run directory), ``gan`` (its trainer), ``gan_losses``, ``gan_state`` (its last.ckpt), ``ema``
+(the generator's weight average), ``samples`` (drawing from a latent network, samples.png)
+and ``generate`` (``netspec sample``). Nothing here prints: progress goes to a ``Reporter``.
 """
 
 from __future__ import annotations
 
 from netspec.training.inference import Prediction, encode, evaluate, predict
 from netspec.training.outcome import (
+    GanFailed,
     PeerLost,
     RunResult,
     StartInfo,
@@ -40,6 +43,7 @@ from netspec.training.session import train
 
 __all__ = [
     "DatasetLike",
+    "GanFailed",
     "NullReporter",
     "PeerLost",
     "Prediction",

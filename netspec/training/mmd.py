@@ -93,9 +93,19 @@ def _kernel_sum(
     return total
 
 
+def median_bandwidths(y: torch.Tensor) -> tuple[float, ...]:
+    """The median heuristic's σ (h times 0.5, 1 and 2) of ``y`` (m, ...) alone, m >= 2: fixed
+    bandwidths to compare several sample sets with the same real data (the default's h, over
+    the pooled sample, moves with the samples, so its values are not comparable)."""
+    return _median_scales(_flat(y, "y"))
+
+
 def _bandwidths(a: torch.Tensor, b: torch.Tensor) -> tuple[float, ...]:
     """The median heuristic's h times (0.5, 1, 2)."""
-    pooled = torch.cat([a, b])  # (n + m, d)
+    return _median_scales(torch.cat([a, b]))  # (n + m, d)
+
+
+def _median_scales(pooled: torch.Tensor) -> tuple[float, ...]:
     if pooled.shape[0] > _MEDIAN_POINTS:
         generator = torch.Generator().manual_seed(0)
         keep = torch.randperm(pooled.shape[0], generator=generator)[:_MEDIAN_POINTS]

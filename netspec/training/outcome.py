@@ -88,6 +88,12 @@ class TrainingDiverged(TrainingStopped):
     """The training loss became NaN or infinite; the last good checkpoint is kept."""
 
 
+class GanFailed(TrainingStopped):
+    """A GAN stopped learning: its discriminator wins outright, or its generator collapsed
+    to a point. The last good checkpoint and the best weights are kept; the message says
+    which and what to try."""
+
+
 class PeerLost(TrainingStopped):
     """Multi-process training: another process stopped (crashed, was killed) mid-run; the
     last checkpoint is kept and the run can be resumed from it."""

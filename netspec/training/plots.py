@@ -59,6 +59,35 @@ def curves_png(history: Sequence[Mapping[str, float]], title: str) -> bytes:
     return buffer.getvalue()
 
 
+def panels_png(
+    history: Sequence[Mapping[str, float]],
+    title: str,
+    panels: Sequence[tuple[str, Sequence[tuple[str, str]]]],
+) -> bytes:
+    """One panel per ``(title, ((column, label), ...))``, each column a line per epoch; PNG
+    bytes. For runs whose columns are not a loss and metrics (a GAN's two losses)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    epochs = [int(row["epoch"]) for row in history]
+    figure = Figure(figsize=(4.5 * len(panels), 3.4), dpi=100, layout="constrained")
+    FigureCanvasAgg(figure)
+    axes = list(figure.subplots(1, len(panels), squeeze=False).flat)
+    for ax, (name, lines) in zip(axes, panels, strict=True):
+        for key, label in lines:
+            _line(ax, epochs, history, key, label)
+        ax.set_title(name)
+        ax.legend(loc="best", fontsize="small")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("epoch")
+        ax.grid(alpha=0.3)
+    figure.suptitle(printable(title), parse_math=False)  # plain text: see curves_png
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
 def _line(
     ax: Axes, epochs: list[int], history: Sequence[Mapping[str, float]], key: str, label: str
 ) -> None:

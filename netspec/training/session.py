@@ -11,7 +11,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from netspec.backend.artifacts import SPEC, tied_keys
 from netspec.errors import Diagnostic, SpecError
@@ -63,10 +63,43 @@ def train(
     the spec's ``data:`` section (any object with the DatasetLike attributes).
     Raises SpecError for a mistake found before training, TrainingInterrupted on Ctrl-C,
     TrainingDiverged when the loss becomes NaN or infinite.
+
+    A spec of several networks with ``train.task: gan`` (or a GAN run to resume) trains
+    its generator and discriminator (``gan_session``; docs/gan.md), and may stop with
+    ``GanFailed`` when the discriminator wins outright or the generator collapses.
     """
+    nets = networks_of(spec, resume)
+    if nets is not None and nets.train is not None and nets.train.task == "gan":
+        from netspec.training.gan_session import train_gan
+
+        budget: int | Literal["default"] | None = "default" if max_params is _UNSET else max_params
+        return train_gan(
+            nets,
+            given=spec,
+            out=out,
+            resume=resume,
+            device=device,
+            reporter=reporter,
+            data=data,
+            max_params=budget,
+        )
     world = launched()
     with joined(world):
         return _train(world, spec, out, resume, device, reporter, data, max_params)
+
+
+def networks_of(
+    spec: Spec | Networks | SpecSource | None, resume: str | os.PathLike[str] | None
+) -> Networks | None:
+    """The spec of several networks a run trains (a resumed run's own spec.yaml), or None
+    for one network. A resumed run's spec.yaml is read only where it exists: in a run across
+    machines only rank 0 has it, and ``_train`` sends it on."""
+    if resume is not None:
+        stored = Path(resume) / SPEC
+        loaded = load_any(stored) if stored.is_file() else None
+    else:
+        loaded = load_any(spec) if spec is not None else None
+    return loaded if isinstance(loaded, Networks) else None
 
 
 def _train(

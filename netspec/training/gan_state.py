@@ -1,0 +1,217 @@
+"""A GAN run's last.ckpt: everything ``--resume`` needs, as a versioned, typed ``GanState``.
+
+Laid out like ``checkpoint.TrainState`` (one flat dict of plain data, ``torch.save``d, read
+with ``torch.load(weights_only=True)``, every key checked against ``SCHEMA``), with the
+fields of two networks: both optimizers, the generator's weight average and the noise
+stream. ``kind: "gan"`` tells it from a one-network checkpoint, so resuming one with the
+other is a located error rather than a KeyError.
+
+Change a field, its meaning or its key: bump ``GAN_CHECKPOINT_VERSION``.
+"""
+
+from __future__ import annotations
+
+import io
+import pickle
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from netspec.errors import SpecError
+from netspec.training.checkpoint import unreadable
+
+GAN_CHECKPOINT_VERSION = 1
+KIND = "gan"
+
+
+@dataclass(frozen=True)
+class GanState:
+    """A GAN run's whole state between two batches."""
+
+    model: Mapping[str, torch.Tensor]  # the ModuleDict: generator.*, discriminator.*
+    g_optimizer: dict[str, Any]
+    d_optimizer: dict[str, Any]
+    ema: Mapping[str, torch.Tensor]  # the generator's average; empty when train.gan.ema is off
+    epoch: int  # epochs completed
+    batch: int  # batches (discriminator steps) done in the current epoch
+    d_steps: int  # discriminator steps since the run began
+    g_steps: int  # generator steps since the run began
+    best_value: float | None
+    best_epoch: int  # 1-based; 0: none yet
+    wait: int  # early stopping: epochs since the last improvement
+    stopped_early: bool
+    finished: bool
+    train_seconds: float
+    train_samples: int
+    epoch_sums: torch.Tensor | None  # the current epoch's sums: d_loss, g_loss, d_real, d_fake
+    epoch_counts: tuple[int, int]  # the current epoch's discriminator and generator steps
+    epoch_samples: int
+    epoch_seconds: float
+    streaks: torch.Tensor  # consecutive steps of a winning discriminator, of collapse
+    perm_rng: torch.Tensor  # the batch-order generator
+    epoch_start_rng: torch.Tensor | None  # its state when the current epoch began
+    noise_rng: torch.Tensor  # z and the gradient penalty's ε
+    torch_rng: torch.Tensor  # the global generator (dropout)
+    cuda_rng: torch.Tensor | None
+    untrained_mmd: float | None  # the test MMD of the untrained generator
+    history: tuple[Mapping[str, float], ...]
+    monitor: str
+
+    def to_dict(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"format": GAN_CHECKPOINT_VERSION, "kind": KIND}
+        for f in fields(self):
+            data[f.name] = getattr(self, f.name)
+        data["epoch_counts"] = list(self.epoch_counts)
+        data["history"] = [dict(row) for row in self.history]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: object, path: Path) -> GanState:
+        if not isinstance(data, dict) or not _is_int(data.get("format")):
+            raise unreadable(
+                path,
+                "not a netspec training checkpoint: it has no format version "
+                "(a model's weights or another program's file?)",
+            )
+        if data.get("kind") != KIND:
+            raise unreadable(
+                path,
+                "this checkpoint is of a one-network run, but the run's spec.yaml trains a GAN",
+                hint="resume a run with the spec.yaml it was started with",
+            )
+        version = data["format"]
+        if version != GAN_CHECKPOINT_VERSION:
+            which = "an older" if version < GAN_CHECKPOINT_VERSION else "a newer"
+            raise unreadable(
+                path,
+                f"the GAN checkpoint has format {version}, written by {which} netspec; this "
+                f"netspec reads format {GAN_CHECKPOINT_VERSION}",
+                hint="resume it with the netspec version that wrote it, or train again",
+            )
+        for key, (expected, valid) in SCHEMA.items():
+            if key not in data:
+                raise unreadable(path, f"the checkpoint is damaged: `{key}` is missing")
+            if not valid(data[key]):
+                raise unreadable(path, f"the checkpoint is damaged: `{key}` is not {expected}")
+        values = {key: data[key] for key in SCHEMA}
+        values["epoch_counts"] = tuple(data["epoch_counts"])
+        values["history"] = tuple(dict(row) for row in data["history"])
+        return cls(**values)
+
+
+def encode(state: GanState) -> bytes:
+    buffer = io.BytesIO()
+    torch.save(state.to_dict(), buffer)
+    return buffer.getvalue()
+
+
+def decode(data: bytes, path: Path) -> GanState:
+    """A GAN checkpoint's bytes, loaded onto the CPU as plain data (weights_only=True)."""
+    try:
+        loaded = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        raise unreadable(
+            path,
+            "not a netspec training checkpoint: torch cannot load it as plain data "
+            "(weights_only=True)",
+        ) from None
+    except (OSError, RuntimeError, EOFError, ValueError) as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:80]
+        raise unreadable(
+            path, f"cannot read the checkpoint: the file is truncated or damaged ({first})"
+        ) from None
+    return GanState.from_dict(loaded, path)
+
+
+def read(path: Path) -> GanState:
+    try:
+        blob = path.read_bytes()
+    except OSError as exc:
+        raise SpecError.single(
+            "invalid-value", f"cannot read the checkpoint {path}: {exc.strerror or exc}"
+        ) from None
+    return decode(blob, path)
+
+
+# -- the schema --------------------------------------------------------------------------
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _is_tensor(value: object) -> bool:
+    return isinstance(value, torch.Tensor)
+
+
+def _is_mapping(value: object) -> bool:
+    return isinstance(value, dict) and all(isinstance(k, (str, int)) for k in value)
+
+
+def _is_tensors(value: object) -> bool:
+    return isinstance(value, dict) and all(
+        isinstance(k, str) and _is_tensor(v) for k, v in value.items()
+    )
+
+
+def _is_rows(value: object) -> bool:
+    return isinstance(value, list) and all(
+        isinstance(row, dict) and all(isinstance(k, str) and _is_number(v) for k, v in row.items())
+        for row in value
+    )
+
+
+def _is_pair(value: object) -> bool:
+    return isinstance(value, list) and len(value) == 2 and all(_is_int(v) for v in value)
+
+
+def _or_none(check: Callable[[object], bool]) -> Callable[[object], bool]:
+    return lambda value: value is None or check(value)
+
+
+def _is_bool(value: object) -> bool:
+    return isinstance(value, bool)
+
+
+def _is_str(value: object) -> bool:
+    return isinstance(value, str)
+
+
+SCHEMA: dict[str, tuple[str, Callable[[object], bool]]] = {
+    "model": ("a dict of tensors", _is_tensors),
+    "g_optimizer": ("a dict", _is_mapping),
+    "d_optimizer": ("a dict", _is_mapping),
+    "ema": ("a dict of tensors", _is_tensors),
+    "epoch": ("an integer", _is_int),
+    "batch": ("an integer", _is_int),
+    "d_steps": ("an integer", _is_int),
+    "g_steps": ("an integer", _is_int),
+    "best_value": ("a number or None", _or_none(_is_number)),
+    "best_epoch": ("an integer", _is_int),
+    "wait": ("an integer", _is_int),
+    "stopped_early": ("true or false", _is_bool),
+    "finished": ("true or false", _is_bool),
+    "train_seconds": ("a number", _is_number),
+    "train_samples": ("an integer", _is_int),
+    "epoch_sums": ("a tensor or None", _or_none(_is_tensor)),
+    "epoch_counts": ("two integers", _is_pair),
+    "epoch_samples": ("an integer", _is_int),
+    "epoch_seconds": ("a number", _is_number),
+    "streaks": ("a tensor", _is_tensor),
+    "perm_rng": ("a tensor", _is_tensor),
+    "epoch_start_rng": ("a tensor or None", _or_none(_is_tensor)),
+    "noise_rng": ("a tensor", _is_tensor),
+    "torch_rng": ("a tensor", _is_tensor),
+    "cuda_rng": ("a tensor or None", _or_none(_is_tensor)),
+    "untrained_mmd": ("a number or None", _or_none(_is_number)),
+    "history": ("a list of rows of numbers", _is_rows),
+    "monitor": ("a string", _is_str),
+}
+"""Every key of a saved GanState, what it must be, and the check. One key per field."""
