@@ -378,9 +378,9 @@ def test_mistakes_are_located_before_the_run_directory_is_made(tmp_path: Path) -
     with pytest.raises(SpecError, match=r"cannot take the spec's input shape \(3,\)"):
         train(three, out=out)
     mismatch = moons_spec("epochs: 1").replace("- dense: 2\n", "- dense: 5\n")
-    with pytest.raises(SpecError, match=r"generator makes samples of shape \(5,\)") as found:
+    with pytest.raises(SpecError, match=r"generator's samples, which are \(N, 5\)") as found:
         train(mismatch, out=out)
-    assert found.value.diagnostics[0].path == ("networks", "generator", "layers")
+    assert found.value.diagnostics[0].path == ("networks", "discriminator", "input")
     no_val = moons_spec("epochs: 1", data="samples: 600, split: {val: 0.0}")
     with pytest.raises(SpecError, match="no validation split"):
         train(no_val, out=out)

@@ -140,17 +140,6 @@ def test_cli_validate_and_summary(tmp_path: pathlib.Path) -> None:
     assert "Total params:         963 (generator 706 + discriminator 257)\n" in text
 
 
-def test_commands_for_one_network_say_what_works(tmp_path: pathlib.Path) -> None:
-    path = tmp_path / "gan.yaml"
-    path.write_text(GAN, encoding="utf-8")
-    result = runner.invoke(app, ["train", str(path), "-o", str(tmp_path / "out")])
-    assert result.exit_code == 2
-    assert "works with `netspec validate`, `summary`, `build`, `graph` and netspec.build_model" in (
-        result.stderr
-    )
-    assert "Traceback" not in result.output
-
-
 def _gan(generator: str, discriminator: str, task: str = "train: {task: gan}\n") -> str:
     return f"networks:\n  generator:\n{generator}  discriminator:\n{discriminator}{task}"
 

@@ -142,8 +142,9 @@ def test_train_section_is_checked_with_did_you_mean() -> None:
 
 
 def test_load_spec_of_several_networks_says_where_they_work() -> None:
-    with pytest.raises(SpecError, match=r"a spec of several \(`networks`\) works with"):
+    with pytest.raises(SpecError, match=r"a spec of several \(`networks`\) loads with") as found:
         load_spec("networks: {}\ninput: [4]\nlayers: [dense: 2]\n")
+    assert found.value.diagnostics[0].path == ("networks",)
 
 
 def test_yaml_merge_keys_and_anchors_work() -> None:

@@ -86,18 +86,6 @@ def _stdin_text() -> str:
         ) from None
 
 
-def load_spec_arg(spec: str, overrides: list[str] | None = None) -> Spec:
-    """Load a spec from a path, or from standard input for ``-``, with --set overrides."""
-    from netspec.spec.load import apply_to, load_spec, validate_document
-    from netspec.spec.source import parse
-
-    if spec == "-":
-        return validate_document(
-            apply_to(parse(_stdin_text(), "<stdin>"), overrides or ()), "model"
-        )
-    return load_spec(spec, overrides or ())
-
-
 def _version(value: bool) -> None:
     if value:
         from netspec import __version__

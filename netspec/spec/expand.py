@@ -339,14 +339,12 @@ class _Expander:
         if key == "networks":
             self.error(
                 "unsupported",
-                "this takes a spec of one network; a spec of several (`networks`) works with "
-                "`netspec validate`, `summary`, `build`, `graph` and netspec.build_model so "
-                "far",
+                "this takes a spec of one network; a spec of several (`networks`) loads with "
+                "netspec.spec.networks.load_any and plans with netspec.plan.plan_networks",
                 (key,),
                 key=True,
                 hints=(
-                    "`netspec train` trains a GAN of two networks (task gan) and `netspec "
-                    "sample` draws from it; other commands take one network",
+                    "every netspec command and netspec.build_model, netspec.train take both forms",
                 ),
             )
             return

@@ -123,12 +123,13 @@ def _load(spec: Spec) -> DatasetLike:
 
 
 def check_fit(nets: Networks, plans: dict[str, Plan], data: DatasetLike) -> Shapes:
-    """The generator's output is the discriminator's input and a sample of the data; the
-    discriminator gives one logit per sample; sizes are numbers, not symbols."""
+    """A sample of the data is the discriminator's input; sizes are numbers, not symbols.
+    (That the generator makes the discriminator's input and the discriminator gives one
+    logit is checked when the networks are planned: ``plan.disagreements``.)"""
     from netspec.training.gan import Shapes
 
     g, d = plans["generator"], plans["discriminator"]
-    latent, made, taken = g.input.shape, g.output.shape, d.input.shape
+    latent, taken = g.input.shape, d.input.shape
     for name, shape in (("generator", latent), ("discriminator", taken)):
         if not all(isinstance(s, int) for s in shape):
             raise _error(
@@ -139,24 +140,6 @@ def check_fit(nets: Networks, plans: dict[str, Plan], data: DatasetLike) -> Shap
                 ("networks", name, "input"),
                 "give every size as a number",
             )
-    if tuple(made) != tuple(taken):
-        raise _error(
-            nets,
-            "shape",
-            f"the generator makes samples of shape {show(tuple(made))}, but the "
-            f"discriminator takes {show(tuple(taken))}",
-            ("networks", "generator", "layers"),
-            "end the generator with a layer giving the discriminator's input shape",
-        )
-    if tuple(d.output.shape) != (1,):
-        raise _error(
-            nets,
-            "shape",
-            f"the discriminator outputs {show(tuple(d.output.shape))} per sample; it gives "
-            "one logit (or critic value), shape (1,)",
-            ("networks", "discriminator", "layers"),
-            "end the discriminator with `dense: 1` (no sigmoid: the loss applies it)",
-        )
     x = data.train.x
     if isinstance(x, tuple):
         raise _error(nets, "shape", "a GAN's data are one array of samples", ("data",))
