@@ -27,6 +27,10 @@ from netspec.training.batches import as_inputs, rows
 from netspec.training.losses import Objective, make_objective
 from netspec.training.preflight import check_run_settings, check_token_ids
 from netspec.training.protocols import DatasetLike
+from netspec.training.rundir import SAMPLES, RunDir
+
+PRIOR_SAMPLES = 1000
+"""Samples a VAE's samples.png draws (a grid shows the first 64)."""
 
 if TYPE_CHECKING:
     from netspec.backend.composed import Autoencoder
@@ -193,3 +197,25 @@ def load_autoencoder(directory: Any) -> Autoencoder:
     from netspec.backend.composed import compose_autoencoder
 
     return compose_autoencoder(load_networks(directory)).train(False)
+
+
+def write_prior_samples(run: RunDir, nets: Networks, model: Autoencoder, setup: Setup) -> None:
+    """A VAE's samples.png: its decoder on z ~ N(0, 1) (the prior) beside the validation
+    split (or the test split), both in the data's units."""
+    import torch
+
+    from netspec.backend.artifacts import write_atomic
+    from netspec.training.samples import draw, samples_png, unstandardize
+
+    latent = plan(nets.networks["decoder"]).input.shape
+    shape = tuple(d for d in latent if isinstance(d, int))
+    if len(shape) != len(latent):  # a code of symbolic size: no one shape to draw
+        return
+    scaling = run.read_standardizer()
+    fake = draw(model["decoder"], PRIOR_SAMPLES, setup.settings.seed, setup.target, shape)
+    split = setup.dataset.val or setup.dataset.test
+    real = None
+    if split is not None and isinstance(split.x, torch.Tensor) and split.x.shape[0] > 0:
+        real = unstandardize(split.x[:PRIOR_SAMPLES].float().cpu(), scaling)
+    title = f"{nets.name}: decoder on z ~ N(0, 1)"
+    write_atomic(run.path / SAMPLES, samples_png(unstandardize(fake, scaling), real, title))

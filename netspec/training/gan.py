@@ -47,11 +47,10 @@ from netspec.training.outcome import (
 from netspec.training.plots import panels_png
 from netspec.training.preflight import has_batchnorm
 from netspec.training.protocols import DatasetLike, Reporter
-from netspec.training.rundir import CHECKPOINT, CURVES, FINAL, RunDir
+from netspec.training.rundir import CHECKPOINT, CURVES, FINAL, SAMPLES, RunDir
 from netspec.training.samples import draw, noise, samples_png, unstandardize
 from netspec.training.signals import Interrupt, deferred_sigint
 
-SAMPLES = "samples.png"
 EVAL_SAMPLES = 1000
 """Generated samples (from one fixed noise batch) and at most as many real ones per MMD."""
 COLLAPSE_FRACTION = 0.05

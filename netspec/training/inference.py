@@ -219,6 +219,9 @@ def _autoencoder(nets: Networks, command: str) -> Networks:
             "unsupported",
             f"{command} takes a run of one network or an autoencoder's encoder and decoder; "
             f"this run has {', '.join(nets.networks)}",
+            hints=("`netspec sample RUN_DIR` draws new samples from a GAN's generator",)
+            if "generator" in nets.networks
+            else (),
         )
     return nets
 

@@ -47,6 +47,7 @@ CHECKPOINT = "last.ckpt"
 HISTORY = "metrics.csv"
 FINAL = "metrics.json"
 CURVES = "curves.png"
+SAMPLES = "samples.png"  # a GAN's or a VAE's generated samples
 SUMMARY = "summary.txt"
 INFO = "run.json"
 STANDARDIZER = "standardizer.safetensors"

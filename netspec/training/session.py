@@ -11,7 +11,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from netspec.backend.artifacts import SPEC, tied_keys
 from netspec.errors import Diagnostic, SpecError
@@ -38,6 +38,8 @@ from netspec.training.variational import check_kl_settings, with_kl
 
 if TYPE_CHECKING:
     import torch
+
+    from netspec.backend.composed import Autoencoder
 
 _UNSET: Any = object()
 
@@ -168,7 +170,12 @@ def _train(
             description=dataset.describe(),
             world=world,
         )
-    return trainer.fit(checkpoint)
+    result = trainer.fit(checkpoint)
+    if world.main and isinstance(setup.written, Networks) and objective.variational is not None:
+        from netspec.training.autoencoders import write_prior_samples
+
+        write_prior_samples(run, setup.written, cast("Autoencoder", model), setup)
+    return result
 
 
 @dataclass(frozen=True)
