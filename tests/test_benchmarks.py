@@ -74,3 +74,11 @@ def test_zoo_summary_quick_times_every_gallery_spec() -> None:
         macs = r"(?:[\d.]+ G|in [A-Za-z_,]+)"
         row = rf"^{path.stem}\s+\d+\s+[\d,]+\s+{macs}\s+[\d.]+ s\s+< 1 s\s+\(quick\)$"
         assert re.search(row, out, re.MULTILINE), f"no timed row for {path.stem}:\n{out}"
+
+
+@pytest.mark.heavy
+def test_gan_throughput_quick_times_both_models() -> None:
+    out = _quick("gan_throughput", timeout=300)
+    for model in ("mlp_gan", "dcgan"):
+        row = rf"^{model}\s+[\d,]+ s/s\s+[\d,]+ s/s\s+[\d.]+\s+>= 0\.9 (ok|MISSED)$"
+        assert re.search(row, out, re.MULTILINE), f"no row for {model}:\n{out}"
