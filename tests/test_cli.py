@@ -92,8 +92,10 @@ def test_committed_schema_is_current() -> None:
     assert committed == schema_text(), "run: netspec schema -o netspec.schema.json"
     result = runner.invoke(app, ["schema"])
     schema = json.loads(result.stdout)
-    assert schema["required"] == ["layers"]
-    assert schema["oneOf"] == [{"required": ["input"]}, {"required": ["inputs"]}]
+    one, several = schema["oneOf"]  # one network (input or inputs, and layers), or several
+    assert one["required"] == ["layers"]
+    assert one["oneOf"] == [{"required": ["input"]}, {"required": ["inputs"]}]
+    assert several["required"] == ["networks"]
 
 
 def test_every_example_spec_has_the_schema_modeline() -> None:

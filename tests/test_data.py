@@ -19,6 +19,7 @@ from netspec.spec.load import Spec, load_spec
 from netspec.spec.networks import Networks, load_any
 from netspec.spec.sections import AugmentSpec
 from netspec.training.autoencoders import data_spec
+from netspec.training.gan_session import data_spec as gan_data_spec
 
 ROOT = pathlib.Path(__file__).parent.parent
 
@@ -141,8 +142,12 @@ def test_digits_match_the_issue_example() -> None:
 @pytest.mark.parametrize("path", sorted((ROOT / "specs").glob("*.yaml")), ids=lambda p: p.stem)
 def test_example_specs_load(path: pathlib.Path) -> None:
     loaded = load_any(path)
-    # several networks: the data are the encoder's (an autoencoder), as training loads them
-    spec = data_spec(loaded) if isinstance(loaded, Networks) else loaded
+    # several networks: the data are the encoder's (an autoencoder) or the discriminator's
+    # (a GAN), as training loads them
+    spec = loaded
+    if isinstance(loaded, Networks):
+        gan = loaded.train is not None and loaded.train.task == "gan"
+        spec = gan_data_spec(loaded) if gan else data_spec(loaded)
     if spec.data is None:
         pytest.skip("no data section")
     source, _ = source_options(spec)

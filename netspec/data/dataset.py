@@ -167,7 +167,8 @@ def _load(spec: Spec, task: str | None) -> Dataset:
     )
     if task is None:
         if spec.train is not None:
-            task = spec.train.task
+            # A GAN's data, like an autoencoder's, are samples with no targets.
+            task = "autoencoder" if spec.train.task == "gan" else spec.train.task
         else:
             task = "regression" if raw.kind == "regression" else "classification"
     if task not in TASKS:
