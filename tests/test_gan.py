@@ -515,3 +515,29 @@ def test_samples_picture_and_unstandardize() -> None:
     x = torch.randn(4, 3, 2, 2)
     back = unstandardize(x, scaling)
     torch.testing.assert_close(back[:, 1], x[:, 1] * 0.5 - 2.0)
+
+
+def test_a_resumed_run_with_a_tied_generator_weight_loads_its_best_weights(
+    tmp_path: Path,
+) -> None:
+    """model.safetensors holds a tied weight once; a resumed run whose best epoch came
+    before the resume reads it back and must restore the tie, not fail on the missing key."""
+    spec = moons_spec(
+        "epochs: 2\ngan: {ema: 0.9}\n"
+        "early_stopping: {monitor: val_mmd, patience: 5, min_delta: 100}"
+    ).replace(
+        "      - dense: {units: 64, activation: relu}\n"
+        "      - dense: {units: 64, activation: relu}\n",
+        "      - dense: {units: 8, activation: relu}\n"
+        "      - dense: {units: 8, activation: relu, tie: dense_0}\n",
+        1,
+    )
+    with pytest.raises(TrainingInterrupted):
+        train(spec, out=tmp_path / "run", reporter=Recorder(stop_at_epoch=1))  # type: ignore[arg-type]
+    resumed = train(resume=tmp_path / "run")
+    assert resumed.best_epoch == 1
+    saved = load_file(str(tmp_path / "run" / "model.safetensors"))
+    assert "generator.dense_1.weight" not in saved
+    models = netspec.load_networks(tmp_path / "run")
+    g = models["generator"]
+    assert g.dense_1.weight is g.dense_0.weight

@@ -29,7 +29,7 @@ from typing import Any
 
 import torch
 
-from netspec.backend.artifacts import tied_keys, write_atomic
+from netspec.backend.artifacts import load_weights, tied_keys, write_atomic
 from netspec.spec.sections import GanSpec, TrainSpec, monitored
 from netspec.training.ema import Ema
 from netspec.training.gan_losses import WIN_THRESHOLD, GanLoss
@@ -411,14 +411,18 @@ class GanTrainer:
             self.run.write_weights(self.best_state, self.title, tied_keys(self.model))
         if self.best_state is not None:
             # The best weights, averaged generator included, become the model's for the test.
-            self.model.load_state_dict(self.best_state)
+            # load_weights: read back from model.safetensors after a resume, the state
+            # holds each tied weight once, and loading restores the tie.
+            load_weights(self.model, self.best_state, "the best epoch's weights")
             if self.ema is not None:
-                self.ema.load_state_dict(
+                load_weights(
+                    self.ema.module,
                     {
                         k.removeprefix("generator."): v
                         for k, v in self.best_state.items()
                         if k.startswith("generator.")
-                    }
+                    },
+                    "the best epoch's averaged generator",
                 )
         test: dict[str, float] = {}
         if self.test_real is not None:
