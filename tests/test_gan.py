@@ -260,6 +260,20 @@ def test_ema_is_the_hand_computed_average() -> None:
     assert not ema.module.weight.requires_grad
 
 
+def test_ema_averages_a_tied_weight_once_per_update() -> None:
+    """A tied weight is one tensor under two state_dict names: one update moves it by
+    (1 - decay) of the gap, not twice."""
+    net = torch.nn.Sequential(torch.nn.Linear(2, 2, bias=False), torch.nn.Linear(2, 2, bias=False))
+    net[1].weight = net[0].weight
+    ema = Ema(net, 0.5)
+    start = ema.module[0].weight.clone()
+    with torch.no_grad():
+        net[0].weight.add_(1.0)
+    ema.update(net)
+    torch.testing.assert_close(ema.module[0].weight, start + 0.5)
+    assert ema.module[1].weight is ema.module[0].weight
+
+
 def test_the_averaged_generator_is_the_one_saved(tmp_path: Path) -> None:
     train(moons_spec("epochs: 1\ngan: {ema: 0.9}"), out=tmp_path / "run")
     state = checkpoint(tmp_path / "run")

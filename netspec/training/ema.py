@@ -2,9 +2,9 @@
 
 After each update of the network, every floating-point parameter and buffer of the average
 becomes ``decay * average + (1 - decay) * current``; other buffers (BatchNorm's batch count)
-are copied. A GAN's averaged generator gives smoother, usually better samples than its last
-weights (Karras et al. 2018, Yazıcı et al. 2019): it is the one a run evaluates, samples
-and saves.
+are copied; a tied weight (one tensor under two names) is averaged once. A GAN's averaged
+generator gives smoother, usually better samples than its last weights (Karras et al. 2018,
+Yazıcı et al. 2019): it is the one a run evaluates, samples and saves.
 """
 
 from __future__ import annotations
@@ -25,7 +25,11 @@ class Ema:
     @torch.no_grad()
     def update(self, network: torch.nn.Module) -> None:
         current = network.state_dict()
-        for name, average in self.module.state_dict().items():
+        seen: set[int] = set()
+        for name, average in self.module.state_dict(keep_vars=True).items():
+            if id(average) in seen:  # a tied weight: one tensor under two names, once
+                continue
+            seen.add(id(average))
             value = current[name]
             if average.is_floating_point():
                 average.mul_(self.decay).add_(value.detach(), alpha=1.0 - self.decay)
