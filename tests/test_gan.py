@@ -555,3 +555,15 @@ def test_a_resumed_run_with_a_tied_generator_weight_loads_its_best_weights(
     models = netspec.load_networks(tmp_path / "run")
     g = models["generator"]
     assert g.dense_1.weight is g.dense_0.weight
+
+
+def test_early_stopping_without_a_monitor_watches_val_mmd() -> None:
+    """As for one network, early stopping's default monitor is the validation value: a
+    GAN logs no val_loss, so it is val_mmd (not an error suggesting g_loss)."""
+    nets = load_any(moons_spec("epochs: 2\nearly_stopping: {patience: 3}"))
+    assert isinstance(nets, Networks)
+    assert nets.train is not None
+    assert nets.train.early_stopping is not None
+    assert nets.train.early_stopping.monitor == "val_mmd"
+    with pytest.raises(SpecError, match="not logged"):
+        load_any(moons_spec("early_stopping: {monitor: val_loss, patience: 3}"))
