@@ -567,3 +567,13 @@ def test_early_stopping_without_a_monitor_watches_val_mmd() -> None:
     assert nets.train.early_stopping.monitor == "val_mmd"
     with pytest.raises(SpecError, match="not logged"):
         load_any(moons_spec("early_stopping: {monitor: val_loss, patience: 3}"))
+
+
+def test_data_augmentation_is_refused_not_ignored(tmp_path: Path) -> None:
+    """The GAN loop trains on the data as loaded: data.augment would be silently dropped
+    (augmenting only the real samples would also teach the generator the augmentation)."""
+    spec = moons_spec("epochs: 1", data="samples: 600, augment: {noise: 0.1}")
+    with pytest.raises(SpecError, match="augment is not supported for task gan") as found:
+        train(spec, out=tmp_path / "run")
+    assert found.value.diagnostics[0].path == ("data", "augment")
+    assert not (tmp_path / "run").exists()

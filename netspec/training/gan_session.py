@@ -190,6 +190,17 @@ def _check_settings(nets: Networks, train: TrainSpec) -> None:
                 ("train", key),
                 f"remove train.{key}",
             )
+    if nets.data is not None and nets.data.augment is not None:
+        # the loop never applies it; and augmenting the real samples alone would teach the
+        # generator the augmentation (a GAN needs it on both, e.g. DiffAugment)
+        raise _error(
+            nets,
+            "unsupported",
+            "data.augment is not supported for task gan yet: the discriminator sees the "
+            "samples as loaded",
+            ("data", "augment"),
+            "remove data.augment",
+        )
 
 
 def _check_same(given: Spec | Networks, stored: Networks, folder: Path) -> None:
