@@ -577,3 +577,18 @@ def test_data_augmentation_is_refused_not_ignored(tmp_path: Path) -> None:
         train(spec, out=tmp_path / "run")
     assert found.value.diagnostics[0].path == ("data", "augment")
     assert not (tmp_path / "run").exists()
+
+
+def test_a_generator_with_a_token_input_is_refused_before_the_run(tmp_path: Path) -> None:
+    """Noise is float: a generator taking int64 ids is a located error, not an internal
+    error from the embedding after the run directory is made."""
+    spec = moons_spec("epochs: 1").replace(
+        "    input: [8]\n    layers:\n",
+        "    input: {shape: [4], dtype: int64}\n    layers:\n"
+        "      - embedding: {num_embeddings: 10, embedding_dim: 2}\n      - flatten\n",
+        1,
+    )
+    with pytest.raises(SpecError, match="noise") as found:
+        train(spec, out=tmp_path / "run")
+    assert found.value.diagnostics[0].path[:3] == ("networks", "generator", "input")
+    assert not (tmp_path / "run").exists()

@@ -140,6 +140,15 @@ def check_fit(nets: Networks, plans: dict[str, Plan], data: DatasetLike) -> Shap
                 ("networks", name, "input"),
                 "give every size as a number",
             )
+    if g.input.dtype != "float32":
+        raise _error(
+            nets,
+            "invalid-value",
+            f"the generator's input is {g.input.dtype}, but a GAN feeds it noise z ~ N(0, 1), "
+            "which is float32",
+            ("networks", "generator", "input"),
+            "give the generator a float input (the default dtype)",
+        )
     x = data.train.x
     if isinstance(x, tuple):
         raise _error(nets, "shape", "a GAN's data are one array of samples", ("data",))
