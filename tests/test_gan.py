@@ -190,6 +190,19 @@ def test_non_saturating_loss_with_one_sided_label_smoothing() -> None:
     assert not bool(plain.won(torch.tensor(0.02)))
 
 
+def test_a_winning_discriminator_is_seen_with_label_smoothing() -> None:
+    """With smoothing s the real half of the loss cannot fall below the entropy of the target
+    1 - s (0.325 for s = 0.1): a discriminator that tells every sample with certainty sits at
+    that floor, and the check measures from it rather than from 0."""
+    smoothed = GanLoss("non_saturating", label_smoothing=0.1)
+    # logits at which sigmoid(real) = 0.9 (the smoothed target) and the fakes are rejected
+    certain = smoothed.discriminator(torch.full((4,), math.log(0.9 / 0.1)), torch.full((4,), -30.0))
+    floor = -(0.9 * math.log(0.9) + 0.1 * math.log(0.1))
+    assert certain.item() == pytest.approx(floor, rel=1e-5)
+    assert bool(smoothed.won(certain))
+    assert not bool(smoothed.won(torch.tensor(floor + 0.02)))
+
+
 def test_hinge_and_wasserstein_losses() -> None:
     real, fake = torch.tensor(REAL), torch.tensor(FAKE)
     hinge = losses("hinge")

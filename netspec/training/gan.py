@@ -295,7 +295,11 @@ class GanTrainer:
             network = "discriminator" if d_bad else "generator"
             raise _Unhealthy(TrainingDiverged, f"the {network}'s loss became NaN or infinite")
         if wins >= limit:
-            bound = f"below {WIN_THRESHOLD:g}" if self.loss.kind == "non_saturating" else "at 0"
+            bound = (
+                f"below {self.loss.floor + WIN_THRESHOLD:.4g}"
+                if self.loss.kind == "non_saturating"
+                else "at 0"
+            )
             raise _Unhealthy(
                 GanFailed,
                 f"the discriminator wins: its loss has stayed {bound} for {wins} steps, so "
