@@ -273,6 +273,29 @@ def test_ema_is_the_hand_computed_average() -> None:
     assert not ema.module.weight.requires_grad
 
 
+def test_the_average_of_a_spectrally_normalized_generator_keeps_its_norm() -> None:
+    """Spectral norm's power-iteration vectors (_u, _v) are unit vectors of the current
+    weight: averaged, they shrink and turn, and the averaged layer in eval mode divided by
+    a far too small sigma. The average's own vectors must track the averaged weight."""
+    from torch.nn.utils import parametrizations
+
+    torch.manual_seed(0)
+    net = parametrizations.spectral_norm(torch.nn.Linear(16, 16))
+    ema = Ema(net, 0.99)
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-2)
+    for _ in range(100):
+        x = torch.randn(32, 16)
+        loss = (net(x) - 3.0 * x.flip(1)).pow(2).mean()
+        optimizer.zero_grad()
+        loss.backward()  # type: ignore[no-untyped-call]
+        optimizer.step()
+        ema.update(net)
+    ema.module.eval()
+    with torch.no_grad():
+        sigma = torch.linalg.matrix_norm(ema.module.weight, 2).item()
+    assert sigma == pytest.approx(1.0, abs=0.05)
+
+
 def test_ema_averages_a_tied_weight_once_per_update() -> None:
     """A tied weight is one tensor under two state_dict names: one update moves it by
     (1 - decay) of the gap, not twice."""
