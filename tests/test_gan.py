@@ -628,3 +628,21 @@ def test_a_generator_with_a_token_input_is_refused_before_the_run(tmp_path: Path
         train(spec, out=tmp_path / "run")
     assert found.value.diagnostics[0].path[:3] == ("networks", "generator", "input")
     assert not (tmp_path / "run").exists()
+
+
+def test_a_failure_in_the_first_epoch_claims_no_best_weights(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before any epoch ended there are no best weights: the message must not say
+    model.safetensors is kept."""
+    real_loss = GanLoss.generator
+
+    def poisoned(self: GanLoss, d_fake: torch.Tensor) -> torch.Tensor:
+        return real_loss(self, d_fake) * math.nan
+
+    monkeypatch.setattr(GanLoss, "generator", poisoned)
+    with pytest.raises(TrainingDiverged) as stopped:
+        train(moons_spec("epochs: 3"), out=tmp_path / "run")
+    assert not (tmp_path / "run" / "model.safetensors").exists()
+    assert "model.safetensors" not in stopped.value.message
+    assert "before the first epoch" in stopped.value.message

@@ -508,9 +508,13 @@ class GanTrainer:
     def _stopped(self, bad: _Unhealthy) -> TrainingStopped:
         p = self.progress
         self._write_partial()
+        checkpoint = (
+            f"The last good checkpoint ({self.run.path / CHECKPOINT}, {_position(*self.saved_at)})"
+        )
         kept = (
-            f"The last good checkpoint ({self.run.path / CHECKPOINT}, "
-            f"{_position(*self.saved_at)}) and the best weights (model.safetensors) are kept."
+            f"{checkpoint} and the best weights (model.safetensors) are kept."
+            if p.best_epoch > 0
+            else f"{checkpoint} is kept; no epoch ended, so there are no best weights yet."
         )
         if bad.kind is TrainingDiverged:
             advice = (
