@@ -514,7 +514,7 @@ class GanTrainer:
         kept = (
             f"{checkpoint} and the best weights (model.safetensors) are kept."
             if p.best_epoch > 0
-            else f"{checkpoint} is kept; no epoch ended, so there are no best weights yet."
+            else f"{checkpoint} is kept; no best weights (model.safetensors) were written yet."
         )
         if bad.kind is TrainingDiverged:
             advice = (
