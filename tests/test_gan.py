@@ -646,3 +646,23 @@ def test_a_failure_in_the_first_epoch_claims_no_best_weights(
     assert not (tmp_path / "run" / "model.safetensors").exists()
     assert "no best weights" in stopped.value.message
     assert "before the first epoch" in stopped.value.message
+
+
+def test_a_streak_that_ends_between_two_reads_still_stops_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The health counters are read every few steps: a winning streak of collapse_steps
+    that ends before the next read must still be seen."""
+    calls = {"n": 0}
+
+    def won(self: GanLoss, d_loss: torch.Tensor) -> torch.Tensor:
+        calls["n"] += 1
+        return torch.tensor(calls["n"] <= 5)  # steps 1-5 win, then never again
+
+    monkeypatch.setattr(GanLoss, "won", won)
+    # 48 batches of 10 per epoch: the counters are read every 3 steps (at 3, 6, ...)
+    spec = moons_spec("epochs: 1\ngan: {collapse_steps: 5}").replace(
+        "batch_size: 50", "batch_size: 10"
+    )
+    with pytest.raises(GanFailed, match="the discriminator wins"):
+        train(spec, out=tmp_path / "run")

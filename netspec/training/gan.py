@@ -166,6 +166,9 @@ class GanTrainer:
         self.noise_generator = torch.Generator().manual_seed(seed + _NOISE)
         self.progress = GanProgress()
         self.unhealthy = torch.zeros(2, dtype=torch.bool, device=device)  # D, G loss not finite
+        # The longest streaks since the last read: one that reaches the limit and ends before
+        # the next read is still seen. (At a checkpoint, after a read, they are below it.)
+        self.peaks = torch.zeros(2, dtype=torch.int64, device=device)
         self.best_state: dict[str, torch.Tensor] | None = None
         self.clean = True
         self.saved_at = (0, 0)
@@ -186,6 +189,7 @@ class GanTrainer:
                 self._save_checkpoint()
             else:
                 self._restore(state)
+            self.peaks = self.progress.streaks.clone()
             try:
                 info = self._start_info(resumed=state is not None)
                 self.reporter.on_start(info)
@@ -253,6 +257,7 @@ class GanTrainer:
         p.d_steps += 1
         self.unhealthy[0] |= ~torch.isfinite(value)
         p.streaks[0] = (p.streaks[0] + 1) * loss_of.won(value)  # consecutive, or back to 0
+        self.peaks[0] = torch.maximum(self.peaks[0], p.streaks[0])
 
     def _generator_step(self, n: int) -> None:
         p = self.progress
@@ -280,6 +285,7 @@ class GanTrainer:
             spread = fake.detach().reshape(n, -1).std(0).mean()
             collapsed = spread < COLLAPSE_FRACTION * self.real_spread
             p.streaks[1] = (p.streaks[1] + 1) * collapsed
+            self.peaks[1] = torch.maximum(self.peaks[1], p.streaks[1])
 
     def _clip(self, params: list[torch.nn.Parameter]) -> None:
         if self.settings.grad_clip is not None:
@@ -289,7 +295,7 @@ class GanTrainer:
         """Stop on a NaN loss, a discriminator that wins or a collapsed generator (one read
         from the device)."""
         d_bad, g_bad = (bool(v) for v in self.unhealthy.tolist())
-        wins, collapse = (int(v) for v in self.progress.streaks.tolist())
+        wins, collapse = (int(v) for v in self.peaks.tolist())
         limit = self.gan.collapse_steps
         if d_bad or g_bad:
             network = "discriminator" if d_bad else "generator"
