@@ -267,3 +267,15 @@ def test_encode_needs_an_encoder_network(tmp_path: Path) -> None:
     assert "has no encoder network" in out.output
     assert "networks: {encoder, decoder}" in out.output
     assert "Traceback" not in out.output
+
+
+def test_optimizers_per_network_are_refused_for_an_autoencoder() -> None:
+    """The encoder and decoder train as one model with one optimizer: settings per network
+    would be silently replaced by the defaults, so they are an error at train.optimizer."""
+    text = networks_spec().replace(
+        "optimizer: {type: adam, lr: 1.0e-2}",
+        "optimizer: {encoder: {type: sgd, lr: 0.5}, decoder: {type: sgd, lr: 0.25}}",
+    )
+    with pytest.raises(SpecError, match="one optimizer") as found:
+        load_any(text)
+    assert found.value.diagnostics[0].path[:2] == ("train", "optimizer")

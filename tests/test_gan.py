@@ -190,6 +190,19 @@ def test_non_saturating_loss_with_one_sided_label_smoothing() -> None:
     assert not bool(plain.won(torch.tensor(0.02)))
 
 
+def test_a_winning_discriminator_is_seen_with_label_smoothing() -> None:
+    """With smoothing s the real half of the loss cannot fall below the entropy of the target
+    1 - s (0.325 for s = 0.1): a discriminator that tells every sample with certainty sits at
+    that floor, and the check measures from it rather than from 0."""
+    smoothed = GanLoss("non_saturating", label_smoothing=0.1)
+    # logits at which sigmoid(real) = 0.9 (the smoothed target) and the fakes are rejected
+    certain = smoothed.discriminator(torch.full((4,), math.log(0.9 / 0.1)), torch.full((4,), -30.0))
+    floor = -(0.9 * math.log(0.9) + 0.1 * math.log(0.1))
+    assert certain.item() == pytest.approx(floor, rel=1e-5)
+    assert bool(smoothed.won(certain))
+    assert not bool(smoothed.won(torch.tensor(floor + 0.02)))
+
+
 def test_hinge_and_wasserstein_losses() -> None:
     real, fake = torch.tensor(REAL), torch.tensor(FAKE)
     hinge = losses("hinge")
@@ -258,6 +271,43 @@ def test_ema_is_the_hand_computed_average() -> None:
         expected = 0.9 * expected + 0.1 * torch.tensor(value)
     torch.testing.assert_close(ema.module.weight, expected)
     assert not ema.module.weight.requires_grad
+
+
+def test_the_average_of_a_spectrally_normalized_generator_keeps_its_norm() -> None:
+    """Spectral norm's power-iteration vectors (_u, _v) are unit vectors of the current
+    weight: averaged, they shrink and turn, and the averaged layer in eval mode divided by
+    a far too small sigma. The average's own vectors must track the averaged weight."""
+    from torch.nn.utils import parametrizations
+
+    torch.manual_seed(0)
+    net = parametrizations.spectral_norm(torch.nn.Linear(16, 16))
+    ema = Ema(net, 0.99)
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-2)
+    for _ in range(100):
+        x = torch.randn(32, 16)
+        loss = (net(x) - 3.0 * x.flip(1)).pow(2).mean()
+        optimizer.zero_grad()
+        loss.backward()  # type: ignore[no-untyped-call]
+        optimizer.step()
+        ema.update(net)
+    ema.module.eval()
+    with torch.no_grad():
+        sigma = torch.linalg.matrix_norm(ema.module.weight, 2).item()
+    assert sigma == pytest.approx(1.0, abs=0.05)
+
+
+def test_ema_averages_a_tied_weight_once_per_update() -> None:
+    """A tied weight is one tensor under two state_dict names: one update moves it by
+    (1 - decay) of the gap, not twice."""
+    net = torch.nn.Sequential(torch.nn.Linear(2, 2, bias=False), torch.nn.Linear(2, 2, bias=False))
+    net[1].weight = net[0].weight
+    ema = Ema(net, 0.5)
+    start = ema.module[0].weight.clone()
+    with torch.no_grad():
+        net[0].weight.add_(1.0)
+    ema.update(net)
+    torch.testing.assert_close(ema.module[0].weight, start + 0.5)
+    assert ema.module[1].weight is ema.module[0].weight
 
 
 def test_the_averaged_generator_is_the_one_saved(tmp_path: Path) -> None:
@@ -515,3 +565,104 @@ def test_samples_picture_and_unstandardize() -> None:
     x = torch.randn(4, 3, 2, 2)
     back = unstandardize(x, scaling)
     torch.testing.assert_close(back[:, 1], x[:, 1] * 0.5 - 2.0)
+
+
+def test_a_resumed_run_with_a_tied_generator_weight_loads_its_best_weights(
+    tmp_path: Path,
+) -> None:
+    """model.safetensors holds a tied weight once; a resumed run whose best epoch came
+    before the resume reads it back and must restore the tie, not fail on the missing key."""
+    spec = moons_spec(
+        "epochs: 2\ngan: {ema: 0.9}\n"
+        "early_stopping: {monitor: val_mmd, patience: 5, min_delta: 100}"
+    ).replace(
+        "      - dense: {units: 64, activation: relu}\n"
+        "      - dense: {units: 64, activation: relu}\n",
+        "      - dense: {units: 8, activation: relu}\n"
+        "      - dense: {units: 8, activation: relu, tie: dense_0}\n",
+        1,
+    )
+    with pytest.raises(TrainingInterrupted):
+        train(spec, out=tmp_path / "run", reporter=Recorder(stop_at_epoch=1))  # type: ignore[arg-type]
+    resumed = train(resume=tmp_path / "run")
+    assert resumed.best_epoch == 1
+    saved = load_file(str(tmp_path / "run" / "model.safetensors"))
+    assert "generator.dense_1.weight" not in saved
+    models = netspec.load_networks(tmp_path / "run")
+    g = models["generator"]
+    assert g.dense_1.weight is g.dense_0.weight
+
+
+def test_early_stopping_without_a_monitor_watches_val_mmd() -> None:
+    """As for one network, early stopping's default monitor is the validation value: a
+    GAN logs no val_loss, so it is val_mmd (not an error suggesting g_loss)."""
+    nets = load_any(moons_spec("epochs: 2\nearly_stopping: {patience: 3}"))
+    assert isinstance(nets, Networks)
+    assert nets.train is not None
+    assert nets.train.early_stopping is not None
+    assert nets.train.early_stopping.monitor == "val_mmd"
+    with pytest.raises(SpecError, match="not logged"):
+        load_any(moons_spec("early_stopping: {monitor: val_loss, patience: 3}"))
+
+
+def test_data_augmentation_is_refused_not_ignored(tmp_path: Path) -> None:
+    """The GAN loop trains on the data as loaded: data.augment would be silently dropped
+    (augmenting only the real samples would also teach the generator the augmentation)."""
+    spec = moons_spec("epochs: 1", data="samples: 600, augment: {noise: 0.1}")
+    with pytest.raises(SpecError, match="augment is not supported for task gan") as found:
+        train(spec, out=tmp_path / "run")
+    assert found.value.diagnostics[0].path == ("data", "augment")
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_generator_with_a_token_input_is_refused_before_the_run(tmp_path: Path) -> None:
+    """Noise is float: a generator taking int64 ids is a located error, not an internal
+    error from the embedding after the run directory is made."""
+    spec = moons_spec("epochs: 1").replace(
+        "    input: [8]\n    layers:\n",
+        "    input: {shape: [4], dtype: int64}\n    layers:\n"
+        "      - embedding: {num_embeddings: 10, embedding_dim: 2}\n      - flatten\n",
+        1,
+    )
+    with pytest.raises(SpecError, match="noise") as found:
+        train(spec, out=tmp_path / "run")
+    assert found.value.diagnostics[0].path[:3] == ("networks", "generator", "input")
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_failure_in_the_first_epoch_claims_no_best_weights(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before any epoch ended there are no best weights: the message must not say
+    model.safetensors is kept."""
+    real_loss = GanLoss.generator
+
+    def poisoned(self: GanLoss, d_fake: torch.Tensor) -> torch.Tensor:
+        return real_loss(self, d_fake) * math.nan
+
+    monkeypatch.setattr(GanLoss, "generator", poisoned)
+    with pytest.raises(TrainingDiverged) as stopped:
+        train(moons_spec("epochs: 3"), out=tmp_path / "run")
+    assert not (tmp_path / "run" / "model.safetensors").exists()
+    assert "no best weights" in stopped.value.message
+    assert "before the first epoch" in stopped.value.message
+
+
+def test_a_streak_that_ends_between_two_reads_still_stops_the_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The health counters are read every few steps: a winning streak of collapse_steps
+    that ends before the next read must still be seen."""
+    calls = {"n": 0}
+
+    def won(self: GanLoss, d_loss: torch.Tensor) -> torch.Tensor:
+        calls["n"] += 1
+        return torch.tensor(calls["n"] <= 5)  # steps 1-5 win, then never again
+
+    monkeypatch.setattr(GanLoss, "won", won)
+    # 48 batches of 10 per epoch: the counters are read every 3 steps (at 3, 6, ...)
+    spec = moons_spec("epochs: 1\ngan: {collapse_steps: 5}").replace(
+        "batch_size: 50", "batch_size: 10"
+    )
+    with pytest.raises(GanFailed, match="the discriminator wins"):
+        train(spec, out=tmp_path / "run")

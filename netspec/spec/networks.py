@@ -137,7 +137,18 @@ def _task_fits(train: TrainSpec, specs: Mapping[str, Spec]) -> list[Diagnostic]:
                 hints=(f"name the networks {needed[0]} and {needed[1]}",),
             )
         )
-    if isinstance(train.optimizer, dict):
+    if isinstance(train.optimizer, dict) and needed is not None and train.task != "gan":
+        # an autoencoder's two networks train as one model, with one optimizer
+        found.append(
+            Diagnostic(
+                "invalid-value",
+                f"task {train.task} trains its {' and '.join(needed)} as one model with one "
+                "optimizer; settings per network apply to task gan",
+                path=("train", "optimizer"),
+                hints=("give one optimizer: {type: adam, lr: 1.0e-3}",),
+            )
+        )
+    elif isinstance(train.optimizer, dict):
         for key in train.optimizer:
             if key not in specs:
                 guess = did_you_mean(key, tuple(specs))

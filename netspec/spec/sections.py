@@ -492,6 +492,9 @@ class TrainSpec(Strict):
         task, metrics = info.data.get("task"), info.data.get("metrics")
         if stopping is None or task is None or metrics is None:
             return stopping
+        if task == "gan" and "monitor" not in stopping.model_fields_set:
+            # the default, val_loss, is a loss a GAN does not have: its validation value
+            stopping = stopping.model_copy(update={"monitor": "val_mmd"})
         names = monitor_names(task, metrics)
         if stopping.monitor not in names:
             guess = did_you_mean(stopping.monitor, names)

@@ -29,7 +29,7 @@ from typing import Any
 
 import torch
 
-from netspec.backend.artifacts import tied_keys, write_atomic
+from netspec.backend.artifacts import load_weights, tied_keys, write_atomic
 from netspec.spec.sections import GanSpec, TrainSpec, monitored
 from netspec.training.ema import Ema
 from netspec.training.gan_losses import WIN_THRESHOLD, GanLoss
@@ -166,6 +166,9 @@ class GanTrainer:
         self.noise_generator = torch.Generator().manual_seed(seed + _NOISE)
         self.progress = GanProgress()
         self.unhealthy = torch.zeros(2, dtype=torch.bool, device=device)  # D, G loss not finite
+        # The longest streaks since the last read: one that reaches the limit and ends before
+        # the next read is still seen. (At a checkpoint, after a read, they are below it.)
+        self.peaks = torch.zeros(2, dtype=torch.int64, device=device)
         self.best_state: dict[str, torch.Tensor] | None = None
         self.clean = True
         self.saved_at = (0, 0)
@@ -186,6 +189,7 @@ class GanTrainer:
                 self._save_checkpoint()
             else:
                 self._restore(state)
+            self.peaks = self.progress.streaks.clone()
             try:
                 info = self._start_info(resumed=state is not None)
                 self.reporter.on_start(info)
@@ -253,6 +257,7 @@ class GanTrainer:
         p.d_steps += 1
         self.unhealthy[0] |= ~torch.isfinite(value)
         p.streaks[0] = (p.streaks[0] + 1) * loss_of.won(value)  # consecutive, or back to 0
+        self.peaks[0] = torch.maximum(self.peaks[0], p.streaks[0])
 
     def _generator_step(self, n: int) -> None:
         p = self.progress
@@ -280,6 +285,7 @@ class GanTrainer:
             spread = fake.detach().reshape(n, -1).std(0).mean()
             collapsed = spread < COLLAPSE_FRACTION * self.real_spread
             p.streaks[1] = (p.streaks[1] + 1) * collapsed
+            self.peaks[1] = torch.maximum(self.peaks[1], p.streaks[1])
 
     def _clip(self, params: list[torch.nn.Parameter]) -> None:
         if self.settings.grad_clip is not None:
@@ -289,13 +295,17 @@ class GanTrainer:
         """Stop on a NaN loss, a discriminator that wins or a collapsed generator (one read
         from the device)."""
         d_bad, g_bad = (bool(v) for v in self.unhealthy.tolist())
-        wins, collapse = (int(v) for v in self.progress.streaks.tolist())
+        wins, collapse = (int(v) for v in self.peaks.tolist())
         limit = self.gan.collapse_steps
         if d_bad or g_bad:
             network = "discriminator" if d_bad else "generator"
             raise _Unhealthy(TrainingDiverged, f"the {network}'s loss became NaN or infinite")
         if wins >= limit:
-            bound = f"below {WIN_THRESHOLD:g}" if self.loss.kind == "non_saturating" else "at 0"
+            bound = (
+                f"below {self.loss.floor + WIN_THRESHOLD:.4g}"
+                if self.loss.kind == "non_saturating"
+                else "at 0"
+            )
             raise _Unhealthy(
                 GanFailed,
                 f"the discriminator wins: its loss has stayed {bound} for {wins} steps, so "
@@ -411,14 +421,18 @@ class GanTrainer:
             self.run.write_weights(self.best_state, self.title, tied_keys(self.model))
         if self.best_state is not None:
             # The best weights, averaged generator included, become the model's for the test.
-            self.model.load_state_dict(self.best_state)
+            # load_weights: read back from model.safetensors after a resume, the state
+            # holds each tied weight once, and loading restores the tie.
+            load_weights(self.model, self.best_state, "the best epoch's weights")
             if self.ema is not None:
-                self.ema.load_state_dict(
+                load_weights(
+                    self.ema.module,
                     {
                         k.removeprefix("generator."): v
                         for k, v in self.best_state.items()
                         if k.startswith("generator.")
-                    }
+                    },
+                    "the best epoch's averaged generator",
                 )
         test: dict[str, float] = {}
         if self.test_real is not None:
@@ -500,9 +514,13 @@ class GanTrainer:
     def _stopped(self, bad: _Unhealthy) -> TrainingStopped:
         p = self.progress
         self._write_partial()
+        checkpoint = (
+            f"The last good checkpoint ({self.run.path / CHECKPOINT}, {_position(*self.saved_at)})"
+        )
         kept = (
-            f"The last good checkpoint ({self.run.path / CHECKPOINT}, "
-            f"{_position(*self.saved_at)}) and the best weights (model.safetensors) are kept."
+            f"{checkpoint} and the best weights (model.safetensors) are kept."
+            if p.best_epoch > 0
+            else f"{checkpoint} is kept; no best weights (model.safetensors) were written yet."
         )
         if bad.kind is TrainingDiverged:
             advice = (

@@ -16,6 +16,7 @@ d_fake: the probability sigmoid(logit) for non_saturating, the raw critic value 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -28,8 +29,9 @@ GP_WEIGHT = 10.0
 """wgan_gp's default λ (Gulrajani et al.)."""
 
 WIN_THRESHOLD = 0.01
-"""A non_saturating discriminator loss below this is a discriminator that wins: it tells
-every fake from every real with near certainty, and the generator's gradient vanishes."""
+"""A non_saturating discriminator loss below this (above its floor, ``GanLoss.floor``, with
+label smoothing) is a discriminator that wins: it tells every fake from every real with near
+certainty, and the generator's gradient vanishes."""
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,15 @@ class GanLoss:
         return -d_fake.mean()
 
     @property
+    def floor(self) -> float:
+        """The least non_saturating discriminator loss: with one-sided smoothing s the real
+        half cannot fall below the entropy of its target 1 - s (0 without smoothing)."""
+        s = self.label_smoothing
+        if self.kind != "non_saturating" or s <= 0.0:
+            return 0.0
+        return -((1.0 - s) * math.log(1.0 - s) + s * math.log(s))
+
+    @property
     def penalized(self) -> bool:
         return self.kind == "wgan_gp"
 
@@ -88,7 +99,7 @@ class GanLoss:
         tensor, on the device: read every few steps, not per step). wgan_gp's critic has no
         such point: always false."""
         if self.kind == "non_saturating":
-            return d_loss < WIN_THRESHOLD
+            return d_loss < self.floor + WIN_THRESHOLD
         if self.kind == "hinge":
             return d_loss <= 0.0  # every margin met: relu gives no gradient at all
         return torch.zeros((), dtype=torch.bool, device=d_loss.device)

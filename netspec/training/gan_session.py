@@ -140,6 +140,15 @@ def check_fit(nets: Networks, plans: dict[str, Plan], data: DatasetLike) -> Shap
                 ("networks", name, "input"),
                 "give every size as a number",
             )
+    if g.input.dtype != "float32":
+        raise _error(
+            nets,
+            "invalid-value",
+            f"the generator's input is {g.input.dtype}, but a GAN feeds it noise z ~ N(0, 1), "
+            "which is float32",
+            ("networks", "generator", "input"),
+            "give the generator a float input (the default dtype)",
+        )
     x = data.train.x
     if isinstance(x, tuple):
         raise _error(nets, "shape", "a GAN's data are one array of samples", ("data",))
@@ -190,6 +199,17 @@ def _check_settings(nets: Networks, train: TrainSpec) -> None:
                 ("train", key),
                 f"remove train.{key}",
             )
+    if nets.data is not None and nets.data.augment is not None:
+        # the loop never applies it; and augmenting the real samples alone would teach the
+        # generator the augmentation (a GAN needs it on both, e.g. DiffAugment)
+        raise _error(
+            nets,
+            "unsupported",
+            "data.augment is not supported for task gan yet: the discriminator sees the "
+            "samples as loaded",
+            ("data", "augment"),
+            "remove data.augment",
+        )
 
 
 def _check_same(given: Spec | Networks, stored: Networks, folder: Path) -> None:
