@@ -31,8 +31,8 @@ SpectralNorm = Annotated[
     Field(
         description="constrain the weight's largest singular value to 1 (spectral "
         "normalization, Miyato et al. 2018; torch.nn.utils.parametrizations.spectral_norm), "
-        "as a GAN's discriminator does; one power iteration per training step, parameters and "
-        "MACs unchanged (the power iteration's vector products are not counted)"
+        "as a GAN's discriminator does; one power iteration per forward in training mode, "
+        "parameters and MACs unchanged (the power iteration's vector products are not counted)"
     ),
 ]
 
