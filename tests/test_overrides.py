@@ -101,3 +101,29 @@ def test_every_command_takes_set(tmp_path: pytest.TempPathFactory) -> None:
     result = runner.invoke(app, ["build", str(path), "-o", str(out), "--set", "vars.w=16"])
     assert result.exit_code == 0, result.output
     assert "units: 16" in (out / "spec.yaml").read_text()
+
+
+def test_an_lr_for_optimizers_per_network_sets_each_networks() -> None:
+    """`netspec train --lr` (train.optimizer.lr) on a GAN with one optimizer per network."""
+    from netspec.spec.networks import Networks, load_any
+
+    text = (
+        "networks:\n"
+        "  generator: {input: [4], layers: [dense: 2]}\n"
+        "  discriminator: {input: [2], layers: [dense: 1]}\n"
+        "train:\n  task: gan\n"
+        "  optimizer: {generator: {type: adam, lr: 1.0e-4, betas: [0.5, 0.9]}, "
+        "discriminator: sgd}\n"
+    )
+    nets = load_any(text, ["train.optimizer.lr=0.02"])
+    assert isinstance(nets, Networks)
+    assert nets.train is not None
+    generator, discriminator = (nets.train.optimizer_for(n) for n in nets.networks)
+    assert (generator.type, generator.lr, generator.betas) == ("adam", 0.02, (0.5, 0.9))
+    assert (discriminator.type, discriminator.lr) == ("sgd", 0.02)
+    # one optimizer for both: the path is itself
+    one = text.split("  optimizer")[0] + "  optimizer: {lr: 0.1}\n"
+    shared = load_any(one, ["train.optimizer.lr=0.3"])
+    assert isinstance(shared, Networks)
+    assert shared.train is not None
+    assert shared.train.optimizer_for("generator").lr == 0.3

@@ -4,7 +4,8 @@ Paths follow the YAML: ``vars.width=128``, ``train.optimizer.lr=3e-4``, ``data.s
 and layer entries by index whatever spelling they were written in: ``layers[2].units=64``
 works for ``- dense: 32``, ``- dense: {units: 32}`` and ``- {type: dense, units: 32}``.
 Values are read as YAML (``true``, ``[1, 8, 8]``, ``1e-3``); in a spec of several networks,
-``networks.generator.layers[1].units=3``. Overrides apply to the parsed
+``networks.generator.layers[1].units=3``; with optimizer settings per network,
+``train.optimizer.lr=1e-4`` sets every network's. Overrides apply to the parsed
 document before anything else, so vars, blocks and validation see the new values.
 """
 
@@ -35,8 +36,33 @@ def apply_overrides(data: dict[str, Any], assignments: Sequence[str]) -> dict[st
             guess = did_you_mean(path[0], known)
             hint = f"; did you mean {guess!r}?" if guess else f" (one of {', '.join(known)})"
             raise _error(assignment, f"unknown top-level key {path[0]!r}{hint}")
-        _set(out, path, value, assignment, ())
+        for each in _per_network(out, path):
+            _set(out, each, value, assignment, ())
     return out
+
+
+def _per_network(data: dict[str, Any], path: Path) -> list[Path]:
+    """``train.optimizer.lr`` on optimizer settings per network (`{generator: {...},
+    discriminator: {...}}`) is every network's lr (so `netspec train --lr` works for a GAN);
+    any other path is itself."""
+    from netspec.spec.sections import OptimizerSpec
+
+    fields = set(OptimizerSpec.model_fields)
+    train = data.get("train")
+    settings = train.get("optimizer") if isinstance(train, dict) else None
+    if (
+        len(path) != 3
+        or path[:2] != ("train", "optimizer")
+        or path[2] not in fields
+        or not isinstance(settings, dict)
+        or not settings
+        or set(settings) & fields
+    ):
+        return [path]
+    for name, one in settings.items():  # a bare optimizer name is short for {type: name}
+        if isinstance(one, str):
+            settings[name] = {"type": one}
+    return [("train", "optimizer", name, path[2]) for name in settings]
 
 
 def parse_assignment(assignment: str) -> tuple[Path, Any]:
