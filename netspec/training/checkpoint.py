@@ -23,6 +23,16 @@ from typing import TYPE_CHECKING, Any
 
 from netspec.errors import Diagnostic, Location, SpecError
 from netspec.training.distributed import World, rank_seed
+from netspec.training.plain import (
+    is_bool,
+    is_int,
+    is_mapping,
+    is_number,
+    is_rows,
+    is_tensor,
+    is_tensors,
+    or_none,
+)
 
 if TYPE_CHECKING:
     import torch
@@ -117,7 +127,7 @@ class TrainState:
     @classmethod
     def from_dict(cls, data: object, path: Path) -> TrainState:
         """A loaded checkpoint, checked against the format version and ``SCHEMA``."""
-        if not isinstance(data, dict) or not _is_int(data.get("format")):
+        if not isinstance(data, dict) or not is_int(data.get("format")):
             raise unreadable(
                 path,
                 "not a netspec training checkpoint: it has no format version "
@@ -189,30 +199,6 @@ def unreadable(path: Path, message: str, *, hint: str | None = None) -> SpecErro
 # -- the schema --------------------------------------------------------------------------
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _is_tensor(value: object) -> bool:
-    import torch
-
-    return isinstance(value, torch.Tensor)
-
-
-def _is_mapping(value: object) -> bool:
-    return isinstance(value, dict) and all(isinstance(k, (str, int)) for k in value)
-
-
-def _is_tensors(value: object) -> bool:
-    return isinstance(value, dict) and all(
-        isinstance(k, str) and _is_tensor(v) for k, v in value.items()
-    )
-
-
 def _is_rank_rngs(value: object) -> bool:
     return (
         isinstance(value, list)
@@ -220,50 +206,39 @@ def _is_rank_rngs(value: object) -> bool:
         and all(
             isinstance(rng, dict)
             and set(rng) == {"torch_rng", "augment_rng", "cuda_rng"}
-            and _is_tensor(rng["torch_rng"])
-            and _is_tensor(rng["augment_rng"])
-            and (rng["cuda_rng"] is None or _is_tensor(rng["cuda_rng"]))
+            and is_tensor(rng["torch_rng"])
+            and is_tensor(rng["augment_rng"])
+            and (rng["cuda_rng"] is None or is_tensor(rng["cuda_rng"]))
             for rng in value
         )
     )
 
 
-def _is_rows(value: object) -> bool:
-    return isinstance(value, list) and all(
-        isinstance(row, dict) and all(isinstance(k, str) and _is_number(v) for k, v in row.items())
-        for row in value
-    )
-
-
-def _or_none(check: Callable[[object], bool]) -> Callable[[object], bool]:
-    return lambda value: value is None or check(value)
-
-
 SCHEMA: dict[str, tuple[str, Callable[[object], bool]]] = {
-    "model": ("a dict of tensors", _is_tensors),
-    "optimizer": ("a dict", _is_mapping),
-    "schedule": ("a dict", _is_mapping),
-    "scaler": ("a dict", _is_mapping),
-    "grads": ("a dict of tensors", _is_tensors),
-    "epoch": ("an integer", _is_int),
-    "batch": ("an integer", _is_int),
-    "batches_seen": ("an integer", _is_int),
-    "best_value": ("a number or None", _or_none(_is_number)),
-    "best_epoch": ("an integer", _is_int),
-    "wait": ("an integer", _is_int),
-    "stopped_early": ("true or false", lambda v: isinstance(v, bool)),
-    "finished": ("true or false", lambda v: isinstance(v, bool)),
-    "train_seconds": ("a number", _is_number),
-    "train_samples": ("an integer", _is_int),
-    "epoch_loss": ("a tensor or None", _or_none(_is_tensor)),
-    "epoch_samples": ("an integer", _is_int),
-    "epoch_seconds": ("a number", _is_number),
-    "perm_rng": ("a tensor", _is_tensor),
-    "epoch_start_rng": ("a tensor or None", _or_none(_is_tensor)),
+    "model": ("a dict of tensors", is_tensors),
+    "optimizer": ("a dict", is_mapping),
+    "schedule": ("a dict", is_mapping),
+    "scaler": ("a dict", is_mapping),
+    "grads": ("a dict of tensors", is_tensors),
+    "epoch": ("an integer", is_int),
+    "batch": ("an integer", is_int),
+    "batches_seen": ("an integer", is_int),
+    "best_value": ("a number or None", or_none(is_number)),
+    "best_epoch": ("an integer", is_int),
+    "wait": ("an integer", is_int),
+    "stopped_early": ("true or false", is_bool),
+    "finished": ("true or false", is_bool),
+    "train_seconds": ("a number", is_number),
+    "train_samples": ("an integer", is_int),
+    "epoch_loss": ("a tensor or None", or_none(is_tensor)),
+    "epoch_samples": ("an integer", is_int),
+    "epoch_seconds": ("a number", is_number),
+    "perm_rng": ("a tensor", is_tensor),
+    "epoch_start_rng": ("a tensor or None", or_none(is_tensor)),
     "rank_rngs": ("a list of generator states per process", _is_rank_rngs),
-    "history": ("a list of rows of numbers", _is_rows),
+    "history": ("a list of rows of numbers", is_rows),
     "monitor": ("a string", lambda v: isinstance(v, str)),
-    "world_size": ("an integer", _is_int),
+    "world_size": ("an integer", is_int),
 }
 """Every key of a saved TrainState: what it must be, and the check. One key per field."""
 

@@ -22,6 +22,17 @@ import torch
 
 from netspec.errors import SpecError
 from netspec.training.checkpoint import unreadable
+from netspec.training.plain import (
+    is_bool,
+    is_int,
+    is_mapping,
+    is_number,
+    is_rows,
+    is_str,
+    is_tensor,
+    is_tensors,
+    or_none,
+)
 
 GAN_CHECKPOINT_VERSION = 1
 KIND = "gan"
@@ -70,7 +81,7 @@ class GanState:
 
     @classmethod
     def from_dict(cls, data: object, path: Path) -> GanState:
-        if not isinstance(data, dict) or not _is_int(data.get("format")):
+        if not isinstance(data, dict) or not is_int(data.get("format")):
             raise unreadable(
                 path,
                 "not a netspec training checkpoint: it has no format version "
@@ -139,79 +150,38 @@ def read(path: Path) -> GanState:
 # -- the schema --------------------------------------------------------------------------
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _is_tensor(value: object) -> bool:
-    return isinstance(value, torch.Tensor)
-
-
-def _is_mapping(value: object) -> bool:
-    return isinstance(value, dict) and all(isinstance(k, (str, int)) for k in value)
-
-
-def _is_tensors(value: object) -> bool:
-    return isinstance(value, dict) and all(
-        isinstance(k, str) and _is_tensor(v) for k, v in value.items()
-    )
-
-
-def _is_rows(value: object) -> bool:
-    return isinstance(value, list) and all(
-        isinstance(row, dict) and all(isinstance(k, str) and _is_number(v) for k, v in row.items())
-        for row in value
-    )
-
-
 def _is_pair(value: object) -> bool:
-    return isinstance(value, list) and len(value) == 2 and all(_is_int(v) for v in value)
-
-
-def _or_none(check: Callable[[object], bool]) -> Callable[[object], bool]:
-    return lambda value: value is None or check(value)
-
-
-def _is_bool(value: object) -> bool:
-    return isinstance(value, bool)
-
-
-def _is_str(value: object) -> bool:
-    return isinstance(value, str)
+    return isinstance(value, list) and len(value) == 2 and all(is_int(v) for v in value)
 
 
 SCHEMA: dict[str, tuple[str, Callable[[object], bool]]] = {
-    "model": ("a dict of tensors", _is_tensors),
-    "g_optimizer": ("a dict", _is_mapping),
-    "d_optimizer": ("a dict", _is_mapping),
-    "ema": ("a dict of tensors", _is_tensors),
-    "epoch": ("an integer", _is_int),
-    "batch": ("an integer", _is_int),
-    "d_steps": ("an integer", _is_int),
-    "g_steps": ("an integer", _is_int),
-    "best_value": ("a number or None", _or_none(_is_number)),
-    "best_epoch": ("an integer", _is_int),
-    "wait": ("an integer", _is_int),
-    "stopped_early": ("true or false", _is_bool),
-    "finished": ("true or false", _is_bool),
-    "train_seconds": ("a number", _is_number),
-    "train_samples": ("an integer", _is_int),
-    "epoch_sums": ("a tensor or None", _or_none(_is_tensor)),
+    "model": ("a dict of tensors", is_tensors),
+    "g_optimizer": ("a dict", is_mapping),
+    "d_optimizer": ("a dict", is_mapping),
+    "ema": ("a dict of tensors", is_tensors),
+    "epoch": ("an integer", is_int),
+    "batch": ("an integer", is_int),
+    "d_steps": ("an integer", is_int),
+    "g_steps": ("an integer", is_int),
+    "best_value": ("a number or None", or_none(is_number)),
+    "best_epoch": ("an integer", is_int),
+    "wait": ("an integer", is_int),
+    "stopped_early": ("true or false", is_bool),
+    "finished": ("true or false", is_bool),
+    "train_seconds": ("a number", is_number),
+    "train_samples": ("an integer", is_int),
+    "epoch_sums": ("a tensor or None", or_none(is_tensor)),
     "epoch_counts": ("two integers", _is_pair),
-    "epoch_samples": ("an integer", _is_int),
-    "epoch_seconds": ("a number", _is_number),
-    "streaks": ("a tensor", _is_tensor),
-    "perm_rng": ("a tensor", _is_tensor),
-    "epoch_start_rng": ("a tensor or None", _or_none(_is_tensor)),
-    "noise_rng": ("a tensor", _is_tensor),
-    "torch_rng": ("a tensor", _is_tensor),
-    "cuda_rng": ("a tensor or None", _or_none(_is_tensor)),
-    "untrained_mmd": ("a number or None", _or_none(_is_number)),
-    "history": ("a list of rows of numbers", _is_rows),
-    "monitor": ("a string", _is_str),
+    "epoch_samples": ("an integer", is_int),
+    "epoch_seconds": ("a number", is_number),
+    "streaks": ("a tensor", is_tensor),
+    "perm_rng": ("a tensor", is_tensor),
+    "epoch_start_rng": ("a tensor or None", or_none(is_tensor)),
+    "noise_rng": ("a tensor", is_tensor),
+    "torch_rng": ("a tensor", is_tensor),
+    "cuda_rng": ("a tensor or None", or_none(is_tensor)),
+    "untrained_mmd": ("a number or None", or_none(is_number)),
+    "history": ("a list of rows of numbers", is_rows),
+    "monitor": ("a string", is_str),
 }
 """Every key of a saved GanState, what it must be, and the check. One key per field."""
