@@ -295,3 +295,36 @@ def test_each_network_sees_its_part_of_the_source_map_in_one_walk() -> None:
     assert len(nets.networks) == n
     assert _CountingItems.walks == 2  # the values and the keys, once each
     assert nets.networks["n7"].source.locate(("layers", 0)).line == 4 * 7 + 5
+
+
+def test_settings_a_gan_does_not_honour_are_refused_by_validate() -> None:
+    text = (
+        "networks:\n"
+        "  generator: {input: [4], layers: [dense: 2]}\n"
+        "  discriminator: {input: [2], layers: [dense: 1]}\n"
+        "data: {source: moons, augment: {noise: 0.1}}\n"
+        "train:\n  task: gan\n  scheduler: cosine\n  scale_lr: true\n"
+    )
+    with pytest.raises(SpecError) as found:
+        load_any(text)
+    where = {(d.path, d.location.line) for d in found.value.diagnostics}
+    assert where == {
+        (("data", "augment"), 4),
+        (("train", "scheduler"), 7),
+        (("train", "scale_lr"), 8),
+    }
+    assert all(d.code == "unsupported" for d in found.value.diagnostics)
+
+
+def test_a_misspelt_network_name_is_found_at_its_key() -> None:
+    text = (
+        "networks:\n"
+        "  generator: {input: [4], layers: [dense: 2]}\n"
+        "  discrimnator: {input: [2], layers: [dense: 1]}\n"
+        "train: {task: gan}\n"
+    )
+    with pytest.raises(SpecError, match="did you mean 'discriminator'") as found:
+        load_any(text)
+    (diag,) = found.value.diagnostics
+    assert diag.path == ("networks", "discrimnator")
+    assert diag.location.line == 3

@@ -78,7 +78,6 @@ def train_gan(
                 hints=("a resumed run writes into its own directory: drop --out",),
             )
         state = gan_state.read(run.path / CHECKPOINT)
-    _check_settings(nets, train)
     real = data_spec(nets)
     dataset = data if data is not None else _load(real)
     plans = plan_networks(nets)
@@ -179,37 +178,6 @@ def as_tensor(x: Any) -> torch.Tensor:
     if isinstance(x, tuple):
         return x[0]  # type: ignore[no-any-return]
     return x  # type: ignore[no-any-return]
-
-
-def _check_settings(nets: Networks, train: TrainSpec) -> None:
-    """The train settings a GAN run does not honour (yet): refused, not ignored."""
-    unsupported = {
-        "scheduler": train.scheduler.type != "none" or train.scheduler.warmup_epochs > 0,
-        "precision": train.precision != "32",
-        "accumulate_grad_batches": train.accumulate_grad_batches != 1,
-        "checkpoint_every_steps": train.checkpoint_every_steps is not None,
-        "scale_lr": train.scale_lr,
-    }
-    for key, given in unsupported.items():
-        if given:
-            raise _error(
-                nets,
-                "unsupported",
-                f"train.{key} is not supported for task gan yet",
-                ("train", key),
-                f"remove train.{key}",
-            )
-    if nets.data is not None and nets.data.augment is not None:
-        # the loop never applies it; and augmenting the real samples alone would teach the
-        # generator the augmentation (a GAN needs it on both, e.g. DiffAugment)
-        raise _error(
-            nets,
-            "unsupported",
-            "data.augment is not supported for task gan yet: the discriminator sees the "
-            "samples as loaded",
-            ("data", "augment"),
-            "remove data.augment",
-        )
 
 
 def _check_same(given: Spec | Networks, stored: Networks, folder: Path) -> None:

@@ -204,8 +204,12 @@ def encode(
             "unsupported",
             f"{run.path} has no encoder network to encode with",
             hints=(
-                "write the autoencoder as `networks: {encoder, decoder}` (task autoencoder) "
-                "and train it: its encoder gives the codes",
+                ("it is a GAN run: `netspec sample RUN_DIR` draws from its generator",)
+                if isinstance(loaded, Networks) and "generator" in loaded.networks
+                else (
+                    "write the autoencoder as `networks: {encoder, decoder}` (task "
+                    "autoencoder) and train it: its encoder gives the codes",
+                )
             ),
         )
     model = load_autoencoder(run.path)
