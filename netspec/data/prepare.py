@@ -145,7 +145,11 @@ def reshape(x: NDArray[Any], input_shape: Shape, what: str) -> NDArray[Any]:
             key=("source",),
             received=show(sample),
             expected=f"{show(input_shape)}, or any shape with as many values",
-            hints=("change `input:` to match the data, or pick data of that shape",),
+            hints=(
+                "change the input shape to match the data (`input:`; in a spec of several "
+                "networks, the input of the one that reads the data: a GAN's discriminator, "
+                "an autoencoder's encoder), or pick data of that shape",
+            ),
         )
     return x.reshape((len(x), *target))
 
