@@ -127,3 +127,18 @@ def test_an_lr_for_optimizers_per_network_sets_each_networks() -> None:
     assert isinstance(shared, Networks)
     assert shared.train is not None
     assert shared.train.optimizer_for("generator").lr == 0.3
+
+
+def test_a_misspelt_network_in_a_path_is_named() -> None:
+    from netspec.spec.networks import load_any
+
+    text = (
+        "networks:\n"
+        "  generator: {input: [4], layers: [dense: 2]}\n"
+        "  discriminator: {input: [2], layers: [dense: 1]}\n"
+        "train: {task: gan}\n"
+    )
+    with pytest.raises(SpecError, match="no network 'genrator'; did you mean 'generator'"):
+        load_any(text, ["networks.genrator.layers[0].units=3"])
+    nets = load_any(text, ["networks.generator.layers[0].units=3"])
+    assert nets.networks["generator"].layers[0].config.units == 3  # type: ignore[union-attr]

@@ -36,6 +36,18 @@ def apply_overrides(data: dict[str, Any], assignments: Sequence[str]) -> dict[st
             guess = did_you_mean(path[0], known)
             hint = f"; did you mean {guess!r}?" if guess else f" (one of {', '.join(known)})"
             raise _error(assignment, f"unknown top-level key {path[0]!r}{hint}")
+        networks = out.get("networks")
+        # a network the path would create holds nothing but the path's keys: a typo
+        if (
+            path[0] == "networks"
+            and len(path) > 2
+            and isinstance(networks, dict)
+            and (path[1] not in networks)
+        ):
+            names = [str(k) for k in networks]
+            guess = did_you_mean(str(path[1]), names)
+            hint = f"; did you mean {guess!r}?" if guess else f" (one of {', '.join(names)})"
+            raise _error(assignment, f"no network {path[1]!r}{hint}")
         for each in _per_network(out, path):
             _set(out, each, value, assignment, ())
     return out
