@@ -67,6 +67,10 @@ def train(
     from, metrics.csv / metrics.json, curves.png, summary.txt and the resolved spec.yaml;
     `netspec.load_model(DIR)` loads it. Under torchrun (torchrun --nproc-per-node N -m
     netspec train SPEC) each process trains on its shard of the data and rank 0 writes.
+
+    A spec of several networks trains them together: task gan (a generator against a
+    discriminator; samples.png, then `netspec sample`) or task autoencoder (an encoder and a
+    decoder; `netspec encode`); `netspec.load_networks(DIR)` loads them.
     """
     from netspec.cli.progress import RichReporter
     from netspec.plan import max_params_default
