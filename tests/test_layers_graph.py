@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 import torch
 from ejected import import_file
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from torch.utils.flop_counter import FlopCounterMode
 
 import netspec
@@ -24,7 +26,7 @@ from netspec.backend.build import class_name, instantiate
 from netspec.backend.eject import model_source
 from netspec.errors import SpecError
 from netspec.layers import all_layers, registry
-from netspec.layers.registry import Tensor
+from netspec.layers.registry import Example, Tensor
 from netspec.render.summary import summary_json, summary_text
 
 pyg_nn = pytest.importorskip("torch_geometric.nn")
@@ -52,7 +54,7 @@ def _reference(name: str, args: dict[str, Any], features: int) -> Any:
             features,
             units,
             improved=args.get("improved", False),
-            add_self_loops=args.get("add_self_loops", True),
+            add_self_loops=args.get("add_self_loops"),
             normalize=args.get("normalize", True),
             bias=args.get("bias", True),
         )
@@ -83,9 +85,67 @@ def _reference(name: str, args: dict[str, Any], features: int) -> Any:
     ids=lambda v: v if isinstance(v, str) else "",
 )
 def test_graph_layers_match_pyg(name: str, example: Any) -> None:
+    _check(name, dict(example.args), example.in_shape[0])
+
+
+_UNITS = st.integers(1, 9)
+STRATEGIES = {
+    "graph_conv": st.fixed_dictionaries(
+        {"units": _UNITS},
+        optional={"bias": st.booleans(), "improved": st.booleans(), "normalize": st.booleans()},
+    ).flatmap(
+        # self loops are added as part of the normalisation only
+        lambda args: (
+            st.just(args)
+            | st.just({**args, "add_self_loops": False})
+            | (
+                st.just({**args, "add_self_loops": True})
+                if args.get("normalize", True)
+                else st.just(args)
+            )
+        )
+    ),
+    "graph_sage": st.fixed_dictionaries(
+        {"units": _UNITS},
+        optional={
+            "aggr": st.sampled_from(["mean", "max", "sum"]),
+            "root_weight": st.booleans(),
+            "bias": st.booleans(),
+        },
+    ),
+    "graph_attention": st.fixed_dictionaries(
+        {"units": _UNITS},
+        optional={
+            "heads": st.integers(1, 4),
+            "concat": st.booleans(),
+            "negative_slope": st.floats(0.0, 1.0),
+            "bias": st.booleans(),
+        },
+    ),
+    "graph_pool": st.fixed_dictionaries(
+        {}, optional={"mode": st.sampled_from(["mean", "max", "sum"])}
+    ),
+}
+
+
+def test_every_graph_layer_has_a_strategy() -> None:
+    assert {layer.name for layer in GRAPH_LAYERS} == set(STRATEGIES)
+
+
+@pytest.mark.parametrize("name", sorted(STRATEGIES))
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_generated_graph_configs_match_pyg(name: str, data: st.DataObject) -> None:
+    args = data.draw(STRATEGIES[name], label=name)
+    _check(name, args, data.draw(st.integers(1, 12), label="features"))
+
+
+def _check(name: str, args: dict[str, Any], features: int) -> None:
+    """Predicted shape, params and MACs equal the real module's on a random graph, and its
+    outputs equal a hand-built PyG module's with the same weights."""
     layer = registry.get(name)
-    cfg = layer.config.model_validate(dict(example.args))
-    features = example.in_shape[0]
+    cfg = layer.config.model_validate(args)
+    example = Example(args, (features,))
     inputs = (Tensor(example.in_shape, rows="nodes"),)
     got = layer.infer(cfg, inputs)
     assert layer.module is not None
@@ -112,7 +172,7 @@ def test_graph_layers_match_pyg(name: str, example: Any) -> None:
     assert got.out.rows == "nodes"
     assert isinstance(got.macs, int)
     assert got.macs * nodes == counter.get_total_flops() // 2  # MACs per node: the dense part
-    reference = _reference(name, dict(example.args), features).eval()
+    reference = _reference(name, args, features).eval()
     reference.load_state_dict(module.state_dict(), strict=True)
     torch.testing.assert_close(y, reference(x, edge_index))
 
@@ -258,6 +318,25 @@ def test_merging_nodes_and_graphs_is_an_error() -> None:
     }
     message = _error(spec)
     assert "mix per-node and per-graph" in message
+
+
+def test_gcn_self_loops_need_normalize() -> None:
+    message = _error(
+        {
+            "name": "x",
+            "input": {"shape": [8], "graph": True},
+            "layers": [{"graph_conv": {"units": 4, "normalize": False, "add_self_loops": True}}],
+        }
+    )
+    assert "add_self_loops: true needs normalize: true" in message
+    p = netspec.plan(
+        {
+            "name": "x",
+            "input": {"shape": [8], "graph": True},
+            "layers": [{"graph_conv": {"units": 4, "normalize": False}}],
+        }
+    )
+    assert p.total_params == 8 * 4 + 4
 
 
 def test_graph_input_must_be_float() -> None:

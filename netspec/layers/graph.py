@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from netspec.errors import ShapeError
 from netspec.layers.common import PositiveInt, Rate, known, require_float
@@ -82,10 +82,23 @@ class GraphConvConfig(LayerConfig):
     improved: bool = Field(
         False, description="self-loops weigh 2 instead of 1 (A + 2I, Kipf & Welling's variant)"
     )
-    add_self_loops: bool = Field(True, description="add each node's edge to itself")
+    add_self_loops: bool | None = Field(
+        None,
+        description="add each node's edge to itself; unset: as `normalize` (GCNConv adds "
+        "self loops only as part of its normalisation)",
+    )
     normalize: bool = Field(
         True, description="symmetric normalisation D^-1/2 (A + I) D^-1/2 of the adjacency"
     )
+
+    @model_validator(mode="after")
+    def _self_loops_need_normalize(self) -> GraphConvConfig:
+        if self.add_self_loops and not self.normalize:
+            raise ValueError(
+                "add_self_loops: true needs normalize: true (GCNConv adds self loops as part "
+                "of its normalisation); leave add_self_loops out"
+            )
+        return self
 
 
 def graph_conv_infer(cfg: GraphConvConfig, inputs: tuple[Tensor, ...]) -> Inferred:
@@ -102,8 +115,8 @@ def graph_conv_module(cfg: GraphConvConfig, inputs: tuple[Tensor, ...]) -> Call:
         (features, cfg.units),
         {
             "improved": cfg.improved,
-            # GCNConv's default is None (meaning True): say it only when it is off
-            **({} if cfg.add_self_loops else {"add_self_loops": False}),
+            # GCNConv's default None means "as normalize": say it only when it is set
+            **({} if cfg.add_self_loops is None else {"add_self_loops": cfg.add_self_loops}),
             "normalize": cfg.normalize,
             "bias": cfg.bias,
         },
