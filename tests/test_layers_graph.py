@@ -250,6 +250,25 @@ def test_model_py_equals_build_model(tmp_path: pathlib.Path) -> None:
         torch.testing.assert_close(ejected(x, edge_index), built(x, edge_index))
 
 
+def test_a_built_directory_loads_back(tmp_path: pathlib.Path) -> None:
+    from netspec.backend.artifacts import build_directory
+
+    build_directory(netspec.load_spec(GCN), tmp_path / "out", seed=0)
+    assert "graph: true" in (tmp_path / "out" / "spec.yaml").read_text()
+    model = netspec.load_model(tmp_path / "out")
+    built = netspec.build_model(GCN, seed=0).eval()
+    x, edge_index = _graph(6, 34, 10)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x, edge_index), built(x, edge_index))
+
+
+def test_exporting_a_graph_model_is_refused(tmp_path: pathlib.Path) -> None:
+    from netspec.backend.artifacts import build_directory
+
+    with pytest.raises(SpecError, match="exporting a graph model"):
+        build_directory(netspec.load_spec(GCN), tmp_path / "out", formats=("torchscript",))
+
+
 def test_non_graph_specs_do_not_mention_pyg() -> None:
     p = netspec.plan({"name": "mlp", "input": [4], "layers": [{"dense": 2}]})
     assert not p.graph
