@@ -74,7 +74,10 @@ def build_model(
     budget = max_params_default() if max_params is _UNSET else max_params
     check_budget(p, budget if isinstance(budget, int) else None, spec.source.file)
     verify(spec, p)
-    return _seeded(seed, lambda: assemble(p))
+    model = _seeded(seed, lambda: assemble(p))
+    if p.graph and not p.symbols():
+        _check_graph_forward(model, p)
+    return model
 
 
 def _build_networks(
@@ -299,6 +302,30 @@ def verify(spec: Spec, p: Plan) -> None:
     if got != want:
         raise netspec_bug(f"plan says outputs {want} but torch gives {got}")
     _verify_params(gm, checked)
+
+
+def _check_graph_forward(model: fx.GraphModule, p: Plan) -> None:
+    """A graph model's forward, which the meta device cannot run, on two nodes joined both
+    ways (two graphs of one node for graph_pool), in eval mode and without gradients: its
+    output shapes must be the plan's."""
+    import torch
+
+    device = next((t.device for t in model.parameters()), None)
+    features = [d for d in p.input.shape if isinstance(d, int)]  # no symbols: all ints
+    x = torch.zeros((2, *features), device=device)
+    edge_index = torch.tensor([[0, 1], [1, 0]], device=device)
+    batch = torch.tensor([0, 1], device=device)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            y = model(x, edge_index, batch)
+    finally:
+        model.train(was_training)
+    got = [tuple(t.shape) for t in (y if isinstance(y, tuple) else (y,))]
+    want = [(2, *t.shape) for t in p.output_tensors]
+    if got != want:
+        raise netspec_bug(f"plan says outputs {want} but torch gives {got}")
 
 
 def _verify_params(gm: fx.GraphModule, checked: Plan) -> None:
