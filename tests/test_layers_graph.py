@@ -73,6 +73,7 @@ def _reference(name: str, args: dict[str, Any], features: int) -> Any:
             heads=args.get("heads", 1),
             concat=args.get("concat", True),
             negative_slope=args.get("negative_slope", 0.2),
+            add_self_loops=args.get("add_self_loops", True),
             dropout=args.get("dropout", 0.0),
             bias=args.get("bias", True),
         )
@@ -119,6 +120,7 @@ STRATEGIES = {
             "heads": st.integers(1, 4),
             "concat": st.booleans(),
             "negative_slope": st.floats(0.0, 1.0),
+            "add_self_loops": st.booleans(),
             "bias": st.booleans(),
         },
     ),
