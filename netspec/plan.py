@@ -334,7 +334,7 @@ def _plan(spec: Spec) -> Plan:
         if config is None:  # its arguments read input.shape: known now, they precede it
             config = _settle(spec, layer, tensors)
         try:
-            rows = _rows(layer_type, ins)
+            rows = _rows(ins)
             inferred = layer_type.infer(config, ins)
             tie = getattr(config, "tie", None)
             if tie is not None:
@@ -376,7 +376,7 @@ def _plan(spec: Spec) -> Plan:
     )
 
 
-def _rows(layer_type: registry.LayerType[Any], ins: tuple[Tensor, ...]) -> str:
+def _rows(ins: tuple[Tensor, ...]) -> str:
     """The leading dim of a layer's inputs (N, nodes or graphs): one for all of them."""
     found = {t.rows for t in ins}
     if len(found) > 1:

@@ -282,7 +282,8 @@ def verify(spec: Spec, p: Plan) -> None:
         gm = assemble(checked)
     if checked.graph:
         # PyG's message passing branches on values (self loops, scatter sizes), which the
-        # meta device cannot: a graph model's check compares the parameter counts only.
+        # meta device cannot: here the parameter counts, and build_model runs the built
+        # model once on a real two-node graph (_check_graph_forward).
         _verify_params(gm, checked)
         return
     with torch.device("meta"):
