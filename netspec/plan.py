@@ -15,6 +15,7 @@ from netspec import dims
 from netspec.dims import Dim, Shape, format_shape
 from netspec.errors import Diagnostic, Location, ShapeError, SpecError, YPath, netspec_bug
 from netspec.layers import registry, ties
+from netspec.layers.graph import NODES
 from netspec.layers.registry import LayerConfig, Tensor
 from netspec.spec.exprs import Deferred, ExpressionError, resolve_all
 from netspec.spec.gcpause import gc_paused
@@ -112,6 +113,11 @@ class Plan:
         tensors = [*self.inputs.values(), *(layer.out for layer in self.layers)]
         per_sample = dims.total(dims.mul(dims.prod(t.shape), BYTES[t.dtype]) for t in tensors)
         return dims.mul(per_sample, batch_size)
+
+    @property
+    def graph(self) -> bool:
+        """A graph input: the forward also takes `edge_index` and `batch`."""
+        return any(t.rows == NODES for t in self.inputs.values())
 
     def symbols(self) -> set[str]:
         return {
@@ -310,7 +316,9 @@ def _ends_in_sigmoid(p: Plan) -> bool:
 
 def _plan(spec: Spec) -> Plan:
     tensors: dict[str, Tensor] = {
-        name: Tensor(s.shape, s.dtype, name if s.pad_id is not None else None)
+        name: Tensor(
+            s.shape, s.dtype, name if s.pad_id is not None else None, NODES if s.graph else "N"
+        )
         for name, s in spec.inputs.items()
     }
     inputs = dict(tensors)
@@ -326,6 +334,7 @@ def _plan(spec: Spec) -> Plan:
         if config is None:  # its arguments read input.shape: known now, they precede it
             config = _settle(spec, layer, tensors)
         try:
+            rows = _rows(ins)
             inferred = layer_type.infer(config, ins)
             tie = getattr(config, "tie", None)
             if tie is not None:
@@ -337,6 +346,8 @@ def _plan(spec: Spec) -> Plan:
             what = f"a number in layer {layer.name!r} ({layer.type})"
             raise _too_large(spec, layer.path, what) from None
         out = _with_padding(layer_type, ins, inferred.out)
+        if out.rows == "N" and rows != "N":  # per node (or per graph) as its input
+            out = replace(out, rows=rows)
         params += inferred.params
         macs = dims.add(macs, inferred.macs)
         _check_layer(spec, layer, out.shape, params, macs)
@@ -363,6 +374,19 @@ def _plan(spec: Spec) -> Plan:
         spec.named_inputs,
         pad_ids,
     )
+
+
+def _rows(ins: tuple[Tensor, ...]) -> str:
+    """The leading dim of a layer's inputs (N, nodes or graphs): one for all of them."""
+    found = {t.rows for t in ins}
+    if len(found) > 1:
+        raise ShapeError(
+            "its inputs mix per-node and per-graph tensors (before and after graph_pool), "
+            "whose rows do not correspond",
+            received=", ".join(t.text() for t in ins),
+            hint="combine tensors of the same rows: all before graph_pool, or all after it",
+        )
+    return found.pop() if found else "N"
 
 
 def _with_padding(
@@ -464,6 +488,15 @@ def _over(value: Dim, limit: int) -> bool:
 def _check_inputs(spec: Spec) -> None:
     for name, input_spec in spec.inputs.items():
         base: YPath = ("inputs", name) if spec.named_inputs else ("input",)
+        if input_spec.graph and spec.named_inputs:
+            diag = Diagnostic(
+                "invalid-value",
+                "a graph input is the one `input:` of a spec: `graph: true` is not supported "
+                "in `inputs:`",
+                path=(*base, "graph"),
+                hints=("write `input: {shape: [F], graph: true}`",),
+            )
+            raise SpecError([spec.source.attach(diag, key=True)])
         what = f"input {name!r}" if spec.named_inputs else "the input"
         shape = input_spec.shape
         for i, d in enumerate(shape):
@@ -521,7 +554,7 @@ def _too_large(spec: Spec, path: YPath, what: str, shown: str | None = None) -> 
 def _shape_diagnostic(
     spec: Spec, layer: LayerSpec, ins: tuple[Tensor, ...], exc: ShapeError
 ) -> Diagnostic:
-    received = exc.received or ", ".join(format_shape(t.shape) for t in ins)
+    received = exc.received or ", ".join(t.text() for t in ins)
     field_path = (*layer.args_path, exc.field) if exc.field is not None else None
     written = field_path is not None and field_path in spec.source.values
     path = field_path if field_path is not None and written else layer.path

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import pathlib
+from importlib.util import find_spec
 from typing import Any
 
 import pytest
@@ -43,7 +44,9 @@ def _spec(name: str, index: int, example: Example) -> dict[str, Any]:
     if len(sources) > 1 and not registry.get(name).structural:
         entry["from"] = sources  # a residual makes its own second input: its body's output
     layers.append(entry)
-    declared = {"shape": list(example.in_shape), "dtype": example.dtype}
+    declared: dict[str, Any] = {"shape": list(example.in_shape), "dtype": example.dtype}
+    if registry.get(name).graph_input is not None:
+        declared["graph"] = True
     spec: dict[str, Any] = {"name": f"lower_{name}_{index}", "layers": layers}
     if example.extra_shapes:
         spec["inputs"] = {first: declared} | {
@@ -71,6 +74,8 @@ def test_every_registered_layer_is_covered() -> None:
 def test_ejected_model_py_equals_built_module(
     name: str, index: int, example: Example, tmp_path: pathlib.Path
 ) -> None:
+    if registry.get(name).graph_input == "edge_index" and not find_spec("torch_geometric"):
+        pytest.skip("needs torch_geometric (netspec[graph])")
     spec = netspec.load_spec(_spec(name, index, example))
     p = netspec.plan(spec)
     built = netspec.build_model(spec, seed=0).eval()
@@ -83,6 +88,8 @@ def test_ejected_model_py_equals_built_module(
     torch.manual_seed(index)
     xs = [_input(example.in_shape, example.dtype, batch=2)]
     xs += [_input(shape, "float32", batch=2) for shape in example.extra_shapes]
+    if p.graph:  # two nodes, joined both ways, each its own graph (graph_pool's output: 2)
+        xs += [torch.tensor([[0, 1], [1, 0]]), torch.tensor([0, 1])]
     with torch.no_grad():
         want = built(*xs)
         got = ejected(*xs)

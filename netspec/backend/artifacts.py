@@ -112,6 +112,13 @@ def build_directory(
         exports = [(None, model, spec, p)]
     for fmt in formats:
         for network, module, network_spec, network_plan in exports:
+            if network_plan.graph:
+                raise SpecError.single(
+                    "invalid-value",
+                    f"exporting a graph model (-f {fmt}) is not supported yet: model.py and "
+                    "model.safetensors are written",
+                    hints=("build without -f, and load model.py with the weights",),
+                )
             with _quiet():
                 name, data, note = EXPORTERS[fmt](module, network_spec, network_plan)
             if network is not None:  # model.onnx -> generator.onnx

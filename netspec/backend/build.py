@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from netspec.backend import functions as backend_functions
-from netspec.backend.lower import lower
+from netspec.backend.lower import GRAPH_ARGUMENTS, GRAPH_BATCH, lower
 from netspec.errors import SpecError, netspec_bug
 from netspec.layers.ir import Call, FnCall, Ref
 from netspec.plan import (
@@ -74,7 +74,10 @@ def build_model(
     budget = max_params_default() if max_params is _UNSET else max_params
     check_budget(p, budget if isinstance(budget, int) else None, spec.source.file)
     verify(spec, p)
-    return _seeded(seed, lambda: assemble(p))
+    model = _seeded(seed, lambda: assemble(p))
+    if p.graph and not p.symbols():
+        _check_graph_forward(model, p)
+    return model
 
 
 def _build_networks(
@@ -110,7 +113,12 @@ def assemble(p: Plan) -> fx.GraphModule:
 
     graph = fx.Graph()
     values: dict[str, fx.Node] = {
-        name: graph.placeholder(argument) for name, argument in argument_names(p).items()
+        name: (
+            graph.placeholder(argument, default_value=None)  # batch=None: one graph
+            if name == GRAPH_BATCH
+            else graph.placeholder(argument)
+        )
+        for name, argument in argument_names(p).items()
     }
     modules: dict[str, nn.Module] = {}
     for node in lower(p):
@@ -147,9 +155,10 @@ def _spectral_norm(module: nn.Module) -> nn.Module:
 
 def argument_names(p: Plan) -> dict[str, str]:
     """Each model input's argument name in forward: `x` for a spec's one `input:`, else the
-    names of `inputs:`, in declared order."""
+    names of `inputs:`, in declared order; a graph input's `edge_index` and `batch` (default
+    None) follow `x`."""
     if not p.named_inputs:
-        return {INPUT_NAME: "x"}
+        return {INPUT_NAME: "x", **(GRAPH_ARGUMENTS if p.graph else {})}
     return {name: name for name in p.inputs}
 
 
@@ -175,6 +184,8 @@ def module_class(target: str) -> Any:
 
     from netspec.backend import modules
 
+    if target.startswith("torch_geometric."):
+        return _pyg_class(target)
     if ":" in target:
         return _plugin_class(target)
     owner, name = (nn, target[3:]) if target.startswith("nn.") else (modules, target)
@@ -182,6 +193,23 @@ def module_class(target: str) -> Any:
     if not isinstance(cls, type) or not issubclass(cls, nn.Module):
         raise netspec_bug(f"unknown module class {target!r}")
     return cls
+
+
+def _pyg_class(target: str) -> Any:
+    """A PyTorch Geometric layer (``torch_geometric.nn:GCNConv``): the optional extra
+    ``netspec[graph]``; without it, building a graph layer is the spec's error, naming it."""
+    import importlib
+
+    module_name, _, name = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError:
+        raise SpecError.single(
+            "missing-extra",
+            f"graph layers need PyTorch Geometric ({module_name}.{name}), which is not "
+            "installed: pip install 'netspec[graph]'",
+        ) from None
+    return getattr(module, name)
 
 
 def _plugin_class(target: str) -> Any:
@@ -252,6 +280,13 @@ def verify(spec: Spec, p: Plan) -> None:
         return
     with torch.device("meta"):
         gm = assemble(checked)
+    if checked.graph:
+        # PyG's message passing branches on values (self loops, scatter sizes), which the
+        # meta device cannot: here the parameter counts, and build_model runs the built
+        # model once on a real two-node graph (_check_graph_forward).
+        _verify_params(gm, checked)
+        return
+    with torch.device("meta"):
         xs = example_inputs(checked, batch=2, device="meta")
         gm.train()
         try:
@@ -267,6 +302,34 @@ def verify(spec: Spec, p: Plan) -> None:
     want = [(2, *t.shape) for t in checked.output_tensors]
     if got != want:
         raise netspec_bug(f"plan says outputs {want} but torch gives {got}")
+    _verify_params(gm, checked)
+
+
+def _check_graph_forward(model: fx.GraphModule, p: Plan) -> None:
+    """A graph model's forward, which the meta device cannot run, on two nodes joined both
+    ways (two graphs of one node for graph_pool), in eval mode and without gradients: its
+    output shapes must be the plan's."""
+    import torch
+
+    device = next((t.device for t in model.parameters()), None)
+    features = [d for d in p.input.shape if isinstance(d, int)]  # no symbols: all ints
+    x = torch.zeros((2, *features), device=device)
+    edge_index = torch.tensor([[0, 1], [1, 0]], device=device)
+    batch = torch.tensor([0, 1], device=device)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            y = model(x, edge_index, batch)
+    finally:
+        model.train(was_training)
+    got = [tuple(t.shape) for t in (y if isinstance(y, tuple) else (y,))]
+    want = [(2, *t.shape) for t in p.output_tensors]
+    if got != want:
+        raise netspec_bug(f"plan says outputs {want} but torch gives {got}")
+
+
+def _verify_params(gm: fx.GraphModule, checked: Plan) -> None:
     seen: set[int] = set()  # a tied weight is counted at the first module that holds it
     for node in lower(checked):
         if node.module is None:

@@ -60,6 +60,14 @@ def lower(p: Plan) -> tuple[Node, ...]:
     return (*mask_nodes, *(_node(layer) for layer in p.layers))
 
 
+EDGE_INDEX = "_graph.edge_index"
+"""The graph input's edges, (2, edges) int64: a hidden model input, read by graph layers."""
+GRAPH_BATCH = "_graph.batch"
+"""Each node's graph id, (nodes,) int64, or None for one graph: read by graph_pool."""
+GRAPH_ARGUMENTS = {EDGE_INDEX: "edge_index", GRAPH_BATCH: "batch"}
+"""The hidden inputs of a graph spec, by their forward argument names, after the features."""
+
+
 def mask_name(input_name: str) -> str:
     """The node of an input's padding mask (no layer name starts with '_')."""
     return f"_pad.{input_name}"
@@ -95,6 +103,8 @@ def _node(layer: PlannedLayer) -> Node:
         while masks and masks[-1] is None:  # no trailing Nones: `self.enc(x)`, not `(x, None)`
             masks.pop()
         inputs = (*inputs, *masks)
+    if layer_type.graph_input is not None:
+        inputs = (*inputs, EDGE_INDEX if layer_type.graph_input == "edge_index" else GRAPH_BATCH)
     return Node(
         name=layer.name,
         type=layer.type,

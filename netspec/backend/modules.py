@@ -585,3 +585,35 @@ class Reparameterize(nn.Module):
             return mean
         eps = torch.randn_like(mean)  # (N, ..., Z)
         return mean + torch.exp(0.5 * log_var) * eps
+
+
+# --- graphs (layers/graph.py) ---------------------------------------------------------------
+
+
+class GraphPool(nn.Module):
+    """(nodes, F) -> (graphs, F): mean, max or sum of each graph's node features.
+
+    ``batch`` (nodes,) holds each node's graph id (0 .. graphs-1, PyG's convention); None
+    means one graph. Plain torch, equal to torch_geometric's global_mean/max/add_pool; a
+    graph id with no node pools to zeros.
+    """
+
+    def __init__(self, mode: str = "mean") -> None:
+        super().__init__()
+        if mode not in ("mean", "max", "sum"):
+            raise ValueError(f"GraphPool mode must be 'mean', 'max' or 'sum', not {mode!r}")
+        self.mode = mode
+
+    def forward(self, x: torch.Tensor, batch: torch.Tensor | None = None) -> torch.Tensor:
+        if batch is None:
+            if self.mode == "mean":
+                return x.mean(dim=0, keepdim=True)  # (1, F)
+            return x.amax(dim=0, keepdim=True) if self.mode == "max" else x.sum(0, keepdim=True)
+        graphs = int(batch.max()) + 1 if batch.numel() else 0
+        index = batch.unsqueeze(-1).expand_as(x)
+        reduce = {"mean": "mean", "max": "amax", "sum": "sum"}[self.mode]
+        out = x.new_zeros((graphs, *x.shape[1:]))
+        return out.scatter_reduce(0, index, x, reduce=reduce, include_self=False)  # (graphs, F)
+
+    def extra_repr(self) -> str:
+        return f"mode={self.mode!r}"

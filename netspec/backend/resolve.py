@@ -74,6 +74,8 @@ def _sections(spec: Spec | Networks, file: str | None) -> dict[str, Any]:
 
 def _input(s: InputSpec) -> Any:
     shape = [d if isinstance(d, int) else str(d) for d in s.shape]
+    if s.graph:  # float node features
+        return {"shape": shape, "graph": True}
     if s.dtype == "float32":
         return shape
     return {"shape": shape, "dtype": s.dtype} | (

@@ -12,6 +12,7 @@ from netspec.layers import (  # noqa: F401
     dense,
     dropout,
     embedding,
+    graph,
     latent,
     merge,
     normalization,

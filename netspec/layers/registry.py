@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar
 
 from netspec.config import StrictConfig
-from netspec.dims import Dim, Shape
+from netspec.dims import Dim, Shape, format_shape
 from netspec.layers.ir import Call as Call
 from netspec.layers.ir import FnCall as FnCall
 from netspec.layers.ir import Ref as Ref
@@ -38,11 +38,20 @@ class Tensor:
     dim (the sequence, T) as padding, if any: the planner carries it through the layers that
     keep the sequence positions (``LayerType.keeps_padding``) and hands a key-padding mask to
     the layers that honour one (``LayerType.takes_padding``).
+
+    ``rows`` names the leading (batch) dim: ``N`` (samples), or for a graph input ``nodes``
+    (every node of a batch of graphs; layers that are no graph layers act per node) and after
+    ``graph_pool`` ``graphs``. The planner carries it from a layer's input to its output.
     """
 
     shape: Shape
     dtype: DType = "float32"
     padding: str | None = None
+    rows: str = "N"
+
+    def text(self) -> str:
+        """``(N, 32, 14, 14)``, ``(nodes, 16)``: the shape with its leading dim named."""
+        return format_shape(self.shape, self.rows)
 
 
 @dataclass(frozen=True)
@@ -127,6 +136,10 @@ class LayerType(Generic[C]):
     layer_references: tuple[str, ...] = ()
     # The shape of the module's `weight` parameter, for the layers a `tie` may share it with.
     weight: WeightFn | None = None
+    # A graph layer: the module is called with the model's hidden graph input after its data
+    # input, `edge_index` ((2, edges) int64: message passing) or `batch` (each node's graph
+    # id, or None for one graph: graph_pool). Such a layer needs a graph input.
+    graph_input: Literal["edge_index", "batch"] | None = None
 
     def output_activation(self, config: Any) -> str | None:
         return getattr(config, "activation", None) if self.fused_activation else None

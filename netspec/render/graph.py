@@ -15,7 +15,6 @@ import subprocess
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
-from netspec.dims import format_shape
 from netspec.errors import printable
 from netspec.plan import Plan, PlannedLayer
 
@@ -83,7 +82,7 @@ def _params_text(layer: PlannedLayer) -> str:
 def _input_text(p: Plan, name: str) -> str:
     tensor = p.inputs[name]
     dtype = " int64" if tensor.dtype == "int64" else ""
-    return f"{format_shape(tensor.shape)}{dtype}"
+    return f"{tensor.text()}{dtype}"
 
 
 def _ties(p: Plan) -> Iterator[tuple[str, str]]:
@@ -97,7 +96,7 @@ def _edges(p: Plan) -> Iterator[tuple[str, str, str]]:
     """(source, layer, shape) for every input of every layer, in plan order."""
     for layer in p.layers:
         for ref, tensor in zip(layer.inputs, layer.in_tensors, strict=True):
-            yield ref, layer.name, format_shape(tensor.shape)
+            yield ref, layer.name, tensor.text()
 
 
 # --- Mermaid -------------------------------------------------------------------------------

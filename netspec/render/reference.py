@@ -30,7 +30,7 @@ DEFAULT_PATH = Path("docs") / "reference.md"
 # Families a reader meets first come first; families not listed follow alphabetically.
 _FAMILY_ORDER = (
     "core", "convolution", "pooling", "normalization", "regularization", "shape", "reshape",
-    "sequence", "recurrent", "attention", "merge", "activation",
+    "sequence", "recurrent", "attention", "graph", "merge", "activation",
 )  # fmt: skip
 
 
@@ -173,11 +173,12 @@ def _cell(text: str) -> str:
 def _example_spec(layer: LayerType[Any], example: Example) -> str:
     """A complete one-layer spec from a conformance example (a merge reads `input` n times)."""
     shape = "[" + ", ".join(_dim(d) for d in example.in_shape) + "]"
-    head = (
-        f"input: {{shape: {shape}, dtype: int64}}"
-        if example.dtype == "int64"
-        else f"input: {shape}"
-    )
+    if layer.graph_input is not None:  # graph layers read a graph input's node features
+        head = f"input: {{shape: {shape}, graph: true}}"
+    elif example.dtype == "int64":
+        head = f"input: {{shape: {shape}, dtype: int64}}"
+    else:
+        head = f"input: {shape}"
     return "\n".join([head, "layers:", f"  - {_entry(layer, example)}"])
 
 

@@ -10,7 +10,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from netspec import dims
-from netspec.dims import Shape, format_shape
 from netspec.errors import printable
 from netspec.layers.registry import Tensor
 from netspec.plan import Plan, PlannedLayer
@@ -22,17 +21,18 @@ _RIGHT = {"#", "params", "MACs"}
 def summary_json(p: Plan, batch_size: int) -> dict[str, Any]:
     return {
         "name": p.name,
-        "input_shape": _shape_json(p.input.shape),
+        "input_shape": _shape_json(p.input),
         "input_dtype": p.input.dtype,
-        "output_shape": _shape_json(p.output.shape),
+        "output_shape": _shape_json(p.output),
         # Every input and output by name (the two keys above describe the first of each).
         "inputs": [
-            {"name": name, "shape": _shape_json(t.shape), "dtype": t.dtype}
+            {"name": name, "shape": _shape_json(t), "dtype": t.dtype}
             | ({"pad_id": p.pad_ids[name]} if name in p.pad_ids else {})
+            | ({"graph": True} if t.rows == "nodes" else {})
             for name, t in p.inputs.items()
         ],
         "outputs": [
-            {"name": name, "shape": _shape_json(t.shape)}
+            {"name": name, "shape": _shape_json(t)}
             for name, t in zip(p.output_names, p.output_tensors, strict=True)
         ],
         "total_params": p.total_params,
@@ -46,8 +46,9 @@ def summary_json(p: Plan, batch_size: int) -> dict[str, Any]:
     }
 
 
-def _shape_json(shape: Shape) -> list[int | str | None]:
-    return [None, *(dims.to_json(d) for d in shape)]
+def _shape_json(t: Tensor) -> list[int | str | None]:
+    """``[null, 1, 28, 28]``: the batch dim is null, or for graphs "nodes" or "graphs"."""
+    return [None if t.rows == "N" else t.rows, *(dims.to_json(d) for d in t.shape)]
 
 
 def _layer_json(layer: PlannedLayer) -> dict[str, Any]:
@@ -55,8 +56,8 @@ def _layer_json(layer: PlannedLayer) -> dict[str, Any]:
         "name": layer.name,
         "type": layer.type,
         "inputs": list(layer.inputs),
-        "input_shapes": [_shape_json(s) for s in layer.in_shapes],
-        "output_shape": _shape_json(layer.out.shape),
+        "input_shapes": [_shape_json(t) for t in layer.in_tensors],
+        "output_shape": _shape_json(layer.out),
         "params": layer.params,
         "trainable": layer.trainable,
         "macs": dims.to_json(layer.macs),
@@ -86,8 +87,8 @@ def summary_text(p: Plan, batch_size: int) -> str:
         if graph:
             row.append(printable(", ".join(layer.inputs)))
         row += [
-            _inputs_text(layer.in_shapes),
-            format_shape(layer.out.shape),
+            _inputs_text(layer.in_tensors),
+            layer.out.text(),
             f"{layer.params:,}"
             + ("" if layer.trainable or not layer.params else " (frozen)")
             + (f" (tied to {printable(layer.tie)})" if layer.tie else ""),
@@ -112,7 +113,11 @@ def summary_text(p: Plan, batch_size: int) -> str:
         ("Trainable params", f"{p.trainable_params:,}"),
         ("Non-trainable params", f"{p.non_trainable_params:,}"),
         ("Parameter size", f"{format_bytes(p.param_bytes)} (float32)"),
-        ("MACs per sample", format_count(p.macs, human=True)),
+        (
+            "MACs per node" if p.graph else "MACs per sample",
+            format_count(p.macs, human=True)
+            + (" (the dense part: per-edge work is not counted)" if p.graph else ""),
+        ),
         (
             "Activation memory",
             f"{format_bytes(act)} at batch size {batch_size} (all layer outputs)",
@@ -127,7 +132,7 @@ def _ends(p: Plan) -> str:
     """``input (N, 64) -> output (N, 10)``, or with several, each by name."""
 
     def shape(t: Tensor) -> str:
-        return format_shape(t.shape) + (" int64" if t.dtype == "int64" else "")
+        return t.text() + (" int64" if t.dtype == "int64" else "")
 
     if p.named_inputs:
         ins = "inputs " + ", ".join(f"{printable(n)} {shape(t)}" for n, t in p.inputs.items())
@@ -135,11 +140,9 @@ def _ends(p: Plan) -> str:
         ins = f"input {shape(p.input)}"
     outs = p.output_tensors
     if len(outs) == 1:
-        return f"{ins} -> output {format_shape(outs[0].shape)}"
+        return f"{ins} -> output {outs[0].text()}"
     names = p.output_names
-    pairs = ", ".join(
-        f"{printable(n)} {format_shape(t.shape)}" for n, t in zip(names, outs, strict=True)
-    )
+    pairs = ", ".join(f"{printable(n)} {t.text()}" for n, t in zip(names, outs, strict=True))
     return f"{ins} -> outputs {pairs}"
 
 
@@ -160,10 +163,10 @@ def _is_graph(p: Plan) -> bool:
     return False
 
 
-def _inputs_text(shapes: tuple[Shape, ...]) -> str:
-    if len(shapes) > 1 and all(s == shapes[0] for s in shapes):
-        return f"{format_shape(shapes[0])} x{len(shapes)}"
-    return ", ".join(format_shape(s) for s in shapes)
+def _inputs_text(tensors: tuple[Tensor, ...]) -> str:
+    if len(tensors) > 1 and all(t.text() == tensors[0].text() for t in tensors):
+        return f"{tensors[0].text()} x{len(tensors)}"
+    return ", ".join(t.text() for t in tensors)
 
 
 def networks_summary_json(name: str, plans: Mapping[str, Plan], batch_size: int) -> dict[str, Any]:

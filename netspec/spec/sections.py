@@ -97,11 +97,18 @@ class InputSpec(Strict):
     # The token id that marks padding: attention and sequence pooling ignore those positions
     # (a padded batch gives each sequence the output it has alone).
     pad_id: int | None = Field(None, ge=0)
+    # The input is the node features of graphs: the leading dim is the nodes, and the forward
+    # also takes `edge_index` (and `batch`, each node's graph id) for the graph layers.
+    graph: bool = False
 
     @model_validator(mode="after")
     def _pad_id_needs_tokens(self) -> InputSpec:
         if self.pad_id is not None and self.dtype != "int64":
             raise ValueError("pad_id marks padding in token ids: it needs `dtype: int64`")
+        if self.graph and self.dtype != "float32":
+            raise ValueError(
+                "a graph input holds float node features: `graph: true` needs `dtype: float32`"
+            )
         return self
 
     @model_validator(mode="before")
