@@ -38,7 +38,7 @@ Level = Literal["node", "graph"]
 MASKS = ("train_mask", "val_mask", "test_mask")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class GraphData:
     """One graph (``batch`` all zeros) or several batched into one (node ids run on across
     graphs; ``batch`` gives each node's graph, sorted, 0..num_graphs-1).
@@ -248,12 +248,10 @@ def _graph(
 
 
 def undirected(pairs: NDArray[Any]) -> NDArray[Any]:
-    """(2, E) both directions of each undirected edge in ``pairs`` ((2, E) or (E, 2))."""
+    """(2, 2E): both directions of each undirected edge of ``pairs`` (2, E)."""
     import numpy as np
 
     pairs = np.asarray(pairs, dtype=np.int64)
-    if pairs.ndim == 2 and pairs.shape[0] != 2:
-        pairs = pairs.T
     return np.concatenate([pairs, pairs[::-1]], axis=1)
 
 
@@ -397,7 +395,7 @@ def _karate(options: KarateOptions, ctx: Context) -> GraphData:
     pairs = np.array(sorted((min(u, v), max(u, v)) for u, v in graph.edges), dtype=np.int64)
     return _graph(
         np.eye(len(nodes)),
-        undirected(pairs),
+        undirected(pairs.T),
         y,
         2,
         class_names=list(KARATE_CLUBS),
@@ -517,7 +515,7 @@ def _graph_shapes(options: GraphShapesOptions, ctx: Context) -> GraphData:
         n = int(n)
         pairs = _shape_edges(options.classes[label], n, rng)
         relabel = rng.permutation(n)  # node order says nothing about the shape
-        edges.append(undirected(relabel[pairs] + start))
+        edges.append(undirected((relabel[pairs] + start).T))
         batch.append(np.full(n, graph))
         start += n
     edge_index = np.concatenate(edges, axis=1)
