@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pathlib
+import re
 import subprocess
 import sys
 from dataclasses import replace
@@ -414,3 +415,27 @@ def test_split_keeps_given_masks_and_checks_them() -> None:
     bad = replace(g, val_mask=g.train_mask)
     with pytest.raises(DataProblem, match="train_mask and val_mask overlap"):
         split_nodes(bad)
+
+
+# --- docs -------------------------------------------------------------------------------------
+
+
+def graph_section() -> str:
+    text = (ROOT / "docs" / "data.md").read_text(encoding="utf-8")
+    return text.split("\n## Graph data\n", 1)[1]
+
+
+def test_docs_describe_every_graph_source_and_option() -> None:
+    section = graph_section()
+    for source in GRAPH_SOURCES.values():
+        assert f"**`{source.name}`**" in section, source.name
+        for option in source.options.model_fields:
+            assert f"`{option}`" in section, (source.name, option)
+            assert option in source.field_docs, (source.name, option)
+
+
+def test_docs_python_examples_run() -> None:
+    blocks = re.findall(r"```python\n(.*?)```", graph_section(), re.S)
+    assert blocks
+    for block in blocks:
+        exec(compile(block, "docs/data.md", "exec"), {})
