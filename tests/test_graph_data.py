@@ -20,6 +20,8 @@ from netspec.sources.graphs import (
     check_graph,
     load_graph,
     save_graph_npz,
+    select_graphs,
+    split_graphs,
     split_nodes,
     undirected,
 )
@@ -104,10 +106,20 @@ def test_every_source_loads_typed_and_checked(tmp_path: pathlib.Path) -> None:
 def test_unknown_source_and_bad_options() -> None:
     err = spec_error("karate")
     assert "did you mean 'karate_club'" in str(err)
-    err = spec_error("sbm", {"blockz": 3})
-    assert format_path(err.diagnostics[0].path or ()) == "data.blockz"
-    err = spec_error("sbm", {"p_in": 2})
-    assert format_path(err.diagnostics[0].path or ()) == "data.p_in"
+    (d,) = spec_error("sbm", {"blockz": 3}).diagnostics
+    assert d.code == "unknown-field"
+    assert format_path(d.path or ()) == "data.blockz"
+    assert "did you mean 'blocks'" in d.message
+    (d,) = spec_error("sbm", {"p_in": 2}).diagnostics
+    assert d.code == "invalid-value"
+    assert format_path(d.path or ()) == "data.p_in"
+    assert d.received == "2"
+    (d,) = spec_error("graph_npz").diagnostics
+    assert d.code == "missing-field"
+    assert format_path(d.path or ()) == "data.path"
+    (d,) = spec_error("karate_club", {"features": 3}).diagnostics
+    assert d.code == "unknown-field"
+    assert d.expected == "one of: (no options)"
 
 
 # --- karate_club ------------------------------------------------------------------------------
@@ -229,6 +241,7 @@ def test_graph_shapes_is_seeded() -> None:
 @pytest.mark.parametrize(
     ("options", "key", "words"),
     [
+        ({"graphs": 1_000_000, "nodes_max": 100}, "graphs", "more than 20,000,000 edges"),
         ({"nodes_min": 10, "nodes_max": 8}, "nodes_min", "above nodes_max"),
         ({"nodes_min": 4}, "nodes_min", "path or a star"),
         ({"classes": ["star", "star"]}, "classes", "twice"),
@@ -415,6 +428,36 @@ def test_split_keeps_given_masks_and_checks_them() -> None:
     bad = replace(g, val_mask=g.train_mask)
     with pytest.raises(DataProblem, match="train_mask and val_mask overlap"):
         split_nodes(bad)
+
+
+def test_select_and_split_graphs() -> None:
+    g = load_graph("graph_shapes", {"graphs": 50, "features": "degree", "seed": 2})
+    part = select_graphs(g, [7, 3, 3])
+    assert part.num_graphs == 2
+    assert part.y.tolist() == [g.y[3], g.y[7]]
+    assert check_graph(part, "part") is part
+    assert np.array_equal(part.x, np.concatenate([g.x[g.batch == 3], g.x[g.batch == 7]]))
+    assert part.num_edges == sum((g.batch[g.edge_index[0]] == i).sum() for i in (3, 7))
+    train, val, test = split_graphs(g, val=0.2, test=0.1, seed=1)
+    assert (train.num_graphs, val.num_graphs, test.num_graphs) == (35, 10, 5)
+    assert train.num_nodes + val.num_nodes + test.num_nodes == g.num_nodes
+    assert sorted([*train.y, *val.y, *test.y]) == sorted(g.y)
+    for piece in (train, val, test):
+        assert check_graph(piece, "piece") is piece
+    again = split_graphs(g, val=0.2, test=0.1, seed=1)[1]
+    assert np.array_equal(again.x, val.x)
+    (empty,) = split_graphs(g, val=0.0, test=0.0)[1:2]
+    assert empty.num_graphs == 0
+    assert empty.num_nodes == 0
+    with pytest.raises(ValueError, match="graph-level"):
+        select_graphs(load_graph("karate_club"), [0])
+
+
+def test_npz_without_nodes(tmp_path: pathlib.Path) -> None:
+    np.savez(
+        tmp_path / "e.npz", x=np.ones((0, 2)), edge_index=np.zeros((2, 0), int), y=np.zeros(0, int)
+    )
+    assert "x has no rows" in str(spec_error("graph_npz", {"path": str(tmp_path / "e.npz")}))
 
 
 # --- docs -------------------------------------------------------------------------------------

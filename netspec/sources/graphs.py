@@ -84,7 +84,7 @@ class GraphData:
     def describe(self) -> str:
         graphs = self.num_graphs
         parts = [
-            f"{graphs} graph{'s' if graphs != 1 else ''}",
+            f"{graphs:,} graph{'s' if graphs != 1 else ''}",
             f"{self.num_nodes:,} nodes",
             f"{self.num_edges:,} directed edges",
             f"{self.num_features} features",
@@ -285,6 +285,47 @@ def split_nodes(g: GraphData, val: float = 0.1, test: float = 0.1, seed: int = 0
     )
 
 
+def select_graphs(g: GraphData, ids: Any) -> GraphData:
+    """The graphs ``ids`` of graph-level data, in increasing id order, renumbered: nodes
+    0..n-1 and graph ids 0..len(ids)-1, their labels, edges and features."""
+    import numpy as np
+
+    if g.level != "graph":
+        raise ValueError("select_graphs takes graph-level data; node-level data split by masks")
+    chosen = np.unique(np.asarray(ids, dtype=np.int64))
+    if chosen.size and (chosen[0] < 0 or chosen[-1] >= g.num_graphs):
+        raise ValueError(f"graph ids run from 0 to {g.num_graphs - 1}, got {chosen.tolist()}")
+    keep = np.isin(g.batch, chosen)
+    new_id = np.cumsum(keep) - 1  # a kept node's new index
+    edges = g.edge_index[:, keep[g.edge_index[0]]]  # an edge stays inside its graph
+    return replace(
+        g,
+        x=g.x[keep],
+        edge_index=new_id[edges],
+        y=g.y[chosen],
+        batch=np.searchsorted(chosen, g.batch[keep]).astype(np.int64),
+    )
+
+
+def split_graphs(
+    g: GraphData, val: float = 0.1, test: float = 0.1, seed: int = 0
+) -> tuple[GraphData, GraphData, GraphData]:
+    """Graph-level data split by graph into (train, val, test): a seeded shuffle holding out
+    ``int(num_graphs * val)`` and ``int(num_graphs * test)`` graphs, as :func:`split_nodes`
+    does for nodes. An empty part has no graphs."""
+    import numpy as np
+
+    if not (0 <= val < 1 and 0 <= test < 1 and val + test < 1):
+        raise ValueError(f"val and test must be fractions with val + test < 1, got {val}, {test}")
+    order = np.random.default_rng(seed).permutation(g.num_graphs)
+    n_val, n_test = int(g.num_graphs * val), int(g.num_graphs * test)
+    return (
+        select_graphs(g, order[n_val + n_test :]),
+        select_graphs(g, order[:n_val]),
+        select_graphs(g, order[n_val : n_val + n_test]),
+    )
+
+
 # --- sources -----------------------------------------------------------------------------------
 
 
@@ -348,16 +389,7 @@ def load_graph(
     try:
         parsed = source.options.model_validate(dict(options or {}))
     except ValidationError as exc:
-        raise SpecError(
-            [
-                Diagnostic(
-                    "invalid-value",
-                    err["msg"],
-                    path=("data", *(p for p in err["loc"] if isinstance(p, str | int))),
-                )
-                for err in exc.errors()
-            ]
-        ) from None
+        raise SpecError([_option_problem(source, err) for err in exc.errors()]) from None
     base = Path(base_dir) if base_dir is not None else Path.cwd()
     ctx = Context(input_shape=Shape(()), input_dtype="float32", base_dir=base)
     try:
@@ -365,6 +397,32 @@ def load_graph(
         return source.load(parsed, ctx)
     except DataProblem as problem:
         raise SpecError([problem.diagnostic()]) from None
+
+
+def _option_problem(source: GraphSource, err: Any) -> Diagnostic:
+    """A pydantic error on a graph source's options as a diagnostic at ``data.<key>``."""
+    loc = tuple(p for p in err["loc"] if isinstance(p, str | int))
+    key = str(loc[0]) if loc else ""
+    fields = list(source.options.model_fields)
+    if err["type"] == "extra_forbidden":
+        guess = did_you_mean(key, fields)
+        return Diagnostic(
+            "unknown-field",
+            f"{source.name} has no option {key!r}"
+            + (f"; did you mean {guess!r}?" if guess else ""),
+            path=("data", *loc),
+            expected="one of: " + (", ".join(fields) or "(no options)"),
+        )
+    if err["type"] == "missing":
+        return Diagnostic(
+            "missing-field", f"{source.name} needs the option {key!r}", path=("data", *loc)
+        )
+    return Diagnostic(
+        "invalid-value",
+        f"{key}: {err['msg']}",
+        path=("data", *loc),
+        received=repr(err.get("input")),
+    )
 
 
 # --- karate_club ------------------------------------------------------------------------------
@@ -435,10 +493,14 @@ def _sbm(options: SbmOptions, ctx: Context) -> GraphData:
     k, size = options.blocks, options.size
     n = k * size
     y = np.repeat(np.arange(k), size)
-    rows, cols = np.triu_indices(n, k=1)
-    p = np.where(y[rows] == y[cols], options.p_in, options.p_out)
-    keep = rng.random(len(rows)) < p
-    pairs = np.stack([rows[keep], cols[keep]])
+    sources, targets = [], []
+    for node in range(n - 1):  # each pair (node, later) once: memory O(n), not O(n^2)
+        later = np.arange(node + 1, n)
+        p = np.where(y[later] == y[node], options.p_in, options.p_out)
+        hit = later[rng.random(len(later)) < p]
+        sources.append(np.full(len(hit), node))
+        targets.append(hit)
+    pairs = np.stack([np.concatenate(sources), np.concatenate(targets)])
     centers = rng.standard_normal((k, options.features))
     x = centers[y] + options.noise * rng.standard_normal((n, options.features))
     return _graph(
@@ -448,15 +510,18 @@ def _sbm(options: SbmOptions, ctx: Context) -> GraphData:
 
 # --- graph_shapes -----------------------------------------------------------------------------
 
-Shape_ = Literal["cycle", "star", "path", "tree", "complete"]
-SHAPE_NAMES: tuple[Shape_, ...] = ("cycle", "star", "path", "tree", "complete")
+ShapeName = Literal["cycle", "star", "path", "tree", "complete"]
+SHAPE_NAMES: tuple[ShapeName, ...] = ("cycle", "star", "path", "tree", "complete")
+
+
+MAX_SHAPE_EDGES = 20_000_000
 
 
 class GraphShapesOptions(SourceOptions):
     graphs: int = Field(300, ge=1, le=1_000_000)
     nodes_min: int = Field(6, ge=3, le=1000)
     nodes_max: int = Field(12, ge=3, le=1000)
-    classes: tuple[Shape_, ...] = Field(("cycle", "star", "tree"), min_length=2)
+    classes: tuple[ShapeName, ...] = Field(("cycle", "star", "tree"), min_length=2)
     features: Literal["ones", "degree"] = "ones"
     seed: int = 0
 
@@ -470,6 +535,14 @@ def _shapes_check(options: GraphShapesOptions, ctx: Context) -> None:
     if len(set(options.classes)) != len(options.classes):
         twice = next(c for c in options.classes if options.classes.count(c) > 1)
         raise DataProblem(f"classes names {twice!r} twice", key=("classes",))
+    edges_per_node = options.nodes_max if "complete" in options.classes else 2
+    if options.graphs * options.nodes_max * edges_per_node > MAX_SHAPE_EDGES:
+        raise DataProblem(
+            f"{options.graphs:,} graphs of up to {options.nodes_max} nodes may hold more than "
+            f"{MAX_SHAPE_EDGES:,} edges; graph_shapes makes small graphs",
+            key=("graphs",),
+            hints=("fewer graphs, or a smaller nodes_max",),
+        )
     if "tree" in options.classes and options.nodes_min < 5:
         raise DataProblem(
             f"a tree class needs nodes_min >= 5, got {options.nodes_min}: every tree of 4 "
@@ -572,6 +645,8 @@ def _graph_npz(options: GraphNpzOptions, ctx: Context) -> GraphData:
         x = x.reshape(-1, 1)  # one feature per node
     if x.ndim != 2 or x.dtype.kind not in "biuf":
         raise bad(f"x must be a numeric 2-D array (num_nodes, features), got {_shown(x)}")
+    if not len(x):
+        raise bad("x has no rows: a graph needs at least one node")
     if "batch" in arrays:
         batch = arrays["batch"]
         if batch.ndim != 1 or batch.dtype.kind not in "iu":
@@ -718,6 +793,8 @@ __all__ = [
     "load_graph",
     "register_graph",
     "save_graph_npz",
+    "select_graphs",
+    "split_graphs",
     "split_nodes",
     "undirected",
 ]
