@@ -280,13 +280,13 @@ def test_npz_round_trip_graph_level(tmp_path: pathlib.Path) -> None:
 
 
 def test_npz_accepts_common_variants(tmp_path: pathlib.Path) -> None:
-    # int features, one feature as a 1-D x, (n, 1) labels, 0/1 integer masks
+    # int features, one feature as a 1-D x, (n, 1) boolean labels, 0/1 integer masks
     n = 4
     np.savez(
         tmp_path / "g.npz",
         x=np.arange(n),
         edge_index=undirected(np.array([[0, 1], [1, 2], [2, 3]]).T).astype(np.int32),
-        y=np.array([[0], [1], [1], [0]]),
+        y=np.array([[False], [True], [True], [False]]),
         train_mask=np.array([1, 1, 0, 0]),
         test_mask=np.array([0, 0, 1, 1]),
     )

@@ -659,6 +659,8 @@ def _graph_npz(options: GraphNpzOptions, ctx: Context) -> GraphData:
         y = y[:, 0]
     if y.ndim != 1 or y.dtype.kind not in "biuf":
         raise bad(f"y must be a 1-D array of integer class indices, got {_shown(y)}")
+    if y.dtype.kind == "b":
+        y = y.astype(np.int64)  # two classes, False and True
     if y.dtype.kind == "f":
         if not np.isfinite(y).all() or (y != np.round(y)).any():
             at = int(np.argmax(~np.isfinite(y) | (y != np.round(y))))
