@@ -12,6 +12,7 @@ from example_specs import ONE_NETWORK
 
 from netspec.render.schema import spec_schema
 from netspec.sources import all_sources
+from netspec.sources.graphs import GRAPH_SOURCES
 
 ROOT = pathlib.Path(__file__).parent.parent
 VALIDATOR = jsonschema.Draft202012Validator(spec_schema())
@@ -108,7 +109,8 @@ def test_schema_lists_the_sources_and_their_options() -> None:
     assert short["enum"] == full["properties"]["source"]["enum"]
     assert "images" in short["enum"]  # aliases too
     branches = {b["if"]["properties"]["source"]["enum"][0]: b["then"] for b in full["allOf"]}
-    assert set(branches) == names
+    assert set(branches) == names | set(GRAPH_SOURCES)  # graph sources too (issue 12)
+    assert branches["graph_npz"]["required"] == ["path"]
     for source in all_sources():
         assert set(source.options.model_fields) <= set(branches[source.name]["properties"])
     assert (

@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from netspec.config import field_names
 from netspec.layers import registry
 from netspec.sources import Source, all_sources
+from netspec.sources.graphs import GRAPH_SOURCES, GraphSource
 from netspec.spec.names import COMMON_FIELD_DOCS
 from netspec.spec.sections import DIM_SCHEMA, DataSpec, InputSpec, TrainSpec
 
@@ -225,18 +226,23 @@ def _data_schema(defs: dict[str, Any]) -> dict[str, Any]:
     brings its own options (one if/then per source, so an editor completes them); any other
     key is a mistake (unevaluatedProperties sees the keys the matching `then` declares)."""
     schema = _model_schema(DataSpec, defs)
-    words = [w for source in all_sources() for w in (source.name, *source.aliases)]
+    picked: list[Source | GraphSource] = [*all_sources(), *GRAPH_SOURCES.values()]
+    words = [w for source in picked for w in (source.name, *_aliases(source))]
     props: dict[str, Any] = schema["properties"]
     props["source"] = {"enum": words, "description": "where the data come from"}
     schema["required"] = ["source"]
     schema.pop("additionalProperties", None)
-    schema["allOf"] = [_source_branch(source, defs) for source in all_sources()]
+    schema["allOf"] = [_source_branch(source, defs) for source in picked]
     schema["unevaluatedProperties"] = False
     short = {"enum": words, "description": "short for {source: <name>}"}
     return {"anyOf": [short, schema]}
 
 
-def _source_branch(source: Source, defs: dict[str, Any]) -> dict[str, Any]:
+def _aliases(source: Source | GraphSource) -> tuple[str, ...]:
+    return tuple(getattr(source, "aliases", ()))
+
+
+def _source_branch(source: Source | GraphSource, defs: dict[str, Any]) -> dict[str, Any]:
     options = source.options.model_json_schema(ref_template="#/$defs/{model}")
     defs.update(options.pop("$defs", {}))
     props: dict[str, Any] = {}
@@ -253,7 +259,7 @@ def _source_branch(source: Source, defs: dict[str, Any]) -> dict[str, Any]:
         then["required"] = options["required"]
     return {
         "if": {
-            "properties": {"source": {"enum": [source.name, *source.aliases]}},
+            "properties": {"source": {"enum": [source.name, *_aliases(source)]}},
             "required": ["source"],
         },
         "then": then,

@@ -33,6 +33,7 @@ from netspec.config import field_names
 from netspec.errors import Diagnostic, SpecError, did_you_mean
 from netspec.sources import COMMON_KEYS, Context, DataProblem, Source, SourceOptions
 from netspec.sources import registry as sources
+from netspec.sources.graphs import GRAPH_SOURCES
 from netspec.spec.load import _diagnostics
 from netspec.spec.names import INPUT_NAME
 from netspec.spec.sections import DataSpec, InputSpec, TrainSpec
@@ -60,9 +61,13 @@ def check_data(
     they are absent or did not validate; the checks that need them are then skipped (for a
     spec with no ``train:`` at all, see :func:`check_data_without_train`)."""
     named = _named(inputs)
+    if data.source in GRAPH_SOURCES:
+        return check_graph_data(data, named, train, source)
     found, options = _options(data, source)
     if sources.resolve(data.source) is None:
         return found
+    if any(s.graph for s in named.values()):
+        return [*found, _table_source_for_graph(data.source, source)]
     picked = sources.get(data.source)
     if named:
         if len(named) > 1 and not picked.several_inputs:
@@ -82,9 +87,113 @@ def check_data_without_train(
     trains with the default settings (task classification), so the task check runs against
     those and points at ``data.source``."""
     found = check_data(data, inputs, None, source)
+    if data.source in GRAPH_SOURCES:
+        if found:
+            return found
+        diag = Diagnostic(
+            "missing-field",
+            f"data source {data.source!r} is a graph, but the spec has no `train:` section "
+            "(training defaults to task classification, which reads a table of samples)",
+            path=("data", "source"),
+            hints=("add `train: {task: node_classification}`",),
+        )
+        return [source.attach(diag)]
     if sources.resolve(data.source) is None or found:
         return found
     return _task_checks(sources.get(data.source), data, TrainSpec(), source, at=("data", "source"))
+
+
+GRAPH_TASKS = {"node": "node_classification"}
+"""The task that trains on each level of graph labels (graph classification is not trained
+yet)."""
+
+
+def check_graph_data(
+    data: DataSpec, inputs: Inputs, train: TrainSpec | None, source: SourceMap
+) -> list[Diagnostic]:
+    """A graph source (netspec/sources/graphs.py): its options, a `graph: true` input, and a
+    graph task."""
+    picked = GRAPH_SOURCES[data.source]
+    raw = dict(data.model_extra or {})
+    try:
+        options = picked.options.model_validate(raw)
+    except ValidationError as exc:
+        return _diagnostics(exc, raw, ("data",), None, picked.options, source)
+    found: list[Diagnostic] = []
+    if inputs and not any(s.graph for s in inputs.values()):
+        found.append(
+            Diagnostic(
+                "invalid-value",
+                f"data source {picked.name!r} is a graph, but the spec's input is not: a graph "
+                "source feeds a model whose input is its node features",
+                path=("data", "source"),
+                received=picked.name,
+                hints=(
+                    "mark the input `graph: true`, e.g. `input: {shape: [F], graph: true}` "
+                    "with F node features, and use graph layers (graph_conv, graph_sage, ...)",
+                ),
+            )
+        )
+    elif inputs:
+        first = next(iter(inputs.values()))
+        base = Path(source.file).resolve().parent if source.file else Path.cwd()
+        try:
+            picked.check(options, Context(first.shape, first.dtype, base, ()))
+        except DataProblem as problem:
+            found.append(problem.diagnostic())
+    if data.augment is not None:
+        found.append(
+            Diagnostic(
+                "invalid-value",
+                "augmentation applies to tables of samples, not to graphs",
+                path=("data", "augment"),
+                hints=("leave `augment` out",),
+            )
+        )
+    if train is not None:
+        want = GRAPH_TASKS.get(picked.level)
+        if picked.level == "graph":
+            found.append(
+                Diagnostic(
+                    "invalid-value",
+                    f"data source {picked.name!r} labels whole graphs: graph classification "
+                    "is not trained yet",
+                    path=("data", "source"),
+                    received=picked.name,
+                    hints=("train node classification on karate_club, sbm or a graph_npz file",),
+                )
+            )
+        elif train.task != "node_classification":
+            found.append(
+                Diagnostic(
+                    "invalid-value",
+                    f"data source {picked.name!r} is a graph with a label per node, which "
+                    f"task {train.task} does not train",
+                    path=("train", "task"),
+                    received=train.task,
+                    expected=want or "node_classification",
+                    hints=("set `train: {task: node_classification}`",),
+                )
+            )
+    return [source.attach(d) for d in found]
+
+
+def _table_source_for_graph(name: str, source: SourceMap) -> Diagnostic:
+    graphs = ", ".join(GRAPH_SOURCES)
+    return source.attach(
+        Diagnostic(
+            "invalid-value",
+            f"the input is a graph (`graph: true`), but data source {name!r} gives a table "
+            "of samples, not a graph",
+            path=("data", "source"),
+            received=name,
+            expected=f"a graph source: {graphs}",
+            hints=(
+                "use a graph source, e.g. `data: {source: karate_club}`, or drop `graph: true` "
+                "(and the graph layers) to train on the table",
+            ),
+        )
+    )
 
 
 def input_names(inputs: Inputs) -> tuple[str, ...]:
@@ -246,6 +355,19 @@ def _task_checks(
     inputs: Inputs | None = None,
 ) -> list[Diagnostic]:
     found: list[Diagnostic] = []
+    if train.task == "node_classification":
+        found.append(
+            Diagnostic(
+                "invalid-value",
+                f"task node_classification trains on a graph, but data source {picked.name!r} "
+                "gives a table of samples",
+                path=at,
+                received=train.task,
+                hints=(
+                    f"use a graph source ({', '.join(GRAPH_SOURCES)}) with a `graph: true` input",
+                ),
+            )
+        )
     if inputs is not None and len(inputs) > 1 and train.task == "autoencoder":
         found.append(
             Diagnostic(

@@ -179,7 +179,9 @@ SchedulerName = Literal["none", "step", "cosine", "onecycle", "plateau"]
 LossName = Literal[
     "cross_entropy", "bce_with_logits", "mse", "l1", "huber", "non_saturating", "hinge", "wgan_gp"
 ]
-TaskName = Literal["classification", "binary", "regression", "autoencoder", "gan"]
+TaskName = Literal[
+    "classification", "binary", "regression", "autoencoder", "gan", "node_classification"
+]
 Metric = Literal["accuracy", "f1", "roc_auc", "mae", "mse", "rmse", "r2", "mmd"]
 
 NETWORK_TASKS: dict[str, tuple[str, str]] = {
@@ -198,6 +200,8 @@ TASK_LOSSES: dict[str, tuple[str, ...]] = {
     # Goodfellow et al.'s non-saturating loss, the hinge loss of SAGAN / BigGAN, and
     # Wasserstein with gradient penalty (Gulrajani et al.).
     "gan": ("non_saturating", "hinge", "wgan_gp"),
+    # A graph input's nodes, each labelled (netspec/training/graph_session.py).
+    "node_classification": ("cross_entropy",),
 }
 """The losses each task trains with; the first is the default."""
 
@@ -207,6 +211,7 @@ TASK_METRICS: dict[str, tuple[str, ...]] = {
     "regression": ("mae", "mse", "rmse", "r2"),
     "autoencoder": ("mae", "mse", "rmse", "r2"),
     "gan": ("mmd",),
+    "node_classification": ("accuracy", "f1"),
 }
 """The metrics that make sense for each task."""
 
@@ -216,6 +221,7 @@ DEFAULT_METRICS: dict[str, tuple[str, ...]] = {
     "regression": ("mae",),
     "autoencoder": ("mse",),
     "gan": ("mmd",),
+    "node_classification": ("accuracy",),
 }
 """What is logged when `train.metrics` is not given."""
 

@@ -27,6 +27,7 @@ from netspec.spec.sections import TrainSpec
 from netspec.training.autoencoders import check_autoencoder_fit, data_spec, load_autoencoder
 from netspec.training.batches import as_inputs, as_tuple, rows
 from netspec.training.device import pick_device
+from netspec.training.graph_session import evaluate_graph, is_graph_spec
 from netspec.training.losses import TargetScale
 from netspec.training.protocols import DatasetLike
 from netspec.training.rundir import INFO, TARGET_STANDARDIZER, RunDir
@@ -91,6 +92,8 @@ def evaluate(
         raise ValueError(f"split is one of {', '.join(SPLITS)}, not {split!r}")
     run = RunDir.trained(run_dir)
     loaded = run.read_any_spec()
+    if data is None and is_graph_spec(loaded):
+        return evaluate_graph(run, loaded, split, device)  # type: ignore[arg-type]
     spec = data_spec(_autoencoder(loaded, "evaluate")) if isinstance(loaded, Networks) else loaded
     settings = spec.train or TrainSpec()
     dataset = data if data is not None else load_dataset(spec, settings.task)
@@ -138,6 +141,12 @@ def predict(
     if isinstance(loaded, Networks):
         return _reconstruct(run, _autoencoder(loaded, "predict"), x, device, batch_size)
     spec = loaded
+    if is_graph_spec(spec):
+        raise SpecError.single(
+            "invalid-value",
+            f"{run.path} is a graph run (node classification): predict does not read graphs yet",
+            hints=(f"netspec evaluate {run.path} scores its test nodes",),
+        )
     settings = spec.train or TrainSpec()
     info = _info(run)
     inputs = _prepare(run, spec, x)

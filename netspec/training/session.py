@@ -66,6 +66,9 @@ def train(
     Raises SpecError for a mistake found before training, TrainingInterrupted on Ctrl-C,
     TrainingDiverged when the loss becomes NaN or infinite.
 
+    A spec whose input is a graph (`graph: true`) trains node classification full batch
+    (``graph_session``; docs/gnn.md).
+
     A spec of several networks with ``train.task: gan`` (or a GAN run to resume) trains
     its generator and discriminator (``gan_session``; docs/gan.md), and may stop with
     ``GanFailed`` when the discriminator wins outright or the generator collapses.
@@ -85,6 +88,26 @@ def train(
             data=data,
             max_params=budget,
         )
+    if nets is None:
+        from netspec.training.graph_session import is_graph_spec, refuse_resume, train_graph
+
+        if resume is not None:
+            stored = Path(resume) / SPEC
+            if stored.is_file() and is_graph_spec(load_any(stored)):
+                raise refuse_resume(resume)
+        elif spec is not None and is_graph_spec(one := load_any(spec)):
+            if launched().distributed:
+                raise SpecError.single(
+                    "invalid-value",
+                    "a graph model trains in one process: drop --devices (and torchrun)",
+                )
+            return train_graph(
+                cast("Spec", one),
+                out=out,
+                device=device,
+                reporter=reporter,
+                max_params="default" if max_params is _UNSET else max_params,
+            )
     world = launched()
     with joined(world):
         return _train(world, spec, out, resume, device, reporter, data, max_params)

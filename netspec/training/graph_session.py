@@ -1,0 +1,345 @@
+"""Node classification on one graph (issue 12): the trainer of a spec whose input is
+`graph: true` and whose data is a graph source (netspec/sources/graphs.py).
+
+Full batch: each epoch is one optimizer step on the whole graph, the loss (cross entropy)
+on the train mask's nodes; val and test loss and metrics on their masks. The masks are the
+data's own, or ``data.split``'s fractions drawn with ``data.split.seed`` (``split_nodes``).
+Node features are standardized with the train nodes' statistics only with
+``data.standardize: true`` (default off). The best weights are those of the best monitored
+value (val_loss by default); early stopping works as for other tasks. The run directory
+holds spec.yaml, model.safetensors, metrics.csv, metrics.json (the test metrics),
+summary.txt and run.json. Not yet: checkpoints and --resume, several processes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from netspec.backend.artifacts import tied_keys
+from netspec.errors import Diagnostic, SpecError
+from netspec.spec.sections import TASK_LOSSES, TrainSpec, monitored
+from netspec.training.device import pick_device
+from netspec.training.metrics import compute, make_metrics, metric_names
+from netspec.training.optim import Schedule, effective_lr, make_optimizer
+from netspec.training.outcome import RunResult, StartInfo, TrainingDiverged
+from netspec.training.protocols import NullReporter, Reporter
+from netspec.training.rundir import FINAL, INFO, SUMMARY, RunDir
+
+if TYPE_CHECKING:
+    import torch
+
+    from netspec.sources.graphs import GraphData
+    from netspec.spec.load import Spec
+
+
+def is_graph_spec(spec: Any) -> bool:
+    """Whether ``spec`` (a loaded one-network Spec) has a `graph: true` input."""
+    inputs = getattr(spec, "inputs", None)
+    if not isinstance(inputs, dict) or not inputs:
+        return False
+    return any(getattr(s, "graph", False) for s in inputs.values())
+
+
+def refuse_resume(run_dir: str | os.PathLike[str]) -> SpecError:
+    return SpecError.single(
+        "invalid-value",
+        f"{run_dir} is a graph run (node classification), which cannot be resumed yet: "
+        "graph runs keep no checkpoint",
+        hints=("train it again from its spec: netspec train SPEC",),
+    )
+
+
+def load_graph_data(spec: Spec) -> GraphData:
+    """The spec's graph with train/val/test node masks."""
+    from netspec.sources.graphs import load_graph, split_nodes
+
+    data = spec.data
+    if data is None:
+        raise SpecError.single(
+            "missing-field",
+            "the spec has no `data:` section, so there is nothing to train on",
+            hints=("add one, e.g. `data: {source: karate_club}`",),
+        )
+    base = Path(spec.source.file).resolve().parent if spec.source.file else None
+    g = load_graph(data.source, dict(data.model_extra or {}), base_dir=base)
+    split = data.split
+    g = split_nodes(g, val=split.val, test=split.test, seed=split.seed)
+    features = next(iter(spec.inputs.values())).shape
+    if len(features) != 1 or features[0] != g.num_features:
+        diag = Diagnostic(
+            "invalid-value",
+            f"the input has shape {list(features)}, but the data are {g.describe()}: "
+            f"the input is [{g.num_features}], one value per node feature",
+            path=("input", "shape"),
+        )
+        raise SpecError([spec.source.attach(diag)])
+    return g
+
+
+def graph_tensors(
+    spec: Spec, g: GraphData, target: torch.device
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+    """x, edge_index, y and the masks by split name (train, val, test) on ``target``; x
+    standardized with the train nodes' statistics when ``data.standardize`` is true."""
+    import torch
+
+    x = torch.as_tensor(g.x, dtype=torch.float32)
+    masks = {k.removesuffix("_mask"): torch.as_tensor(v) for k, v in g.masks().items()}
+    if spec.data is not None and spec.data.standardize is True:
+        train_x = x[masks["train"]]
+        mean, std = train_x.mean(0), train_x.std(0, unbiased=False)
+        x = (x - mean) / torch.where(std > 0, std, torch.ones_like(std))
+    edge_index = torch.as_tensor(g.edge_index, dtype=torch.int64).to(target)
+    y = torch.as_tensor(g.y, dtype=torch.int64).to(target)
+    return x.to(target), edge_index, y, {k: m.to(target) for k, m in masks.items()}
+
+
+def evaluate_graph(
+    run: RunDir, spec: Spec, split: str = "test", device: str | None = None
+) -> dict[str, float]:
+    """Loss and metrics of a graph run's best weights on the nodes of one split (the data
+    reloaded from the spec, the masks drawn again with the same seed)."""
+    import torch
+
+    from netspec.backend.artifacts import load_model
+
+    settings = spec.train or TrainSpec(task="node_classification")
+    g = load_graph_data(spec)
+    target = pick_device(device or "auto")
+    x, edge_index, y, masks = graph_tensors(spec, g, target)
+    mask = masks.get(split)
+    if mask is None or not int(mask.sum()):
+        raise SpecError.single(
+            "invalid-value",
+            f"the graph has no {split} nodes",
+            hints=("set data.split.val / data.split.test above 0",),
+        )
+    model = load_model(run.path).to(target)
+    model.eval()
+    metrics = make_metrics("classification", metric_names(settings), g.num_classes, target)
+    with torch.no_grad():
+        logits = model(x, edge_index)[mask]
+        loss = float(torch.nn.functional.cross_entropy(logits, y[mask]))
+        metrics.update(logits, y[mask])
+    return {"loss": loss, **compute(metrics)}
+
+
+def train_graph(
+    spec: Spec,
+    *,
+    out: str | os.PathLike[str] | None = None,
+    device: str | None = None,
+    reporter: Reporter | None = None,
+    max_params: int | str | None = "default",
+) -> RunResult:
+    """Train node classification on the spec's graph; write the run directory."""
+    import torch
+
+    from netspec.backend.build import build_model
+    from netspec.version import __version__
+
+    settings = spec.train or TrainSpec(task="node_classification")
+    if settings.task != "node_classification":
+        raise SpecError.single(
+            "invalid-value",
+            f"a graph input trains with task node_classification, not {settings.task}",
+            path=("train", "task"),
+        )
+    reporter = reporter or NullReporter()
+    g = load_graph_data(spec)
+    if g.level != "node":
+        raise SpecError.single(
+            "invalid-value",
+            f"{g.describe()}: graph classification is not trained yet",
+            path=("data", "source"),
+        )
+    target = pick_device(device or settings.device, spec)
+    budget: dict[str, Any] = {} if max_params == "default" else {"max_params": max_params}
+    model = build_model(spec, seed=settings.seed, **budget).to(target)
+    torch.manual_seed(settings.seed)  # dropout draws
+
+    x, edge_index, y, masks = graph_tensors(spec, g, target)
+    standardize = spec.data is not None and spec.data.standardize is True
+    counts = {k: int(m.sum()) for k, m in masks.items()}
+    model.eval()
+    with torch.no_grad():
+        out_shape = tuple(model(x, edge_index).shape[1:])
+    if out_shape != (g.num_classes,):
+        raise SpecError.single(
+            "invalid-value",
+            f"the model's output per node is {list(out_shape)}, but {g.origin} has "
+            f"{g.num_classes} classes: the last layer needs {g.num_classes} units",
+            path=("layers",),
+        )
+    loss_name = settings.loss.type if settings.loss else TASK_LOSSES["node_classification"][0]
+    names = metric_names(settings)
+    has_val = counts.get("val", 0) > 0
+    monitor, mode = monitored(settings, has_val=has_val)
+    run = RunDir.create(spec.name, out)
+    run.write_spec(spec)
+    description = g.describe() + (", standardized" if standardize else "")
+    params = sum(p.numel() for p in model.parameters())
+    opt = settings.optimizer_for()
+    run.write_text(
+        SUMMARY,
+        "\n".join(
+            [
+                f"Data:       {description}",
+                f"Task:       node_classification, loss {loss_name}, full batch "
+                "(one step per epoch on the whole graph)",
+                f"Optimizer:  {opt.type}, lr {effective_lr(settings):g}",
+                f"Epochs:     {settings.epochs}",
+                f"Metrics:    {', '.join(names)}",
+                f"Monitor:    {monitor} ({mode})",
+                f"Device:     {target}, seed {settings.seed}",
+                f"Parameters: {params:,}",
+            ]
+        )
+        + "\n",
+    )
+    info = {
+        "netspec_version": __version__,
+        "name": spec.name,
+        "task": "node_classification",
+        "num_classes": g.num_classes,
+        "class_names": g.class_names,
+        "output_shape": list(out_shape),
+        "device": str(target),
+        "processes": 1,
+        "data": description,
+    }
+    run.write_text(INFO, json.dumps(info, indent=2) + "\n")
+    tied = tied_keys(model)
+    run.write_weights(model.state_dict(), spec.name, tied)
+
+    optimizer = make_optimizer(settings, model.parameters())
+    schedule = Schedule(optimizer, settings, 1, mode)
+    metrics = make_metrics("classification", names, g.num_classes, target)
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def evaluate(part: str) -> dict[str, float]:
+        mask = masks.get(part)
+        if mask is None or not int(mask.sum()):
+            return {}
+        model.eval()
+        with torch.no_grad():
+            logits = model(x, edge_index)[mask]
+            loss = float(loss_fn(logits, y[mask]))
+            metrics.update(logits, y[mask])
+        return {"loss": loss, **compute(metrics)}
+
+    reporter.on_start(
+        StartInfo(
+            run_dir=run.path,
+            device=str(target),
+            task="node_classification",
+            epochs=settings.epochs,
+            start_epoch=0,
+            batches_per_epoch=1,
+            start_batch=0,
+            train_samples=counts.get("train", 0),
+            val_samples=counts.get("val", 0),
+            test_samples=counts.get("test", 0),
+            params=params,
+            monitor=monitor,
+            data=description,
+            resumed=False,
+        )
+    )
+    history: list[dict[str, float]] = []
+    best: float | None = None
+    best_epoch, best_state = 0, None
+    waited, stopped = 0, False
+    stopping = settings.early_stopping
+    started = time.perf_counter()
+    for epoch in range(1, settings.epochs + 1):
+        tick = time.perf_counter()
+        model.train()
+        schedule.apply()
+        optimizer.zero_grad(set_to_none=True)
+        loss = loss_fn(model(x, edge_index)[masks["train"]], y[masks["train"]])
+        loss.backward()
+        if settings.grad_clip:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
+        optimizer.step()
+        schedule.advance()
+        train_loss = float(loss.detach())
+        if not math.isfinite(train_loss):
+            raise TrainingDiverged(
+                f"the training loss became {train_loss} in epoch {epoch}; "
+                f"the best weights so far are in {run.path}",
+                run.path,
+                epoch - 1,
+            )
+        reporter.on_batch(epoch, train_loss)
+        val = evaluate("val")
+        row: dict[str, float] = {"epoch": epoch, "train_loss": train_loss}
+        row.update({f"val_{k}": v for k, v in val.items()})
+        row["lr"] = optimizer.param_groups[0]["lr"]
+        row["seconds"] = time.perf_counter() - tick
+        history.append(row)
+        reporter.on_epoch(epoch, row)
+        value = row.get(monitor)
+        schedule.end_epoch(epoch, value)
+        delta = stopping.min_delta if stopping else 0.0
+        if value is not None and (
+            best is None or (best - value if mode == "min" else value - best) > delta
+        ):
+            best, best_epoch, waited = value, epoch, 0
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        else:
+            waited += 1
+            if stopping is not None and waited >= stopping.patience:
+                stopped = True
+                break
+    seconds = time.perf_counter() - started
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    else:
+        best_epoch = len(history)
+    run.write_weights(model.state_dict(), spec.name, tied)
+    run.write_history(history)
+    test = evaluate("test")
+    final = {
+        "task": "node_classification",
+        "best_epoch": best_epoch,
+        "monitor": monitor,
+        "best_value": best,
+        "epochs_run": len(history),
+        "stopped_early": stopped,
+        "test": test,
+        "test_nodes": counts.get("test", 0),
+        "train_seconds": seconds,
+    }
+    run.write_json(FINAL, final)
+    result = RunResult(
+        run_dir=run.path,
+        best_epoch=best_epoch,
+        monitor=monitor,
+        best_value=best,
+        epochs_run=len(history),
+        stopped_early=stopped,
+        test=test,
+        history=history,
+        samples_per_second=counts.get("train", 0) * len(history) / max(seconds, 1e-9),
+        train_seconds=seconds,
+        device=str(target),
+        metrics=final,
+    )
+    reporter.on_end(result)
+    return result
+
+
+__all__ = [
+    "evaluate_graph",
+    "graph_tensors",
+    "is_graph_spec",
+    "load_graph_data",
+    "refuse_resume",
+    "train_graph",
+]
