@@ -92,3 +92,25 @@ def test_example_graph_specs_learn(stem: str, least: float, tmp_path: pathlib.Pa
     resumed = runner.invoke(app, ["train", "--resume", str(run)])
     assert resumed.exit_code == 2
     assert "cannot be resumed" in resumed.output
+
+
+def test_devices_and_predict_are_refused(tmp_path: pathlib.Path) -> None:
+    result = runner.invoke(app, ["train", str(GRAPH_SPECS / "gcn_karate.yaml"), "--devices", "2"])
+    assert result.exit_code == 2
+    assert "one process" in result.output
+    assert not (tmp_path / "run").exists()
+
+
+def test_predict_refuses_a_graph_run(tmp_path: pathlib.Path) -> None:
+    pytest.importorskip("torch_geometric")
+    run = tmp_path / "run"
+    text = GCN.replace(
+        "train: {task: node_classification}", "train:\n  task: node_classification\n  epochs: 2\n"
+    )
+    spec = tmp_path / "g.yaml"
+    spec.write_text(text, encoding="utf-8")
+    assert runner.invoke(app, ["train", str(spec), "--out", str(run)]).exit_code == 0
+    (tmp_path / "x.csv").write_text("1\n", encoding="utf-8")
+    result = runner.invoke(app, ["predict", str(run), str(tmp_path / "x.csv")])
+    assert result.exit_code == 2
+    assert "predict does not read graphs" in result.output

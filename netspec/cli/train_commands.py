@@ -294,6 +294,14 @@ class _Launch:
                 f"--devices {self.processes}: a GAN trains in one process",
                 hints=("drop --devices",),
             )
+        inputs = getattr(loaded, "inputs", None)
+        if isinstance(inputs, dict) and any(getattr(s, "graph", False) for s in inputs.values()):
+            raise SpecError.single(
+                "unsupported",
+                f"--devices {self.processes}: a graph model (node classification) trains in "
+                "one process, full batch",
+                hints=("drop --devices",),
+            )
         settings = loaded.train if loaded is not None else None
         name = self.device or (settings.device if settings is not None else "auto")
         run_dir = self.resume or self.out

@@ -98,8 +98,9 @@ def train(
         elif spec is not None and is_graph_spec(one := load_any(spec)):
             if launched().distributed:
                 raise SpecError.single(
-                    "invalid-value",
-                    "a graph model trains in one process: drop --devices (and torchrun)",
+                    "unsupported",
+                    "a graph model (node classification) trains in one process, full batch",
+                    hints=("drop --devices (and torchrun)",),
                 )
             return train_graph(
                 cast("Spec", one),
