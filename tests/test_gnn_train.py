@@ -114,3 +114,34 @@ def test_predict_refuses_a_graph_run(tmp_path: pathlib.Path) -> None:
     result = runner.invoke(app, ["predict", str(run), str(tmp_path / "x.csv")])
     assert result.exit_code == 2
     assert "predict does not read graphs" in result.output
+
+
+def test_graph_source_without_train_section_names_the_task() -> None:
+    text = GCN.replace("train: {task: node_classification}\n", "")
+    with pytest.raises(SpecError) as info:
+        load_spec(text)
+    (diag,) = info.value.diagnostics
+    assert diag.path == ("data", "source")
+    assert "node_classification" in " ".join(diag.hints)
+
+
+def test_graph_npz_with_its_own_masks_trains(tmp_path: pathlib.Path) -> None:
+    pytest.importorskip("torch_geometric")
+    from netspec.sources.graphs import load_graph, save_graph_npz, split_nodes
+    from netspec.training import train
+
+    g = split_nodes(load_graph("sbm", {"blocks": 2, "size": 30}), val=0.2, test=0.4, seed=3)
+    save_graph_npz(g, tmp_path / "g.npz")
+    text = (
+        "name: npz\ninput: {shape: [8], graph: true}\nlayers:\n  - graph_conv: 16\n  - relu\n"
+        "  - graph_conv: 2\ndata: {source: graph_npz, path: g.npz, standardize: true}\n"
+        "train: {task: node_classification, epochs: 60, metrics: [accuracy, f1],"
+        " optimizer: {type: adam, lr: 0.01}}\n"
+    )
+    spec = tmp_path / "npz.yaml"
+    spec.write_text(text, encoding="utf-8")
+    result = train(spec, out=tmp_path / "run")
+    assert set(result.test) == {"loss", "accuracy", "f1"}
+    assert result.metrics["test_nodes"] == int(g.test_mask.sum())  # the file's own mask
+    assert result.test["accuracy"] >= 0.8
+    assert "standardized" in (tmp_path / "run" / "summary.txt").read_text()

@@ -8,8 +8,9 @@ graph id of each node) and optional boolean node masks for the splits.
 The sources live in their own registry, :data:`GRAPH_SOURCES`, not in the registry of
 ``data: source:`` (netspec/sources/registry.py): the tabular pipeline (``load_data``,
 ``netspec validate``'s data checks, the JSON Schema's per-source options) reads every source
-there as a table of samples, which a graph is not. Training on graphs lands separately and
-joins the two.
+there as a table of samples, which a graph is not. ``data: source:`` names them in a spec whose
+input is ``graph: true`` (netspec/spec/data_check.py checks the pairing), and
+netspec/training/graph_session.py trains node classification on them.
 
 Torch-free; numpy (and networkx, for ``karate_club``) are imported when a loader runs.
 """
