@@ -237,6 +237,16 @@ def source_options(spec: Spec) -> tuple[Source, SourceOptions]:
             "the spec has no `data:` section, so there is nothing to train on",
             hints=("add one, e.g. `data: {source: digits}`",),
         )
+    if spec.data.source in GRAPH_SOURCES:
+        diag = Diagnostic(
+            "invalid-value",
+            f"data source {spec.data.source!r} is a graph, not a table of samples: train it "
+            "with `netspec train` (task node_classification), or load it with "
+            "netspec.sources.graphs.load_graph",
+            path=("data", "source"),
+            received=spec.data.source,
+        )
+        raise SpecError([spec.source.attach(diag)])
     found, options = _options(spec.data, spec.source)
     if options is None:
         raise SpecError(found)

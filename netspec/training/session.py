@@ -96,6 +96,11 @@ def train(
             if stored.is_file() and is_graph_spec(load_any(stored)):
                 raise refuse_resume(resume)
         elif spec is not None and is_graph_spec(one := load_any(spec)):
+            if data is not None:
+                raise TypeError(
+                    "train(data=...) takes tables of samples; a graph spec reads its graph "
+                    "from its data: section (a graph_npz file for your own)"
+                )
             if launched().distributed:
                 raise SpecError.single(
                     "unsupported",
