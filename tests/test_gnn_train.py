@@ -66,13 +66,20 @@ def test_graph_source_checks_its_options_and_task() -> None:
         ("invalid-value", ("train", "task"))
     ]
     assert _codes_at(GCN.replace("karate_club", "graph_shapes")) == [
-        ("invalid-value", ("data", "source"))
+        ("invalid-value", ("train", "task"))
+    ]
+    shapes = GCN.replace("karate_club", "graph_shapes").replace("node_class", "graph_class")
+    load_spec(shapes.replace("[34]", "[1]"))
+    assert _codes_at(shapes.replace("graph_shapes", "sbm")) == [
+        ("invalid-value", ("train", "task"))
     ]
     table = "input: [4]\nlayers:\n  - dense: 3\ndata: iris\ntrain: {task: node_classification}\n"
     assert _codes_at(table) == [("invalid-value", ("train", "task"))]
 
 
-@pytest.mark.parametrize(("stem", "least"), [("gcn_karate", 0.8), ("sage_sbm", 0.8)])
+@pytest.mark.parametrize(
+    ("stem", "least"), [("gcn_karate", 0.8), ("sage_sbm", 0.8), ("sage_shapes", 0.8)]
+)
 def test_example_graph_specs_learn(stem: str, least: float, tmp_path: pathlib.Path) -> None:
     pytest.importorskip("torch_geometric")
     run = tmp_path / "run"
@@ -81,6 +88,7 @@ def test_example_graph_specs_learn(stem: str, least: float, tmp_path: pathlib.Pa
     assert "accuracy" in result.output
     final = json.loads((run / "metrics.json").read_text())
     assert final["test"]["accuracy"] >= least, final
+    assert final["task"] in ("node_classification", "graph_classification")
     header = (run / "metrics.csv").read_text().splitlines()[0]
     assert header == "epoch,train_loss,val_loss,val_accuracy,lr,seconds"
     for name in ("spec.yaml", "model.safetensors", "summary.txt", "run.json"):
@@ -145,3 +153,17 @@ def test_graph_npz_with_its_own_masks_trains(tmp_path: pathlib.Path) -> None:
     assert result.metrics["test_nodes"] == int(g.test_mask.sum())  # the file's own mask
     assert result.test["accuracy"] >= 0.8
     assert "standardized" in (tmp_path / "run" / "summary.txt").read_text()
+
+
+def test_graph_classification_needs_a_pool(tmp_path: pathlib.Path) -> None:
+    pytest.importorskip("torch_geometric")
+    from netspec.training import train
+
+    text = (
+        "name: nopool\ninput: {shape: [1], graph: true}\nlayers:\n  - graph_conv: 3\n"
+        "data: {source: graph_shapes, graphs: 30}\ntrain: {task: graph_classification}\n"
+    )
+    with pytest.raises(SpecError) as info:
+        train(load_spec(text), out=tmp_path / "run")
+    assert "graph_pool" in str(info.value.render())
+    assert not (tmp_path / "run").exists()

@@ -95,7 +95,10 @@ def check_data_without_train(
             f"data source {data.source!r} is a graph, but the spec has no `train:` section "
             "(training defaults to task classification, which reads a table of samples)",
             path=("data", "source"),
-            hints=("add `train: {task: node_classification}`",),
+            hints=(
+                "add `train: {task: node_classification}` (a label per node) or "
+                "`train: {task: graph_classification}` (a label per graph)",
+            ),
         )
         return [source.attach(diag)]
     if sources.resolve(data.source) is None or found:
@@ -103,9 +106,8 @@ def check_data_without_train(
     return _task_checks(sources.get(data.source), data, TrainSpec(), source, at=("data", "source"))
 
 
-GRAPH_TASKS = {"node": "node_classification"}
-"""The task that trains on each level of graph labels (graph classification is not trained
-yet)."""
+GRAPH_TASKS = {"node": "node_classification", "graph": "graph_classification"}
+"""The task that trains on each level of graph labels."""
 
 
 def check_graph_data(
@@ -151,28 +153,23 @@ def check_graph_data(
             )
         )
     if train is not None:
-        want = GRAPH_TASKS.get(picked.level)
-        if picked.level == "graph":
+        fits = (
+            tuple(GRAPH_TASKS.values())
+            if picked.level == "either"  # graph_npz: the file says which
+            else (GRAPH_TASKS[picked.level],)
+        )
+        if train.task not in fits:
+            labels = {"node": "a label per node", "graph": "a label per graph"}
+            what = labels.get(picked.level, "labels per node or per graph")
             found.append(
                 Diagnostic(
                     "invalid-value",
-                    f"data source {picked.name!r} labels whole graphs: graph classification "
-                    "is not trained yet",
-                    path=("data", "source"),
-                    received=picked.name,
-                    hints=("train node classification on karate_club, sbm or a graph_npz file",),
-                )
-            )
-        elif train.task != "node_classification":
-            found.append(
-                Diagnostic(
-                    "invalid-value",
-                    f"data source {picked.name!r} is a graph with a label per node, which "
-                    f"task {train.task} does not train",
+                    f"data source {picked.name!r} is graph data with {what}, which task "
+                    f"{train.task} does not train",
                     path=("train", "task"),
                     received=train.task,
-                    expected=want or "node_classification",
-                    hints=("set `train: {task: node_classification}`",),
+                    expected=" or ".join(fits),
+                    hints=(f"set `train: {{task: {fits[0]}}}`",),
                 )
             )
     return [source.attach(d) for d in found]
@@ -241,7 +238,8 @@ def source_options(spec: Spec) -> tuple[Source, SourceOptions]:
         diag = Diagnostic(
             "invalid-value",
             f"data source {spec.data.source!r} is a graph, not a table of samples: train it "
-            "with `netspec train` (task node_classification), or load it with "
+            "with `netspec train` (task node_classification or graph_classification), or load "
+            "it with "
             "netspec.sources.graphs.load_graph",
             path=("data", "source"),
             received=spec.data.source,
@@ -365,11 +363,11 @@ def _task_checks(
     inputs: Inputs | None = None,
 ) -> list[Diagnostic]:
     found: list[Diagnostic] = []
-    if train.task == "node_classification":
+    if train.task in GRAPH_TASKS.values():
         found.append(
             Diagnostic(
                 "invalid-value",
-                f"task node_classification trains on a graph, but data source {picked.name!r} "
+                f"task {train.task} trains on graphs, but data source {picked.name!r} "
                 "gives a table of samples",
                 path=at,
                 received=train.task,

@@ -180,7 +180,13 @@ LossName = Literal[
     "cross_entropy", "bce_with_logits", "mse", "l1", "huber", "non_saturating", "hinge", "wgan_gp"
 ]
 TaskName = Literal[
-    "classification", "binary", "regression", "autoencoder", "gan", "node_classification"
+    "classification",
+    "binary",
+    "regression",
+    "autoencoder",
+    "gan",
+    "node_classification",
+    "graph_classification",
 ]
 Metric = Literal["accuracy", "f1", "roc_auc", "mae", "mse", "rmse", "r2", "mmd"]
 
@@ -200,8 +206,9 @@ TASK_LOSSES: dict[str, tuple[str, ...]] = {
     # Goodfellow et al.'s non-saturating loss, the hinge loss of SAGAN / BigGAN, and
     # Wasserstein with gradient penalty (Gulrajani et al.).
     "gan": ("non_saturating", "hinge", "wgan_gp"),
-    # A graph input's nodes, each labelled (netspec/training/graph_session.py).
+    # A graph input's nodes, or its graphs, each labelled (netspec/training/graph_session.py).
     "node_classification": ("cross_entropy",),
+    "graph_classification": ("cross_entropy",),
 }
 """The losses each task trains with; the first is the default."""
 
@@ -212,6 +219,7 @@ TASK_METRICS: dict[str, tuple[str, ...]] = {
     "autoencoder": ("mae", "mse", "rmse", "r2"),
     "gan": ("mmd",),
     "node_classification": ("accuracy", "f1"),
+    "graph_classification": ("accuracy", "f1"),
 }
 """The metrics that make sense for each task."""
 
@@ -222,6 +230,7 @@ DEFAULT_METRICS: dict[str, tuple[str, ...]] = {
     "autoencoder": ("mse",),
     "gan": ("mmd",),
     "node_classification": ("accuracy",),
+    "graph_classification": ("accuracy",),
 }
 """What is logged when `train.metrics` is not given."""
 

@@ -1,9 +1,11 @@
-"""Node classification on one graph (issue 12): the trainer of a spec whose input is
+"""Node and graph classification (issue 12): the trainer of a spec whose input is
 `graph: true` and whose data is a graph source (netspec/sources/graphs.py).
 
-Full batch: each epoch is one optimizer step on the whole graph, the loss (cross entropy)
-on the train mask's nodes; val and test loss and metrics on their masks. The masks are the
-data's own, or ``data.split``'s fractions drawn with ``data.split.seed`` (``split_nodes``).
+Full batch: each epoch is one optimizer step on all the training data, the loss (cross
+entropy) on the train mask's nodes (node classification: one graph, the masks are the data's
+own, or ``data.split``'s fractions drawn with ``data.split.seed``, ``split_nodes``) or on the
+training graphs, batched into one (graph classification: ``split_graphs``); val and test
+loss and metrics on theirs.
 Node features are standardized with the train nodes' statistics only with
 ``data.standardize: true`` (default off). The best weights are those of the best monitored
 value (val_loss by default); early stopping works as for other tasks. The run directory
@@ -17,6 +19,7 @@ import json
 import math
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,14 +51,14 @@ def is_graph_spec(spec: Any) -> bool:
 def refuse_resume(run_dir: str | os.PathLike[str]) -> SpecError:
     return SpecError.single(
         "invalid-value",
-        f"{run_dir} is a graph run (node classification), which cannot be resumed yet: "
-        "graph runs keep no checkpoint",
+        f"{run_dir} is a graph run, which cannot be resumed yet: graph runs keep no checkpoint",
         hints=("train it again from its spec: netspec train SPEC",),
     )
 
 
 def load_graph_data(spec: Spec) -> GraphData:
-    """The spec's graph with train/val/test node masks."""
+    """The spec's graph; node-level data with train/val/test node masks (graph-level data
+    are split by graph in :func:`graph_parts`)."""
     from netspec.sources.graphs import load_graph, split_nodes
 
     data = spec.data
@@ -68,7 +71,8 @@ def load_graph_data(spec: Spec) -> GraphData:
     base = Path(spec.source.file).resolve().parent if spec.source.file else None
     g = load_graph(data.source, dict(data.model_extra or {}), base_dir=base)
     split = data.split
-    g = split_nodes(g, val=split.val, test=split.test, seed=split.seed)
+    if g.level == "node":
+        g = split_nodes(g, val=split.val, test=split.test, seed=split.seed)
     features = next(iter(spec.inputs.values())).shape
     if len(features) != 1 or features[0] != g.num_features:
         diag = Diagnostic(
@@ -81,51 +85,133 @@ def load_graph_data(spec: Spec) -> GraphData:
     return g
 
 
-def graph_tensors(
-    spec: Spec, g: GraphData, target: torch.device
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
-    """x, edge_index, y and the masks by split name (train, val, test) on ``target``; x
-    standardized with the train nodes' statistics when ``data.standardize`` is true."""
+TASK_LEVELS = {"node_classification": "node", "graph_classification": "graph"}
+"""What each graph task labels."""
+
+
+@dataclass(frozen=True)
+class Part:
+    """One split as tensors: node-level data share the whole graph and pick their nodes by
+    ``mask``; graph-level data hold the split's graphs batched (``batch``)."""
+
+    x: torch.Tensor
+    edge_index: torch.Tensor
+    y: torch.Tensor
+    batch: torch.Tensor | None
+    mask: torch.Tensor | None
+    size: int  # nodes (node level) or graphs (graph level)
+
+    def scored(self, model: torch.nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+        """The model's class scores of this split's nodes or graphs, and their labels."""
+        if self.batch is None:
+            out = model(self.x, self.edge_index)
+        else:
+            out = model(self.x, self.edge_index, self.batch)
+        if self.mask is not None:
+            return out[self.mask], self.y[self.mask]
+        return out, self.y
+
+
+def graph_parts(spec: Spec, g: GraphData, target: torch.device) -> dict[str, Part]:
+    """The non-empty splits (train, val, test) on ``target``; x standardized with the train
+    nodes' statistics when ``data.standardize`` is true."""
     import torch
 
-    x = torch.as_tensor(g.x, dtype=torch.float32)
-    masks = {k.removesuffix("_mask"): torch.as_tensor(v) for k, v in g.masks().items()}
-    if spec.data is not None and spec.data.standardize is True:
-        train_x = x[masks["train"]]
-        mean, std = train_x.mean(0), train_x.std(0, unbiased=False)
-        x = (x - mean) / torch.where(std > 0, std, torch.ones_like(std))
-    edge_index = torch.as_tensor(g.edge_index, dtype=torch.int64).to(target)
-    y = torch.as_tensor(g.y, dtype=torch.int64).to(target)
-    return x.to(target), edge_index, y, {k: m.to(target) for k, m in masks.items()}
+    from netspec.sources.graphs import split_graphs
+
+    def tensors(h: GraphData) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        return (
+            torch.as_tensor(h.x, dtype=torch.float32),
+            torch.as_tensor(h.edge_index, dtype=torch.int64).to(target),
+            torch.as_tensor(h.y, dtype=torch.int64).to(target),
+        )
+
+    standardize = spec.data is not None and spec.data.standardize is True
+    parts: dict[str, Part] = {}
+    if g.level == "node":
+        x, edge_index, y = tensors(g)
+        masks = {k.removesuffix("_mask"): torch.as_tensor(v) for k, v in g.masks().items()}
+        if standardize:
+            x = _standardized(x, x[masks["train"]])
+        x = x.to(target)
+        for name, mask in masks.items():
+            if int(mask.sum()):
+                parts[name] = Part(x, edge_index, y, None, mask.to(target), int(mask.sum()))
+        return parts
+    split = spec.data.split if spec.data is not None else None
+    pieces = split_graphs(
+        g,
+        val=split.val if split else 0.1,
+        test=split.test if split else 0.1,
+        seed=split.seed if split else 0,
+    )
+    train_x = torch.as_tensor(pieces[0].x, dtype=torch.float32)
+    for name, piece in zip(("train", "val", "test"), pieces, strict=True):
+        if piece.num_graphs:
+            x, edge_index, y = tensors(piece)
+            if standardize:
+                x = _standardized(x, train_x)
+            batch = torch.as_tensor(piece.batch, dtype=torch.int64).to(target)
+            parts[name] = Part(x.to(target), edge_index, y, batch, None, piece.num_graphs)
+    return parts
+
+
+def _standardized(x: torch.Tensor, train_x: torch.Tensor) -> torch.Tensor:
+    import torch
+
+    mean, std = train_x.mean(0), train_x.std(0, unbiased=False)
+    return (x - mean) / torch.where(std > 0, std, torch.ones_like(std))
+
+
+def _task(spec: Spec, g: GraphData) -> str:
+    settings = spec.train
+    task = settings.task if settings is not None else f"{g.level}_classification"
+    if TASK_LEVELS.get(task) != g.level:
+        want = f"{g.level}_classification"
+        raise SpecError(
+            [
+                spec.source.attach(
+                    Diagnostic(
+                        "invalid-value",
+                        f"{g.describe()}: {g.level}-level labels train with task {want}, "
+                        f"not {task}",
+                        path=("train", "task"),
+                        received=task,
+                        expected=want,
+                    )
+                )
+            ]
+        )
+    return task
 
 
 def evaluate_graph(
     run: RunDir, spec: Spec, split: str = "test", device: str | None = None
 ) -> dict[str, float]:
-    """Loss and metrics of a graph run's best weights on the nodes of one split (the data
-    reloaded from the spec, the masks drawn again with the same seed)."""
+    """Loss and metrics of a graph run's best weights on one split's nodes or graphs (the
+    data reloaded from the spec, the split drawn again with the same seed)."""
     import torch
 
     from netspec.backend.artifacts import load_model
 
-    settings = spec.train or TrainSpec(task="node_classification")
     g = load_graph_data(spec)
+    task = _task(spec, g)
+    settings = spec.train or TrainSpec(task=task)  # type: ignore[arg-type]
     target = pick_device(device or "auto")
-    x, edge_index, y, masks = graph_tensors(spec, g, target)
-    mask = masks.get(split)
-    if mask is None or not int(mask.sum()):
+    part = graph_parts(spec, g, target).get(split)
+    if part is None:
         raise SpecError.single(
             "invalid-value",
-            f"the graph has no {split} nodes",
+            f"the graph data have no {split} split",
             hints=("set data.split.val / data.split.test above 0",),
         )
     model = load_model(run.path).to(target)
     model.eval()
     metrics = make_metrics("classification", metric_names(settings), g.num_classes, target)
     with torch.no_grad():
-        logits = model(x, edge_index)[mask]
-        loss = float(torch.nn.functional.cross_entropy(logits, y[mask]))
-        metrics.update(logits, y[mask])
+        logits, labels = part.scored(model)
+        loss = float(torch.nn.functional.cross_entropy(logits, labels))
+        metrics.update(logits, labels)
     return {"loss": loss, **compute(metrics)}
 
 
@@ -137,46 +223,51 @@ def train_graph(
     reporter: Reporter | None = None,
     max_params: int | str | None = "default",
 ) -> RunResult:
-    """Train node classification on the spec's graph; write the run directory."""
+    """Train node or graph classification on the spec's graph data; write the run
+    directory."""
     import torch
 
     from netspec.backend.build import build_model
     from netspec.version import __version__
 
-    settings = spec.train or TrainSpec(task="node_classification")
-    if settings.task != "node_classification":
-        raise SpecError.single(
-            "invalid-value",
-            f"a graph input trains with task node_classification, not {settings.task}",
-            path=("train", "task"),
-        )
     reporter = reporter or NullReporter()
     g = load_graph_data(spec)
-    if g.level != "node":
-        raise SpecError.single(
-            "invalid-value",
-            f"{g.describe()}: graph classification is not trained yet",
-            path=("data", "source"),
-        )
+    task = _task(spec, g)
+    settings = spec.train or TrainSpec(task=task)  # type: ignore[arg-type]
+    unit = "node" if g.level == "node" else "graph"
     target = pick_device(device or settings.device, spec)
     budget: dict[str, Any] = {} if max_params == "default" else {"max_params": max_params}
     model = build_model(spec, seed=settings.seed, **budget).to(target)
     torch.manual_seed(settings.seed)  # dropout draws
 
-    x, edge_index, y, masks = graph_tensors(spec, g, target)
+    parts = graph_parts(spec, g, target)
     standardize = spec.data is not None and spec.data.standardize is True
-    counts = {k: int(m.sum()) for k, m in masks.items()}
+    counts = {k: part.size for k, part in parts.items()}
     model.eval()
     with torch.no_grad():
-        out_shape = tuple(model(x, edge_index).shape[1:])
+        scores, _ = parts["train"].scored(model)
+    out_shape = tuple(scores.shape[1:])
     if out_shape != (g.num_classes,):
+        hint = (
+            "a graph_pool layer turns node features into one row per graph"
+            if g.level == "graph"
+            else "the last layer gives one score per class"
+        )
         raise SpecError.single(
             "invalid-value",
-            f"the model's output per node is {list(out_shape)}, but {g.origin} has "
+            f"the model's output per {unit} is {list(out_shape)}, but {g.origin} has "
             f"{g.num_classes} classes: the last layer needs {g.num_classes} units",
             path=("layers",),
+            hints=(hint,),
         )
-    loss_name = settings.loss.type if settings.loss else TASK_LOSSES["node_classification"][0]
+    if g.level == "graph" and scores.shape[0] != counts["train"]:
+        raise SpecError.single(
+            "invalid-value",
+            f"the model gives {scores.shape[0]} rows for {counts['train']} graphs: graph "
+            "classification needs a graph_pool layer (one row per graph)",
+            path=("layers",),
+        )
+    loss_name = settings.loss.type if settings.loss else TASK_LOSSES[task][0]
     names = metric_names(settings)
     has_val = counts.get("val", 0) > 0
     monitor, mode = monitored(settings, has_val=has_val)
@@ -190,8 +281,8 @@ def train_graph(
         "\n".join(
             [
                 f"Data:       {description}",
-                f"Task:       node_classification, loss {loss_name}, full batch "
-                "(one step per epoch on the whole graph)",
+                f"Task:       {task}, loss {loss_name}, full batch "
+                "(one step per epoch on all the training data)",
                 f"Optimizer:  {opt.type}, lr {effective_lr(settings):g}",
                 f"Epochs:     {settings.epochs}",
                 f"Metrics:    {', '.join(names)}",
@@ -205,7 +296,7 @@ def train_graph(
     info = {
         "netspec_version": __version__,
         "name": spec.name,
-        "task": "node_classification",
+        "task": task,
         "num_classes": g.num_classes,
         "class_names": g.class_names,
         "output_shape": list(out_shape),
@@ -223,21 +314,21 @@ def train_graph(
     loss_fn = torch.nn.CrossEntropyLoss()
 
     def evaluate(part: str) -> dict[str, float]:
-        mask = masks.get(part)
-        if mask is None or not int(mask.sum()):
+        chosen = parts.get(part)
+        if chosen is None:
             return {}
         model.eval()
         with torch.no_grad():
-            logits = model(x, edge_index)[mask]
-            loss = float(loss_fn(logits, y[mask]))
-            metrics.update(logits, y[mask])
+            logits, labels = chosen.scored(model)
+            loss = float(loss_fn(logits, labels))
+            metrics.update(logits, labels)
         return {"loss": loss, **compute(metrics)}
 
     reporter.on_start(
         StartInfo(
             run_dir=run.path,
             device=str(target),
-            task="node_classification",
+            task=task,
             epochs=settings.epochs,
             start_epoch=0,
             batches_per_epoch=1,
@@ -262,7 +353,7 @@ def train_graph(
         model.train()
         schedule.apply()
         optimizer.zero_grad(set_to_none=True)
-        loss = loss_fn(model(x, edge_index)[masks["train"]], y[masks["train"]])
+        loss = loss_fn(*parts["train"].scored(model))
         loss.backward()
         if settings.grad_clip:
             torch.nn.utils.clip_grad_norm_(model.parameters(), settings.grad_clip)
@@ -306,14 +397,14 @@ def train_graph(
     run.write_history(history)
     test = evaluate("test")
     final = {
-        "task": "node_classification",
+        "task": task,
         "best_epoch": best_epoch,
         "monitor": monitor,
         "best_value": best,
         "epochs_run": len(history),
         "stopped_early": stopped,
         "test": test,
-        "test_nodes": counts.get("test", 0),
+        f"test_{unit}s": counts.get("test", 0),
         "train_seconds": seconds,
     }
     run.write_json(FINAL, final)
@@ -336,8 +427,9 @@ def train_graph(
 
 
 __all__ = [
+    "Part",
     "evaluate_graph",
-    "graph_tensors",
+    "graph_parts",
     "is_graph_spec",
     "load_graph_data",
     "refuse_resume",
