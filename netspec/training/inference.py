@@ -144,7 +144,7 @@ def predict(
     if is_graph_spec(spec):
         raise SpecError.single(
             "invalid-value",
-            f"{run.path} is a graph run (node classification): predict does not read graphs yet",
+            f"{run.path} is a graph run: predict does not read graphs yet",
             hints=(f"netspec evaluate {run.path} scores its test nodes",),
         )
     settings = spec.train or TrainSpec()
