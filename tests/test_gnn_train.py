@@ -100,6 +100,21 @@ def test_example_graph_specs_learn(stem: str, least: float, tmp_path: pathlib.Pa
     resumed = runner.invoke(app, ["train", "--resume", str(run)])
     assert resumed.exit_code == 2
     assert "cannot be resumed" in resumed.output
+    # predict on the whole data set, as a file: one label per node, or per graph (batch)
+    import numpy as np
+
+    from netspec.sources.graphs import load_graph
+
+    data = load_spec(GRAPH_SPECS / f"{stem}.yaml").data
+    assert data is not None
+    g = load_graph(data.source, dict(data.model_extra or {}))
+    np.savez(tmp_path / "all.npz", x=g.x, edge_index=g.edge_index, batch=g.batch)
+    out = tmp_path / "p.npz"
+    predicted = runner.invoke(app, ["predict", str(run), str(tmp_path / "all.npz"), "-o", str(out)])
+    assert predicted.exit_code == 0, predicted.output
+    labels = np.load(out)["labels"]
+    assert labels.shape == g.y.shape  # nodes, or graphs
+    assert float((labels == g.y).mean()) >= least - 0.1
 
 
 def test_devices_and_predict_are_refused(tmp_path: pathlib.Path) -> None:
@@ -109,8 +124,16 @@ def test_devices_and_predict_are_refused(tmp_path: pathlib.Path) -> None:
     assert not (tmp_path / "run").exists()
 
 
-def test_predict_refuses_a_graph_run(tmp_path: pathlib.Path) -> None:
+def test_predict_reads_a_graph_file(tmp_path: pathlib.Path) -> None:
+    """`netspec predict RUN graph.npz`: one prediction per node, the run's model on the
+    file's graph; anything but a graph file, or a broken one, is a clear error."""
     pytest.importorskip("torch_geometric")
+    import numpy as np
+    import torch
+
+    import netspec
+    from netspec.sources.graphs import load_graph
+
     run = tmp_path / "run"
     text = GCN.replace(
         "train: {task: node_classification}", "train:\n  task: node_classification\n  epochs: 2\n"
@@ -118,10 +141,26 @@ def test_predict_refuses_a_graph_run(tmp_path: pathlib.Path) -> None:
     spec = tmp_path / "g.yaml"
     spec.write_text(text, encoding="utf-8")
     assert runner.invoke(app, ["train", str(spec), "--out", str(run)]).exit_code == 0
+    g = load_graph("karate_club", {})
+    np.savez(tmp_path / "g.npz", x=g.x, edge_index=g.edge_index)
+    result = runner.invoke(
+        app, ["predict", str(run), str(tmp_path / "g.npz"), "-o", str(tmp_path / "p.npz")]
+    )
+    assert result.exit_code == 0, result.output
+    found = np.load(tmp_path / "p.npz")
+    model = netspec.load_model(run)
+    with torch.no_grad():
+        expected = model(torch.as_tensor(g.x), torch.as_tensor(g.edge_index)).softmax(-1)
+    assert found["probabilities"].shape == (34, 2)
+    assert np.allclose(found["probabilities"], expected.numpy(), atol=1e-6)
     (tmp_path / "x.csv").write_text("1\n", encoding="utf-8")
     result = runner.invoke(app, ["predict", str(run), str(tmp_path / "x.csv")])
     assert result.exit_code == 2
-    assert "predict does not read graphs" in result.output
+    assert "`edge_index`" in result.output
+    np.savez(tmp_path / "bad.npz", x=g.x, edge_index=g.edge_index + 1)
+    result = runner.invoke(app, ["predict", str(run), str(tmp_path / "bad.npz")])
+    assert result.exit_code == 2
+    assert "edge_index[" in result.output
 
 
 def test_graph_source_without_train_section_names_the_task() -> None:

@@ -19,6 +19,7 @@ import json
 import math
 import os
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -435,3 +436,66 @@ __all__ = [
     "refuse_resume",
     "train_graph",
 ]
+
+
+def predict_graph(
+    run: RunDir, spec: Spec, arrays: Any, device: str | None = None
+) -> tuple[torch.Tensor, str]:
+    """A graph run's class scores for a new graph (or graphs): ``arrays`` maps ``x``
+    (nodes, F) and ``edge_index`` (2, E), and ``batch`` (a graph id per node) for several
+    graphs, as an .npz holds them. Returns the scores per node or per graph (as the run's
+    task labels), on the CPU, and that level."""
+    import numpy as np
+    import torch
+
+    from netspec.backend.artifacts import load_model
+    from netspec.sources.graphs import GraphData, check_graph, split_graphs
+    from netspec.sources.registry import DataProblem
+
+    if not isinstance(arrays, Mapping) or "x" not in arrays or "edge_index" not in arrays:
+        raise SpecError.single(
+            "invalid-value",
+            "a graph run predicts from an .npz with `x` (nodes, features) and `edge_index` "
+            "(2, edges), and `batch` (a graph id per node) for several graphs",
+            hints=("numpy.savez('graph.npz', x=x, edge_index=edge_index)",),
+        )
+    task = spec.train.task if spec.train is not None else "node_classification"
+    level = TASK_LEVELS.get(task, "node")
+    x = np.asarray(arrays["x"])
+    nodes = int(x.shape[0]) if x.ndim else 0
+    batch = np.asarray(arrays["batch"]) if "batch" in arrays else np.zeros(nodes, np.int64)
+    graphs = int(batch.max()) + 1 if batch.size and batch.dtype.kind in "iu" else 1
+    labels = np.zeros(nodes if level == "node" else graphs, np.int64)  # checked, not used
+    given = GraphData(x, np.asarray(arrays["edge_index"]), labels, batch, 1, level)  # type: ignore[arg-type]
+    try:
+        check_graph(given, "the input graph")
+    except DataProblem as problem:
+        raise SpecError.single(problem.code, problem.message, hints=problem.hints) from None
+    features = next(iter(spec.inputs.values())).shape
+    if list(features) != [int(x.shape[1])]:
+        raise SpecError.single(
+            "shape",
+            f"the input graph's nodes have {x.shape[1]} features; the run's model takes "
+            f"{list(features)}",
+        )
+    features_x = torch.as_tensor(x, dtype=torch.float32)
+    if spec.data is not None and spec.data.standardize is True:
+        # the scaling training used: the training nodes' (or graphs') statistics, drawn again
+        g = load_graph_data(spec)
+        if g.level == "node":
+            train_x = torch.as_tensor(g.x[g.masks()["train_mask"]], dtype=torch.float32)
+        else:
+            split = spec.data.split
+            pieces = split_graphs(g, val=split.val, test=split.test, seed=split.seed)
+            train_x = torch.as_tensor(pieces[0].x, dtype=torch.float32)
+        features_x = _standardized(features_x, train_x)
+    target = pick_device(device or "auto")
+    model = load_model(run.path).to(target)
+    edge_index = torch.as_tensor(given.edge_index, dtype=torch.int64).to(target)
+    with torch.no_grad():
+        if level == "graph":
+            ids = torch.as_tensor(batch, dtype=torch.int64).to(target)
+            out = model(features_x.to(target), edge_index, ids)
+        else:
+            out = model(features_x.to(target), edge_index)
+    return out.float().cpu(), level

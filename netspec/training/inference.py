@@ -27,7 +27,7 @@ from netspec.spec.sections import TrainSpec
 from netspec.training.autoencoders import check_autoencoder_fit, data_spec, load_autoencoder
 from netspec.training.batches import as_inputs, as_tuple, rows
 from netspec.training.device import pick_device
-from netspec.training.graph_session import evaluate_graph, is_graph_spec
+from netspec.training.graph_session import evaluate_graph, is_graph_spec, predict_graph
 from netspec.training.losses import TargetScale
 from netspec.training.protocols import DatasetLike
 from netspec.training.rundir import INFO, TARGET_STANDARDIZER, RunDir
@@ -141,11 +141,12 @@ def predict(
     if isinstance(loaded, Networks):
         return _reconstruct(run, _autoencoder(loaded, "predict"), x, device, batch_size)
     spec = loaded
-    if is_graph_spec(spec):
-        raise SpecError.single(
-            "invalid-value",
-            f"{run.path} is a graph run: predict does not read graphs yet",
-            hints=(f"netspec evaluate {run.path} scores its test nodes",),
+    if is_graph_spec(spec):  # a new graph: one prediction per node, or per graph
+        outputs, _ = predict_graph(run, spec, x, device)
+        probabilities = outputs.softmax(-1)
+        names = _info(run).get("class_names")
+        return Prediction(
+            "classification", outputs, probabilities.argmax(-1), probabilities, None, names
         )
     settings = spec.train or TrainSpec()
     info = _info(run)
