@@ -21,7 +21,7 @@ GCN = """\
 name: g
 input: {shape: [34], graph: true}
 layers:
-  - graph_conv: 2
+  - graph_conv: 4
 data: {source: karate_club}
 train: {task: node_classification}
 """
@@ -151,7 +151,7 @@ def test_predict_reads_a_graph_file(tmp_path: pathlib.Path) -> None:
     model = netspec.load_model(run)
     with torch.no_grad():
         expected = model(torch.as_tensor(g.x), torch.as_tensor(g.edge_index)).softmax(-1)
-    assert found["probabilities"].shape == (34, 2)
+    assert found["probabilities"].shape == (34, 4)
     assert np.allclose(found["probabilities"], expected.numpy(), atol=1e-6)
     (tmp_path / "x.csv").write_text("1\n", encoding="utf-8")
     result = runner.invoke(app, ["predict", str(run), str(tmp_path / "x.csv")])

@@ -119,14 +119,28 @@ def test_unknown_source_and_bad_options() -> None:
     assert format_path(d.path or ()) == "data.path"
     (d,) = spec_error("karate_club", {"features": 3}).diagnostics
     assert d.code == "unknown-field"
-    assert d.expected == "one of: (no options)"
+    assert d.expected == "one of: labels"
 
 
 # --- karate_club ------------------------------------------------------------------------------
 
 
-def test_karate_club() -> None:
+def test_karate_club_communities_are_pygs() -> None:
+    """The default labels are the 4 communities of torch_geometric's KarateClub."""
     g = load_graph("karate_club")
+    assert g.num_classes == 4
+    assert np.bincount(g.y).tolist() == [13, 12, 4, 5]
+    assert g.y[0] == 1
+    assert g.y[33] == 0
+    pyg = pytest.importorskip("torch_geometric.datasets")
+    data = pyg.KarateClub()[0]  # built in memory, nothing downloaded
+    assert data.y.tolist() == g.y.tolist()
+    theirs = {tuple(e) for e in data.edge_index.t().tolist()}
+    assert theirs == {tuple(e) for e in g.edge_index.T.tolist()}
+
+
+def test_karate_club() -> None:
+    g = load_graph("karate_club", {"labels": "club"})
     assert g.num_nodes == 34
     assert g.num_edges == 156
     assert g.num_graphs == 1
@@ -395,7 +409,7 @@ def test_check_graph_raises_a_located_data_problem() -> None:
     assert format_path(info.value.diagnostic().path or ()) == "data.source"
     with pytest.raises(DataProblem, match="y has 33 labels"):
         check_graph(replace(g, y=g.y[:-1]), "karate_club")
-    with pytest.raises(DataProblem, match=r"y\[0\] is 5, outside the classes 0..1"):
+    with pytest.raises(DataProblem, match=r"y\[0\] is 5, outside the classes 0..3"):
         check_graph(replace(g, y=np.concatenate([[5], g.y[1:]])), "karate_club")
 
 
