@@ -172,7 +172,8 @@ def test_graph_source_without_train_section_names_the_task() -> None:
     assert "node_classification" in " ".join(diag.hints)
 
 
-def test_graph_npz_with_its_own_masks_trains(tmp_path: pathlib.Path) -> None:
+@pytest.mark.parametrize("name", ["graph_npz", "npz"])  # npz beside a graph input: a graph
+def test_graph_npz_with_its_own_masks_trains(name: str, tmp_path: pathlib.Path) -> None:
     pytest.importorskip("torch_geometric")
     from netspec.sources.graphs import load_graph, save_graph_npz, split_nodes
     from netspec.training import train
@@ -181,7 +182,7 @@ def test_graph_npz_with_its_own_masks_trains(tmp_path: pathlib.Path) -> None:
     save_graph_npz(g, tmp_path / "g.npz")
     text = (
         "name: npz\ninput: {shape: [8], graph: true}\nlayers:\n  - graph_conv: 16\n  - relu\n"
-        "  - graph_conv: 2\ndata: {source: graph_npz, path: g.npz, standardize: true}\n"
+        f"  - graph_conv: 2\ndata: {{source: {name}, path: g.npz, standardize: true}}\n"
         "train: {task: node_classification, epochs: 60, metrics: [accuracy, f1],"
         " optimizer: {type: adam, lr: 0.01}}\n"
     )

@@ -61,6 +61,8 @@ def check_data(
     they are absent or did not validate; the checks that need them are then skipped (for a
     spec with no ``train:`` at all, see :func:`check_data_without_train`)."""
     named = _named(inputs)
+    if any(s.graph for s in named.values()):
+        data = data.model_copy(update={"source": graph_source_name(data.source)})
     if data.source in GRAPH_SOURCES:
         return check_graph_data(data, named, train, source)
     found, options = _options(data, source)
@@ -104,6 +106,12 @@ def check_data_without_train(
     if sources.resolve(data.source) is None or found:
         return found
     return _task_checks(sources.get(data.source), data, TrainSpec(), source, at=("data", "source"))
+
+
+def graph_source_name(name: str) -> str:
+    """The graph source a graph spec's `data: source:` names: an `npz` file beside a graph
+    input is a graph file (`graph_npz`: x, edge_index, y, masks); other names as written."""
+    return "graph_npz" if name == "npz" else name
 
 
 GRAPH_TASKS = {"node": "node_classification", "graph": "graph_classification"}

@@ -61,6 +61,7 @@ def load_graph_data(spec: Spec) -> GraphData:
     """The spec's graph; node-level data with train/val/test node masks (graph-level data
     are split by graph in :func:`graph_parts`)."""
     from netspec.sources.graphs import load_graph, split_nodes
+    from netspec.spec.data_check import graph_source_name
 
     data = spec.data
     if data is None:
@@ -70,7 +71,7 @@ def load_graph_data(spec: Spec) -> GraphData:
             hints=("add one, e.g. `data: {source: karate_club}`",),
         )
     base = Path(spec.source.file).resolve().parent if spec.source.file else None
-    g = load_graph(data.source, dict(data.model_extra or {}), base_dir=base)
+    g = load_graph(graph_source_name(data.source), dict(data.model_extra or {}), base_dir=base)
     split = data.split
     if g.level == "node":
         g = split_nodes(g, val=split.val, test=split.test, seed=split.seed)
