@@ -133,23 +133,8 @@ class TrainState:
                 "not a netspec training checkpoint: it has no format version "
                 "(a model's weights or another program's file?)",
             )
-        version = data["format"]
-        if version != CHECKPOINT_VERSION:
-            which = "an older" if version < CHECKPOINT_VERSION else "a newer"
-            raise unreadable(
-                path,
-                f"the checkpoint has format {version}, written by {which} netspec; this "
-                f"netspec reads format {CHECKPOINT_VERSION}",
-                hint="resume it with the netspec version that wrote it, or train again",
-            )
-        for key, (expected, valid) in SCHEMA.items():
-            if key not in data:
-                raise unreadable(path, f"the checkpoint is damaged: `{key}` is missing")
-            if not valid(data[key]):
-                raise unreadable(
-                    path,
-                    f"the checkpoint is damaged: `{key}` is not {expected}",
-                )
+        check_version(data["format"], CHECKPOINT_VERSION, path, "the checkpoint")
+        check_fields(data, SCHEMA, path)
         values = {key: data[key] for key in SCHEMA}
         values["rank_rngs"] = tuple(RankRng(**rng) for rng in data["rank_rngs"])
         values["history"] = tuple(dict(row) for row in data["history"])
@@ -157,19 +142,30 @@ class TrainState:
 
 
 def encode(state: TrainState) -> bytes:
-    import torch
-
-    buffer = io.BytesIO()
-    torch.save(state.to_dict(), buffer)
-    return buffer.getvalue()
+    return save_plain(state.to_dict())
 
 
 def decode(data: bytes, path: Path) -> TrainState:
     """A checkpoint's bytes (read here, or sent by rank 0), loaded onto the CPU."""
+    return TrainState.from_dict(load_plain(data, path), path)
+
+
+def save_plain(data: dict[str, Any]) -> bytes:
+    """A checkpoint's plain data (tensors, numbers, strings, containers) as bytes."""
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save(data, buffer)
+    return buffer.getvalue()
+
+
+def load_plain(data: bytes, path: Path) -> object:
+    """Checkpoint bytes loaded onto the CPU as plain data: ``weights_only=True``, so nothing
+    is unpickled; a foreign or damaged file is a SpecError naming ``path``."""
     import torch
 
     try:
-        loaded = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError:  # torch's own text is a page on trusting the file's source
         raise unreadable(
             path,
@@ -180,7 +176,29 @@ def decode(data: bytes, path: Path) -> TrainState:
         raise unreadable(
             path, f"cannot read the checkpoint: the file is truncated or damaged ({_reason(exc)})"
         ) from None
-    return TrainState.from_dict(loaded, path)
+
+
+def check_version(version: int, current: int, path: Path, what: str) -> None:
+    """``what`` (e.g. "the checkpoint") of format ``version`` is readable only as ``current``."""
+    if version != current:
+        which = "an older" if version < current else "a newer"
+        raise unreadable(
+            path,
+            f"{what} has format {version}, written by {which} netspec; this netspec reads "
+            f"format {current}",
+            hint="resume it with the netspec version that wrote it, or train again",
+        )
+
+
+def check_fields(
+    data: dict[str, Any], schema: dict[str, tuple[str, Callable[[object], bool]]], path: Path
+) -> None:
+    """Every field of ``schema`` present in ``data`` and of its kind."""
+    for key, (expected, valid) in schema.items():
+        if key not in data:
+            raise unreadable(path, f"the checkpoint is damaged: `{key}` is missing")
+        if not valid(data[key]):
+            raise unreadable(path, f"the checkpoint is damaged: `{key}` is not {expected}")
 
 
 def _reason(exc: Exception) -> str:

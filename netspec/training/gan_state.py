@@ -11,8 +11,6 @@ Change a field, its meaning or its key: bump ``GAN_CHECKPOINT_VERSION``.
 
 from __future__ import annotations
 
-import io
-import pickle
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -21,7 +19,13 @@ from typing import Any
 import torch
 
 from netspec.errors import SpecError
-from netspec.training.checkpoint import unreadable
+from netspec.training.checkpoint import (
+    check_fields,
+    check_version,
+    load_plain,
+    save_plain,
+    unreadable,
+)
 from netspec.training.plain import (
     is_bool,
     is_int,
@@ -93,20 +97,8 @@ class GanState:
                 "this checkpoint is of a one-network run, but the run's spec.yaml trains a GAN",
                 hint="resume a run with the spec.yaml it was started with",
             )
-        version = data["format"]
-        if version != GAN_CHECKPOINT_VERSION:
-            which = "an older" if version < GAN_CHECKPOINT_VERSION else "a newer"
-            raise unreadable(
-                path,
-                f"the GAN checkpoint has format {version}, written by {which} netspec; this "
-                f"netspec reads format {GAN_CHECKPOINT_VERSION}",
-                hint="resume it with the netspec version that wrote it, or train again",
-            )
-        for key, (expected, valid) in SCHEMA.items():
-            if key not in data:
-                raise unreadable(path, f"the checkpoint is damaged: `{key}` is missing")
-            if not valid(data[key]):
-                raise unreadable(path, f"the checkpoint is damaged: `{key}` is not {expected}")
+        check_version(data["format"], GAN_CHECKPOINT_VERSION, path, "the GAN checkpoint")
+        check_fields(data, SCHEMA, path)
         values = {key: data[key] for key in SCHEMA}
         values["epoch_counts"] = tuple(data["epoch_counts"])
         values["history"] = tuple(dict(row) for row in data["history"])
@@ -114,27 +106,12 @@ class GanState:
 
 
 def encode(state: GanState) -> bytes:
-    buffer = io.BytesIO()
-    torch.save(state.to_dict(), buffer)
-    return buffer.getvalue()
+    return save_plain(state.to_dict())
 
 
 def decode(data: bytes, path: Path) -> GanState:
     """A GAN checkpoint's bytes, loaded onto the CPU as plain data (weights_only=True)."""
-    try:
-        loaded = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        raise unreadable(
-            path,
-            "not a netspec training checkpoint: torch cannot load it as plain data "
-            "(weights_only=True)",
-        ) from None
-    except (OSError, RuntimeError, EOFError, ValueError) as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:80]
-        raise unreadable(
-            path, f"cannot read the checkpoint: the file is truncated or damaged ({first})"
-        ) from None
-    return GanState.from_dict(loaded, path)
+    return GanState.from_dict(load_plain(data, path), path)
 
 
 def read(path: Path) -> GanState:
