@@ -24,6 +24,7 @@ from netspec.data.prepare import (
 )
 from netspec.errors import Diagnostic, SpecError, netspec_bug
 from netspec.sources.registry import Context, DataProblem, RawData
+from netspec.sources.tokenizers import Tokenizer
 from netspec.spec.data_check import input_names, source_options
 from netspec.spec.sections import AugmentSpec, InputSpec
 
@@ -95,6 +96,12 @@ class Dataset:
     per_position: bool = False  # one class per time step (targets (n, T))
     target_standardizer: Standardizer | None = None
     inputs: tuple[InputData, ...] = ()
+    # Language-model data (task language_model): the tokenizer that made the token ids (saved
+    # with the run), and whether the samples are prompt -> answer problems (arithmetic, copy,
+    # reverse: one problem per sample, targets IGNORE except the answer and its <eos>) rather
+    # than windows of a text stream.
+    tokenizer: Tokenizer | None = None
+    problems: bool = False
 
     @property
     def target_shape(self) -> tuple[int, ...]:

@@ -187,8 +187,20 @@ TaskName = Literal[
     "gan",
     "node_classification",
     "graph_classification",
+    "language_model",
 ]
-Metric = Literal["accuracy", "f1", "roc_auc", "mae", "mse", "rmse", "r2", "mmd"]
+Metric = Literal[
+    "accuracy",
+    "f1",
+    "roc_auc",
+    "mae",
+    "mse",
+    "rmse",
+    "r2",
+    "mmd",
+    "perplexity",
+    "exact_match",
+]
 
 NETWORK_TASKS: dict[str, tuple[str, str]] = {
     "gan": ("generator", "discriminator"),
@@ -209,6 +221,8 @@ TASK_LOSSES: dict[str, tuple[str, ...]] = {
     # A graph input's nodes, or its graphs, each labelled (netspec/training/graph_session.py).
     "node_classification": ("cross_entropy",),
     "graph_classification": ("cross_entropy",),
+    # Next-token prediction: cross entropy per position, skipping the untrained positions.
+    "language_model": ("cross_entropy",),
 }
 """The losses each task trains with; the first is the default."""
 
@@ -220,6 +234,8 @@ TASK_METRICS: dict[str, tuple[str, ...]] = {
     "gan": ("mmd",),
     "node_classification": ("accuracy", "f1"),
     "graph_classification": ("accuracy", "f1"),
+    # accuracy: of the next token; exact_match: of greedily generated answers (problem data).
+    "language_model": ("perplexity", "accuracy", "exact_match"),
 }
 """The metrics that make sense for each task."""
 
@@ -231,6 +247,7 @@ DEFAULT_METRICS: dict[str, tuple[str, ...]] = {
     "gan": ("mmd",),
     "node_classification": ("accuracy",),
     "graph_classification": ("accuracy",),
+    "language_model": ("perplexity",),
 }
 """What is logged when `train.metrics` is not given."""
 
@@ -396,6 +413,10 @@ def monitor_names(task: str, metrics: tuple[str, ...]) -> tuple[str, ...]:
     return ("val_loss", "train_loss", *parts, *(f"val_{m}" for m in shown))
 
 
+MAXIMIZED = ("accuracy", "f1", "roc_auc", "r2", "exact_match")
+"""The metrics where higher is better (early stopping's `mode: auto`)."""
+
+
 def monitored(train: TrainSpec, *, has_val: bool) -> tuple[str, Literal["min", "max"]]:
     """The value that picks the best weights (and that early stopping watches), and whether
     lower or higher is better. Without early stopping: val_loss, or train_loss when there is
@@ -407,7 +428,7 @@ def monitored(train: TrainSpec, *, has_val: bool) -> tuple[str, Literal["min", "
     if stopping is not None and stopping.mode != "auto":
         return monitor, stopping.mode
     name = monitor.removeprefix("val_").removeprefix("train_")
-    return monitor, "max" if name in ("accuracy", "f1", "roc_auc", "r2") else "min"
+    return monitor, "max" if name in MAXIMIZED else "min"
 
 
 class TrainSpec(Strict):
