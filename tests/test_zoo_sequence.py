@@ -465,6 +465,44 @@ def test_gpt2_computes_what_hugging_face_gpt2_computes() -> None:
     torch.testing.assert_close(prefix, got[:, :4], atol=1e-5, rtol=0)
 
 
+GPT2_SIZES = ("gpt2", "gpt2_medium", "gpt2_large")
+HF_GPT2_CONFIGS = {  # Hugging Face's configs of gpt2, gpt2-medium and gpt2-large
+    "gpt2": {"n_embd": 768, "n_layer": 12, "n_head": 12},
+    "gpt2_medium": {"n_embd": 1024, "n_layer": 24, "n_head": 16},
+    "gpt2_large": {"n_embd": 1280, "n_layer": 36, "n_head": 20},
+}
+
+
+@pytest.mark.parametrize("name", GPT2_SIZES)
+def test_gpt2_summary_golden(name: str) -> None:
+    """`netspec summary` of GPT-2 small, medium and large: the published parameter counts
+    (124,439,808; 354,823,168; 774,030,080, the head tied to the token embedding) in the
+    human-facing table, kept as golden files."""
+    from test_cli import _golden
+    from typer.testing import CliRunner
+
+    from netspec.cli.app import app
+
+    result = CliRunner().invoke(app, ["summary", str(ZOO / f"{name}.yaml")])
+    assert result.exit_code == 0, result.output
+    assert f"Total params:         {PUBLISHED[name].params:,}\n" in result.stdout
+    _golden(f"{name}.summary.txt", result.stdout)
+
+
+@pytest.mark.parametrize("name", GPT2_SIZES)
+def test_gpt2_sizes_count_what_hugging_face_counts(name: str) -> None:
+    """Hugging Face's own GPT2LMHeadModel of each size (meta device, no weights) has the
+    parameters netspec's plan counts."""
+    transformers = pytest.importorskip("transformers")
+    config = transformers.GPT2Config(**HF_GPT2_CONFIGS[name])
+    with torch.device("meta"):
+        reference = transformers.GPT2LMHeadModel(config)
+    assert sum(t.numel() for t in reference.parameters()) == PUBLISHED[name].params
+    assert netspec.plan(netspec.load_spec(ZOO / f"{name}.yaml")).total_params == PUBLISHED[
+        name
+    ].params
+
+
 # --- the seq2seq model: torch.nn.Transformer itself -------------------------------------
 
 SEQ2SEQ_SMALL = {"d_model": 32, "heads": 4, "encoder_layers": 2, "decoder_layers": 3, "ff": 64}

@@ -47,6 +47,22 @@ PUBLISHED: dict[str, Published] = {
         sizes={"T": 1024},
         outputs=((1024, 50257),),
     ),
+    # https://huggingface.co/gpt2-medium and https://huggingface.co/gpt2-large: the same
+    # architecture wider and deeper (GPT2LMHeadModel, head tied to wte)
+    "gpt2_medium": Published(
+        354_823_168,
+        413_475_536_896,
+        source="Hugging Face gpt2-medium (GPT2LMHeadModel, head tied to wte)",
+        sizes={"T": 1024},
+        outputs=((1024, 50257),),
+    ),
+    "gpt2_large": Published(
+        774_030_080,
+        887_285_350_400,
+        source="Hugging Face gpt2-large (GPT2LMHeadModel, head tied to wte)",
+        sizes={"T": 1024},
+        outputs=((1024, 50257),),
+    ),
     # sum(p.numel() for p in torch.nn.Transformer().parameters())
     "transformer_seq2seq": Published(
         44_140_544,
