@@ -13,6 +13,7 @@ without ``length``) is found by each source's ``check`` at validate time.
 from __future__ import annotations
 
 import importlib.util
+import math
 import string
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -313,7 +314,8 @@ def check_symbols(options: Any, ctx: Context, name: str) -> None:
             expected=f"at most {len(LETTERS)}",
         )
     length = symbols_length(options, ctx)
-    _too_many(options.samples, vocab**length, f"sequences of {length} out of {vocab} symbols")
+    if length * math.log2(vocab) < 64:  # past that, far more sequences than samples can ask
+        _too_many(options.samples, vocab**length, f"sequences of {length} out of {vocab} symbols")
     _fits(2 * length + 2, ctx, name)
 
 
@@ -324,7 +326,7 @@ def symbols_problems(options: Any, ctx: Context, name: str, *, reverse: bool) ->
     vocab, length = symbols_vocab(options), symbols_length(options, ctx)
     rng = np.random.default_rng(options.seed)
     seen: dict[str, None] = {}
-    if vocab**length <= 10**7:  # small space: draw indices without replacement
+    if length * math.log2(vocab) <= 23:  # a small space: indices without replacement
         for index in rng.choice(vocab**length, options.samples, replace=False).tolist():
             word = []
             for _ in range(length):
