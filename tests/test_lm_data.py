@@ -521,3 +521,23 @@ def test_static_vocabularies() -> None:
     assert get("arithmetic").language == "problems"
     assert get("text").language == "text"
     assert get("copy").language == "problems"
+
+
+def test_default_samples_are_capped_at_the_problem_space() -> None:
+    text = lm_spec("{shape: [T], dtype: int64}", "{source: arithmetic, digits: 1}")
+    data = load_data(load_spec(text))
+    total = sum(len(x) for _, x, _ in splits(data))
+    assert total == 100  # every 1-digit sum once; asking for 101 is an error (above)
+
+
+def test_length_must_agree_with_a_fixed_input() -> None:
+    text = lm_spec("{shape: [16], dtype: int64}", "{source: text, path: c.txt, length: 32}")
+    (d,) = spec_error(lambda: load_spec(text)).diagnostics
+    assert d.path == ("data", "length")
+    assert "16" in d.message
+
+
+def test_load_data_refuses_a_source_without_language() -> None:
+    text = "input: [64]\nlayers:\n  - dense: 10\ndata: {source: digits}\n"
+    (d,) = spec_error(lambda: load_data(load_spec(text), "language_model")).diagnostics
+    assert d.path == ("data", "source")

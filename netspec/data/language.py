@@ -56,8 +56,11 @@ def load_language(
 ) -> Dataset:
     """The spec's language-model data; ``tokenizer`` (a finished run's) replaces the one the
     data would build. Raises DataProblem for what the data rule out."""
-    if source.corpus is None:  # data_check refuses such a source under task language_model
-        raise netspec_bug(f"data source {source.name!r} does not feed a language model")
+    if source.corpus is None:  # data_check refuses it; load_data(spec, task) may still ask
+        raise DataProblem(
+            f"data source {source.name!r} gives no text or problems for a language model",
+            key=("source",),
+        )
     data = spec.data
     if data is None:
         raise netspec_bug("no data section")
@@ -76,8 +79,8 @@ def encode_problem(
 ) -> tuple[list[int], list[int]]:
     """x and y (``length`` tokens each) of one problem; see the module's docstring."""
     pad = tokenizer.pad_id
-    if pad is None:
-        raise netspec_bug("a problem tokenizer without <pad>")
+    if pad is None:  # a saved tokenizer of text data
+        raise DataProblem(f"the {tokenizer.kind} tokenizer has no <pad> to fill problems with")
     head = tokenizer.encode(prompt)
     tail = [*tokenizer.encode(answer), tokenizer.eos_id]
     s = head + tail
@@ -251,13 +254,10 @@ def _windows(stream: NDArray[Any], length: int, step: int, part: _Part, corpus: 
                 else "use more text or a shorter input",
             ),
         )
-    starts = np.arange(0, len(stream) - length, step)
-    index = starts[:, None] + np.arange(length + 1)[None, :]
-    windows = stream[index]
-    return Split(
-        torch.from_numpy(np.ascontiguousarray(windows[:, :-1])),
-        torch.from_numpy(np.ascontiguousarray(windows[:, 1:])),
-    )
+    # Views of the one stream, not copies: a stride of 1 would otherwise hold the corpus
+    # length + 1 times over. A batch (an index into them) is a copy of its own.
+    windows = torch.from_numpy(stream).unfold(0, length + 1, step)
+    return Split(windows[:, :-1], windows[:, 1:])
 
 
 def window_count(tokens: int, length: int, step: int) -> int:

@@ -97,6 +97,14 @@ def _check_text(options: TextOptions, ctx: Context) -> None:
             code="missing-extra",
             hints=(f"pip install 'netspec[{BPE_EXTRA}]'", "or use `tokenizer: char` or `byte`"),
         )
+    given = fixed(ctx.input_shape, 0) if len(ctx.input_shape) == 1 else None
+    if options.length is not None and given is not None and options.length != given:
+        raise DataProblem(
+            f"length {options.length} disagrees with the input's length {given}: a window is "
+            "as long as the input",
+            key=("length",),
+            hints=("leave length out (it is for a symbolic input length)",),
+        )
     if window_length(ctx, options.length) is None:
         raise DataProblem(
             "the input's length is symbolic, so the text source needs `length`: the tokens "
@@ -193,8 +201,17 @@ def _fits(longest: int, ctx: Context, name: str) -> None:
         )
 
 
-def _too_many(samples: int, space: int, what: str) -> None:
-    if samples > space:
+def problem_count(options: Any, space: int | None) -> int:
+    """``samples``; left out, its default capped at the ``space`` of distinct problems
+    (None: vast), so that `digits: 1` works without asking for fewer."""
+    if "samples" in options.model_fields_set or space is None:
+        return int(options.samples)
+    return min(int(options.samples), space)
+
+
+def _too_many(options: Any, space: int, what: str) -> None:
+    samples = int(options.samples)
+    if "samples" in options.model_fields_set and samples > space:
         raise DataProblem(
             f"samples {samples:,} is more than the {space:,} distinct {what}",
             key=("samples",),
@@ -236,9 +253,13 @@ def _arithmetic_longest(options: ArithmeticOptions) -> int:
     return 2 * d + 2 + answer + 1  # a, op, b, '=', the answer, <eos>
 
 
+def _arithmetic_space(options: ArithmeticOptions) -> int:
+    per_operation: int = 10 ** (2 * options.digits)  # pairs of operands
+    return len(_operations(options)) * per_operation
+
+
 def _check_arithmetic(options: ArithmeticOptions, ctx: Context) -> None:
-    space = len(_operations(options)) * 10 ** (2 * options.digits)
-    _too_many(options.samples, space, f"{options.digits}-digit problems")
+    _too_many(options, _arithmetic_space(options), f"{options.digits}-digit problems")
     _fits(_arithmetic_longest(options), ctx, "arithmetic")
 
 
@@ -259,7 +280,8 @@ def _arithmetic(options: ArithmeticOptions, ctx: Context) -> Problems:
     ops = _operations(options)
     size = 10**options.digits
     rng = np.random.default_rng(options.seed)
-    picked = _distinct(len(ops) * size * size, options.samples, rng)
+    space = _arithmetic_space(options)
+    picked = _distinct(space, problem_count(options, space), rng)
     problems = []
     for index in picked.tolist():
         op, rest = divmod(int(index), size * size)
@@ -303,6 +325,11 @@ def symbols_token_vocab(options: Any, ctx: Context) -> int:
     return symbols_vocab(options) + 3
 
 
+def _symbols_space(vocab: int, length: int) -> int | None:
+    """How many words of ``length`` letters there are; None past 2**64 (always enough)."""
+    return vocab**length if length * math.log2(vocab) < 64 else None
+
+
 def check_symbols(options: Any, ctx: Context, name: str) -> None:
     """What copy (language-model form) and reverse rule out before generating."""
     vocab = symbols_vocab(options)
@@ -314,8 +341,9 @@ def check_symbols(options: Any, ctx: Context, name: str) -> None:
             expected=f"at most {len(LETTERS)}",
         )
     length = symbols_length(options, ctx)
-    if length * math.log2(vocab) < 64:  # past that, far more sequences than samples can ask
-        _too_many(options.samples, vocab**length, f"sequences of {length} out of {vocab} symbols")
+    space = _symbols_space(vocab, length)
+    if space is not None:
+        _too_many(options, space, f"sequences of {length} out of {vocab} symbols")
     _fits(2 * length + 2, ctx, name)
 
 
@@ -325,19 +353,21 @@ def symbols_problems(options: Any, ctx: Context, name: str, *, reverse: bool) ->
     check_symbols(options, ctx, name)
     vocab, length = symbols_vocab(options), symbols_length(options, ctx)
     rng = np.random.default_rng(options.seed)
+    space = _symbols_space(vocab, length)
+    samples = problem_count(options, space)
     seen: dict[str, None] = {}
-    if length * math.log2(vocab) <= 23:  # a small space: indices without replacement
-        for index in rng.choice(vocab**length, options.samples, replace=False).tolist():
+    if space is not None and space <= 10**7:  # a small space: indices without replacement
+        for index in rng.choice(space, samples, replace=False).tolist():
             word = []
             for _ in range(length):
                 index, digit = divmod(int(index), vocab)
                 word.append(LETTERS[digit])
             seen["".join(word)] = None
-    while len(seen) < options.samples:  # a vast space: random words, duplicates dropped
-        rows = rng.integers(0, vocab, (options.samples, length))
+    while len(seen) < samples:  # a vast space: random words, duplicates dropped
+        rows = rng.integers(0, vocab, (samples, length))
         for row in rows:
             seen.setdefault("".join(LETTERS[i] for i in row), None)
-    words = list(seen)[: options.samples]
+    words = list(seen)[:samples]
     problems = tuple((f"{w}=", w[::-1] if reverse else w) for w in words)
     return Problems(problems, symbols_tokenizer(vocab), 2 * length + 2)
 
@@ -400,7 +430,8 @@ register(
         field_docs={
             "digits": "operands are drawn from 0 to 10**digits - 1; default 3",
             "operations": "a list of +, - and *; default [+]",
-            "samples": "number of distinct problems (alias n_samples); default 20000",
+            "samples": "number of distinct problems (alias n_samples); default 20000, or all "
+            "there are when fewer",
             "seed": COMMON_DOCS["seed"],
             "reverse_answer": "write the answer's digits least-significant first (579 as 975), "
             "the order in which addition carries; default false",
