@@ -10,8 +10,10 @@ are) and, through ``check``, the option problems that need only the spec's input
 stage (netspec/spec/data_check.py) uses both, so `netspec validate` reports them.
 
 One file per family registers its sources (bundled.py, synthetic.py, sequences.py, images.py,
-files.py), like netspec/layers/. Loaders import numpy and scikit-learn when called (the latter
-is slow to import); nothing here imports torch. Nothing downloads: the bundled data ship with
+files.py, language.py), like netspec/layers/. A source that feeds a language model says so
+(``language``) and gives its text or problems through ``corpus`` instead of ``load``.
+Loaders import numpy and scikit-learn when called (the latter is slow to import); nothing
+here imports torch. Nothing downloads: the bundled data ship with
 scikit-learn, the rest is generated or read from local files.
 """
 
