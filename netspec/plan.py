@@ -19,6 +19,7 @@ from netspec.layers.graph import NODES
 from netspec.layers.registry import LayerConfig, Tensor
 from netspec.spec.exprs import Deferred, ExpressionError, resolve_all
 from netspec.spec.gcpause import gc_paused
+from netspec.spec.language import vocabulary_check
 from netspec.spec.load import LayerSpec, Spec, SpecSource, load_spec, validate_config
 from netspec.spec.networks import Networks, prefixed
 from netspec.spec.sections import NETWORK_TASKS
@@ -130,9 +131,17 @@ class Plan:
 
 
 def plan(spec: Spec | SpecSource) -> Plan:
-    """Infer every layer's output shape, parameters and MACs (pure Python, no torch)."""
+    """Infer every layer's output shape, parameters and MACs (pure Python, no torch). A
+    language model's embedding, head and data must also agree on the vocabulary."""
     with gc_paused():
-        return _plan(load_spec(spec))
+        loaded = load_spec(spec)
+        p = _plan(loaded)
+    configs = {layer.name: layer.config for layer in p.layers}
+    head = p.output_names[0] if p.layers else None
+    found = vocabulary_check(loaded, configs, p.output.shape, head)
+    if found:
+        raise SpecError(found)
+    return p
 
 
 def plan_networks(nets: Networks) -> dict[str, Plan]:

@@ -182,6 +182,38 @@ train: {task: autoencoder, epochs: 2, kl: {beta: 0.5, warmup_epochs: 1}, optimiz
 )
 
 
+# Language models (task language_model) on each problem source: docs/data.md holds the text
+# and reverse examples, which seeds() reads with the other docs.
+LANGUAGE_SEEDS = (
+    (
+        "seed#arithmetic",
+        """
+name: arithmetic_gru
+input: {shape: [12], dtype: int64}
+layers:
+  - embedding: {num_embeddings: 16, embedding_dim: 32}
+  - gru: {hidden_size: 64, return_sequences: true}
+  - dense: 16
+data: {source: arithmetic, digits: 3, operations: [+, "-"], samples: 5000, reverse_answer: true}
+train: {task: language_model, epochs: 2}
+""",
+    ),
+    (
+        "seed#copy",
+        """
+name: copy_lm
+input: {shape: [T], dtype: int64}
+layers:
+  - embedding: {num_embeddings: 13, embedding_dim: 16}
+  - lstm: {hidden_size: 32, return_sequences: true}
+  - dense: 13
+data: {source: copy, length: 6, vocab_size: 10, samples: 500, split: {val: 0.2, test: 0}}
+train: {task: language_model, epochs: 1}
+""",
+    ),
+)
+
+
 def seeds(root: Path = ROOT) -> list[tuple[str, str]]:
     """(label, YAML text) of every spec in specs/ and every YAML block of the docs.
 
@@ -192,7 +224,7 @@ def seeds(root: Path = ROOT) -> list[tuple[str, str]]:
     for doc in [*sorted((root / "docs").glob("*.md")), root / "README.md"]:
         blocks = YAML_BLOCK.findall(doc.read_text(encoding="utf-8"))
         found += [(f"{doc.name}#{i}", block) for i, block in enumerate(blocks)]
-    return found + list(NETWORK_SEEDS)
+    return found + list(NETWORK_SEEDS) + list(LANGUAGE_SEEDS)
 
 
 # --- emitting YAML -----------------------------------------------------------------------

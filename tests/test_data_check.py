@@ -180,7 +180,7 @@ def test_errors_elsewhere_do_not_hide_data_errors() -> None:
 def test_importing_the_sources_never_imports_torch() -> None:
     code = (
         "import sys, netspec.sources, netspec.spec.data_check\n"
-        "assert len(netspec.sources.all_sources()) == 18\n"
+        "assert len(netspec.sources.all_sources()) == 21\n"
         "bad = {'torch', 'numpy', 'sklearn'} & set(sys.modules)\n"
         "assert not bad, bad\n"
     )

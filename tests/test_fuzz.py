@@ -16,7 +16,7 @@ from types import FrameType
 from typing import Any, TypeVar
 
 import pytest
-from fuzzing import CONTROL, NETWORK_SEEDS, check, emit, run, run_cli
+from fuzzing import CONTROL, LANGUAGE_SEEDS, NETWORK_SEEDS, check, emit, run, run_cli
 from typer.testing import CliRunner
 
 import netspec
@@ -67,6 +67,17 @@ def test_mutants_of_specs_of_several_networks_find_nothing() -> None:
     assert not findings, shown[:4000]
     assert report.counts.get("ok", 0) > 20
     assert report.counts.get("spec-error", 0) > 150
+
+
+def test_mutants_of_language_model_specs_find_nothing() -> None:
+    # arithmetic and copy problems for task language_model: the source checks, the
+    # vocabulary agreement of embedding, head and data
+    report = run(120, seed=20261205, corpus=LANGUAGE_SEEDS)
+    findings = _real(report.findings)
+    shown = "\n\n".join(f"[{kind}] {mutant}{detail}" for kind, mutant, detail in findings)
+    assert not findings, shown[:4000]
+    assert report.counts.get("ok", 0) > 10
+    assert report.counts.get("spec-error", 0) > 40
 
 
 def test_a_seeded_budget_of_mutants_through_the_cli(tmp_path: pathlib.Path) -> None:

@@ -109,9 +109,16 @@ class Dataset:
 
     def describe(self) -> str:
         """One line, e.g. "digits: 1,437 train / 180 val / 180 test, 64 features ->
-        (1, 8, 8), 10 classes"."""
+        (1, 8, 8), 10 classes"; for a language model e.g. "arithmetic: 16,000 train /
+        2,000 val / 2,000 test problems, 12 tokens, vocabulary 16"."""
         parts = [f"{len(self.train):,} train"]
         parts += [f"{len(s):,} {n}" for n, s in (("val", self.val), ("test", self.test)) if s]
+        if self.task == "language_model" and self.tokenizer is not None:
+            what = "problems" if self.problems else "windows"
+            return (
+                f"{self.name}: {' / '.join(parts)} {what}, {self.input_shape[0]:,} tokens, "
+                f"{self.tokenizer.kind} vocabulary {self.tokenizer.vocab_size:,}"
+            )
         if len(self.inputs) > 1:
             what = "inputs " + ", ".join(
                 f"{i.name} {show(i.raw_shape)}"
@@ -146,17 +153,20 @@ def _one_input(raw: tuple[int, ...], shape: tuple[int, ...], dtype: str) -> str:
     return what
 
 
-def load_data(spec: Spec, task: str | None = None) -> Dataset:
+def load_data(spec: Spec, task: str | None = None, tokenizer: Tokenizer | None = None) -> Dataset:
     """Load, check, split, standardize and shape the spec's data. ``task`` defaults to
     ``spec.train.task``, else to what the source holds. Raises SpecError, located at the
-    ``data:`` option concerned, for every problem with the data."""
+    ``data:`` option concerned, for every problem with the data.
+
+    ``tokenizer`` is for task language_model: a finished run's saved tokenizer, used instead
+    of building one from the data (evaluating a run sees the ids it was trained on)."""
     try:
-        return _load(spec, task)
+        return _load(spec, task, tokenizer)
     except DataProblem as problem:
         raise SpecError([spec.source.attach(problem.diagnostic())]) from None
 
 
-def _load(spec: Spec, task: str | None) -> Dataset:
+def _load(spec: Spec, task: str | None, tokenizer: Tokenizer | None) -> Dataset:
     source, options = source_options(spec)
     data = spec.data
     if data is None:  # source_options reported it
@@ -164,7 +174,14 @@ def _load(spec: Spec, task: str | None) -> Dataset:
     file = spec.source.file
     base = Path(file).resolve().parent if file else Path.cwd()
     several = len(spec.inputs) > 1
-    ctx = Context(spec.input.shape, spec.input.dtype, base, input_names(spec.inputs))
+    if task is None and spec.train is not None:
+        task = spec.train.task
+    ctx = Context(spec.input.shape, spec.input.dtype, base, input_names(spec.inputs), task)
+    if task == "language_model":
+        # Imported here: language.py builds on this module's Dataset and Split.
+        from netspec.data.language import load_language
+
+        return load_language(spec, source, options, ctx, tokenizer)
     raw = source.load(options, ctx)
     name = Path(raw.origin).name if raw.origin else source.name
     if several and raw.xs is None:  # load_spec refuses such a source (data_check)
@@ -172,12 +189,10 @@ def _load(spec: Spec, task: str | None) -> Dataset:
     arrays: Mapping[str, NDArray[Any]] = (
         raw.xs if several and raw.xs is not None else {next(iter(spec.inputs)): raw.x}
     )
-    if task is None:
-        if spec.train is not None:
-            # A GAN's data, like an autoencoder's, are samples with no targets.
-            task = "autoencoder" if spec.train.task == "gan" else spec.train.task
-        else:
-            task = "regression" if raw.kind == "regression" else "classification"
+    if task == "gan":  # a GAN's data, like an autoencoder's, are samples with no targets
+        task = "autoencoder"
+    elif task is None:
+        task = "regression" if raw.kind == "regression" else "classification"
     if task not in TASKS:
         raise netspec_bug(f"unknown task {task!r}")
     for key, array in arrays.items():

@@ -15,7 +15,8 @@ from netspec.sources.registry import DataProblem, RawData
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-TASKS = ("classification", "binary", "regression", "autoencoder")
+TASKS = ("classification", "binary", "regression", "autoencoder", "language_model")
+"""The tasks ``load_data`` prepares data for (language_model: netspec/data/language.py)."""
 
 
 # --- targets ---------------------------------------------------------------------------------

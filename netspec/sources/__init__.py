@@ -8,15 +8,18 @@ Each family module registers its sources on import; add one import line per new 
 
 from __future__ import annotations
 
-from netspec.sources import bundled, files, images, sequences, synthetic  # noqa: F401
+from netspec.sources import bundled, files, images, language, sequences, synthetic  # noqa: F401
 from netspec.sources.registry import (
     COMMON_KEYS,
     Context,
     DataProblem,
     Kind,
+    Language,
+    Problems,
     RawData,
     Source,
     SourceOptions,
+    Text,
     all_sources,
     all_words,
     get,
@@ -28,9 +31,12 @@ __all__ = [
     "Context",
     "DataProblem",
     "Kind",
+    "Language",
+    "Problems",
     "RawData",
     "Source",
     "SourceOptions",
+    "Text",
     "all_sources",
     "all_words",
     "get",

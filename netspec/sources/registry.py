@@ -10,8 +10,10 @@ are) and, through ``check``, the option problems that need only the spec's input
 stage (netspec/spec/data_check.py) uses both, so `netspec validate` reports them.
 
 One file per family registers its sources (bundled.py, synthetic.py, sequences.py, images.py,
-files.py), like netspec/layers/. Loaders import numpy and scikit-learn when called (the latter
-is slow to import); nothing here imports torch. Nothing downloads: the bundled data ship with
+files.py, language.py), like netspec/layers/. A source that feeds a language model says so
+(``language``) and gives its text or problems through ``corpus`` instead of ``load``.
+Loaders import numpy and scikit-learn when called (the latter is slow to import); nothing
+here imports torch. Nothing downloads: the bundled data ship with
 scikit-learn, the rest is generated or read from local files.
 """
 
@@ -25,13 +27,19 @@ from typing import TYPE_CHECKING, Any, Literal
 from netspec.config import StrictConfig
 from netspec.dims import Shape
 from netspec.errors import Diagnostic, YPath
+from netspec.sources.tokenizers import Tokenizer
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-Kind = Literal["classification", "regression", "sequence", "unknown"]
-"""What the targets are: class labels, numbers, one label per position (``copy``), or
-"unknown" for files, whose targets are read the way the training task asks."""
+Kind = Literal["classification", "regression", "sequence", "unknown", "language"]
+"""What the targets are: class labels, numbers, one label per position (``copy``),
+"unknown" for files, whose targets are read the way the training task asks, or "language"
+for a source that only feeds a language model (``text``, ``arithmetic``, ``reverse``)."""
+
+Language = Literal["text", "problems"]
+"""What a source gives a language model: a text stream cut into windows, or prompt -> answer
+problems (one per sample; netspec/sources/language.py)."""
 
 Family = Literal["bundled", "synthetic", "file"]
 
@@ -55,6 +63,33 @@ class Context:
     # a spec with one `input:`. A source with ``several_inputs`` reads one array per name
     # when there are several.
     input_names: tuple[str, ...] = ()
+    # The training task (``train.task``), None when unknown: a source that feeds more than
+    # one task (``copy``: per-position classes, or problems for a language model) checks
+    # the options of the form the task reads.
+    task: str | None = None
+
+
+@dataclass(frozen=True)
+class Text:
+    """A text source's corpus, before tokenizing (netspec/data/language.py cuts it)."""
+
+    documents: tuple[str, ...]  # one per file of a folder, or the one file's text
+    names: tuple[str, ...]  # the files' names, for messages
+    single: bool  # one file: cut into contiguous train / val / test segments
+    tokenizer: str  # char, byte or bpe
+    vocab_size: int  # of a bpe tokenizer (an upper bound)
+    stride: int | None  # training windows start every `stride` tokens; None: the length
+    length: int | None  # the window length for a symbolic input length
+    origin: str  # the path as written, for messages
+
+
+@dataclass(frozen=True)
+class Problems:
+    """Prompt -> answer problems (all distinct) and the fixed tokenizer that encodes them."""
+
+    problems: tuple[tuple[str, str], ...]
+    tokenizer: Tokenizer
+    longest: int  # tokens of the longest possible sample (prompt + answer + <eos>)
 
 
 @dataclass(frozen=True)
@@ -112,6 +147,8 @@ class DataProblem(Exception):
 
 Loader = Callable[[Any, Context], RawData]
 Check = Callable[[Any, Context], None]
+CorpusLoader = Callable[[Any, Context], "Text | Problems"]
+Vocab = Callable[[Any, Context], "int | None"]
 
 
 def no_check(options: Any, ctx: Context) -> None:
@@ -137,6 +174,13 @@ class Source:
     # Whether the source can feed a spec with several inputs (one array per input name):
     # only files can; every other source gives one array of samples.
     several_inputs: bool = False
+    # What the source gives a language model (None: it cannot feed one), how it gives it
+    # (``corpus``, read by netspec/data/language.py) and its vocabulary size as far as the
+    # options tell (``vocab``; None when only the loaded corpus does, as for a char
+    # tokenizer), which netspec validate compares with the model's embedding and head.
+    language: Language | None = None
+    corpus: CorpusLoader | None = None
+    vocab: Vocab | None = None
 
 
 _REGISTRY: dict[str, Source] = {}
@@ -177,10 +221,13 @@ __all__ = [
     "Context",
     "DataProblem",
     "Kind",
+    "Language",
     "Loader",
+    "Problems",
     "RawData",
     "Source",
     "SourceOptions",
+    "Text",
     "all_sources",
     "all_words",
     "get",

@@ -1,6 +1,10 @@
 """Synthetic sequence sources: parity, sequence_sum, majority_token (one label per sequence)
 and copy (one label per position). Token sources feed int64 ids or one-hot floats, as the
-spec's input asks; lengths and vocabularies default to the input's sizes."""
+spec's input asks; lengths and vocabularies default to the input's sizes.
+
+``copy`` also feeds a language model (task language_model): then each sample is a problem
+``abc=`` -> ``abc`` (netspec/sources/language.py), and the options of the per-position form
+(delay, noise) are refused, since they mean nothing there."""
 
 from __future__ import annotations
 
@@ -18,9 +22,16 @@ from netspec.sources.common import (
     names,
     samples_field,
 )
+from netspec.sources.language import (
+    LANGUAGE_TASK,
+    check_symbols,
+    symbols_problems,
+    symbols_token_vocab,
+)
 from netspec.sources.registry import (
     Context,
     DataProblem,
+    Problems,
     RawData,
     Source,
     SourceOptions,
@@ -133,6 +144,9 @@ def _majority_token(options: MajorityTokenOptions, ctx: Context) -> RawData:
 
 
 def _check_copy(options: CopyOptions, ctx: Context) -> None:
+    if ctx.task == LANGUAGE_TASK:
+        _check_copy_language(options, ctx)
+        return
     length = _length(options, ctx, 10)
     if options.delay >= length:
         raise DataProblem(
@@ -140,6 +154,25 @@ def _check_copy(options: CopyOptions, ctx: Context) -> None:
             key=("delay",),
             expected=f"an int below {length}",
         )
+
+
+def _check_copy_language(options: CopyOptions, ctx: Context) -> None:
+    """copy as problems for a language model: delay and noise belong to the per-position
+    form only, and the symbols are letters (at most 26)."""
+    for key in ("delay", "noise"):
+        if key in options.model_fields_set:
+            raise DataProblem(
+                f"{key} applies to copy's per-position classification, not to copy problems for "
+                "a language model (the answer repeats the prompt's symbols)",
+                key=(key,),
+                hints=(f"leave {key} out",),
+            )
+    check_symbols(options, ctx, "copy")
+
+
+def _copy_problems(options: CopyOptions, ctx: Context) -> Problems:
+    _check_copy_language(options, ctx)
+    return symbols_problems(options, ctx, "copy", reverse=False)
 
 
 def _copy(options: CopyOptions, ctx: Context) -> RawData:
@@ -214,7 +247,8 @@ register(
         CopyOptions,
         _copy,
         "token sequences; the target at step t is the input token at step t - delay (0 before "
-        "it): one class per position, targets (n, T)",
+        "it): one class per position, targets (n, T). Under task language_model: distinct "
+        "problems abc= -> abc, options as for reverse (no delay, no noise)",
         "synthetic",
         kind="sequence",
         check=_check_copy,
@@ -226,5 +260,9 @@ register(
             "delay": "steps between a token and its copy, below length; default 1",
         },
         example="length: 10\nvocab_size: 8\ndelay: 2",
+        # Under task language_model: problems abc= -> abc, options as for reverse.
+        language="problems",
+        corpus=_copy_problems,
+        vocab=symbols_token_vocab,
     )
 )

@@ -12,6 +12,9 @@ their YAML line:
 - options of the section that contradict the input (standardizing or augmenting int64
   token ids; flip and crop on non-image inputs) or the training settings (early stopping on
   a validation split of size 0);
+- a language-model source under another task, task language_model with a source that
+  cannot feed it, or an input that is not one row of int64 token ids
+  (netspec/spec/language.py);
 - a spec with several inputs fed by a source that gives one array of samples (only ``npz``
   gives one array per input), flip or crop augmentation with several inputs, and task
   autoencoder with several inputs (it reconstructs one input).
@@ -34,6 +37,7 @@ from netspec.errors import Diagnostic, SpecError, did_you_mean
 from netspec.sources import COMMON_KEYS, Context, DataProblem, Source, SourceOptions
 from netspec.sources import registry as sources
 from netspec.sources.graphs import GRAPH_SOURCES
+from netspec.spec.language import language_task_checks
 from netspec.spec.load import _diagnostics
 from netspec.spec.names import INPUT_NAME
 from netspec.spec.sections import DataSpec, InputSpec, TrainSpec
@@ -75,7 +79,8 @@ def check_data(
         if len(named) > 1 and not picked.several_inputs:
             found.append(_one_array_source(picked, named, source))
         elif options is not None:
-            found += _source_check(picked, options, named, source)
+            task = train.task if train is not None else None
+            found += _source_check(picked, options, named, source, task)
         found += _input_checks(data, named, source)
     if train is not None:
         found += _task_checks(picked, data, train, source, inputs=named)
@@ -298,12 +303,12 @@ def _with_common_keys(diag: Diagnostic, picked: Source) -> Diagnostic:
 
 
 def _source_check(
-    picked: Source, options: SourceOptions, inputs: Inputs, source: SourceMap
+    picked: Source, options: SourceOptions, inputs: Inputs, source: SourceMap, task: str | None
 ) -> list[Diagnostic]:
     base = Path(source.file).resolve().parent if source.file else Path.cwd()
     first = next(iter(inputs.values()))
     try:
-        picked.check(options, Context(first.shape, first.dtype, base, input_names(inputs)))
+        picked.check(options, Context(first.shape, first.dtype, base, input_names(inputs), task))
     except DataProblem as problem:
         return [source.attach(problem.diagnostic())]
     return []
@@ -384,6 +389,7 @@ def _task_checks(
                 ),
             )
         )
+    found += language_task_checks(picked, train.task, at, inputs)
     if inputs is not None and len(inputs) > 1 and train.task == "autoencoder":
         found.append(
             Diagnostic(
