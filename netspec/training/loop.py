@@ -55,8 +55,9 @@ from netspec.training.distributed import (
     lost_peer,
     rank_seed,
 )
+from netspec.training.exact_match import count_correct
 from netspec.training.metrics import compute, make_metrics, metric_names
-from netspec.training.optim import Schedule, make_optimizer
+from netspec.training.optim import Schedule, make_optimizer, parameter_groups
 from netspec.training.outcome import (
     PeerLost,
     RunResult,
@@ -157,12 +158,21 @@ def evaluate_split(
                 parts += variational.last * rows(xb)
             if metrics is not None:
                 metrics.update(*objective.metric_inputs(out, tb))
-    loss_sum, count, *part_sums = world.sum([total.item(), float(n), *parts.tolist()])
+    correct = 0.0  # exact_match: problems answered right by greedy decoding
+    if objective.exact_match and t is not None:
+        correct = float(
+            count_correct(model, x, t, batch_size=batch_size, device=device, autocast=autocast)
+        )
+    loss_sum, count, right, *part_sums = world.sum(
+        [total.item(), float(n), correct, *parts.tolist()]
+    )
     result = {"loss": loss_sum / max(count, 1.0)}
     if variational is not None:
         result.update(zip(PARTS, (v / max(count, 1.0) for v in part_sums), strict=True))
     if metrics is not None:
         result.update(compute(metrics))
+    if objective.exact_match and t is not None:
+        result["exact_match"] = right / max(count, 1.0)
     return result
 
 
@@ -198,7 +208,7 @@ class Trainer:
         self.batch_size = train.batch_size
         self.accumulate = train.accumulate_grad_batches
         self.params = [p for p in model.parameters() if p.requires_grad]
-        self.optimizer = make_optimizer(train, self.params)
+        self.optimizer = make_optimizer(train, parameter_groups(train, model))
 
         self.val = _usable(data.val)
         self.test = _usable(data.test)
