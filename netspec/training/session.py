@@ -365,7 +365,8 @@ def setup_text(
     if sched.warmup_steps:
         schedule += f", warmup {sched.warmup_steps} step(s)"
     skipped = no_decay_kinds(settings)
-    if skipped and opt.weight_decay != 0:
+    decays = opt.weight_decay if opt.weight_decay is not None else opt.type == "adamw"
+    if skipped and decays:  # adamw decays by default (0.01); the others do not
         extras.append(f"no weight decay on {', '.join(skipped)}")
     stopping = settings.early_stopping
     has_val = data.val is not None and rows(as_inputs(data.val.x)) > 0
