@@ -140,6 +140,17 @@ def test_a_tiny_causal_transformer_learns_to_reverse_words(tmp_path: Path) -> No
     assert reloaded.to_json() == TOKENIZER.to_json()
 
 
+def test_early_stopping_on_exact_match_keeps_the_best_answering_epoch(tmp_path: Path) -> None:
+    settings = LEARN.replace("epochs: 12", "epochs: 5") + (
+        "\nearly_stopping: {monitor: val_exact_match, patience: 5}"
+    )
+    result = train(lm_spec(settings), out=tmp_path / "run", data=problem_data())
+    scores = [row["val_exact_match"] for row in result.history]
+    assert result.monitor == "val_exact_match"
+    assert result.best_epoch == 1 + scores.index(max(scores))  # maximised (mode auto)
+    assert result.test["exact_match"] == pytest.approx(max(scores))  # test = val here
+
+
 # -- the objective and the metrics -----------------------------------------------------
 
 
