@@ -191,6 +191,7 @@ def test_perplexity_and_accuracy_are_token_weighted_over_the_split(half_trained:
     trained = y != IGNORE
     mean_ce = F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="sum") / trained.sum()
     assert found["perplexity"] == pytest.approx(math.exp(mean_ce.item()), rel=1e-5)
+    assert found["loss"] == pytest.approx(mean_ce.item(), rel=1e-5)  # log perplexity
     right = (logits.argmax(-1) == y) & trained
     assert found["accuracy"] == pytest.approx((right.sum() / trained.sum()).item())
     assert 1.0 < found["perplexity"] < V

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 from netspec.backend.artifacts import load_weights, tied_keys
+from netspec.sources.tokenizers import IGNORE
 from netspec.spec.sections import TrainSpec, monitored
 from netspec.training.batches import (
     Inputs,
@@ -129,7 +130,9 @@ def evaluate_split(
     """Mean loss and metrics of a whole split (``t`` None: the target is the input). In a
     multi-process run each process takes every world-size-th row and the loss and the
     metrics (torchmetrics' own sync) are reduced over all of them. ``x`` is a tuple for a
-    model with several inputs; with several outputs, the first is evaluated."""
+    model with several inputs; with several outputs, the first is evaluated. A language
+    model's loss is the mean over the split's trained tokens (so it is log perplexity), not
+    over samples, whose trained tokens differ in number."""
     import torch
 
     model.train(False)  # eval mode
@@ -140,6 +143,8 @@ def evaluate_split(
     t = t[mine] if t is not None else None
     n = rows(x)
     total = torch.zeros((), device=device)
+    weight = torch.zeros((), device=device)  # what the loss is a mean over: rows or tokens
+    per_token = objective.task == "language_model"
     variational = objective.variational
     parts = torch.zeros(2, device=device)  # a VAE's summed recon and KL
     with torch.no_grad():
@@ -153,7 +158,9 @@ def evaluate_split(
             with autocast() if autocast is not None else contextlib.nullcontext():
                 out = call(model, xb)
                 loss = objective.loss(out, tb)
-            total += loss.float() * rows(xb)
+            w = (tb != IGNORE).sum() if per_token else rows(xb)
+            total += loss.float() * w
+            weight += w
             if variational is not None:
                 parts += variational.last * rows(xb)
             if metrics is not None:
@@ -163,10 +170,10 @@ def evaluate_split(
         correct = float(
             count_correct(model, x, t, batch_size=batch_size, device=device, autocast=autocast)
         )
-    loss_sum, count, right, *part_sums = world.sum(
-        [total.item(), float(n), correct, *parts.tolist()]
+    loss_sum, weight_sum, count, right, *part_sums = world.sum(
+        [total.item(), weight.item(), float(n), correct, *parts.tolist()]
     )
-    result = {"loss": loss_sum / max(count, 1.0)}
+    result = {"loss": loss_sum / max(weight_sum, 1.0)}
     if variational is not None:
         result.update(zip(PARTS, (v / max(count, 1.0) for v in part_sums), strict=True))
     if metrics is not None:
