@@ -528,3 +528,28 @@ def test_resume_reproduces_the_uninterrupted_lm_run(tmp_path: Path) -> None:
     assert without_time(whole.history) == without_time(resumed.history)
     assert whole.test == resumed.test
     assert (tmp_path / "cut" / tokenizers.FILE).is_file()
+
+
+# -- the commands ----------------------------------------------------------------------
+
+
+def test_netspec_train_and_evaluate_an_lm_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(
+        "netspec.training.session.load_dataset", lambda spec, task, tokenizer=None: problem_data()
+    )
+    spec = tmp_path / "reverse.yaml"
+    spec.write_text(lm_spec(LEARN.replace("epochs: 12", "epochs: 2")), encoding="utf-8")
+    run = tmp_path / "run"
+    result = CliRunner().invoke(app, ["train", str(spec), "--device", "cpu", "-o", str(run)])
+    assert result.exit_code == 0, result.output
+    summary = next(line for line in result.stdout.splitlines() if "test:" in line)
+    assert "perplexity" in summary
+    assert "exact_match" in summary
+    assert (run / tokenizers.FILE).is_file()
+    shown = CliRunner().invoke(app, ["evaluate", str(run), "--json"])
+    assert shown.exit_code == 0, shown.output
+    found = json.loads(shown.stdout)
+    saved = json.loads((run / "metrics.json").read_text())["test"]
+    assert found == pytest.approx(saved, rel=1e-5)
