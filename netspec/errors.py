@@ -51,6 +51,9 @@ ERROR_CODES: dict[str, str] = {
     "returns",
     "runtime-check": "(warning) a limit only the running model can check, such as a symbolic "
     "sequence length against positional_encoding's max_len",
+    "not-causal": "a language model's layer lets a position see later tokens (attention "
+    "without `causal: true`, a bidirectional recurrent layer, or found by the check at the "
+    "start of training)",
     "data": "the training data cannot be used: a missing data file or column, NaN or "
     "non-numeric values, labels that do not fit the task, samples that cannot take `input`",
 }

@@ -17,6 +17,7 @@ from netspec.errors import Diagnostic, Location, ShapeError, SpecError, YPath, n
 from netspec.layers import registry, ties
 from netspec.layers.graph import NODES
 from netspec.layers.registry import LayerConfig, Tensor
+from netspec.spec import language_model
 from netspec.spec.exprs import Deferred, ExpressionError, resolve_all
 from netspec.spec.gcpause import gc_paused
 from netspec.spec.language import vocabulary_check
@@ -375,7 +376,7 @@ def _plan(spec: Spec) -> Plan:
         )
     pad_ids = {n: s.pad_id for n, s in spec.inputs.items() if s.pad_id is not None}
     _check_pad_ids(spec, pad_ids, planned.values())
-    return Plan(
+    done = Plan(
         spec.name,
         inputs,
         tuple(planned.values()),
@@ -383,6 +384,23 @@ def _plan(spec: Spec) -> Plan:
         spec.named_inputs,
         pad_ids,
     )
+    if spec.train is not None and spec.train.task == language_model.TASK:
+        _check_language_model(spec, done)
+    return done
+
+
+def _check_language_model(spec: Spec, p: Plan) -> None:
+    """Causal layers only, and logits per position (netspec/spec/language_model.py)."""
+    configs = {layer.name: layer.config for layer in p.layers}
+    found = language_model.layer_problems(
+        ((layer, configs[layer.name]) for layer in spec.layers), spec.source
+    )
+    first = spec.input
+    wrong = language_model.output_problem(first.shape, p.output.shape, first.dtype, spec.source)
+    if wrong is not None:
+        found.append(wrong)
+    if found:
+        raise SpecError(found)
 
 
 def _rows(ins: tuple[Tensor, ...]) -> str:

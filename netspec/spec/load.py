@@ -28,6 +28,7 @@ from netspec.layers.registry import LayerConfig
 from netspec.spec.expand import LayerEntry, expand
 from netspec.spec.exprs import as_written, contains_deferred
 from netspec.spec.gcpause import gc_paused
+from netspec.spec.language_model import metric_problems
 from netspec.spec.names import INPUT_NAME
 from netspec.spec.sections import DataSpec, InputSpec, TrainSpec
 from netspec.spec.source import Document, SourceMap, parse, read_file
@@ -176,6 +177,8 @@ def _validate_document(doc: Document, default_name: str) -> Spec:
     inputs = _inputs(expanded.sections, doc.source, diags)
     if "data" in sections:
         diags.extend(_data_diagnostics(sections, inputs, expanded.sections, doc.source))
+        if "train" in sections:
+            diags.extend(metric_problems(sections["data"], sections["train"], doc.source))
     if diags:
         raise SpecError(sorted(_dedupe(diags), key=_position))
     spec = Spec(

@@ -281,6 +281,10 @@ def _not_for(kind: str, given: set[str], allowed: set[str], common: set[str]) ->
 
 _Beta = Annotated[float, Field(ge=0, lt=1)]
 
+NoDecayKind = Literal["bias", "norm", "embedding"]
+"""Parameters weight decay can skip: biases, normalization layers' weights, and token
+embeddings with learned positional tables."""
+
 
 class OptimizerSpec(Strict):
     """`weight_decay` and the other options default to torch's defaults for the optimizer."""
@@ -293,21 +297,33 @@ class OptimizerSpec(Strict):
     betas: tuple[_Beta, _Beta] | None = None
     eps: float | None = Field(None, gt=0)
     alpha: float | None = Field(None, gt=0, lt=1)
+    # The parameters weight decay skips (a second parameter group with weight_decay 0).
+    # None: [bias, norm] for task language_model, none for the other tasks.
+    no_decay: Annotated[
+        tuple[NoDecayKind, ...] | None,
+        BeforeValidator(
+            lambda v: (v,) if isinstance(v, str) else v,
+            json_schema_input_type=NoDecayKind | tuple[NoDecayKind, ...] | None,
+        ),
+    ] = None
 
     @model_validator(mode="after")
     def _options_fit_type(self) -> OptimizerSpec:
         given = set(self.model_fields_set) - ({"nesterov"} if not self.nesterov else set())
-        _not_for(self.type, given, _OPTIMIZER_OPTIONS[self.type], {"type", "lr", "weight_decay"})
+        common = {"type", "lr", "weight_decay", "no_decay"}
+        _not_for(self.type, given, _OPTIMIZER_OPTIONS[self.type], common)
         if self.nesterov and not self.momentum:
             raise ValueError("nesterov needs momentum > 0, e.g. momentum: 0.9")
         return self
 
 
 class SchedulerSpec(Strict):
-    """Learning-rate schedule; `warmup_epochs` adds a linear warmup to any of them."""
+    """Learning-rate schedule; `warmup_epochs` (or `warmup_steps`, in optimizer steps) adds
+    a linear warmup to any of them."""
 
     type: SchedulerName = "none"
     warmup_epochs: int = Field(0, ge=0)
+    warmup_steps: int = Field(0, ge=0)
     step_size: int | None = Field(None, gt=0)
     gamma: float | None = Field(None, gt=0)
     patience: int | None = Field(None, ge=0)
@@ -315,9 +331,19 @@ class SchedulerSpec(Strict):
     max_lr: float | None = Field(None, gt=0)
     min_lr: float | None = Field(None, ge=0)
 
+    @field_validator("warmup_steps")
+    @classmethod
+    def _one_warmup(cls, steps: int, info: ValidationInfo) -> int:
+        if steps and info.data.get("warmup_epochs"):
+            raise ValueError(
+                "give the warmup in epochs (warmup_epochs) or in optimizer steps "
+                "(warmup_steps), not both"
+            )
+        return steps
+
     @model_validator(mode="after")
     def _options_fit_type(self) -> SchedulerSpec:
-        common = {"type", "warmup_epochs"}
+        common = {"type", "warmup_epochs", "warmup_steps"}
         _not_for(self.type, set(self.model_fields_set), _SCHEDULER_OPTIONS[self.type], common)
         return self
 

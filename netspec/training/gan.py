@@ -35,7 +35,7 @@ from netspec.training.ema import Ema
 from netspec.training.gan_losses import WIN_THRESHOLD, GanLoss
 from netspec.training.gan_state import GanState, encode
 from netspec.training.mmd import median_bandwidths, mmd_rbf
-from netspec.training.optim import make_optimizer
+from netspec.training.optim import make_optimizer, parameter_groups
 from netspec.training.outcome import (
     GanFailed,
     RunResult,
@@ -136,8 +136,14 @@ class GanTrainer:
         self.loss = GanLoss.of(train)
         self.g_params = [p for p in self.generator.parameters() if p.requires_grad]
         self.d_params = [p for p in self.discriminator.parameters() if p.requires_grad]
-        self.g_optimizer = make_optimizer(train, self.g_params, network="generator")
-        self.d_optimizer = make_optimizer(train, self.d_params, network="discriminator")
+        self.g_optimizer = make_optimizer(
+            train, parameter_groups(train, self.generator, "generator"), network="generator"
+        )
+        self.d_optimizer = make_optimizer(
+            train,
+            parameter_groups(train, self.discriminator, "discriminator"),
+            network="discriminator",
+        )
         self.ema = Ema(self.generator, self.gan.ema) if self.gan.ema is not None else None
         self.monitor, self.mode = monitored(train, has_val=True)
         stopping = train.early_stopping

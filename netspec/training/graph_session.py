@@ -29,7 +29,7 @@ from netspec.errors import Diagnostic, SpecError
 from netspec.spec.sections import TASK_LOSSES, TrainSpec, monitored
 from netspec.training.device import pick_device
 from netspec.training.metrics import compute, make_metrics, metric_names
-from netspec.training.optim import Schedule, effective_lr, make_optimizer
+from netspec.training.optim import Schedule, effective_lr, make_optimizer, parameter_groups
 from netspec.training.outcome import RunResult, StartInfo, TrainingDiverged
 from netspec.training.protocols import NullReporter, Reporter
 from netspec.training.rundir import FINAL, INFO, SUMMARY, RunDir
@@ -310,7 +310,7 @@ def train_graph(
     tied = tied_keys(model)
     run.write_weights(model.state_dict(), spec.name, tied)
 
-    optimizer = make_optimizer(settings, model.parameters())
+    optimizer = make_optimizer(settings, parameter_groups(settings, model))
     schedule = Schedule(optimizer, settings, 1, mode)
     metrics = make_metrics("classification", names, g.num_classes, target)
     loss_fn = torch.nn.CrossEntropyLoss()

@@ -36,6 +36,8 @@ from netspec.training.variational import with_kl
 if TYPE_CHECKING:
     import torch
 
+    from netspec.sources.tokenizers import Tokenizer
+
 SPLITS = ("train", "val", "test")
 
 
@@ -96,7 +98,7 @@ def evaluate(
         return evaluate_graph(run, loaded, split, device)  # type: ignore[arg-type]
     spec = data_spec(_autoencoder(loaded, "evaluate")) if isinstance(loaded, Networks) else loaded
     settings = spec.train or TrainSpec()
-    dataset = data if data is not None else load_dataset(spec, settings.task)
+    dataset = data if data is not None else load_dataset(spec, settings.task, _tokenizer(run))
     chosen = getattr(dataset, split)
     if chosen is None or rows(as_inputs(chosen.x)) == 0:
         raise SpecError.single(
@@ -149,6 +151,13 @@ def predict(
             "classification", outputs, probabilities.argmax(-1), probabilities, None, names
         )
     settings = spec.train or TrainSpec()
+    if settings.task == "language_model":
+        raise SpecError.single(
+            "unsupported",
+            f"{run.path} is a language model: it continues text rather than predicting a "
+            "label per sample",
+            hints=(f"generate text with: netspec generate {run.path} --prompt '...'",),
+        )
     info = _info(run)
     inputs = _prepare(run, spec, x)
     from netspec.training.preflight import check_token_ids
@@ -281,6 +290,19 @@ def _info(run: RunDir) -> dict[str, Any]:
         return {}
     data = json.loads(path.read_text(encoding="utf-8"))
     return data if isinstance(data, dict) else {}
+
+
+def _tokenizer(run: RunDir) -> Tokenizer | None:
+    """A language model run's tokenizer (tokenizer.json), None for other runs."""
+    from netspec.sources.tokenizers import FILE, TokenizerError, load
+
+    path = run.path / FILE
+    if not path.is_file():
+        return None
+    try:
+        return load(path)
+    except TokenizerError as exc:
+        raise SpecError.single("data", f"the run's tokenizer cannot be read: {exc}") from None
 
 
 def _target_standardizer(run: RunDir) -> Any | None:

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
 from netspec.backend.artifacts import load_weights, tied_keys
+from netspec.sources.tokenizers import IGNORE
 from netspec.spec.sections import TrainSpec, monitored
 from netspec.training.batches import (
     Inputs,
@@ -55,8 +56,9 @@ from netspec.training.distributed import (
     lost_peer,
     rank_seed,
 )
+from netspec.training.exact_match import count_correct
 from netspec.training.metrics import compute, make_metrics, metric_names
-from netspec.training.optim import Schedule, make_optimizer
+from netspec.training.optim import Schedule, make_optimizer, parameter_groups
 from netspec.training.outcome import (
     PeerLost,
     RunResult,
@@ -128,7 +130,9 @@ def evaluate_split(
     """Mean loss and metrics of a whole split (``t`` None: the target is the input). In a
     multi-process run each process takes every world-size-th row and the loss and the
     metrics (torchmetrics' own sync) are reduced over all of them. ``x`` is a tuple for a
-    model with several inputs; with several outputs, the first is evaluated."""
+    model with several inputs; with several outputs, the first is evaluated. A language
+    model's loss is the mean over the split's trained tokens (so it is log perplexity), not
+    over samples, whose trained tokens differ in number."""
     import torch
 
     model.train(False)  # eval mode
@@ -139,6 +143,8 @@ def evaluate_split(
     t = t[mine] if t is not None else None
     n = rows(x)
     total = torch.zeros((), device=device)
+    weight = torch.zeros((), device=device)  # what the loss is a mean over: rows or tokens
+    per_token = objective.task == "language_model"
     variational = objective.variational
     parts = torch.zeros(2, device=device)  # a VAE's summed recon and KL
     with torch.no_grad():
@@ -152,17 +158,28 @@ def evaluate_split(
             with autocast() if autocast is not None else contextlib.nullcontext():
                 out = call(model, xb)
                 loss = objective.loss(out, tb)
-            total += loss.float() * rows(xb)
+            w = (tb != IGNORE).sum() if per_token else rows(xb)
+            total += loss.float() * w
+            weight += w
             if variational is not None:
                 parts += variational.last * rows(xb)
             if metrics is not None:
                 metrics.update(*objective.metric_inputs(out, tb))
-    loss_sum, count, *part_sums = world.sum([total.item(), float(n), *parts.tolist()])
-    result = {"loss": loss_sum / max(count, 1.0)}
+    correct = 0.0  # exact_match: problems answered right by greedy decoding
+    if objective.exact_match and t is not None:
+        correct = float(
+            count_correct(model, x, t, batch_size=batch_size, device=device, autocast=autocast)
+        )
+    loss_sum, weight_sum, count, right, *part_sums = world.sum(
+        [total.item(), weight.item(), float(n), correct, *parts.tolist()]
+    )
+    result = {"loss": loss_sum / max(weight_sum, 1.0)}
     if variational is not None:
         result.update(zip(PARTS, (v / max(count, 1.0) for v in part_sums), strict=True))
     if metrics is not None:
         result.update(compute(metrics))
+    if objective.exact_match and t is not None:
+        result["exact_match"] = right / max(count, 1.0)
     return result
 
 
@@ -198,7 +215,7 @@ class Trainer:
         self.batch_size = train.batch_size
         self.accumulate = train.accumulate_grad_batches
         self.params = [p for p in model.parameters() if p.requires_grad]
-        self.optimizer = make_optimizer(train, self.params)
+        self.optimizer = make_optimizer(train, parameter_groups(train, model))
 
         self.val = _usable(data.val)
         self.test = _usable(data.test)

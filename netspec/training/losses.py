@@ -12,6 +12,10 @@ Shapes are per sample (no batch dim). The rules:
 - autoencoder: the output has the input's shape; the target is the input itself (before
   augmentation, so augmented inputs train a denoising autoencoder). With reparameterize
   layers (a VAE) the loss is ``variational.VariationalLoss``: reconstruction + w x KL.
+- language_model: output ``(T, V)`` logits for input tokens ``(T,)`` (position t predicts
+  token t + 1), V at least the tokenizer's vocabulary; targets int64 ``(T,)`` next-token ids,
+  ``IGNORE`` where not trained. Cross entropy over all positions, the mean over the trained
+  tokens (``ignore_index``).
 
 A mismatch is a SpecError naming both shapes before any training starts.
 """
@@ -26,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from netspec.dims import format_shape
 from netspec.errors import Diagnostic, SpecError, netspec_bug
+from netspec.sources.tokenizers import IGNORE
 from netspec.spec.sections import TASK_LOSSES, LossSpec, TrainSpec
 
 if TYPE_CHECKING:
@@ -50,13 +55,16 @@ class Objective:
     # A variational autoencoder: ``loss`` is this object, which also keeps the parts of its
     # last value (reconstruction, KL) for the logs and takes its KL weight from the loop.
     variational: VariationalLoss | None = None
+    # A language model whose evaluation also decodes each problem's answer greedily
+    # (metric exact_match: ``netspec.training.exact_match``).
+    exact_match: bool = False
 
     def targets(self, y: torch.Tensor) -> torch.Tensor:
         """A split's targets as the loss takes them (converted once, not per batch)."""
         import torch
 
         n = y.shape[0]
-        if self.task == "classification":
+        if self.task in ("classification", "language_model"):
             return y.to(torch.int64)
         t = y.to(torch.float32)
         if self.target_scale is not None:
@@ -86,6 +94,8 @@ class Objective:
         import torch
 
         out = out.float()
+        if self.task == "language_model":  # logits (N, T, V), ids (N, T): see metrics
+            return out, target
         if self.task == "classification":
             return out.flatten(0, -2).softmax(-1), target.flatten()
         if self.task == "binary":
@@ -138,10 +148,13 @@ def make_objective(
     in_shape: tuple[int, ...],
     y: torch.Tensor | None,
     num_classes: int | None,
+    *,
+    vocab_size: int | None = None,
 ) -> Objective:
     """Check that the model's per-sample output fits the task and the targets; build the loss.
 
-    ``y`` is the training targets (None for an autoencoder); ``num_classes`` the data's.
+    ``y`` is the training targets (None for an autoencoder); ``num_classes`` the data's;
+    ``vocab_size`` a language model's tokenizer's (None: not known, only the targets count).
     """
     task = train.task
     loss = train.loss or LossSpec(type=TASK_LOSSES[task][0])  # type: ignore[arg-type]
@@ -195,6 +208,12 @@ def make_objective(
                 expected=want,
                 hint=f"end the model with `dense: {math.prod(target_shape)}`",
             )
+    elif task == "language_model":
+        if y is None:
+            raise _mismatch(spec, "task language_model needs next-token targets")
+        classes = _check_language_model(spec, out_shape, in_shape, y, vocab_size)
+        exact = "exact_match" in (train.metrics or ())
+        return Objective(task, loss.type, _token_loss(loss), out_shape, classes, exact_match=exact)
     elif out_shape != in_shape:
         want = format_shape(in_shape)
         raise _mismatch(
@@ -234,6 +253,65 @@ def _loss_function(
     if loss.type == "l1":
         return F.l1_loss
     return partial(F.huber_loss, delta=loss.delta if loss.delta is not None else 1.0)
+
+
+def _token_loss(loss: LossSpec) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """Cross entropy of (N, T, V) logits against (N, T) next-token ids, the mean over the
+    trained positions (targets IGNORE are skipped)."""
+    from torch.nn import functional as F
+
+    smoothing = loss.label_smoothing or 0.0
+
+    def next_token(out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(
+            out.flatten(0, -2), target.flatten(), ignore_index=IGNORE, label_smoothing=smoothing
+        )
+
+    return next_token
+
+
+def _check_language_model(
+    spec: Spec,
+    out_shape: tuple[int, ...],
+    in_shape: tuple[int, ...],
+    y: torch.Tensor,
+    vocab_size: int | None,
+) -> int:
+    """The output is one row of logits per input position, over at least the tokenizer's
+    vocabulary and every target id; returns V."""
+    out = format_shape(out_shape)
+    if y.is_floating_point():
+        raise _mismatch(spec, "task language_model needs integer next-token ids as targets")
+    if len(in_shape) != 1 or len(out_shape) != 2 or out_shape[0] != in_shape[0]:
+        want = f"(N, {in_shape[0] if len(in_shape) == 1 else 'T'}, V)"
+        raise _mismatch(
+            spec,
+            f"task language_model predicts the next token at every position: for input "
+            f"{format_shape(in_shape)} the model must output {want} logits, but it outputs {out}",
+            received=out,
+            expected=want,
+            hint="end with `dense: V` applied per position (no pooling or flattening)",
+        )
+    vocab = out_shape[1]
+    trained = y[y != IGNORE]
+    high = int(trained.max().item()) if trained.numel() else -1
+    low = int(trained.min().item()) if trained.numel() else 0
+    needed = max(vocab_size or 0, high + 1)
+    if vocab < needed or low < 0:
+        source = (
+            f"the tokenizer's vocabulary has {vocab_size} tokens"
+            if vocab_size is not None and vocab_size >= high + 1
+            else f"the targets hold token ids up to {high}"
+        )
+        raise _mismatch(
+            spec,
+            f"task language_model: {source}, but the model outputs {vocab} logits per "
+            f"position ({out})",
+            received=out,
+            expected=format_shape((out_shape[0], needed)) + " or more logits",
+            hint=f"end the model with `dense: {needed}` (and num_embeddings {needed})",
+        )
+    return vocab
 
 
 def _same_values(out_shape: tuple[int, ...], target_shape: tuple[int, ...]) -> bool:

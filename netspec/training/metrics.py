@@ -3,7 +3,11 @@
 - classification: accuracy (fraction correct), f1 (macro), roc_auc (macro one-vs-rest on
   softmax probabilities), all multiclass with the data's number of classes;
 - binary: accuracy and f1 at threshold 0.5 on the sigmoid, roc_auc on the sigmoid;
-- regression / autoencoder: mae, mse, rmse, r2 (averaged over outputs).
+- regression / autoencoder: mae, mse, rmse, r2 (averaged over outputs);
+- language_model: perplexity (exp of the mean cross entropy over the split's trained tokens)
+  and accuracy (of the next token, over the trained positions), both skipping targets
+  IGNORE; exact_match is no torchmetrics metric: ``evaluate_split`` decodes each problem's
+  answer (``exact_match``).
 
 Without ``train.metrics`` a task logs its defaults (sections.DEFAULT_METRICS).
 """
@@ -13,6 +17,7 @@ from __future__ import annotations
 import warnings
 from typing import TYPE_CHECKING, Any
 
+from netspec.sources.tokenizers import IGNORE
 from netspec.spec.sections import DEFAULT_METRICS, TrainSpec
 
 if TYPE_CHECKING:
@@ -24,12 +29,20 @@ def metric_names(train: TrainSpec) -> tuple[str, ...]:
     return train.metrics or DEFAULT_METRICS[train.task]
 
 
+GENERATED = ("exact_match",)
+"""Metrics of generated text, which need the model rather than its outputs."""
+
+
 def make_metrics(
     task: str, names: tuple[str, ...], num_classes: int | None, device: torch.device
 ) -> MetricCollection:
     from torchmetrics import MetricCollection
 
-    made = {name: _metric(task, name, num_classes) for name in names}
+    made = {
+        name: _metric(task, name, num_classes)
+        for name in names
+        if name not in GENERATED  # computed by evaluate_split itself
+    }
     return MetricCollection(made, compute_groups=False).to(device)
 
 
@@ -38,7 +51,16 @@ def _metric(task: str, name: str, num_classes: int | None) -> Any:
     from torchmetrics import regression as r
 
     quick: dict[str, Any] = {"validate_args": False}
-    if task == "classification":
+    if task == "language_model":
+        if name == "perplexity":
+            from torchmetrics.text import Perplexity
+
+            return Perplexity(ignore_index=IGNORE)
+        if name == "accuracy":
+            if num_classes is None:
+                raise ValueError("netspec bug: next-token accuracy needs the vocabulary size")
+            return _token_accuracy(num_classes)
+    elif task == "classification":
         if num_classes is None:
             raise ValueError("netspec bug: classification metrics need the number of classes")
         if name == "accuracy":
@@ -63,6 +85,18 @@ def _metric(task: str, name: str, num_classes: int | None) -> Any:
     elif name == "r2":
         return r.R2Score()
     raise ValueError(f"netspec bug: metric {name!r} does not fit task {task!r}")
+
+
+def _token_accuracy(vocab: int) -> Any:
+    """Next-token accuracy over the positions whose target is not IGNORE; takes the logits
+    (N, T, V) and targets (N, T) that perplexity takes."""
+    from torchmetrics.classification import MulticlassAccuracy
+
+    class TokenAccuracy(MulticlassAccuracy):
+        def update(self, preds: torch.Tensor, target: torch.Tensor) -> None:
+            super().update(preds.flatten(0, -2), target.flatten())
+
+    return TokenAccuracy(vocab, average="micro", ignore_index=IGNORE, validate_args=False)
 
 
 def compute(metrics: MetricCollection) -> dict[str, float]:

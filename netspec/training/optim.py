@@ -8,6 +8,7 @@ so a checkpoint stores four numbers and resuming cannot drift.
   batch is batch_size x accumulate_grad_batches (the linear scaling rule, Goyal et al. 2017).
 - ``warmup_epochs: W``: the lr rises linearly over the first W epochs' steps, to the full lr
   at the last warmup step: step s (0-based) uses lr x (s + 1) / (W x steps per epoch).
+  ``warmup_steps: S`` counts the warmup in optimizer steps instead: lr x (s + 1) / S.
 - ``step``: lr x gamma ** (epoch // step_size); gamma 0.1, step_size a third of the epochs.
 - ``cosine``: after warmup, cosine decay from lr to min_lr (0) over the remaining steps.
 - ``onecycle``: torch's OneCycleLR: from max_lr / 25 up to max_lr (default: lr) over the
@@ -15,6 +16,13 @@ so a checkpoint stores four numbers and resuming cannot drift.
   adam's beta1) cycles 0.95 -> 0.85 -> 0.95 when the optimizer uses momentum.
 - ``plateau``: after warmup, lr x factor (0.1) when the monitored value has not improved by
   a relative 1e-4 for ``patience`` (10) epochs, never below min_lr (torch's ReduceLROnPlateau).
+
+Weight decay skips the parameters ``optimizer.no_decay`` names (``bias``: every bias;
+``norm``: the weights of normalization layers; ``embedding``: token embeddings and learned
+positional tables): they go into a second parameter group with weight_decay 0 (GPT-2's and
+nanoGPT's practice; AdamW decouples the decay from the gradient step). The default is
+[bias, norm] for task language_model and nothing for the other tasks. A weight tied to
+another (``tie``) is one parameter and sits in one group.
 """
 
 from __future__ import annotations
@@ -37,10 +45,67 @@ def effective_lr(train: TrainSpec, lr: float | None = None, network: str | None 
     return base * train.batch_size * train.accumulate_grad_batches / REFERENCE_BATCH_SIZE
 
 
+def no_decay_kinds(train: TrainSpec, network: str | None = None) -> tuple[str, ...]:
+    """The kinds of parameters weight decay skips: ``optimizer.no_decay``, or the task's
+    default."""
+    given = train.optimizer_for(network).no_decay
+    if given is not None:
+        return given
+    return ("bias", "norm") if train.task == "language_model" else ()
+
+
+def parameter_groups(
+    train: TrainSpec, model: torch.nn.Module, network: str | None = None
+) -> list[torch.nn.Parameter] | list[dict[str, Any]]:
+    """The trainable parameters of ``model``: a plain list when weight decay applies to
+    all of them, else two groups (decayed, then the rest with weight_decay 0)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    kinds = no_decay_kinds(train, network)
+    if not kinds:
+        return params
+    skipped = {id(p) for p in undecayed(model, kinds)}
+    decay = [p for p in params if id(p) not in skipped]
+    rest = [p for p in params if id(p) in skipped]
+    groups: list[dict[str, Any]] = [{"params": decay}, {"params": rest, "weight_decay": 0.0}]
+    return [g for g in groups if g["params"]]
+
+
+def undecayed(model: torch.nn.Module, kinds: Iterable[str]) -> list[torch.nn.Parameter]:
+    """The parameters of the named kinds (bias, norm, embedding), each once."""
+    from torch import nn
+
+    from netspec.backend.modules import LearnedPositionalEncoding, RMSNorm
+
+    wanted = set(kinds)
+    norms: tuple[type[nn.Module], ...] = (
+        nn.modules.batchnorm._BatchNorm,
+        nn.modules.instancenorm._InstanceNorm,
+        nn.LayerNorm,
+        nn.GroupNorm,
+        nn.RMSNorm,
+        nn.LocalResponseNorm,
+        RMSNorm,
+    )
+    tables = (nn.Embedding, nn.EmbeddingBag, LearnedPositionalEncoding)
+    found: dict[int, torch.nn.Parameter] = {}
+    for module in model.modules():
+        for name, param in module.named_parameters(recurse=False):
+            if (
+                ("bias" in wanted and "bias" in name)
+                or ("norm" in wanted and isinstance(module, norms))
+                or ("embedding" in wanted and isinstance(module, tables))
+            ):
+                found.setdefault(id(param), param)
+    return list(found.values())
+
+
 def make_optimizer(
-    train: TrainSpec, params: Iterable[torch.nn.Parameter], network: str | None = None
+    train: TrainSpec,
+    params: Iterable[torch.nn.Parameter] | list[dict[str, Any]],
+    network: str | None = None,
 ) -> torch.optim.Optimizer:
-    """The optimizer of one network's parameters (None: the spec's only network)."""
+    """The optimizer of one network's parameters (None: the spec's only network); ``params``
+    may be parameter groups (``parameter_groups``)."""
     import torch
 
     spec = train.optimizer_for(network)
@@ -83,8 +148,10 @@ class Schedule:
         self.base_lr = effective_lr(train)
         self.steps_per_epoch = steps_per_epoch
         self.total_steps = train.epochs * steps_per_epoch
-        self.warmup_epochs = spec.warmup_epochs
-        self.warmup_steps = spec.warmup_epochs * steps_per_epoch
+        # warmup_steps, or warmup_epochs in steps (the spec allows one of them)
+        self.warmup_steps = spec.warmup_steps or spec.warmup_epochs * steps_per_epoch
+        # the epochs plateau waits before it counts (those the warmup reaches into)
+        self.warmup_epochs = math.ceil(self.warmup_steps / max(steps_per_epoch, 1))
         self.gamma = spec.gamma if spec.gamma is not None else 0.1
         self.step_size = spec.step_size or max(1, train.epochs // 3)
         self.min_lr = spec.min_lr or 0.0

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -92,12 +93,38 @@ def check_fit(spec: Spec, settings: TrainSpec, data: DatasetLike) -> tuple[Plan,
             "after binding the data's",
         )
     y = None if settings.task == "autoencoder" else data.train.y
-    objective = make_objective(spec, settings, ints, sample, y, data.num_classes)
+    tokenizer = getattr(data, "tokenizer", None)
+    vocab = {"vocab_size": tokenizer.vocab_size} if tokenizer is not None else {}
+    objective = make_objective(spec, settings, ints, sample, y, data.num_classes, **vocab)
     if y is not None:  # the other splits' labels must fit too
         for split in (data.val, data.test):
             if split is not None and rows(as_inputs(split.x)) > 0:
-                make_objective(spec, settings, ints, sample, split.y, objective.num_classes)
+                make_objective(
+                    spec, settings, ints, sample, split.y, objective.num_classes, **vocab
+                )
+    if objective.exact_match:
+        check_problems(spec, settings, data)
     return p, objective
+
+
+def check_problems(spec: Spec, settings: TrainSpec, data: DatasetLike) -> None:
+    """exact_match decodes the answers of prompt -> answer problems: text data have none.
+    (``netspec validate`` finds this from the source's name; this covers data given in
+    Python.)"""
+    if getattr(data, "problems", False):
+        return
+    metrics = settings.metrics
+    diag = Diagnostic(
+        "invalid-value",
+        "metric exact_match scores the answers of prompt -> answer problems, but these "
+        "language-model data are text (windows of a token stream, no answers)",
+        path=("train", "metrics", metrics.index("exact_match")),
+        received="exact_match",
+        expected="perplexity or accuracy",
+        hints=("use a problem source (arithmetic, copy, reverse) or drop exact_match",),
+    )
+    path = diag.path if diag.path in spec.source.values else ("train", "metrics")
+    raise SpecError([spec.source.attach(replace(diag, path=path))])
 
 
 def check_token_ids(spec: Spec, tensors: Sequence[Inputs], where: tuple[str, ...]) -> None:

@@ -23,7 +23,7 @@ from netspec.training.device import pick_device
 from netspec.training.distributed import World, agreeing, joined, launched
 from netspec.training.losses import Objective
 from netspec.training.metrics import metric_names
-from netspec.training.optim import effective_lr
+from netspec.training.optim import effective_lr, no_decay_kinds
 from netspec.training.outcome import RunResult
 from netspec.training.preflight import (
     check_fit,
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     import torch
 
     from netspec.backend.composed import Autoencoder
+    from netspec.sources.tokenizers import Tokenizer
 
 _UNSET: Any = object()
 
@@ -239,6 +240,10 @@ def _prepare(
     objective = objective.scaled(getattr(dataset, "target_standardizer", None))
     check_run_settings(spec, settings, dataset, target)
     model = build_model(spec, seed=settings.seed, **budget).to(target)
+    if settings.task == "language_model":
+        from netspec.training.causality import check_causal
+
+        check_causal(spec, model, dataset, target)
     check_kl_settings(spec.source, settings, model)
     objective = with_kl(objective, model, settings)
     summary = summary_text(p, settings.batch_size)
@@ -285,12 +290,15 @@ def place(device: torch.device, world: World, spec: Spec) -> torch.device:
     raise SpecError([spec.source.attach(diag)])
 
 
-def load_dataset(spec: Spec, task: str) -> DatasetLike:
+def load_dataset(spec: Spec, task: str, tokenizer: Tokenizer | None = None) -> DatasetLike:
     """The spec's data for ``task``; a spec without a ``data:`` section is reported by
-    ``load_data`` (``netspec.spec.data_check.source_options``)."""
+    ``load_data`` (``netspec.spec.data_check.source_options``). ``tokenizer``: a language
+    model run's own (tokenizer.json), so that reloaded text gets the ids it trained on."""
     from netspec.data import load_data
 
-    return load_data(spec, task)
+    if tokenizer is None:
+        return load_data(spec, task)
+    return load_data(spec, task, tokenizer=tokenizer)  # type: ignore[call-arg]
 
 
 def _write_start(run: RunDir, setup: Setup, world: World) -> None:
@@ -316,6 +324,11 @@ def _write_start(run: RunDir, setup: Setup, world: World) -> None:
         "data": data.describe(),
     }
     run.write_text(INFO, json.dumps(info, indent=2) + "\n")
+    tokenizer = getattr(data, "tokenizer", None)
+    if tokenizer is not None:  # generate and evaluate read the text the way training did
+        from netspec.sources.tokenizers import FILE, save
+
+        save(tokenizer, run.path / FILE)
     if data.standardizer is not None:
         run.write_standardizer(data.standardizer.to_tensors())
     target_standardizer = getattr(data, "target_standardizer", None)
@@ -349,6 +362,12 @@ def setup_text(
     schedule = sched.type + (
         f", warmup {sched.warmup_epochs} epoch(s)" if sched.warmup_epochs else ""
     )
+    if sched.warmup_steps:
+        schedule += f", warmup {sched.warmup_steps} step(s)"
+    skipped = no_decay_kinds(settings)
+    decays = opt.weight_decay if opt.weight_decay is not None else opt.type == "adamw"
+    if skipped and decays:  # adamw decays by default (0.01); the others do not
+        extras.append(f"no weight decay on {', '.join(skipped)}")
     stopping = settings.early_stopping
     has_val = data.val is not None and rows(as_inputs(data.val.x)) > 0
     monitor, mode = monitored(settings, has_val=has_val)
