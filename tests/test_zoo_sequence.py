@@ -498,9 +498,9 @@ def test_gpt2_sizes_count_what_hugging_face_counts(name: str) -> None:
     with torch.device("meta"):
         reference = transformers.GPT2LMHeadModel(config)
     assert sum(t.numel() for t in reference.parameters()) == PUBLISHED[name].params
-    assert netspec.plan(netspec.load_spec(ZOO / f"{name}.yaml")).total_params == PUBLISHED[
-        name
-    ].params
+    assert (
+        netspec.plan(netspec.load_spec(ZOO / f"{name}.yaml")).total_params == PUBLISHED[name].params
+    )
 
 
 # --- the seq2seq model: torch.nn.Transformer itself -------------------------------------

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 TASK = "language_model"
 RECURRENT = ("rnn", "lstm", "gru")
 PROBLEM_SOURCES = ("arithmetic", "copy", "reverse")
-"""The problem sources by name, for a registry whose sources do not say their `language`."""
+"""The problem sources named in hints (each says so itself: `Source.language`)."""
 
 
 def layer_problems(layers: Iterable[tuple[LayerSpec, Any]], source: SourceMap) -> list[Diagnostic]:
@@ -141,13 +141,9 @@ def metric_problems(data: DataSpec, train: TrainSpec, source: SourceMap) -> list
 
 
 def is_problem_source(name: str) -> bool | None:
-    """Whether the source gives problems (True), text (False), or is unknown (None: its
-    name is reported elsewhere). Read from the source's `language` ("problems" or "text");
-    for a source that does not say, from its name."""
+    """Whether the source gives problems (True), anything else (False), or is unknown (None:
+    its name is reported elsewhere), as the source's `language` says."""
     canonical = sources.resolve(name)
     if canonical is None:
         return None
-    language = getattr(sources.get(canonical), "language", None)
-    if language is not None:
-        return bool(language == "problems")
-    return canonical in PROBLEM_SOURCES
+    return sources.get(canonical).language == "problems"

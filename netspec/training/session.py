@@ -296,9 +296,7 @@ def load_dataset(spec: Spec, task: str, tokenizer: Tokenizer | None = None) -> D
     model run's own (tokenizer.json), so that reloaded text gets the ids it trained on."""
     from netspec.data import load_data
 
-    if tokenizer is None:
-        return load_data(spec, task)
-    return load_data(spec, task, tokenizer=tokenizer)  # type: ignore[call-arg]
+    return load_data(spec, task, tokenizer=tokenizer)
 
 
 def _write_start(run: RunDir, setup: Setup, world: World) -> None:
