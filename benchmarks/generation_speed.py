@@ -158,10 +158,13 @@ def timed(run: Callable[[], list[int]]) -> float:
     return time.perf_counter() - start
 
 
-def rates(cases: dict[str, Callable[[], list[int]]], new: int, rounds: int) -> dict[str, float]:
-    """Median tokens/s of each case, the cases interleaved round by round."""
+def rates(
+    cases: dict[str, Callable[[], list[int]]], new: int, rounds: int, warm_up: bool = True
+) -> dict[str, float]:
+    """Median tokens/s of each case, the cases interleaved round by round (after one
+    untimed run of each, unless the model is warm already)."""
     seconds: dict[str, list[float]] = {name: [] for name in cases}
-    for run in cases.values():  # warm-up
+    for run in cases.values() if warm_up else ():
         run()
     for r in range(rounds):
         order = list(cases) if r % 2 == 0 else list(reversed(cases))
@@ -224,7 +227,7 @@ def main() -> None:
 
     short, long = new // 2, 2 * new
     rounds = max(1, args.rounds // 3)
-    growth = {n: rates(both(model, prompt, n), n, rounds) for n in (short, long)}
+    growth = {n: rates(both(model, prompt, n), n, rounds, warm_up=False) for n in (short, long)}
     print(f"\n{'tokens/s by length':<22}{f'{short} new':>10}{f'{long} new':>10}{'ratio':>8}")
     for name in growth[short]:
         a, b = growth[short][name], growth[long][name]

@@ -86,6 +86,7 @@ def test_greedy_generate_prints_the_prompt_and_the_greedy_continuation(
     uncached = runner.invoke(app, [*args, "--no-cache", "--no-echo"])
     assert uncached.exit_code == 0, uncached.output
     assert uncached.stdout == expected + "\n"
+    assert uncached.stderr == ""  # asked for: no note
     assert netspec.generate(tmp_path / "run", "abc", max_new_tokens=30, temperature=0) == expected
 
 

@@ -75,7 +75,7 @@ def generate(
         check_settings(max_new_tokens, temperature, top_k)
         generator = load_generator(run_dir, cache=cache, device=device)
         generator.encode(prompt)  # an unknown character is an error before anything prints
-        if cache and generator.note is not None:  # asked for the cache, cannot have it
+        if generator.note is not None:  # asked for the cache, cannot have it
             typer.echo(f"note: {generator.note}", err=True)
         out = sys.stdout
         if echo:

@@ -104,6 +104,8 @@ LAST_DIM_FUNCTIONS: tuple[Callable[..., Any], ...] = (torch.softmax, torch.log_s
 """Position-wise when taken over the last dim (``dim=-1``, as netspec's activations are)."""
 
 IN_EVAL = (nn.Dropout, netspec_modules.DropPath)
+NO_CACHE = "the cache turned off"
+"""The window decoder's reason when the caller asked for no cache."""
 
 
 @dataclass(frozen=True)
@@ -135,7 +137,7 @@ def decoder(model: fx.GraphModule, *, cache: bool = True) -> CachedDecoder | Win
     window decoder, whose ``reason`` says why. Puts the model in eval mode."""
     model.eval()
     if not cache:
-        return WindowDecoder(model, "the cache is turned off")
+        return WindowDecoder(model, NO_CACHE)
     try:
         return CachedDecoder(model)
     except Uncacheable as exc:
@@ -240,11 +242,11 @@ class CachedDecoder:
             if isinstance(value, fx.Node):
                 return (True, index[value])
             if isinstance(value, (list, tuple, dict)):
-                raise Uncacheable(f"{node.name}: a node of several inputs in a list")
+                raise Uncacheable(f"layer {node.name} (several inputs in a list)")
             return (False, value)
 
         if any(isinstance(v, fx.Node) for v in node.kwargs.values()):
-            raise Uncacheable(f"{node.name}: a node with tensor keyword arguments")
+            raise Uncacheable(f"layer {node.name} (tensor keyword arguments)")
         args = tuple(arg(a) for a in node.args)
         return Op(self._runner(model, node), args)
 
@@ -256,13 +258,13 @@ class CachedDecoder:
                 fn in LAST_DIM_FUNCTIONS and kwargs.get("dim") == -1
             ):
                 if not callable(fn):
-                    raise Uncacheable(f"{node.name}: {fn!r} is not callable")
+                    raise Uncacheable(f"layer {node.name} ({fn!r} is not callable)")
                 return (lambda *a: fn(*a, **kwargs)) if kwargs else fn
-            raise Uncacheable(f"{node.name}: the function {getattr(fn, '__name__', fn)}")
+            raise Uncacheable(f"layer {node.name} (function {getattr(fn, '__name__', fn)})")
         if node.op != "call_module" or not isinstance(node.target, str):
-            raise Uncacheable(f"{node.name}: a {node.op} node")
+            raise Uncacheable(f"layer {node.name} (a {node.op} node)")
         module = model.get_submodule(node.target)
-        what = f"{node.name} ({type(module).__name__})"
+        what = f"layer {node.name} ({type(module).__name__})"
         if isinstance(module, IN_EVAL):
             return _identity
         if isinstance(module, POSITION_WISE_MODULES):

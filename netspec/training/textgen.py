@@ -24,7 +24,7 @@ from netspec.errors import SpecError
 from netspec.plan import plan
 from netspec.sources import tokenizers
 from netspec.spec.networks import Networks, load_any
-from netspec.training.decoding import Decoder, context_length, decoder
+from netspec.training.decoding import NO_CACHE, Decoder, context_length, decoder
 from netspec.training.device import pick_device
 from netspec.training.sampling import generate_ids
 
@@ -43,10 +43,12 @@ class Generator:
 
     @property
     def note(self) -> str | None:
-        """Why every token recomputes the whole window (None with the cache)."""
-        if self.decoder.cached:
+        """Why every token recomputes the whole window, when the cache was asked for but the
+        model's graph has a layer it does not know (None otherwise)."""
+        if self.decoder.cached or self.decoder.reason == NO_CACHE:
             return None
-        return f"no key-value cache ({self.decoder.reason}): each token recomputes the window"
+        why = self.decoder.reason
+        return f"no key-value cache for {why}: each token recomputes the whole window"
 
     def encode(self, prompt: str) -> list[int]:
         try:
