@@ -267,6 +267,9 @@ class CachedDecoder:
         what = f"layer {node.name} ({type(module).__name__})"
         if isinstance(module, IN_EVAL):
             return _identity
+        direct = _functional(module)
+        if direct is not None:
+            return direct
         if isinstance(module, POSITION_WISE_MODULES):
             return module
         if isinstance(module, (nn.Softmax, nn.LogSoftmax)) and module.dim == -1:
@@ -309,3 +312,18 @@ class CachedDecoder:
 
 def _identity(x: torch.Tensor) -> torch.Tensor:
     return x
+
+
+def _functional(module: nn.Module) -> Callable[[torch.Tensor], torch.Tensor] | None:
+    """The most common modules as plain functions of their (shared, tied) parameters: a
+    module call's hooks machinery costs more per token than a small layer computes."""
+    if type(module) is nn.Linear:
+        weight, bias = module.weight, module.bias
+        return lambda x: F.linear(x, weight, bias)
+    if type(module) is nn.Embedding and module.max_norm is None:
+        table = module.weight
+        return lambda x: F.embedding(x, table)
+    if type(module) is nn.LayerNorm and len(module.normalized_shape) == 1:
+        shape, w, b, eps = module.normalized_shape, module.weight, module.bias, module.eps
+        return lambda x: F.layer_norm(x, shape, w, b, eps)
+    return None
