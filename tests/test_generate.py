@@ -17,7 +17,7 @@ from netspec.backend.artifacts import tied_keys
 from netspec.cli.app import app
 from netspec.sources import tokenizers
 from netspec.training.rundir import INFO, RunDir
-from netspec.training.textgen import Generator
+from netspec.training.textgen import TextGenerator
 
 runner = CliRunner()
 ALPHABET = "abcdefgh =+"
@@ -166,7 +166,7 @@ def test_the_stream_holds_back_a_character_split_between_byte_tokens() -> None:
     tok = tokenizers.ByteTokenizer()
     text = "né€ok"
     script = [*text.encode("utf-8"), tok.eos_id]
-    gen = Generator(Scripted(script, tok.vocab_size), tok, None, torch.device("cpu"))
+    gen = TextGenerator(Scripted(script, tok.vocab_size), tok, None, torch.device("cpu"))
     pieces = list(gen.stream("x", max_new_tokens=50, temperature=0))
     assert "".join(pieces) == text
     assert all("\ufffd" not in piece for piece in pieces)

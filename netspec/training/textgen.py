@@ -33,7 +33,7 @@ INCOMPLETE = "\ufffd"
 
 
 @dataclass
-class Generator:
+class TextGenerator:
     """A loaded run, ready to continue prompts: its model's decoder, tokenizer and context."""
 
     decoder: Decoder
@@ -118,7 +118,7 @@ def check_settings(max_new_tokens: int, temperature: float, top_k: int | None) -
 
 def load_generator(
     run_dir: str | os.PathLike[str], *, cache: bool = True, device: str | None = None
-) -> Generator:
+) -> TextGenerator:
     """The language model of a run directory and its tokenizer."""
     folder = Path(run_dir)
     if not (folder / SPEC).is_file():
@@ -148,7 +148,7 @@ def load_generator(
     target = pick_device(device or "auto")
     model = load_model(folder).to(target)
     context = context_length(model, length if isinstance(length, int) else None)
-    return Generator(decoder(model, cache=cache), tokenizer, context, target)
+    return TextGenerator(decoder(model, cache=cache), tokenizer, context, target)
 
 
 def generate(
