@@ -178,3 +178,13 @@ def test_run_json_is_what_a_run_leaves(tmp_path: pathlib.Path) -> None:
     info = json.loads((tmp_path / "run" / INFO).read_text())
     assert info["task"] == "language_model"
     assert RunDir.trained(tmp_path / "run").path == tmp_path / "run"
+
+
+def test_the_stream_shows_bytes_that_never_make_a_character() -> None:
+    """A stray continuation byte is not held forever: it shows as U+FFFD, like decode."""
+    tok = tokenizers.ByteTokenizer()
+    script = [0x80, *b"ab", 0xE2, 0x82, *b"c", 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, tok.eos_id]
+    gen = TextGenerator(Scripted(script, tok.vocab_size), tok, None, torch.device("cpu"))
+    pieces = list(gen.stream("x", max_new_tokens=50, temperature=0))
+    assert "".join(pieces) == tok.decode(script[:-1])
+    assert pieces[:3] == ["\ufffda", "b", "\ufffdc"]

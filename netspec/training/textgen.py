@@ -6,8 +6,9 @@ key-value cache when the model's graph allows one (``decoding``). An empty promp
 from ``<eos>``, the separator before every document of the training text.
 
 ``stream`` yields the continuation's text in pieces that are complete characters: a byte or
-BPE token can end in the middle of a UTF-8 character, so the text decoded so far is held
-back while it ends in an incomplete character (U+FFFD, the replacement character).
+BPE token can end in the middle of a UTF-8 character, so the tokens since the last piece are
+held back while their text ends in an incomplete character (U+FFFD, the replacement
+character). A token is decoded a few times at most: no cost that grows with the length.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ from netspec.training.sampling import generate_ids
 
 MAX_NEW_TOKENS = 1_000_000
 INCOMPLETE = "\ufffd"
+MAX_HELD = 4
+"""Tokens held back at most, waiting for the rest of a character (UTF-8: 4 bytes at most)."""
 
 
 @dataclass
@@ -74,8 +77,7 @@ class TextGenerator:
         up to ``<eos>`` (not included) or ``max_new_tokens`` tokens."""
         check_settings(max_new_tokens, temperature, top_k)
         prompt_ids = torch.tensor([self.encode(prompt)], device=self.device)
-        produced: list[int] = []
-        shown = ""
+        pending: list[int] = []  # tokens since the last complete piece
         eos = self.tokenizer.eos_id
         steps = generate_ids(
             self.decoder,
@@ -91,14 +93,16 @@ class TextGenerator:
             token = int(new[0])
             if token == eos:
                 break
-            produced.append(token)
-            text = self.tokenizer.decode(produced).rstrip(INCOMPLETE)
-            if text.startswith(shown) and len(text) > len(shown):
-                yield text[len(shown) :]
-                shown = text
-        text = self.tokenizer.decode(produced)  # the end: whatever is left, as it is
-        if text.startswith(shown) and len(text) > len(shown):
-            yield text[len(shown) :]
+            pending.append(token)
+            text = self.tokenizer.decode(pending)
+            # Held while it ends in an incomplete character; a character is at most 4 bytes,
+            # so a longer run of undecodable tokens is shown as it is.
+            if not text.endswith(INCOMPLETE) or len(pending) >= MAX_HELD:
+                if text:
+                    yield text
+                pending = []
+        if pending:  # the end: whatever is left, as it is
+            yield self.tokenizer.decode(pending)
 
 
 def check_settings(max_new_tokens: int, temperature: float, top_k: int | None) -> None:
