@@ -226,16 +226,16 @@ class CachedDecoder:
         placeholders = [n for n in model.graph.nodes if n.op == "placeholder"]
         if len(placeholders) != 1:
             raise Uncacheable(f"a model of {len(placeholders)} inputs")
+        output = next(n for n in model.graph.nodes if n.op == "output").args[0]
+        logits = output[0] if isinstance(output, tuple) else output
+        needed = _ancestors(logits)  # the other outputs (extra heads) are not generated from
         for node in model.graph.nodes:
             if node.op == "placeholder":
                 index[node] = 0
-            elif node.op == "output":
-                result = node.args[0]
-                result = result[0] if isinstance(result, tuple) else result
-                self.output = index[result]
-            else:
+            elif node in needed:
                 self.ops.append(self._op(model, node, index))
                 index[node] = len(self.ops)
+        self.output = index[logits]
 
     def _op(self, model: fx.GraphModule, node: fx.Node, index: dict[fx.Node, int]) -> Op:
         def arg(value: Any) -> tuple[bool, Any]:
@@ -308,6 +308,18 @@ class CachedDecoder:
             return x + table[start : start + x.shape[1]].to(x.dtype)
 
         return add_rows
+
+
+def _ancestors(node: Any) -> set[fx.Node]:
+    """``node`` and every node it is computed from."""
+    seen: set[fx.Node] = set()
+    todo = [node] if isinstance(node, fx.Node) else []
+    while todo:
+        current = todo.pop()
+        if current not in seen:
+            seen.add(current)
+            todo.extend(current.all_input_nodes)
+    return seen
 
 
 def _identity(x: torch.Tensor) -> torch.Tensor:
