@@ -84,6 +84,7 @@ def test_gan_throughput_quick_times_both_models() -> None:
         assert re.search(row, out, re.MULTILINE), f"no row for {model}:\n{out}"
 
 
+@pytest.mark.heavy
 def test_generation_speed_quick_agrees_and_times_every_generator() -> None:
     out = _quick("generation_speed", timeout=120)
     assert "DISAGREE" not in out, out
