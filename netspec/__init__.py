@@ -23,6 +23,7 @@ __all__ = [
     "SpecError",
     "__version__",
     "build_model",
+    "generate",
     "load_model",
     "load_networks",
     "load_spec",
@@ -37,6 +38,15 @@ def train(spec: Any = None, **kwargs: Any) -> Any:
     from netspec.training import train as _train
 
     return _train(spec, **kwargs)
+
+
+def generate(run_dir: Any, prompt: str, **kwargs: Any) -> str:
+    """The continuation of ``prompt`` by a language-model run (the prompt not included); see
+    :func:`netspec.training.textgen.generate` (``max_new_tokens``, ``temperature`` (0:
+    greedy), ``top_k``, ``seed``, ``cache``, ``device``)."""
+    from netspec.training.textgen import generate as _generate
+
+    return _generate(run_dir, prompt, **kwargs)
 
 
 def load_model(directory: Any) -> fx.GraphModule:

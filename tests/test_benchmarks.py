@@ -82,3 +82,18 @@ def test_gan_throughput_quick_times_both_models() -> None:
     for model in ("mlp_gan", "dcgan"):
         row = rf"^{model}\s+[\d,]+ s/s\s+[\d,]+ s/s\s+[\d.]+\s+>= 0\.9 (ok|MISSED)$"
         assert re.search(row, out, re.MULTILINE), f"no row for {model}:\n{out}"
+
+
+@pytest.mark.heavy
+def test_generation_speed_quick_agrees_and_times_every_generator() -> None:
+    out = _quick("generation_speed", timeout=120)
+    assert "DISAGREE" not in out, out
+    assert re.search(r"^netspec cache vs no cache, \d+ tokens: agree", out, re.MULTILINE), out
+    for name in ("netspec cache", "netspec no cache"):
+        assert re.search(rf"^{name}\s+[\d,]+$", out, re.MULTILINE), out  # tokens/s
+        # tokens/s at two lengths and their ratio
+        assert re.search(rf"^{name}\s+[\d,]+\s+[\d,]+\s+[\d.]+$", out, re.MULTILINE), out
+    if "transformers: not installed" not in out:
+        assert re.search(r"^netspec vs HF generate, \d+ tokens: agree", out, re.MULTILINE), out
+        assert re.search(r"^HF generate \(cache\)\s+[\d,]+$", out, re.MULTILINE), out
+        assert re.search(r"^netspec cache / HF cache: [\d.]+ ", out, re.MULTILINE), out

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from netspec.cli import latent_commands, sample_command, spec_commands, train_commands
+from netspec.cli import (
+    generate_command,
+    latent_commands,
+    sample_command,
+    spec_commands,
+    train_commands,
+)
 from netspec.cli.app import app, main
 
 # Registered here, in one list, so that --help shows the commands in this order: the app
@@ -16,6 +22,7 @@ for _command in (
     train_commands.predict,
     latent_commands.encode,
     sample_command.sample,
+    generate_command.generate,
     spec_commands.schema,
     spec_commands.graph,
 ):

@@ -1,7 +1,8 @@
 """The `netspec` command line: the typer app, the arguments every spec command shares, and
 the error and exit-code policy (``run_command``). The commands live by job in
 ``spec_commands`` (validate, summary, build, schema, graph: torch-free),
-``train_commands`` (train, evaluate, predict) and ``sample_command`` (sample);
+``train_commands`` (train, evaluate, predict), ``sample_command`` (sample) and
+``generate_command`` (generate);
 ``netspec.cli`` registers them in help order.
 The CLI is the only place that prints, reads flags or sets exit codes.
 

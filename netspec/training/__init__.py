@@ -23,7 +23,11 @@ encoder and a decoder trained as one model), ``variational`` (a VAE's loss: reco
 weighted KL). A GAN (``task: gan``, a spec of two networks): ``gan_session`` (its checks and
 run directory), ``gan`` (its trainer), ``gan_losses``, ``gan_state`` (its last.ckpt), ``ema``
 (the generator's weight average), ``samples`` (drawing from a latent network, samples.png)
-and ``generate`` (``netspec sample``). Nothing here prints: progress goes to a ``Reporter``.
+and ``generate`` (``netspec sample``). A language model (``netspec generate``): ``decoding``
+(incremental decoding of a built model: new tokens only, or the whole window), ``kv_cache``
+(causal attention's cached keys and values), ``sampling`` (greedy, temperature, top-k, the
+sliding window) and ``textgen`` (a run's model and tokenizer, text streamed).
+Nothing here prints: progress goes to a ``Reporter``.
 """
 
 from __future__ import annotations

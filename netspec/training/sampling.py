@@ -1,0 +1,79 @@
+"""The generation loop: choose a next token from the logits, feed it back, slide the window.
+
+Greedy at temperature 0; otherwise a draw from softmax(logits / temperature), over the
+``top_k`` most likely tokens when given, with a seeded ``torch.Generator``: the same seed
+gives the same tokens. Generation stops after ``max_new_tokens`` or when every sequence has
+produced ``eos_id``.
+
+Beyond the model's context length C the window slides: the next token is predicted from the
+last C tokens. With a cache that means a new window each step (absolute positions shift, so
+the cached keys and values are stale): the cache is rebuilt from the window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import torch
+
+from netspec.training.decoding import Decoder
+
+
+def choose(
+    logits: torch.Tensor,
+    temperature: float,
+    top_k: int | None,
+    generator: torch.Generator | None,
+) -> torch.Tensor:
+    """The next token of each row of ``logits`` (N, V): (N, 1) int64."""
+    if temperature == 0:
+        return logits.argmax(dim=-1, keepdim=True)
+    scaled = logits.float() / temperature
+    if top_k is not None and top_k < scaled.shape[-1]:
+        best, ids = scaled.topk(top_k, dim=-1)
+        pick = torch.multinomial(best.softmax(dim=-1), 1, generator=generator)
+        return ids.gather(-1, pick)
+    return torch.multinomial(scaled.softmax(dim=-1), 1, generator=generator)
+
+
+def generate_ids(
+    decoder: Decoder,
+    prompt: torch.Tensor,
+    *,
+    max_new_tokens: int,
+    context: int | None,
+    temperature: float = 0.0,
+    top_k: int | None = None,
+    seed: int | None = None,
+    eos_id: int | None = None,
+) -> Iterator[torch.Tensor]:
+    """The new tokens (N,) one step at a time, after the prompt (N, P) (P >= 1)."""
+    if max_new_tokens < 1:
+        return
+    generator = None
+    if temperature != 0:
+        generator = torch.Generator(device=prompt.device)
+        if seed is None:
+            generator.seed()
+        else:
+            generator.manual_seed(seed)
+    window = prompt if context is None else prompt[:, -context:]
+    capacity = window.shape[1] + max_new_tokens if context is None else context
+    logits = decoder.start(window, capacity)
+    produced: list[torch.Tensor] = []  # for the window, once it slides
+    done = torch.zeros(prompt.shape[0], dtype=torch.bool, device=prompt.device)
+    for step in range(max_new_tokens):
+        new = choose(logits[:, -1], temperature, top_k, generator)
+        yield new[:, 0]
+        if eos_id is not None:
+            done |= new[:, 0] == eos_id
+            if bool(done.all()):
+                return
+        if step == max_new_tokens - 1:
+            return
+        produced.append(new)
+        if context is None or decoder.length < context:
+            logits = decoder.feed(new)
+        else:
+            recent = torch.cat((window, *produced[-context:]), dim=1)[:, -context:]
+            logits = decoder.start(recent, context)

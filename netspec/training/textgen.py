@@ -1,0 +1,176 @@
+"""``netspec generate``: text from a trained language-model run, streamed as it is produced.
+
+Reads spec.yaml, model.safetensors and tokenizer.json (nothing is unpickled), encodes the
+prompt with the run's tokenizer and continues it token by token (``sampling``), with the
+key-value cache when the model's graph allows one (``decoding``). An empty prompt starts
+from ``<eos>``, the separator before every document of the training text.
+
+``stream`` yields the continuation's text in pieces that are complete characters: a byte or
+BPE token can end in the middle of a UTF-8 character, so the tokens since the last piece are
+held back while their text ends in an incomplete character (U+FFFD, the replacement
+character). A token is decoded a few times at most: no cost that grows with the length.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from netspec.backend.artifacts import SPEC, load_model
+from netspec.errors import SpecError
+from netspec.plan import plan
+from netspec.sources import tokenizers
+from netspec.spec.networks import Networks, load_any
+from netspec.training.decoding import NO_CACHE, Decoder, context_length, decoder
+from netspec.training.device import pick_device
+from netspec.training.sampling import generate_ids
+
+MAX_NEW_TOKENS = 1_000_000
+INCOMPLETE = "\ufffd"
+MAX_HELD = 4
+"""Tokens held back at most, waiting for the rest of a character (UTF-8: 4 bytes at most)."""
+
+
+@dataclass
+class TextGenerator:
+    """A loaded run, ready to continue prompts: its model's decoder, tokenizer and context."""
+
+    decoder: Decoder
+    tokenizer: tokenizers.Tokenizer
+    context: int | None
+    device: torch.device
+
+    @property
+    def note(self) -> str | None:
+        """Why every token recomputes the whole window, when the cache was asked for but the
+        model's graph has a layer it does not know (None otherwise)."""
+        if self.decoder.cached or self.decoder.reason == NO_CACHE:
+            return None
+        why = self.decoder.reason
+        return f"no key-value cache for {why}: each token recomputes the whole window"
+
+    def encode(self, prompt: str) -> list[int]:
+        try:
+            ids = self.tokenizer.encode(prompt)
+        except tokenizers.TokenizerError as exc:
+            raise SpecError.single(
+                "invalid-value",
+                f"the prompt cannot be encoded: {exc}",
+                hints=("use only characters of the training text",),
+            ) from None
+        return ids or [self.tokenizer.eos_id]
+
+    def stream(
+        self,
+        prompt: str,
+        *,
+        max_new_tokens: int = 100,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        seed: int | None = None,
+    ) -> Iterator[str]:
+        """The continuation of ``prompt`` (not the prompt itself), in complete characters,
+        up to ``<eos>`` (not included) or ``max_new_tokens`` tokens."""
+        check_settings(max_new_tokens, temperature, top_k)
+        prompt_ids = torch.tensor([self.encode(prompt)], device=self.device)
+        pending: list[int] = []  # tokens since the last complete piece
+        eos = self.tokenizer.eos_id
+        steps = generate_ids(
+            self.decoder,
+            prompt_ids,
+            max_new_tokens=max_new_tokens,
+            context=self.context,
+            temperature=temperature,
+            top_k=top_k,
+            seed=seed,
+            eos_id=eos,
+        )
+        for new in steps:
+            token = int(new[0])
+            if token == eos:
+                break
+            pending.append(token)
+            text = self.tokenizer.decode(pending)
+            # Held while it ends in an incomplete character; a character is at most 4 bytes,
+            # so a longer run of undecodable tokens is shown as it is.
+            if not text.endswith(INCOMPLETE) or len(pending) >= MAX_HELD:
+                if text:
+                    yield text
+                pending = []
+        if pending:  # the end: whatever is left, as it is
+            yield self.tokenizer.decode(pending)
+
+
+def check_settings(max_new_tokens: int, temperature: float, top_k: int | None) -> None:
+    if not 0 <= max_new_tokens <= MAX_NEW_TOKENS:
+        raise SpecError.single(
+            "invalid-value",
+            f"--max-new-tokens is 0 to {MAX_NEW_TOKENS:,}, not {max_new_tokens}",
+        )
+    if not temperature >= 0 or temperature == float("inf"):
+        raise SpecError.single(
+            "invalid-value",
+            f"--temperature is 0 (greedy) or more, not {temperature}",
+        )
+    if top_k is not None and top_k < 1:
+        raise SpecError.single("invalid-value", f"--top-k is 1 or more, not {top_k}")
+
+
+def load_generator(
+    run_dir: str | os.PathLike[str], *, cache: bool = True, device: str | None = None
+) -> TextGenerator:
+    """The language model of a run directory and its tokenizer."""
+    folder = Path(run_dir)
+    if not (folder / SPEC).is_file():
+        raise SpecError.single(
+            "file-not-found",
+            f"{SPEC} is missing: {folder} is not a netspec run directory",
+            hints=("a run directory is what `netspec train` writes (runs/<name>-...)",),
+        )
+    if not (folder / tokenizers.FILE).is_file():
+        raise SpecError.single(
+            "file-not-found",
+            f"{tokenizers.FILE} is missing: {folder} is not a language-model run",
+            hints=("netspec generate continues text with a run of `task: language_model`",),
+        )
+    spec = load_any(folder / SPEC)
+    if isinstance(spec, Networks):
+        raise SpecError.single(
+            "invalid-value",
+            f"{folder} is a run of several networks ({', '.join(spec.networks)}), not a "
+            "language model",
+        )
+    try:
+        tokenizer = tokenizers.load(folder / tokenizers.FILE)
+    except tokenizers.TokenizerError as exc:
+        raise SpecError.single("invalid-value", str(exc)) from None
+    length = plan(spec).input.shape[0]
+    target = pick_device(device or "auto")
+    model = load_model(folder).to(target)
+    context = context_length(model, length if isinstance(length, int) else None)
+    return TextGenerator(decoder(model, cache=cache), tokenizer, context, target)
+
+
+def generate(
+    run_dir: str | os.PathLike[str],
+    prompt: str,
+    *,
+    max_new_tokens: int = 100,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    seed: int | None = None,
+    cache: bool = True,
+    device: str | None = None,
+) -> str:
+    """The continuation of ``prompt`` by the language model of ``run_dir`` (the prompt not
+    included); ``temperature=0`` is greedy, ``seed`` makes sampling reproducible."""
+    check_settings(max_new_tokens, temperature, top_k)
+    gen = load_generator(run_dir, cache=cache, device=device)
+    pieces = gen.stream(
+        prompt, max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k, seed=seed
+    )
+    return "".join(pieces)
