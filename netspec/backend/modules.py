@@ -180,6 +180,22 @@ class TransformerEncoder(nn.TransformerEncoder):
         return f"num_layers={self.num_layers}, causal={self.causal}"
 
 
+class NormalEmbedding(nn.Embedding):
+    """nn.Embedding whose weight starts N(0, init_std^2) instead of N(0, 1): GPT-2 and BERT
+    use 0.02, which keeps a tied head's first logits small (with N(0, 1) they have a std of
+    about sqrt(embedding_dim), and the first steps only undo that)."""
+
+    def __init__(self, num_embeddings: int, embedding_dim: int, *, init_std: float) -> None:
+        self.init_std = init_std  # read by reset_parameters, which nn.Embedding calls
+        super().__init__(num_embeddings, embedding_dim)
+
+    def reset_parameters(self) -> None:
+        nn.init.normal_(self.weight, std=self.init_std)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, init_std={self.init_std}"
+
+
 class LearnedPositionalEncoding(nn.Module):
     """``x + weight[:T]`` for (N, T, E) ``x``; ``weight`` (max_len, E) is learned."""
 

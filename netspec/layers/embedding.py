@@ -37,6 +37,8 @@ class EmbeddingConfig(LayerConfig):
         validation_alias=AliasChoices("num_embeddings", "input_dim", "vocab_size")
     )
     embedding_dim: PositiveInt = Field(validation_alias=AliasChoices("embedding_dim", "output_dim"))
+    # The initial weights' std (torch's default: 1). GPT-2 and BERT: 0.02.
+    init_std: float | None = Field(None, gt=0)
 
 
 class PositionalEncodingConfig(LayerConfig):
@@ -64,6 +66,9 @@ def embedding_weight(cfg: EmbeddingConfig, inputs: tuple[Tensor, ...]) -> tuple[
 
 
 def embedding_module(cfg: EmbeddingConfig, inputs: tuple[Tensor, ...]) -> Call:
+    if cfg.init_std is not None:
+        sizes = (cfg.num_embeddings, cfg.embedding_dim)
+        return Call("NormalEmbedding", sizes, {"init_std": cfg.init_std})
     return Call("nn.Embedding", (cfg.num_embeddings, cfg.embedding_dim))
 
 
@@ -118,10 +123,13 @@ register(
         examples=(
             Example({"num_embeddings": 16, "embedding_dim": 8}, (12,), "int64"),
             Example({"num_embeddings": 100, "embedding_dim": 4}, (3, 5), "int64"),
+            Example({"num_embeddings": 50, "embedding_dim": 6, "init_std": 0.02}, (7,), "int64"),
         ),
         field_docs={
             "num_embeddings": "vocabulary size: ids must be in [0, num_embeddings)",
             "embedding_dim": "size of each vector",
+            "init_std": "std of the initial weights, drawn N(0, init_std^2) (default: torch's "
+            "N(0, 1)); GPT-2 and BERT use 0.02, which keeps a tied head's first logits small",
         },
     )
 )
