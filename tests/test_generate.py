@@ -131,6 +131,21 @@ def test_a_run_without_a_tokenizer_is_not_a_language_model(tmp_path: pathlib.Pat
     assert "not a language-model run" in result.stderr
 
 
+def test_a_run_of_another_task_is_not_a_language_model(tmp_path: pathlib.Path) -> None:
+    """A tokenizer.json (copied, or left over) does not make a classifier a language model:
+    a user error, not an internal error from feeding token ids to its first dense layer."""
+    fabricate_run(tmp_path / "run")
+    classifier = netspec.load_spec("name: iris\ninput: [4]\nlayers:\n  - dense: 3\n")
+    run = RunDir(tmp_path / "run")
+    run.write_spec(classifier)
+    model = netspec.build_model(classifier, seed=0)
+    run.write_weights(model.state_dict(), classifier.name, tied_keys(model))
+    result = runner.invoke(app, ["generate", str(tmp_path / "run"), "--prompt", "abc"])
+    assert result.exit_code == 2
+    assert "is a run of task classification, not a language model" in result.stderr
+    assert "internal error" not in result.output
+
+
 @pytest.mark.parametrize(
     ("option", "message"),
     [("--temperature=-1", "--temperature"), ("--top-k=0", "--top-k")],

@@ -144,6 +144,13 @@ def load_generator(
             f"{folder} is a run of several networks ({', '.join(spec.networks)}), not a "
             "language model",
         )
+    task = spec.train.task if spec.train is not None else None
+    if task != "language_model":
+        raise SpecError.single(
+            "invalid-value",
+            f"{folder} is a run of task {task or 'classification'}, not a language model",
+            hints=("netspec generate continues text with a run of `task: language_model`",),
+        )
     try:
         tokenizer = tokenizers.load(folder / tokenizers.FILE)
     except tokenizers.TokenizerError as exc:
