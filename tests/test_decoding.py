@@ -179,6 +179,29 @@ def test_a_graph_the_cache_does_not_know_recomputes_the_window() -> None:
     assert got == greedy_by_hand(model, prompt, 12, 10**6)
 
 
+def test_the_cache_grows_with_the_text_not_with_its_capacity() -> None:
+    """Without a context bound (no positional table, a symbolic length) the capacity is
+    prompt + max_new_tokens, up to a million positions: a cache allocated for all of them
+    up front is gigabytes per layer (out of memory on a GPU). It grows as it is used, and
+    the logits stay the full forward's past every growth."""
+    model = built(
+        lm_spec(length="T").replace("  - positional_encoding: {kind: learned, max_len: 16}\n", "")
+    )
+    dec = decoder(model)
+    assert dec.cached
+    assert context_length(model) is None
+    ids = torch.tensor([[i * 7 % VOCAB for i in range(300)]])
+    logits = dec.start(ids[:, :5], 10**6)
+    attention = dec.caches[0].layers[0].attention  # type: ignore[union-attr]
+    assert attention.keys.shape[2] < 10**4
+    for t in range(5, 300):
+        logits = dec.feed(ids[:, t : t + 1])
+    with torch.no_grad():
+        full = model(ids)
+    torch.testing.assert_close(logits[:, -1], full[:, -1], atol=1e-4, rtol=1e-4)
+    assert attention.keys.shape[2] < 10**4
+
+
 def test_generation_stops_at_eos() -> None:
     model = built(lm_spec())
     free = run(model, [3, 1, 4], 20, temperature=0)
