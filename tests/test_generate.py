@@ -203,3 +203,14 @@ def test_the_stream_shows_bytes_that_never_make_a_character() -> None:
     pieces = list(gen.stream("x", max_new_tokens=50, temperature=0))
     assert "".join(pieces) == tok.decode(script[:-1])
     assert pieces[:3] == ["\ufffda", "b", "\ufffdc"]
+
+
+def test_a_stray_byte_does_not_break_the_four_byte_character_after_it() -> None:
+    """0xFF then the four bytes of an emoji: the stray byte shows as U+FFFD once four tokens
+    are held, but the emoji's own bytes keep waiting for their last one."""
+    tok = tokenizers.ByteTokenizer()
+    script = [0xFF, *"😀!".encode(), tok.eos_id]
+    gen = TextGenerator(Scripted(script, tok.vocab_size), tok, None, torch.device("cpu"))
+    pieces = list(gen.stream("x", max_new_tokens=50, temperature=0))
+    assert "".join(pieces) == "\ufffd😀!" == tok.decode(script[:-1])
+    assert pieces == ["\ufffd", "😀", "!"]

@@ -96,13 +96,27 @@ class TextGenerator:
             pending.append(token)
             text = self.tokenizer.decode(pending)
             # Held while it ends in an incomplete character; a character is at most 4 bytes,
-            # so a longer run of undecodable tokens is shown as it is.
-            if not text.endswith(INCOMPLETE) or len(pending) >= MAX_HELD:
+            # so a longer run of undecodable tokens is shown, but only up to the tokens that
+            # may still begin a character (a stray byte before a 4-byte character).
+            if not text.endswith(INCOMPLETE):
                 if text:
                     yield text
                 pending = []
+            elif len(pending) >= MAX_HELD:
+                shown, pending = self._settled(pending, text)
+                if shown:
+                    yield shown
         if pending:  # the end: whatever is left, as it is
             yield self.tokenizer.decode(pending)
+
+    def _settled(self, pending: list[int], text: str) -> tuple[str, list[int]]:
+        """The text of the longest head of ``pending`` that decodes apart from the rest as
+        the whole does, and the rest (still waiting); all of it when no head does."""
+        for cut in range(len(pending) - 1, 0, -1):
+            head = self.tokenizer.decode(pending[:cut])
+            if head + self.tokenizer.decode(pending[cut:]) == text:
+                return head, pending[cut:]
+        return text, []
 
 
 def check_settings(max_new_tokens: int, temperature: float, top_k: int | None) -> None:
