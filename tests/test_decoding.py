@@ -11,7 +11,7 @@ import torch
 
 import netspec
 from netspec.training.decoding import context_length, decoder
-from netspec.training.sampling import generate_ids
+from netspec.training.sampling import choose, generate_ids
 
 ZOO = pathlib.Path(__file__).parent.parent / "specs" / "zoo"
 VOCAB = 20
@@ -220,6 +220,18 @@ def test_sampling_is_reproducible_with_a_seed_and_top_k_1_is_greedy() -> None:
     greedy = run(model, [3, 1, 4], 25, temperature=0)
     assert run(model, [3, 1, 4], 25, temperature=1.5, top_k=1, seed=3) == greedy
     assert first != greedy  # sampling does sample
+
+
+def test_extreme_temperatures_draw_without_nan() -> None:
+    """A positive temperature of 1e-300 (0 in float32) or 1e300 (inf) made softmax see NaN
+    and torch.multinomial raise: a tiny one is now the greedy choice, a huge one uniform."""
+    logits = torch.tensor([[2.0, 9.0, -1.0, float("-inf")], [50.0, 0.0, 49.0, 1.0]])
+    generator = torch.Generator().manual_seed(0)
+    for tiny in (1e-300, 1e-40, 1e-12):
+        assert choose(logits, tiny, None, generator).flatten().tolist() == [1, 0]
+        assert choose(logits, tiny, 2, generator).flatten().tolist() == [1, 0]
+    drawn = {int(choose(logits, 1e300, None, generator)[0, 0]) for _ in range(50)}
+    assert drawn == {0, 1, 2}  # uniform over the finite logits, never the -inf one
 
 
 def test_context_length_is_the_input_length_or_the_smallest_table() -> None:
