@@ -102,6 +102,19 @@ def test_bpe_round_trips() -> None:
     assert bpe.vocab_size <= 300
 
 
+def test_bpe_encodes_the_text_eos_as_characters() -> None:
+    """Special tokens never come out of encode (the module's contract, as for char and
+    byte): Hugging Face matches added tokens in raw text, so a corpus or prompt holding the
+    five characters "<eos>" (netspec's own docs do) got a document boundary there. Also
+    for a tokenizer read back from its JSON."""
+    pytest.importorskip("tokenizers")
+    bpe = BPETokenizer.train(["a <eos> marks the end " * 20], 300)
+    for tok in (bpe, from_json(bpe.to_json())):
+        ids = tok.encode("the end<eos>")
+        assert tok.eos_id not in ids
+        assert tok.decode(ids) == "the end<eos>"
+
+
 # --- arithmetic ------------------------------------------------------------------------------
 
 
