@@ -115,6 +115,21 @@ def test_bpe_encodes_the_text_eos_as_characters() -> None:
         assert tok.decode(ids) == "the end<eos>"
 
 
+@pytest.mark.parametrize(
+    "data",
+    [
+        "{source: arithmetic, digits: 1, seed: -1}",
+        "{source: reverse, length: 3, seed: -1}",
+        "{source: arithmetic, digits: 1, split: {seed: -1}}",
+    ],
+)
+def test_a_negative_seed_is_a_spec_error_not_an_internal_one(data: str) -> None:
+    """numpy's default_rng refuses negative seeds: validate let them through and loading
+    the data stopped with "expected non-negative integer"."""
+    error = spec_error(lambda: load_data(load_spec(lm_spec("{shape: [7], dtype: int64}", data))))
+    assert "seed" in error.diagnostics[0].path
+
+
 # --- arithmetic ------------------------------------------------------------------------------
 
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import AliasChoices, Field
 
 from netspec.errors import did_you_mean
-from netspec.sources.common import COMMON_DOCS, fixed, samples_field
+from netspec.sources.common import COMMON_DOCS, fixed, samples_field, seed_field
 from netspec.sources.registry import (
     Context,
     DataProblem,
@@ -234,7 +234,7 @@ class ArithmeticOptions(SourceOptions):
     digits: int = Field(3, ge=1, le=9)
     operations: tuple[Literal["+", "-", "*"], ...] = Field(("+",), min_length=1)
     samples: int = samples_field(20_000)
-    seed: int = 0
+    seed: int = seed_field()
     reverse_answer: bool = False
 
 
@@ -296,7 +296,7 @@ def _arithmetic(options: ArithmeticOptions, ctx: Context) -> Problems:
 
 class ReverseOptions(SourceOptions):
     samples: int = samples_field()
-    seed: int = 0
+    seed: int = seed_field()
     length: int | None = Field(None, ge=1)
     vocab_size: int | None = Field(
         None, ge=2, le=len(LETTERS), validation_alias=AliasChoices("vocab_size", "vocab")
