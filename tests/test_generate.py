@@ -148,7 +148,12 @@ def test_a_run_of_another_task_is_not_a_language_model(tmp_path: pathlib.Path) -
 
 @pytest.mark.parametrize(
     ("option", "message"),
-    [("--temperature=-1", "--temperature"), ("--top-k=0", "--top-k")],
+    [
+        ("--temperature=-1", "--temperature"),
+        ("--top-k=0", "--top-k"),
+        (f"--seed={2**64}", "--seed"),  # torch.Generator's range: was an internal error
+        (f"--seed={-(2**63) - 1}", "--seed"),
+    ],
 )
 def test_bad_settings_are_user_errors(tmp_path: pathlib.Path, option: str, message: str) -> None:
     fabricate_run(tmp_path / "run")

@@ -75,7 +75,7 @@ class TextGenerator:
     ) -> Iterator[str]:
         """The continuation of ``prompt`` (not the prompt itself), in complete characters,
         up to ``<eos>`` (not included) or ``max_new_tokens`` tokens."""
-        check_settings(max_new_tokens, temperature, top_k)
+        check_settings(max_new_tokens, temperature, top_k, seed)
         prompt_ids = torch.tensor([self.encode(prompt)], device=self.device)
         pending: list[int] = []  # tokens since the last complete piece
         eos = self.tokenizer.eos_id
@@ -119,7 +119,9 @@ class TextGenerator:
         return text, []
 
 
-def check_settings(max_new_tokens: int, temperature: float, top_k: int | None) -> None:
+def check_settings(
+    max_new_tokens: int, temperature: float, top_k: int | None, seed: int | None = None
+) -> None:
     if not 0 <= max_new_tokens <= MAX_NEW_TOKENS:
         raise SpecError.single(
             "invalid-value",
@@ -132,6 +134,10 @@ def check_settings(max_new_tokens: int, temperature: float, top_k: int | None) -
         )
     if top_k is not None and top_k < 1:
         raise SpecError.single("invalid-value", f"--top-k is 1 or more, not {top_k}")
+    if seed is not None and not -(2**63) <= seed < 2**64:  # what torch.Generator takes
+        raise SpecError.single(
+            "invalid-value", f"--seed is -2**63 to 2**64 - 1 (a 64-bit integer), not {seed}"
+        )
 
 
 def load_generator(
@@ -189,7 +195,7 @@ def generate(
 ) -> str:
     """The continuation of ``prompt`` by the language model of ``run_dir`` (the prompt not
     included); ``temperature=0`` is greedy, ``seed`` makes sampling reproducible."""
-    check_settings(max_new_tokens, temperature, top_k)
+    check_settings(max_new_tokens, temperature, top_k, seed)
     gen = load_generator(run_dir, cache=cache, device=device)
     pieces = gen.stream(
         prompt, max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k, seed=seed
