@@ -410,6 +410,27 @@ def test_missing_text_file_is_located(tmp_path: pathlib.Path) -> None:
     assert d.location.line == 5
 
 
+def test_a_pattern_pathlib_refuses_is_located(tmp_path: pathlib.Path) -> None:
+    """pathlib's glob raises on an absolute pattern (NotImplementedError) and on "**" inside
+    a name (ValueError): both were internal errors when the data loaded. An absolute pattern
+    is refused by validate, the other when the folder is read."""
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.txt").write_text("abc " * 50, encoding="utf-8")
+    absolute = lm_spec(
+        "{shape: [8], dtype: int64}", f"{{source: text, path: docs, pattern: '{tmp_path}/*'}}"
+    )
+    (d,) = spec_error(lambda: write(tmp_path, absolute)).diagnostics
+    assert d.path == ("data", "pattern")
+    assert "absolute" in d.message
+    spec = write(
+        tmp_path,
+        lm_spec("{shape: [8], dtype: int64}", "{source: text, path: docs, pattern: 'a**.txt'}"),
+    )
+    (d,) = spec_error(lambda: load_data(spec)).diagnostics
+    assert d.path == ("data", "pattern")
+    assert "not a file pattern" in d.message
+
+
 def test_a_split_too_short_for_one_window(tmp_path: pathlib.Path) -> None:
     (tmp_path / "c.txt").write_text(numbered(30), encoding="utf-8")  # 180 chars, val 18
     spec = write(tmp_path, lm_spec("{shape: [32], dtype: int64}", "{source: text, path: c.txt}"))
