@@ -154,7 +154,9 @@ def test_example_specs_load(path: pathlib.Path) -> None:
         pytest.skip("no data section")
     source, _ = source_options(spec)
     data = load_data(spec)
-    assert data.name == source.name
+    # a file's data are named after the file (or folder: docs_char_gpt's text is docs/)
+    if source.family != "file":
+        assert data.name == source.name
     assert len(data.train) > 0
 
 

@@ -11,7 +11,7 @@ import torch
 
 import netspec
 from netspec.training.decoding import context_length, decoder
-from netspec.training.sampling import generate_ids
+from netspec.training.sampling import choose, generate_ids
 
 ZOO = pathlib.Path(__file__).parent.parent / "specs" / "zoo"
 VOCAB = 20
@@ -179,6 +179,29 @@ def test_a_graph_the_cache_does_not_know_recomputes_the_window() -> None:
     assert got == greedy_by_hand(model, prompt, 12, 10**6)
 
 
+def test_the_cache_grows_with_the_text_not_with_its_capacity() -> None:
+    """Without a context bound (no positional table, a symbolic length) the capacity is
+    prompt + max_new_tokens, up to a million positions: a cache allocated for all of them
+    up front is gigabytes per layer (out of memory on a GPU). It grows as it is used, and
+    the logits stay the full forward's past every growth."""
+    model = built(
+        lm_spec(length="T").replace("  - positional_encoding: {kind: learned, max_len: 16}\n", "")
+    )
+    dec = decoder(model)
+    assert dec.cached
+    assert context_length(model) is None
+    ids = torch.tensor([[i * 7 % VOCAB for i in range(300)]])
+    logits = dec.start(ids[:, :5], 10**6)
+    attention = dec.caches[0].layers[0].attention  # type: ignore[union-attr]
+    assert attention.keys.shape[2] < 10**4
+    for t in range(5, 300):
+        logits = dec.feed(ids[:, t : t + 1])
+    with torch.no_grad():
+        full = model(ids)
+    torch.testing.assert_close(logits[:, -1], full[:, -1], atol=1e-4, rtol=1e-4)
+    assert attention.keys.shape[2] < 10**4
+
+
 def test_generation_stops_at_eos() -> None:
     model = built(lm_spec())
     free = run(model, [3, 1, 4], 20, temperature=0)
@@ -197,6 +220,18 @@ def test_sampling_is_reproducible_with_a_seed_and_top_k_1_is_greedy() -> None:
     greedy = run(model, [3, 1, 4], 25, temperature=0)
     assert run(model, [3, 1, 4], 25, temperature=1.5, top_k=1, seed=3) == greedy
     assert first != greedy  # sampling does sample
+
+
+def test_extreme_temperatures_draw_without_nan() -> None:
+    """A positive temperature of 1e-300 (0 in float32) or 1e300 (inf) made softmax see NaN
+    and torch.multinomial raise: a tiny one is now the greedy choice, a huge one uniform."""
+    logits = torch.tensor([[2.0, 9.0, -1.0, float("-inf")], [50.0, 0.0, 49.0, 1.0]])
+    generator = torch.Generator().manual_seed(0)
+    for tiny in (1e-300, 1e-40, 1e-12):
+        assert choose(logits, tiny, None, generator).flatten().tolist() == [1, 0]
+        assert choose(logits, tiny, 2, generator).flatten().tolist() == [1, 0]
+    drawn = {int(choose(logits, 1e300, None, generator)[0, 0]) for _ in range(50)}
+    assert drawn == {0, 1, 2}  # uniform over the finite logits, never the -inf one
 
 
 def test_context_length_is_the_input_length_or_the_smallest_table() -> None:

@@ -606,6 +606,14 @@ def test_early_stopping_without_a_monitor_watches_val_mmd() -> None:
         load_any(moons_spec("early_stopping: {monitor: val_loss, patience: 3}"))
 
 
+def test_a_warmup_in_steps_is_refused_like_one_in_epochs() -> None:
+    """The GAN loop has no lr schedule: scheduler.warmup_steps (added for language models)
+    would be silently ignored, as warmup_epochs would."""
+    for warmup in ("warmup_epochs: 1", "warmup_steps: 10"):
+        with pytest.raises(SpecError, match=r"train\.scheduler is not supported for task gan"):
+            load_any(moons_spec(f"epochs: 1\nscheduler: {{{warmup}}}"))
+
+
 def test_data_augmentation_is_refused_not_ignored(tmp_path: Path) -> None:
     """The GAN loop trains on the data as loaded: data.augment would be silently dropped
     (augmenting only the real samples would also teach the generator the augmentation)."""

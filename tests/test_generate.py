@@ -131,9 +131,29 @@ def test_a_run_without_a_tokenizer_is_not_a_language_model(tmp_path: pathlib.Pat
     assert "not a language-model run" in result.stderr
 
 
+def test_a_run_of_another_task_is_not_a_language_model(tmp_path: pathlib.Path) -> None:
+    """A tokenizer.json (copied, or left over) does not make a classifier a language model:
+    a user error, not an internal error from feeding token ids to its first dense layer."""
+    fabricate_run(tmp_path / "run")
+    classifier = netspec.load_spec("name: iris\ninput: [4]\nlayers:\n  - dense: 3\n")
+    run = RunDir(tmp_path / "run")
+    run.write_spec(classifier)
+    model = netspec.build_model(classifier, seed=0)
+    run.write_weights(model.state_dict(), classifier.name, tied_keys(model))
+    result = runner.invoke(app, ["generate", str(tmp_path / "run"), "--prompt", "abc"])
+    assert result.exit_code == 2
+    assert "is a run of task classification, not a language model" in result.stderr
+    assert "internal error" not in result.output
+
+
 @pytest.mark.parametrize(
     ("option", "message"),
-    [("--temperature=-1", "--temperature"), ("--top-k=0", "--top-k")],
+    [
+        ("--temperature=-1", "--temperature"),
+        ("--top-k=0", "--top-k"),
+        (f"--seed={2**64}", "--seed"),  # torch.Generator's range: was an internal error
+        (f"--seed={-(2**63) - 1}", "--seed"),
+    ],
 )
 def test_bad_settings_are_user_errors(tmp_path: pathlib.Path, option: str, message: str) -> None:
     fabricate_run(tmp_path / "run")
@@ -188,3 +208,14 @@ def test_the_stream_shows_bytes_that_never_make_a_character() -> None:
     pieces = list(gen.stream("x", max_new_tokens=50, temperature=0))
     assert "".join(pieces) == tok.decode(script[:-1])
     assert pieces[:3] == ["\ufffda", "b", "\ufffdc"]
+
+
+def test_a_stray_byte_does_not_break_the_four_byte_character_after_it() -> None:
+    """0xFF then the four bytes of an emoji: the stray byte shows as U+FFFD once four tokens
+    are held, but the emoji's own bytes keep waiting for their last one."""
+    tok = tokenizers.ByteTokenizer()
+    script = [0xFF, *"😀!".encode(), tok.eos_id]
+    gen = TextGenerator(Scripted(script, tok.vocab_size), tok, None, torch.device("cpu"))
+    pieces = list(gen.stream("x", max_new_tokens=50, temperature=0))
+    assert "".join(pieces) == "\ufffd😀!" == tok.decode(script[:-1])
+    assert pieces == ["\ufffd", "😀", "!"]

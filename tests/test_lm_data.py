@@ -102,6 +102,34 @@ def test_bpe_round_trips() -> None:
     assert bpe.vocab_size <= 300
 
 
+def test_bpe_encodes_the_text_eos_as_characters() -> None:
+    """Special tokens never come out of encode (the module's contract, as for char and
+    byte): Hugging Face matches added tokens in raw text, so a corpus or prompt holding the
+    five characters "<eos>" (netspec's own docs do) got a document boundary there. Also
+    for a tokenizer read back from its JSON."""
+    pytest.importorskip("tokenizers")
+    bpe = BPETokenizer.train(["a <eos> marks the end " * 20], 300)
+    for tok in (bpe, from_json(bpe.to_json())):
+        ids = tok.encode("the end<eos>")
+        assert tok.eos_id not in ids
+        assert tok.decode(ids) == "the end<eos>"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "{source: arithmetic, digits: 1, seed: -1}",
+        "{source: reverse, length: 3, seed: -1}",
+        "{source: arithmetic, digits: 1, split: {seed: -1}}",
+    ],
+)
+def test_a_negative_seed_is_a_spec_error_not_an_internal_one(data: str) -> None:
+    """numpy's default_rng refuses negative seeds: validate let them through and loading
+    the data stopped with "expected non-negative integer"."""
+    error = spec_error(lambda: load_data(load_spec(lm_spec("{shape: [7], dtype: int64}", data))))
+    assert "seed" in error.diagnostics[0].path
+
+
 # --- arithmetic ------------------------------------------------------------------------------
 
 
@@ -380,6 +408,27 @@ def test_missing_text_file_is_located(tmp_path: pathlib.Path) -> None:
     assert any("corpus.txt" in h for h in d.hints)
     assert d.location is not None
     assert d.location.line == 5
+
+
+def test_a_pattern_pathlib_refuses_is_located(tmp_path: pathlib.Path) -> None:
+    """pathlib's glob raises on an absolute pattern (NotImplementedError) and on "**" inside
+    a name (ValueError): both were internal errors when the data loaded. An absolute pattern
+    is refused by validate, the other when the folder is read."""
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "a.txt").write_text("abc " * 50, encoding="utf-8")
+    absolute = lm_spec(
+        "{shape: [8], dtype: int64}", f"{{source: text, path: docs, pattern: '{tmp_path}/*'}}"
+    )
+    (d,) = spec_error(lambda: write(tmp_path, absolute)).diagnostics
+    assert d.path == ("data", "pattern")
+    assert "absolute" in d.message
+    spec = write(
+        tmp_path,
+        lm_spec("{shape: [8], dtype: int64}", "{source: text, path: docs, pattern: 'a**.txt'}"),
+    )
+    (d,) = spec_error(lambda: load_data(spec)).diagnostics
+    assert d.path == ("data", "pattern")
+    assert "not a file pattern" in d.message
 
 
 def test_a_split_too_short_for_one_window(tmp_path: pathlib.Path) -> None:

@@ -530,6 +530,30 @@ def test_resume_reproduces_the_uninterrupted_lm_run(tmp_path: Path) -> None:
     assert (tmp_path / "cut" / tokenizers.FILE).is_file()
 
 
+def test_resume_reads_the_text_with_the_runs_own_tokenizer(tmp_path: Path) -> None:
+    """A char tokenizer is the corpus's alphabet: if the text gained a character between
+    the cut and the resume, rebuilding it would shift every id under the trained weights
+    (and tokenizer.json would no longer match them). The resumed run reads the text with
+    its saved tokenizer, so the new character is a located error."""
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("abcd ba dc " * 40, encoding="utf-8")
+    spec = (
+        "name: chars\ninput: {shape: [8], dtype: int64}\nlayers:\n"
+        "  - embedding: {num_embeddings: 12, embedding_dim: 8}\n"
+        "  - positional_encoding: {kind: learned, max_len: 8}\n"
+        "  - transformer_encoder: {num_heads: 2, num_layers: 1, causal: true, "
+        "dim_feedforward: 8, dropout: 0.0}\n"
+        "  - dense: 12\n"
+        f"data: {{source: text, path: {corpus}}}\n"
+        "train: {task: language_model, epochs: 2, batch_size: 8}\n"
+    )
+    with pytest.raises(TrainingInterrupted):
+        train(spec, out=tmp_path / "cut", reporter=StopAt(2))
+    corpus.write_text("!" + "abcd ba dc " * 40, encoding="utf-8")  # "!" sorts first
+    with pytest.raises(SpecError, match="'!' is not in the tokenizer's alphabet"):
+        train(resume=tmp_path / "cut")
+
+
 # -- the commands ----------------------------------------------------------------------
 
 

@@ -72,7 +72,7 @@ def generate(
     def job() -> None:
         from netspec.training.textgen import check_settings, load_generator
 
-        check_settings(max_new_tokens, temperature, top_k)
+        check_settings(max_new_tokens, temperature, top_k, seed)
         generator = load_generator(run_dir, cache=cache, device=device)
         generator.encode(prompt)  # an unknown character is an error before anything prints
         if generator.note is not None:  # asked for the cache, cannot have it

@@ -19,6 +19,15 @@ def samples_field(default: int = 1000) -> Any:
     )
 
 
+MAX_SEED = 2**32 - 1
+"""The largest seed every generator takes (scikit-learn's random_state; numpy's
+default_rng refuses negative seeds)."""
+
+
+def seed_field() -> Any:
+    return Field(0, ge=0, le=MAX_SEED)
+
+
 def noise_field(default: float) -> Any:
     return Field(default, ge=0.0)
 

@@ -26,7 +26,7 @@ from pydantic import Field, ValidationError
 
 from netspec.dims import Shape
 from netspec.errors import Diagnostic, SpecError, YPath, did_you_mean
-from netspec.sources.common import COMMON_DOCS, balanced, noise_field
+from netspec.sources.common import COMMON_DOCS, balanced, noise_field, seed_field
 from netspec.sources.files import _load_array, _member, resolve_path
 from netspec.sources.registry import Context, DataProblem, SourceOptions, no_check
 
@@ -487,7 +487,7 @@ class SbmOptions(SourceOptions):
     p_out: float = Field(0.02, ge=0.0, le=1.0)
     features: int = Field(8, ge=1, le=4096)
     noise: float = noise_field(1.0)
-    seed: int = 0
+    seed: int = seed_field()
 
 
 def _sbm_check(options: SbmOptions, ctx: Context) -> None:
@@ -537,7 +537,7 @@ class GraphShapesOptions(SourceOptions):
     nodes_max: int = Field(12, ge=3, le=1000)
     classes: tuple[ShapeName, ...] = Field(("cycle", "star", "tree"), min_length=2)
     features: Literal["ones", "degree"] = "ones"
-    seed: int = 0
+    seed: int = seed_field()
 
 
 def _shapes_check(options: GraphShapesOptions, ctx: Context) -> None:

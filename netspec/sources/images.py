@@ -5,14 +5,21 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from netspec.sources.common import COMMON_DOCS, balanced, fixed, noise_field, samples_field
+from netspec.sources.common import (
+    COMMON_DOCS,
+    balanced,
+    fixed,
+    noise_field,
+    samples_field,
+    seed_field,
+)
 from netspec.sources.registry import Context, RawData, Source, SourceOptions, register
 
 
 class ShapesOptions(SourceOptions):
     samples: int = samples_field()
     noise: float = noise_field(0.05)
-    seed: int = 0
+    seed: int = seed_field()
     size: int | None = Field(None, ge=6)
     channels: int | None = Field(None, ge=1)
     classes: int = Field(3, ge=2, le=4)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import AliasChoices, Field
 
 from netspec.errors import did_you_mean
-from netspec.sources.common import COMMON_DOCS, fixed, samples_field
+from netspec.sources.common import COMMON_DOCS, fixed, samples_field, seed_field
 from netspec.sources.registry import (
     Context,
     DataProblem,
@@ -97,6 +97,13 @@ def _check_text(options: TextOptions, ctx: Context) -> None:
             code="missing-extra",
             hints=(f"pip install 'netspec[{BPE_EXTRA}]'", "or use `tokenizer: char` or `byte`"),
         )
+    if Path(options.pattern).is_absolute():
+        raise DataProblem(
+            f"pattern {options.pattern!r} is an absolute path: it picks the documents inside "
+            "the folder `path`",
+            key=("pattern",),
+            hints=("put the folder in `path` and the file names in `pattern`, e.g. *.txt",),
+        )
     given = fixed(ctx.input_shape, 0) if len(ctx.input_shape) == 1 else None
     if options.length is not None and given is not None and options.length != given:
         raise DataProblem(
@@ -128,7 +135,7 @@ def _text(options: TextOptions, ctx: Context) -> Text:
     where = given if given.is_absolute() else ctx.base_dir / given
     try:
         if where.is_dir():
-            files = sorted(f for f in where.glob(options.pattern) if f.is_file())
+            files = sorted(f for f in _glob(where, options.pattern) if f.is_file())
             if not files:
                 raise DataProblem(
                     f"the folder {options.path!r} holds no files matching {options.pattern!r}",
@@ -155,6 +162,17 @@ def _text(options: TextOptions, ctx: Context) -> Text:
         length=options.length,
         origin=options.path,
     )
+
+
+def _glob(folder: Path, pattern: str) -> list[Path]:
+    try:
+        return list(folder.glob(pattern))
+    except (ValueError, NotImplementedError) as exc:  # e.g. "a**": pathlib's own message
+        raise DataProblem(
+            f"pattern {pattern!r} is not a file pattern: {exc}",
+            key=("pattern",),
+            hints=("e.g. *.txt, or **/*.md for the files of every subfolder",),
+        ) from None
 
 
 def _missing(path: str, given: Path, where: Path) -> DataProblem:
@@ -234,7 +252,7 @@ class ArithmeticOptions(SourceOptions):
     digits: int = Field(3, ge=1, le=9)
     operations: tuple[Literal["+", "-", "*"], ...] = Field(("+",), min_length=1)
     samples: int = samples_field(20_000)
-    seed: int = 0
+    seed: int = seed_field()
     reverse_answer: bool = False
 
 
@@ -296,7 +314,7 @@ def _arithmetic(options: ArithmeticOptions, ctx: Context) -> Problems:
 
 class ReverseOptions(SourceOptions):
     samples: int = samples_field()
-    seed: int = 0
+    seed: int = seed_field()
     length: int | None = Field(None, ge=1)
     vocab_size: int | None = Field(
         None, ge=2, le=len(LETTERS), validation_alias=AliasChoices("vocab_size", "vocab")

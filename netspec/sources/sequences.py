@@ -21,6 +21,7 @@ from netspec.sources.common import (
     label_noise_field,
     names,
     samples_field,
+    seed_field,
 )
 from netspec.sources.language import (
     LANGUAGE_TASK,
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
 class ParityOptions(SourceOptions):
     samples: int = samples_field()
     noise: float = label_noise_field()
-    seed: int = 0
+    seed: int = seed_field()
     length: int | None = Field(None, ge=1)
 
 

@@ -12,6 +12,7 @@ from netspec.sources.common import (
     names,
     noise_field,
     samples_field,
+    seed_field,
 )
 from netspec.sources.registry import Context, RawData, Source, SourceOptions, register
 
@@ -19,7 +20,7 @@ from netspec.sources.registry import Context, RawData, Source, SourceOptions, re
 class MoonsOptions(SourceOptions):
     samples: int = samples_field()
     noise: float = noise_field(0.1)
-    seed: int = 0
+    seed: int = seed_field()
 
 
 class CirclesOptions(MoonsOptions):
@@ -29,7 +30,7 @@ class CirclesOptions(MoonsOptions):
 class BlobsOptions(SourceOptions):
     samples: int = samples_field()
     noise: float = noise_field(1.0)
-    seed: int = 0
+    seed: int = seed_field()
     classes: int = Field(3, ge=2, validation_alias=AliasChoices("classes", "centers"))
     features: int = Field(2, ge=1)
 
@@ -37,7 +38,7 @@ class BlobsOptions(SourceOptions):
 class SpiralsOptions(SourceOptions):
     samples: int = samples_field()
     noise: float = noise_field(0.05)
-    seed: int = 0
+    seed: int = seed_field()
     classes: int = Field(2, ge=2)
     turns: float = Field(1.0, gt=0.0)
 
@@ -45,14 +46,14 @@ class SpiralsOptions(SourceOptions):
 class SineOptions(SourceOptions):
     samples: int = samples_field()
     noise: float = noise_field(0.1)
-    seed: int = 0
+    seed: int = seed_field()
     frequency: float = Field(1.0, gt=0.0)
 
 
 class LinearOptions(SourceOptions):
     samples: int = samples_field()
     noise: float = noise_field(0.1)
-    seed: int = 0
+    seed: int = seed_field()
     features: int = Field(4, ge=1)
     targets: int = Field(1, ge=1)
 

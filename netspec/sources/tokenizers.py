@@ -174,6 +174,15 @@ class BPETokenizer:
         if eos is None:
             raise TokenizerError(f"the BPE tokenizer has no {EOS} token")
         self._eos = int(eos)
+        # Hugging Face matches special tokens in the text itself: without this, the five
+        # characters "<eos>" of a corpus or prompt would encode as the <eos> token.
+        try:
+            hf.encode_special_tokens = True
+        except AttributeError:  # before tokenizers 0.15.1
+            raise TokenizerError(
+                f"the bpe tokenizer needs tokenizers 0.15.1 or later: pip install -U "
+                f"'netspec[{BPE_EXTRA}]'"
+            ) from None
 
     @classmethod
     def train(cls, texts: Iterable[str], vocab_size: int) -> BPETokenizer:

@@ -119,7 +119,9 @@ def _gan_unsupported(train: TrainSpec, data: DataSpec | None) -> list[Diagnostic
     """The settings a GAN run does not honour (yet): refused when the spec is read (so
     `netspec validate` says so), not ignored by training."""
     unsupported = {
-        "scheduler": train.scheduler.type != "none" or train.scheduler.warmup_epochs > 0,
+        "scheduler": train.scheduler.type != "none"
+        or train.scheduler.warmup_epochs > 0
+        or train.scheduler.warmup_steps > 0,
         "precision": train.precision != "32",
         "accumulate_grad_batches": train.accumulate_grad_batches != 1,
         "checkpoint_every_steps": train.checkpoint_every_steps is not None,

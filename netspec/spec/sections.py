@@ -131,7 +131,7 @@ class InputSpec(Strict):
 class SplitSpec(Strict):
     val: float = Field(0.1, ge=0.0, lt=1.0)
     test: float = Field(0.1, ge=0.0, lt=1.0)
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=2**32 - 1)  # numpy's default_rng refuses negative seeds
 
     @model_validator(mode="after")
     def _leaves_training_data(self) -> SplitSpec:

@@ -2,11 +2,11 @@
 
 A causal layer's output at position t depends on the keys and values of positions <= t only,
 and those never change once computed. So each cached attention keeps K and V of every
-position seen, in tensors allocated once for the whole generation (N, heads, capacity,
-head_dim), writes the new positions' rows, and lets the new queries attend to rows
-0..end with ``F.scaled_dot_product_attention``. The layers' own weights are used as they
-are (``in_proj_weight``, ``out_proj``, ``norm1``/``norm2``, ``linear1``/``linear2``, the
-activation), in eval mode (dropout off).
+position seen, in tensors (N, heads, rows, head_dim) that grow by doubling up to the
+window's capacity (``FIRST_ROWS``), writes the new positions' rows, and lets the new
+queries attend to rows 0..end with ``F.scaled_dot_product_attention``. The layers' own
+weights are used as they are (``in_proj_weight``, ``out_proj``, ``norm1``/``norm2``,
+``linear1``/``linear2``, the activation), in eval mode (dropout off).
 
 ``CacheState.offset`` is the number of positions already cached: the decoder (see
 ``decoding``) advances it after each forward over new tokens.
@@ -23,6 +23,12 @@ import torch.nn.functional as F
 
 if TYPE_CHECKING:
     from torch import nn
+
+
+FIRST_ROWS = 256
+"""Positions a cache holds at first; it doubles (up to ``CacheState.capacity``) as the text
+grows, so that a generous capacity (prompt + max_new_tokens, up to a million positions
+when nothing bounds the context) costs memory only for the positions actually reached."""
 
 
 @dataclass
@@ -57,12 +63,27 @@ class CachedAttention:
         self.padding: torch.Tensor | None = None
 
     def reset(self, batch: int) -> None:
-        """Fresh (empty) caches for ``batch`` sequences of up to ``state.capacity`` tokens."""
-        shape = (batch, self.heads, self.state.capacity, self.head_dim)
-        w = self.w_in
-        self.keys = torch.empty(shape, dtype=w.dtype, device=w.device)
-        self.values = torch.empty(shape, dtype=w.dtype, device=w.device)
+        """Fresh (empty) caches for ``batch`` sequences of up to ``state.capacity`` tokens
+        (allocated as they are reached: ``FIRST_ROWS``, then doubling)."""
+        rows = min(self.state.capacity, FIRST_ROWS)
+        self.keys, self.values = self._empty(batch, rows), self._empty(batch, rows)
         self.padding = None
+
+    def _empty(self, batch: int, rows: int) -> torch.Tensor:
+        w = self.w_in
+        return torch.empty((batch, self.heads, rows, self.head_dim), dtype=w.dtype, device=w.device)
+
+    def _make_room(self, end: int) -> None:
+        """Rows for positions up to ``end``: the cached ones copied into larger tensors."""
+        held = self.keys.shape[2]
+        if end <= held:
+            return
+        rows = min(max(end, 2 * held), max(end, self.state.capacity))
+        start = self.state.offset
+        keys, values = self._empty(self.keys.shape[0], rows), self._empty(self.keys.shape[0], rows)
+        keys[:, :, :start] = self.keys[:, :, :start]
+        values[:, :, :start] = self.values[:, :, :start]
+        self.keys, self.values = keys, values
 
     def __call__(self, x: torch.Tensor, pad: torch.Tensor | None = None) -> torch.Tensor:
         n, t, e = x.shape
@@ -70,6 +91,7 @@ class CachedAttention:
         end = start + t
         qkv = F.linear(x, self.w_in, self.b_in).view(n, t, 3, self.heads, self.head_dim)
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (N, H, t, d)
+        self._make_room(end)
         self.keys[:, :, start:end] = k
         self.values[:, :, start:end] = v
         mask = None if t == 1 else causal_rows(start, t, x.device)

@@ -18,6 +18,10 @@ import torch
 
 from netspec.training.decoding import Decoder
 
+MIN_TEMPERATURE = 1e-30
+MAX_TEMPERATURE = 1e30
+"""The temperatures a draw uses at most and at least: within float32's normal range."""
+
 
 def choose(
     logits: torch.Tensor,
@@ -28,7 +32,13 @@ def choose(
     """The next token of each row of ``logits`` (N, V): (N, 1) int64."""
     if temperature == 0:
         return logits.argmax(dim=-1, keepdim=True)
-    scaled = logits.float() / temperature
+    # In float32 a temperature of 1e-300 is 0 and one of 1e300 is inf, and logits / T
+    # overflow long before: softmax would see inf - inf (NaN). Relative to the row's largest
+    # logit the scaled values are <= 0, and a temperature within float32's range keeps them
+    # well defined at both extremes (greedy-like and uniform-like).
+    temperature = min(max(temperature, MIN_TEMPERATURE), MAX_TEMPERATURE)
+    logits = logits.float()
+    scaled = (logits - logits.amax(dim=-1, keepdim=True)) / temperature
     if top_k is not None and top_k < scaled.shape[-1]:
         best, ids = scaled.topk(top_k, dim=-1)
         pick = torch.multinomial(best.softmax(dim=-1), 1, generator=generator)

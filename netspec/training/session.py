@@ -149,6 +149,7 @@ def _train(
     # Rank 0 reads the run directory and sends it on: other machines need not have it.
     resumed = _read_resume(world, resume) if resume is not None else None
     checkpoint = None
+    tokenizer: Tokenizer | None = None
     run: RunDir | None = None
     with agreeing(world):
         if resume is not None and resumed is not None:
@@ -164,6 +165,7 @@ def _train(
                 )
             spec = stored
             checkpoint = run.parse_checkpoint(resumed[1])
+            tokenizer = _saved_tokenizer(resumed[2], run.path)
         loaded = load_any(spec)  # type: ignore[arg-type]  # not None: checked above
         budget = {} if max_params is _UNSET else {"max_params": max_params}
         if isinstance(loaded, Networks):  # an autoencoder's encoder and decoder, composed
@@ -171,7 +173,7 @@ def _train(
 
             setup = prepare_autoencoder(loaded, world, device, data, budget)
         else:
-            setup = _prepare(loaded, world, device, data, budget)
+            setup = _prepare(loaded, world, device, data, budget, tokenizer)
         spec, settings, dataset, target = setup.spec, setup.settings, setup.dataset, setup.target
         objective, model = setup.objective, setup.model
         check_shards(spec, settings, dataset, model, world)
@@ -228,13 +230,15 @@ def _prepare(
     device: str | None,
     data: DatasetLike | None,
     budget: dict[str, Any],
+    tokenizer: Tokenizer | None = None,
 ) -> Setup:
-    """A spec of one network: its data, the checks, the seeded model."""
+    """A spec of one network: its data, the checks, the seeded model. ``tokenizer``: a
+    resumed language-model run's own, which reads the data as training did."""
     from netspec.backend.build import build_model
     from netspec.render.summary import summary_text
 
     settings = spec.train or TrainSpec()
-    dataset = data if data is not None else load_dataset(spec, settings.task)
+    dataset = data if data is not None else load_dataset(spec, settings.task, tokenizer)
     target = place(pick_device(device or settings.device, spec), world, spec)
     p, objective = check_fit(spec, settings, dataset)
     objective = objective.scaled(getattr(dataset, "target_standardizer", None))
@@ -250,18 +254,49 @@ def _prepare(
     return Setup(spec, spec, summary, settings, dataset, target, objective, model)
 
 
-def _read_resume(world: World, resume: str | os.PathLike[str]) -> tuple[str, bytes]:
-    """The stored spec's text and the checkpoint's bytes, read by rank 0, on every process."""
+def _read_resume(world: World, resume: str | os.PathLike[str]) -> tuple[str, bytes, bytes]:
+    """The stored spec's text, the checkpoint's bytes and a language model's tokenizer.json
+    (empty for other runs), read by rank 0, on every process."""
     text: str | None = None
     blob: bytes | None = None
+    saved: bytes | None = None
     with agreeing(world):
         if world.main:
             run = RunDir.existing(resume)
             text, blob = run.read_spec_text(), run.read_checkpoint_bytes()
+            saved = _read_tokenizer_bytes(run.path)
     if not world.distributed:
-        return text or "", blob or b""
+        return text or "", blob or b"", saved or b""
     text = world.broadcast_bytes(text.encode() if text is not None else None).decode()
-    return text, world.broadcast_bytes(blob)
+    return text, world.broadcast_bytes(blob), world.broadcast_bytes(saved)
+
+
+def _read_tokenizer_bytes(folder: Path) -> bytes:
+    from netspec.sources.tokenizers import FILE
+
+    path = folder / FILE
+    if not path.is_file():
+        return b""
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise SpecError.single("data", f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def _saved_tokenizer(saved: bytes, folder: Path) -> Tokenizer | None:
+    """The resumed run's tokenizer (None for a run without one): the text is read with the
+    ids the weights were trained on, not a tokenizer rebuilt from text that may have
+    changed."""
+    if not saved:
+        return None
+    from netspec.sources.tokenizers import TokenizerError, from_json
+
+    try:
+        return from_json(json.loads(saved.decode("utf-8")))
+    except (UnicodeDecodeError, json.JSONDecodeError, TokenizerError) as exc:
+        raise SpecError.single(
+            "data", f"the run's tokenizer {folder / 'tokenizer.json'} cannot be read: {exc}"
+        ) from None
 
 
 def place(device: torch.device, world: World, spec: Spec) -> torch.device:

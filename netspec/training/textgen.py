@@ -75,7 +75,7 @@ class TextGenerator:
     ) -> Iterator[str]:
         """The continuation of ``prompt`` (not the prompt itself), in complete characters,
         up to ``<eos>`` (not included) or ``max_new_tokens`` tokens."""
-        check_settings(max_new_tokens, temperature, top_k)
+        check_settings(max_new_tokens, temperature, top_k, seed)
         prompt_ids = torch.tensor([self.encode(prompt)], device=self.device)
         pending: list[int] = []  # tokens since the last complete piece
         eos = self.tokenizer.eos_id
@@ -96,16 +96,32 @@ class TextGenerator:
             pending.append(token)
             text = self.tokenizer.decode(pending)
             # Held while it ends in an incomplete character; a character is at most 4 bytes,
-            # so a longer run of undecodable tokens is shown as it is.
-            if not text.endswith(INCOMPLETE) or len(pending) >= MAX_HELD:
+            # so a longer run of undecodable tokens is shown, but only up to the tokens that
+            # may still begin a character (a stray byte before a 4-byte character).
+            if not text.endswith(INCOMPLETE):
                 if text:
                     yield text
                 pending = []
+            elif len(pending) >= MAX_HELD:
+                shown, pending = self._settled(pending, text)
+                if shown:
+                    yield shown
         if pending:  # the end: whatever is left, as it is
             yield self.tokenizer.decode(pending)
 
+    def _settled(self, pending: list[int], text: str) -> tuple[str, list[int]]:
+        """The text of the longest head of ``pending`` that decodes apart from the rest as
+        the whole does, and the rest (still waiting); all of it when no head does."""
+        for cut in range(len(pending) - 1, 0, -1):
+            head = self.tokenizer.decode(pending[:cut])
+            if head + self.tokenizer.decode(pending[cut:]) == text:
+                return head, pending[cut:]
+        return text, []
 
-def check_settings(max_new_tokens: int, temperature: float, top_k: int | None) -> None:
+
+def check_settings(
+    max_new_tokens: int, temperature: float, top_k: int | None, seed: int | None = None
+) -> None:
     if not 0 <= max_new_tokens <= MAX_NEW_TOKENS:
         raise SpecError.single(
             "invalid-value",
@@ -118,6 +134,10 @@ def check_settings(max_new_tokens: int, temperature: float, top_k: int | None) -
         )
     if top_k is not None and top_k < 1:
         raise SpecError.single("invalid-value", f"--top-k is 1 or more, not {top_k}")
+    if seed is not None and not -(2**63) <= seed < 2**64:  # what torch.Generator takes
+        raise SpecError.single(
+            "invalid-value", f"--seed is -2**63 to 2**64 - 1 (a 64-bit integer), not {seed}"
+        )
 
 
 def load_generator(
@@ -144,6 +164,13 @@ def load_generator(
             f"{folder} is a run of several networks ({', '.join(spec.networks)}), not a "
             "language model",
         )
+    task = spec.train.task if spec.train is not None else None
+    if task != "language_model":
+        raise SpecError.single(
+            "invalid-value",
+            f"{folder} is a run of task {task or 'classification'}, not a language model",
+            hints=("netspec generate continues text with a run of `task: language_model`",),
+        )
     try:
         tokenizer = tokenizers.load(folder / tokenizers.FILE)
     except tokenizers.TokenizerError as exc:
@@ -168,7 +195,7 @@ def generate(
 ) -> str:
     """The continuation of ``prompt`` by the language model of ``run_dir`` (the prompt not
     included); ``temperature=0`` is greedy, ``seed`` makes sampling reproducible."""
-    check_settings(max_new_tokens, temperature, top_k)
+    check_settings(max_new_tokens, temperature, top_k, seed)
     gen = load_generator(run_dir, cache=cache, device=device)
     pieces = gen.stream(
         prompt, max_new_tokens=max_new_tokens, temperature=temperature, top_k=top_k, seed=seed
