@@ -83,7 +83,15 @@ def _check_by_generate(netspec: Any, spec: Any, run: Path) -> tuple[int, int, in
         prompt = tokenizer.decode(x[i, : int(trained[0]) + 1].tolist())
         answer = tokenizer.decode(y[i, trained[:-1]].tolist())  # the last target is <eos>
         got = netspec.generate(run, prompt, max_new_tokens=len(answer) + 1, temperature=0)
-        scored = count_correct(model, x[i : i + 1], y[i : i + 1], batch_size=1, device=cpu)
+        scored = count_correct(
+            model,
+            x[i : i + 1],
+            y[i : i + 1],
+            batch_size=1,
+            device=cpu,
+            vocab_size=tokenizer.vocab_size,
+            banned=(tokenizer.pad_id,) if tokenizer.pad_id is not None else (),
+        )
         right += got == answer
         agree += (got == answer) == bool(scored)
     return checked, agree, right

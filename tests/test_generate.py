@@ -219,3 +219,53 @@ def test_a_stray_byte_does_not_break_the_four_byte_character_after_it() -> None:
     pieces = list(gen.stream("x", max_new_tokens=50, temperature=0))
     assert "".join(pieces) == "\ufffd😀!" == tok.decode(script[:-1])
     assert pieces == ["\ufffd", "😀", "!"]
+
+
+WIDE = LM.replace("num_embeddings: 12", "num_embeddings: 20").replace("dense: 12", "dense: 20")
+
+
+@pytest.mark.parametrize("pad", [False, True])
+def test_ids_the_tokenizer_lacks_and_pad_are_never_generated(
+    tmp_path: pathlib.Path, pad: bool
+) -> None:
+    """A head wider than the vocabulary (allowed: V >= the tokenizer's) has rows that never
+    trained; they, and <pad>, which only fills samples, are never chosen, greedy or drawn,
+    however large their logits."""
+    model = fabricate_run(tmp_path / "run", WIDE)
+    tokenizer = tokenizers.CharTokenizer(ALPHABET, pad=pad)
+    tokenizers.save(tokenizer, tmp_path / "run" / tokenizers.FILE)
+    unwanted = list(range(tokenizer.vocab_size, 20))
+    if pad:
+        unwanted.append(0)  # <pad>
+    with torch.no_grad():
+        head = model.get_submodule("dense_0")
+        head.bias[unwanted] += 1000.0  # they would win every step
+    run = RunDir(tmp_path / "run")
+    run.write_weights(model.state_dict(), "wide", tied_keys(model))
+    for temperature, top_k in ((0.0, None), (1.0, None), (2.0, 3)):
+        text = netspec.generate(
+            tmp_path / "run", "ab", max_new_tokens=20, temperature=temperature, top_k=top_k, seed=1
+        )
+        assert text, (temperature, top_k)
+        assert set(text) <= set(ALPHABET), (temperature, top_k, text)
+
+
+def test_a_tokenizer_larger_than_the_head_is_refused(tmp_path: pathlib.Path) -> None:
+    fabricate_run(tmp_path / "run")
+    tokenizers.save(
+        tokenizers.CharTokenizer("abcdefghijklmnopq"), tmp_path / "run" / "tokenizer.json"
+    )
+    result = runner.invoke(app, ["generate", str(tmp_path / "run"), "-p", "ab", "-t", "0"])
+    assert result.exit_code == 2, result.output
+    assert "18 tokens, but the model predicts 12" in result.stderr
+    assert result.stdout == ""  # refused before the prompt is echoed
+
+
+def test_an_unknown_device_is_a_user_error(tmp_path: pathlib.Path) -> None:
+    fabricate_run(tmp_path / "run")
+    for device in ("foo", "cuda:x"):
+        result = runner.invoke(
+            app, ["generate", str(tmp_path / "run"), "-p", "a", "--device", device]
+        )
+        assert result.exit_code == 2, result.output
+        assert f"--device {device}: unknown device" in result.stderr

@@ -87,7 +87,13 @@ def test_generate_answers_as_exact_match_scores(
         assert answer == prompt[:-1][::-1]  # the data: the letters reversed
         got = netspec.generate(run, prompt, max_new_tokens=10, temperature=0)
         scored = count_correct(
-            model, x[i : i + 1], y[i : i + 1], batch_size=1, device=torch.device("cpu")
+            model,
+            x[i : i + 1],
+            y[i : i + 1],
+            batch_size=1,
+            device=torch.device("cpu"),
+            vocab_size=tokenizer.vocab_size,
+            banned=(tokenizer.pad_id,) if tokenizer.pad_id is not None else (),
         )
         assert (got == answer) == bool(scored), (prompt, got, answer)
         right += got == answer

@@ -254,7 +254,8 @@ DEFAULT_METRICS: dict[str, tuple[str, ...]] = {
 REFERENCE_BATCH_SIZE = 32
 """`scale_lr: true` multiplies the learning rate by (batch_size x accumulate_grad_batches) / 32."""
 
-_DEVICE = re.compile(r"(auto|cpu|mps|cuda(:[0-9]+)?)\Z")
+DEVICE_NAME = re.compile(r"(auto|cpu|mps|cuda(:[0-9]+)?)\Z")
+"""The device names netspec takes (train.device, --device)."""
 
 # The options each optimizer / scheduler takes besides the common ones.
 _OPTIMIZER_OPTIONS: dict[str, set[str]] = {
@@ -576,6 +577,6 @@ class TrainSpec(Strict):
     @field_validator("device")
     @classmethod
     def _device(cls, device: str) -> str:
-        if not _DEVICE.match(device):
+        if not DEVICE_NAME.match(device):
             raise ValueError(f"device is auto, cpu, cuda, cuda:N or mps, not {device!r}")
         return device

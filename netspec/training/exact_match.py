@@ -45,9 +45,12 @@ def count_correct(
     batch_size: int,
     device: torch.device,
     autocast: Callable[[], contextlib.AbstractContextManager[Any]] | None = None,
+    vocab_size: int | None = None,
+    banned: tuple[int, ...] = (),
 ) -> int:
     """How many of the problems (token rows ``x`` (n, T), targets ``t`` (n, T)) the model
-    answers exactly by greedy decoding. The model must be in eval mode."""
+    answers exactly by greedy decoding. The model must be in eval mode. Ids from
+    ``vocab_size`` on and ``banned`` ones are never chosen, as in `netspec generate`."""
     import torch
 
     tokens = as_tuple(x)[0]
@@ -60,7 +63,14 @@ def count_correct(
             for i in range(0, int(group.shape[0]), batch_size):
                 rows = group[i : i + batch_size]
                 correct += _decode(
-                    forward, tokens[rows], t[rows], int(p), length[rows], device, autocast
+                    forward,
+                    tokens[rows],
+                    t[rows],
+                    int(p),
+                    length[rows],
+                    device,
+                    autocast,
+                    (vocab_size, banned),
                 )
     return correct
 
@@ -73,9 +83,13 @@ def _decode(
     length: torch.Tensor,
     device: torch.device,
     autocast: Callable[[], contextlib.AbstractContextManager[Any]] | None,
+    never: tuple[int | None, tuple[int, ...]],
 ) -> int:
-    """Greedy decoding of one batch of problems whose prompts are all ``p`` tokens long."""
+    """Greedy decoding of one batch of problems whose prompts are all ``p`` tokens long;
+    ``never``: (vocab_size, banned) for :func:`~netspec.training.sampling.suppressed`."""
     import torch
+
+    from netspec.training.sampling import suppressed
 
     seq = tokens.to(device).clone()
     seq[:, p:] = 0  # nothing of the answer stays in the row
@@ -89,7 +103,7 @@ def _decode(
     for k in range(steps):
         with autocast() if autocast is not None else contextlib.nullcontext():
             logits = forward(seq)
-        chosen = logits[:, p - 1 + k].argmax(-1).to(seq.dtype)
+        chosen = suppressed(logits[:, p - 1 + k], *never).argmax(-1).to(seq.dtype)
         generated[:, k] = chosen
         finished |= chosen == eos
         if p + k < width:

@@ -168,7 +168,16 @@ def evaluate_split(
     correct = 0.0  # exact_match: problems answered right by greedy decoding
     if objective.exact_match and t is not None:
         correct = float(
-            count_correct(model, x, t, batch_size=batch_size, device=device, autocast=autocast)
+            count_correct(
+                model,
+                x,
+                t,
+                batch_size=batch_size,
+                device=device,
+                autocast=autocast,
+                vocab_size=objective.vocab_size,
+                banned=objective.banned,
+            )
         )
     loss_sum, weight_sum, count, right, *part_sums = world.sum(
         [total.item(), weight.item(), float(n), correct, *parts.tolist()]

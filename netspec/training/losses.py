@@ -58,6 +58,10 @@ class Objective:
     # A language model whose evaluation also decodes each problem's answer greedily
     # (metric exact_match: ``netspec.training.exact_match``).
     exact_match: bool = False
+    # A language model's token ids that generation never chooses (exact_match decodes as
+    # `netspec generate` does): from the tokenizer's vocab_size on, and <pad>.
+    vocab_size: int | None = None
+    banned: tuple[int, ...] = ()
 
     def targets(self, y: torch.Tensor) -> torch.Tensor:
         """A split's targets as the loss takes them (converted once, not per batch)."""

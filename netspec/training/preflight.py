@@ -104,6 +104,11 @@ def check_fit(spec: Spec, settings: TrainSpec, data: DatasetLike) -> tuple[Plan,
                 )
     if objective.exact_match:
         check_problems(spec, settings, data)
+    if tokenizer is not None:
+        pad = tokenizer.pad_id
+        objective = replace(
+            objective, vocab_size=tokenizer.vocab_size, banned=() if pad is None else (pad,)
+        )
     return p, objective
 
 

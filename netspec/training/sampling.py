@@ -46,6 +46,22 @@ def choose(
     return torch.multinomial(scaled.softmax(dim=-1), 1, generator=generator)
 
 
+def suppressed(
+    logits: torch.Tensor, vocab_size: int | None, banned: tuple[int, ...]
+) -> torch.Tensor:
+    """``logits`` (N, V) with the ids no token may take set to -inf: those at and above the
+    tokenizer's ``vocab_size`` (a head may be wider than the vocabulary: those rows never
+    trained and decode to nothing) and ``banned`` (``<pad>``, which only fills samples)."""
+    if (vocab_size is None or vocab_size >= logits.shape[-1]) and not banned:
+        return logits
+    logits = logits.clone()
+    if vocab_size is not None:
+        logits[:, vocab_size:] = float("-inf")
+    for token in banned:
+        logits[:, token] = float("-inf")
+    return logits
+
+
 def generate_ids(
     decoder: Decoder,
     prompt: torch.Tensor,
@@ -56,8 +72,11 @@ def generate_ids(
     top_k: int | None = None,
     seed: int | None = None,
     eos_id: int | None = None,
+    vocab_size: int | None = None,
+    banned: tuple[int, ...] = (),
 ) -> Iterator[torch.Tensor]:
-    """The new tokens (N,) one step at a time, after the prompt (N, P) (P >= 1)."""
+    """The new tokens (N,) one step at a time, after the prompt (N, P) (P >= 1). Ids from
+    ``vocab_size`` on and those in ``banned`` are never chosen (see :func:`suppressed`)."""
     if max_new_tokens < 1:
         return
     generator = None
@@ -73,7 +92,8 @@ def generate_ids(
     produced: list[torch.Tensor] = []  # for the window, once it slides
     done = torch.zeros(prompt.shape[0], dtype=torch.bool, device=prompt.device)
     for step in range(max_new_tokens):
-        new = choose(logits[:, -1], temperature, top_k, generator)
+        allowed = suppressed(logits[:, -1], vocab_size, banned)
+        new = choose(allowed, temperature, top_k, generator)
         yield new[:, 0]
         if eos_id is not None:
             done |= new[:, 0] == eos_id

@@ -88,6 +88,8 @@ class TextGenerator:
             top_k=top_k,
             seed=seed,
             eos_id=eos,
+            vocab_size=self.tokenizer.vocab_size,
+            banned=() if self.tokenizer.pad_id is None else (self.tokenizer.pad_id,),
         )
         for new in steps:
             token = int(new[0])
@@ -175,7 +177,16 @@ def load_generator(
         tokenizer = tokenizers.load(folder / tokenizers.FILE)
     except tokenizers.TokenizerError as exc:
         raise SpecError.single("invalid-value", str(exc)) from None
-    length = plan(spec).input.shape[0]
+    planned = plan(spec)
+    heads = planned.output.shape[-1]
+    if isinstance(heads, int) and heads < tokenizer.vocab_size:
+        raise SpecError.single(
+            "invalid-value",
+            f"{folder / tokenizers.FILE} has {tokenizer.vocab_size} tokens, but the model "
+            f"predicts {heads}: the tokenizer is not the one this model trained with",
+            hints=("use the tokenizer.json that `netspec train` wrote into this run",),
+        )
+    length = planned.input.shape[0]
     target = pick_device(device or "auto")
     model = load_model(folder).to(target)
     context = context_length(model, length if isinstance(length, int) else None)
