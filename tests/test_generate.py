@@ -269,3 +269,14 @@ def test_an_unknown_device_is_a_user_error(tmp_path: pathlib.Path) -> None:
         )
         assert result.exit_code == 2, result.output
         assert f"--device {device}: unknown device" in result.stderr
+
+
+def test_a_prompt_longer_than_the_context_is_noted(tmp_path: pathlib.Path) -> None:
+    fabricate_run(tmp_path / "run")
+    prompt = "abcdefgh" * 3  # 24 tokens, context 16
+    result = runner.invoke(app, ["generate", str(tmp_path / "run"), "-p", prompt, "-t", "0"])
+    assert result.exit_code == 0, result.output
+    assert "the prompt has 24 tokens and the model's context 16" in result.stderr
+    assert result.stdout.startswith(prompt)
+    short = runner.invoke(app, ["generate", str(tmp_path / "run"), "-p", "abc", "-t", "0"])
+    assert short.stderr == ""

@@ -74,9 +74,17 @@ def generate(
 
         check_settings(max_new_tokens, temperature, top_k, seed)
         generator = load_generator(run_dir, cache=cache, device=device)
-        generator.encode(prompt)  # an unknown character is an error before anything prints
+        # an unknown character is an error before anything prints
+        tokens = len(generator.encode(prompt))
         if generator.note is not None:  # asked for the cache, cannot have it
             typer.echo(f"note: {generator.note}", err=True)
+        context = generator.context
+        if context is not None and tokens > context:
+            typer.echo(
+                f"note: the prompt has {tokens} tokens and the model's context {context}: "
+                f"it continues from the last {context}",
+                err=True,
+            )
         out = sys.stdout
         if echo:
             out.write(prompt)

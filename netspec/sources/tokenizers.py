@@ -104,7 +104,7 @@ class CharTokenizer:
         except KeyError as missing:
             char = missing.args[0]
             known = "".join(self.alphabet)
-            shown = known if len(known) <= 60 else known[:57] + "..."
+            shown = known if len(known) <= 300 else known[:297] + "..."
             raise TokenizerError(
                 f"{char!r} is not in the tokenizer's alphabet ({len(self.alphabet)} characters: "
                 f"{shown!r})"
