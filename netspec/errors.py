@@ -51,6 +51,8 @@ ERROR_CODES: dict[str, str] = {
     "returns",
     "runtime-check": "(warning) a limit only the running model can check, such as a symbolic "
     "sequence length against positional_encoding's max_len",
+    "tied-init": "(warning) a layer tied to an embedding that starts N(0, 1) (no `init_std`): "
+    "its first outputs are about sqrt(embedding_dim) large",
     "not-causal": "a language model's layer lets a position see later tokens (attention "
     "without `causal: true`, a bidirectional recurrent layer, or found by the check at the "
     "start of training)",

@@ -638,6 +638,33 @@ def warnings(spec: Spec, p: Plan) -> list[Diagnostic]:
             )
             found.append(spec.source.attach(diag))
     found += _dropped_padding(spec, p)
+    found += _tied_to_unit_normal(spec, p)
+    return found
+
+
+def _tied_to_unit_normal(spec: Spec, p: Plan) -> list[Diagnostic]:
+    """A head tied to an embedding that starts N(0, 1), torch's default: its first logits
+    have a std of about sqrt(embedding_dim) (15 at 256), a loss far above log(vocabulary),
+    and the first steps go to undoing it. GPT-2 starts the shared matrix at std 0.02."""
+    owners = {layer.name: layer for layer in p.layers}
+    found = []
+    for layer, layer_spec in zip(p.layers, spec.layers, strict=True):
+        owner = owners.get(layer.tie) if layer.tie is not None else None
+        if owner is None or owner.type != "embedding":
+            continue
+        if getattr(owner.config, "init_std", None) is not None:
+            continue
+        dim = getattr(owner.config, "embedding_dim", 0)
+        diag = Diagnostic(
+            "tied-init",
+            f"layer {layer.name!r} reuses the weight of embedding {owner.name!r}, which "
+            f"starts N(0, 1): its first outputs have a std of about sqrt({dim}) = {dim**0.5:.0f}, "
+            "and the first training steps go to undoing that",
+            path=layer_spec.path,
+            hints=(f"give {owner.name!r} `init_std: 0.02` (GPT-2's initialization)",),
+            severity="warning",
+        )
+        found.append(spec.source.attach(diag))
     return found
 
 

@@ -25,6 +25,7 @@ NO_FILE_EXAMPLE = {
     "unsupported",
     "padding-dropped",
     "runtime-check",
+    "tied-init",
     "missing-extra",
     "cannot-write",
     "data",

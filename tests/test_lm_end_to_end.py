@@ -116,3 +116,25 @@ def test_evaluate_and_generate_commands_on_the_run(
     assert generated.exit_code == 0, generated.output
     assert generated.stdout.startswith("abcde=")
     assert generated.stdout.strip() == "abcde=" + netspec.generate(run, "abcde=", temperature=0)
+
+
+def test_a_head_tied_to_a_unit_normal_embedding_is_warned_about() -> None:
+    """Tied to an N(0, 1) embedding the head's first logits are ~sqrt(E) large (the loss
+    starts far above log V); `init_std` on the embedding quiets the warning."""
+    from netspec.plan import warnings
+
+    tied = SPEC.replace("init_std: 0.02, ", "")
+    spec = netspec.load_spec(tied)
+    found = [d for d in warnings(spec, netspec.plan(spec)) if d.code == "tied-init"]
+    assert len(found) == 1
+    assert found[0].path == ("layers", 4)
+    assert "sqrt(64) = 8" in found[0].message
+    assert "init_std: 0.02" in found[0].hints[0]
+    quiet = netspec.load_spec(SPEC)
+    assert not [d for d in warnings(quiet, netspec.plan(quiet)) if d.code == "tied-init"]
+    # what it warns about: the untrained tied head's logits
+    model = netspec.build_model(spec, seed=0).eval()
+    logits = model(torch.randint(0, 11, (4, 11)))
+    assert float(logits.std()) > 4.0
+    small = netspec.build_model(quiet, seed=0).eval()(torch.randint(0, 11, (4, 11)))
+    assert float(small.std()) < 0.5
