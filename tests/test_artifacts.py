@@ -17,7 +17,7 @@ from safetensors.torch import load_file, save_file
 from typer.testing import CliRunner
 
 import netspec
-from netspec.backend.artifacts import build_directory, example_batch
+from netspec.backend.artifacts import build_directory, example_batch, tied_keys
 from netspec.cli.app import app
 from netspec.errors import SpecError
 
@@ -37,7 +37,11 @@ RUN_STANDALONE = textwrap.dedent(
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         model = getattr(module, job["cls"])()
-        model.load_state_dict(load_file(job["dir"] + "/model.safetensors"))
+        # a tied weight is stored once, under its owner's name: strict=False, then only
+        # the tied names may be missing
+        result = model.load_state_dict(load_file(job["dir"] + "/model.safetensors"), strict=False)
+        assert not result.unexpected_keys, result.unexpected_keys
+        assert set(result.missing_keys) == set(job["tied"]), result.missing_keys
         x = load_file(job["dir"] + "/io.safetensors")["x"]
         with torch.no_grad():
             save_file({"y": model.eval()(x)}, job["dir"] + "/standalone.safetensors")
@@ -69,7 +73,7 @@ def test_standalone_model_py_matches_build_model(builds: dict[str, pathlib.Path]
         assert "netspec" not in source.split('"""', 2)[2], "model.py must not use netspec"
         cls = type(model).__name__
         assert f"class {cls}(nn.Module):" in source
-        jobs.append({"dir": str(folder), "cls": cls})
+        jobs.append({"dir": str(folder), "cls": cls, "tied": sorted(tied_keys(model))})
     proc = subprocess.run(
         [sys.executable, "-c", RUN_STANDALONE, json.dumps(jobs)],
         capture_output=True,
@@ -100,8 +104,9 @@ def test_same_state_dict_keys_and_deterministic_weights(
     for stem, folder in builds.items():
         model = netspec.build_model(ROOT / "specs" / f"{stem}.yaml", seed=0)
         weights = load_file(str(folder / "model.safetensors"))
-        assert sorted(weights) == sorted(model.state_dict())  # safetensors stores keys sorted
-        assert all(torch.equal(weights[k], v) for k, v in model.state_dict().items())
+        stored = set(model.state_dict()) - tied_keys(model)  # a tied weight once, the owner's
+        assert sorted(weights) == sorted(stored)  # safetensors stores keys sorted
+        assert all(torch.equal(weights[k], model.state_dict()[k]) for k in stored)
     build_directory(netspec.load_spec(SMALL), tmp_path, seed=0)
     again = (tmp_path / "model.safetensors").read_bytes()
     assert again == (builds["mlp_iris"] / "model.safetensors").read_bytes()

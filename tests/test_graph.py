@@ -45,6 +45,16 @@ def _golden(name: str, text: str) -> None:
     assert text == path.read_text(encoding="utf-8")
 
 
+MM_TIE = re.compile(r' *(n_\w+) -\.->\|"tied weight"\| (n_\w+)')
+DOT_TIE = re.compile(r' *(n_\w+) -> (n_\w+) \[style=dashed, label="tied weight"\];')
+
+
+def _ties(text: str, fmt: str) -> list[tuple[str, str]]:
+    """The dashed tie edges (owner node id, tied node id)."""
+    pattern = MM_TIE if fmt == "mermaid" else DOT_TIE
+    return [(m[1], m[2]) for line in text.splitlines() if (m := pattern.fullmatch(line))]
+
+
 def _parse_mermaid(text: str) -> tuple[Nodes, Edges]:
     lines = text.splitlines()
     assert lines[0] == "flowchart TD"
@@ -52,8 +62,8 @@ def _parse_mermaid(text: str) -> tuple[Nodes, Edges]:
     raw_edges = []
     groups: list[str] = []
     for line in lines[1:]:
-        if line.strip().startswith("%%"):
-            continue
+        if line.strip().startswith("%%") or MM_TIE.fullmatch(line):
+            continue  # a tie's dashed edge: checked by _ties
         if m := MM_GROUP.fullmatch(line):
             groups.append(m[2])
         elif line.strip() == "end":
@@ -86,6 +96,8 @@ def _parse_dot(text: str) -> tuple[Nodes, Edges]:
             pending = False
         elif DOT_GROUP.fullmatch(line):
             pending = True
+        elif DOT_TIE.fullmatch(line):
+            continue  # a tie's dashed edge: checked by _ties
         elif line.strip() == "}":
             groups.pop()
         elif m := DOT_EDGE.fullmatch(line):
@@ -139,6 +151,9 @@ def test_one_node_per_layer_and_the_plans_shapes_on_the_edges(spec: pathlib.Path
     )
     assert edges == _expected_edges(p)
     assert len(edges) == sum(len(layer.inputs) for layer in p.layers)
+    names = {node_id: name for node_id, (name, _) in nodes.items()}
+    ties = [(names[a], names[b]) for a, b in _ties(text, fmt)]
+    assert ties == [(layer.tie, layer.name) for layer in p.layers if layer.tie is not None]
     outputs = {"input": format_shape(p.input.shape)}
     outputs.update((layer.name, format_shape(layer.out.shape)) for layer in p.layers)
     for src, _, shape in edges:

@@ -10,6 +10,7 @@ attention learns to read the mirrored position, whatever the letters.
 from __future__ import annotations
 
 import json
+import math
 import pathlib
 
 import pytest
@@ -138,3 +139,20 @@ def test_a_head_tied_to_a_unit_normal_embedding_is_warned_about() -> None:
     assert float(logits.std()) > 4.0
     small = netspec.build_model(quiet, seed=0).eval()(torch.randint(0, 11, (4, 11)))
     assert float(small.std()) < 0.5
+
+
+def test_the_arithmetic_example_trains_and_reports_exact_match(tmp_path: pathlib.Path) -> None:
+    """specs/arithmetic_gpt.yaml as shipped, on a few problems for one epoch (its learning is
+    benchmarks/language_models.py's: minutes of CPU)."""
+    root = pathlib.Path(__file__).parent.parent
+    spec = netspec.load_spec(
+        root / "specs" / "arithmetic_gpt.yaml",
+        ["data.samples=400", "train.epochs=1", "train.early_stopping=null"],
+    )
+    result = netspec.train(spec, out=tmp_path / "run")
+    assert set(result.test) == {"loss", "exact_match", "perplexity"}
+    assert 0.0 <= result.test["exact_match"] <= 1.0
+    assert result.test["perplexity"] == pytest.approx(math.exp(result.test["loss"]), rel=1e-4)
+    assert (tmp_path / "run" / "tokenizer.json").is_file()
+    answer = netspec.generate(tmp_path / "run", "12+30=", max_new_tokens=5, temperature=0)
+    assert set(answer) <= set("0123456789+-*=")

@@ -156,12 +156,25 @@ def test_yaml_merge_keys_and_anchors_work() -> None:
 
 
 def test_reserved_names_cover_every_graph_module_attribute() -> None:
-    from torch import fx, nn
+    """torch's own attributes, read in a fresh interpreter: a library imported by other tests
+    may patch nn.Module (transformers adds ``smart_apply`` when it builds a model)."""
+    import json
+    import subprocess
+    import sys
 
     from netspec.spec.names import RESERVED_NAMES
 
-    public = {n for n in dir(fx.GraphModule) if not n.startswith("_")}
-    public |= {n for n in vars(nn.Module()) if not n.startswith("_")}
+    code = (
+        "import json\nfrom torch import fx, nn\n"
+        "names = {n for n in dir(fx.GraphModule) if not n.startswith('_')}\n"
+        "names |= {n for n in vars(nn.Module()) if not n.startswith('_')}\n"
+        "print(json.dumps(sorted(names)))\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
+    )
+    public = set(json.loads(proc.stdout))
+    assert "forward" in public
     assert public <= RESERVED_NAMES, sorted(public - RESERVED_NAMES)
 
 

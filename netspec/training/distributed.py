@@ -110,8 +110,8 @@ class World:
 
         length = torch.tensor([len(data or b"") if self.main else 0], dtype=torch.int64)
         dist.broadcast(length, 0, group=self.control)
-        if self.main:
-            payload = torch.frombuffer(bytearray(data or b""), dtype=torch.uint8)
+        if self.main and data:  # frombuffer refuses an empty buffer
+            payload = torch.frombuffer(bytearray(data), dtype=torch.uint8)
         else:
             payload = torch.empty(int(length.item()), dtype=torch.uint8)
         if payload.numel():
