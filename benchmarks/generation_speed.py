@@ -44,22 +44,11 @@ import netspec  # noqa: E402
 from netspec.training.decoding import context_length, decoder  # noqa: E402
 from netspec.training.sampling import generate_ids  # noqa: E402
 
+sys.path.insert(0, str(REPO / "tests"))
+from hf_gpt2 import hf_key  # noqa: E402  # the key mapping the tests check
+
 GOAL = 1.0
 ZOO = REPO / "specs" / "zoo" / "gpt2.yaml"
-LAYER_KEYS = {  # netspec's TransformerEncoderLayer -> (HF's GPT2Block, Conv1D: transposed)
-    "self_attn.in_proj_weight": ("attn.c_attn.weight", True),
-    "self_attn.in_proj_bias": ("attn.c_attn.bias", False),
-    "self_attn.out_proj.weight": ("attn.c_proj.weight", True),
-    "self_attn.out_proj.bias": ("attn.c_proj.bias", False),
-    "linear1.weight": ("mlp.c_fc.weight", True),
-    "linear1.bias": ("mlp.c_fc.bias", False),
-    "linear2.weight": ("mlp.c_proj.weight", True),
-    "linear2.bias": ("mlp.c_proj.bias", False),
-    "norm1.weight": ("ln_1.weight", False),
-    "norm1.bias": ("ln_1.bias", False),
-    "norm2.weight": ("ln_2.weight", False),
-    "norm2.bias": ("ln_2.bias", False),
-}
 
 
 def netspec_model(args: argparse.Namespace, positions: int) -> torch.fx.GraphModule:
@@ -119,12 +108,9 @@ def hf_twin(args: argparse.Namespace, model: torch.nn.Module, positions: int) ->
     ours = model.state_dict()
     theirs = {}
     for key, value in ours.items():
-        if key.startswith("h.layers."):
-            _, _, i, rest = key.split(".", 3)
-            old, transpose = LAYER_KEYS[rest]
-            theirs[f"transformer.h.{i}.{old}"] = value.t() if transpose else value
-        elif key != "lm_head.weight":  # tied to wte in both
-            theirs[f"transformer.{key}"] = value
+        if key != "lm_head.weight":  # tied to wte in both
+            name, transpose = hf_key(key)
+            theirs[name] = value.t() if transpose else value
     missing, unexpected = reference.load_state_dict(theirs, strict=False)
     if unexpected or [k for k in missing if k != "lm_head.weight"]:
         raise SystemExit(f"weights do not map: missing {missing}, unexpected {unexpected}")

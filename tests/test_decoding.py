@@ -8,6 +8,7 @@ import pathlib
 
 import pytest
 import torch
+from hf_gpt2 import hf_key
 
 import netspec
 from netspec.training.decoding import context_length, decoder
@@ -242,32 +243,6 @@ def test_context_length_is_the_input_length_or_the_smallest_table() -> None:
 
 # --- Hugging Face's GPT-2 ---------------------------------------------------------------
 
-GPT2_LAYER_KEYS = {  # netspec's TransformerEncoderLayer -> (HF's GPT2Block, Conv1D: transposed)
-    "self_attn.in_proj_weight": ("attn.c_attn.weight", True),
-    "self_attn.in_proj_bias": ("attn.c_attn.bias", False),
-    "self_attn.out_proj.weight": ("attn.c_proj.weight", True),
-    "self_attn.out_proj.bias": ("attn.c_proj.bias", False),
-    "linear1.weight": ("mlp.c_fc.weight", True),
-    "linear1.bias": ("mlp.c_fc.bias", False),
-    "linear2.weight": ("mlp.c_proj.weight", True),
-    "linear2.bias": ("mlp.c_proj.bias", False),
-    "norm1.weight": ("ln_1.weight", False),
-    "norm1.bias": ("ln_1.bias", False),
-    "norm2.weight": ("ln_2.weight", False),
-    "norm2.bias": ("ln_2.bias", False),
-}
-
-
-def hf_to_netspec(key: str) -> tuple[str, bool]:
-    """netspec's gpt2.yaml key -> (HF GPT2LMHeadModel's key, transposed)."""
-    if key == "lm_head.weight":
-        return key, False
-    if key.startswith("h.layers."):
-        _, _, i, rest = key.split(".", 3)
-        old, transpose = GPT2_LAYER_KEYS[rest]
-        return f"transformer.h.{i}.{old}", transpose
-    return f"transformer.{key}", False
-
 
 def test_greedy_decoding_is_hugging_face_gpt2_generate() -> None:
     transformers = pytest.importorskip("transformers")
@@ -299,7 +274,7 @@ def test_greedy_decoding_is_hugging_face_gpt2_generate() -> None:
     theirs = reference.state_dict()
     mapped = {}
     for key in model.state_dict():
-        name, transpose = hf_to_netspec(key)
+        name, transpose = hf_key(key)
         mapped[key] = theirs[name].t() if transpose else theirs[name]
     model.load_state_dict(mapped, strict=True)
     prompts = torch.tensor([[5, 17, 3, 42, 8], [9, 9, 31, 2, 44]])

@@ -17,6 +17,7 @@ import re
 
 import pytest
 import torch
+from hf_gpt2 import hf_key
 from torch import nn
 from torch.nn import functional as F
 from zoo_figures import PUBLISHED
@@ -385,38 +386,13 @@ class GPT2LMHeadModel(nn.Module):
 
 GPT2_SMALL = {"vocab": 100, "hidden": 32, "layers": 2, "heads": 4, "ff": 64, "max_len": 16}
 
-GPT2_LAYER_KEYS = {  # netspec's TransformerEncoderLayer -> (HF's GPT2Block, Conv1D transposed)
-    "self_attn.in_proj_weight": ("attn.c_attn.weight", True),
-    "self_attn.in_proj_bias": ("attn.c_attn.bias", False),
-    "self_attn.out_proj.weight": ("attn.c_proj.weight", True),
-    "self_attn.out_proj.bias": ("attn.c_proj.bias", False),
-    "linear1.weight": ("mlp.c_fc.weight", True),
-    "linear1.bias": ("mlp.c_fc.bias", False),
-    "linear2.weight": ("mlp.c_proj.weight", True),
-    "linear2.bias": ("mlp.c_proj.bias", False),
-    "norm1.weight": ("ln_1.weight", False),
-    "norm1.bias": ("ln_1.bias", False),
-    "norm2.weight": ("ln_2.weight", False),
-    "norm2.bias": ("ln_2.bias", False),
-}
-
 
 def gpt2_state(model: nn.Module, theirs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """netspec's gpt2 state_dict from HF's GPT2LMHeadModel's: Conv1D weights transposed."""
-    top = {"wte.weight", "wpe.weight", "ln_f.weight", "ln_f.bias"}
     used: set[str] = set()
     out: dict[str, torch.Tensor] = {}
     for key in model.state_dict():
-        if key in top:
-            name, transpose = f"transformer.{key}", False
-        elif key == "lm_head.weight":
-            name, transpose = key, False
-        elif (split := split_layer_key(key, "h")) is not None:
-            i, rest = split
-            old, transpose = GPT2_LAYER_KEYS[rest]
-            name = f"transformer.h.{i}.{old}"
-        else:
-            raise AssertionError(f"unmapped netspec key {key}")
+        name, transpose = hf_key(key)
         out[key] = theirs[name].t() if transpose else theirs[name]
         used.add(name)
     assert used == set(theirs)

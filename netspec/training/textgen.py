@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
@@ -27,6 +26,7 @@ from netspec.sources import tokenizers
 from netspec.spec.networks import Networks, load_any
 from netspec.training.decoding import NO_CACHE, Decoder, context_length, decoder
 from netspec.training.device import pick_device
+from netspec.training.rundir import RunDir
 from netspec.training.sampling import generate_ids
 
 MAX_NEW_TOKENS = 1_000_000
@@ -146,13 +146,7 @@ def load_generator(
     run_dir: str | os.PathLike[str], *, cache: bool = True, device: str | None = None
 ) -> TextGenerator:
     """The language model of a run directory and its tokenizer."""
-    folder = Path(run_dir)
-    if not (folder / SPEC).is_file():
-        raise SpecError.single(
-            "file-not-found",
-            f"{SPEC} is missing: {folder} is not a netspec run directory",
-            hints=("a run directory is what `netspec train` writes (runs/<name>-...)",),
-        )
+    folder = RunDir.trained(run_dir).path
     if not (folder / tokenizers.FILE).is_file():
         raise SpecError.single(
             "file-not-found",
