@@ -590,3 +590,17 @@ def test_load_data_refuses_a_source_without_language() -> None:
     text = "input: [64]\nlayers:\n  - dense: 10\ndata: {source: digits}\n"
     (d,) = spec_error(lambda: load_data(load_spec(text), "language_model")).diagnostics
     assert d.path == ("data", "source")
+
+
+def test_a_language_model_without_data_is_pointed_at_language_sources() -> None:
+    spec = load_spec(
+        "input: {shape: [8], dtype: int64}\nlayers:\n"
+        "  - embedding: {num_embeddings: 16, embedding_dim: 8}\n"
+        "  - lstm: {units: 8, return_sequences: true}\n  - dense: 16\n"
+        "train: {task: language_model}\n"
+    )
+    with pytest.raises(SpecError) as caught:
+        load_data(spec)
+    hint = caught.value.diagnostics[0].hints[0]
+    assert "source: text" in hint
+    assert "digits" not in hint

@@ -52,7 +52,8 @@ class RichReporter:
                 f"{verb} {info.task} on {info.device}"
                 + (f" x {info.processes} processes" if info.processes > 1 else "")
                 + f": {info.data}; {info.params:,} parameters, "
-                f"{info.epochs} epochs; run directory {info.run_dir}"
+                f"{info.epochs} epoch{'s' if info.epochs != 1 else ''}; run directory "
+                f"{info.run_dir}"
             ),
             soft_wrap=True,
             markup=False,

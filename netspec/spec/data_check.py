@@ -242,10 +242,15 @@ def _one_array_source(picked: Source, inputs: Inputs, source: SourceMap) -> Diag
 def source_options(spec: Spec) -> tuple[Source, SourceOptions]:
     """The spec's source and its validated options; a located SpecError otherwise."""
     if spec.data is None:
+        example = (
+            "`data: {source: text, path: corpus.txt}` or `data: {source: arithmetic}`"
+            if spec.train is not None and spec.train.task == "language_model"
+            else "`data: {source: digits}`"
+        )
         raise SpecError.single(
             "missing-field",
             "the spec has no `data:` section, so there is nothing to train on",
-            hints=("add one, e.g. `data: {source: digits}`",),
+            hints=(f"add one, e.g. {example}",),
         )
     if spec.data.source in GRAPH_SOURCES:
         diag = Diagnostic(

@@ -103,7 +103,7 @@ def vocabulary_check(
     parts.append(
         f"data source {source_name!r} has a vocabulary of {vocab}"
         if vocab is not None
-        else f"data source {source_name!r}'s vocabulary is known once its corpus is read"
+        else f"the vocabulary of data source {source_name!r} is known once its corpus is read"
     )
     want = max(n for n in (vocab, embeds, units) if n is not None)
     problem = "differ" if not agree else "are smaller than the data's vocabulary"
