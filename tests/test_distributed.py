@@ -310,7 +310,9 @@ def test_a_killed_worker_ends_the_run_which_resumes(tmp_path: pathlib.Path) -> N
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 128 + signal.SIGKILL, err[-3000:]
     assert "process 1 was killed by SIGKILL" in err
-    assert "another process of the run stopped" in err
+    # The survivor either finds its peer gone in a collective, or (on a loaded machine) the
+    # launcher sees the death first and stops it with SIGTERM: both end it cleanly.
+    assert "another process of the run stopped" in err or "training interrupted" in err, err
     assert f"resume with: netspec train --resume {cut} --devices 2" in err
     assert "Traceback" not in err
     resumed = _netspec("train", "--resume", str(cut), "--devices", "2")
