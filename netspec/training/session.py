@@ -21,6 +21,7 @@ from netspec.spec.sections import TrainSpec, monitored
 from netspec.training.batches import as_inputs, rows
 from netspec.training.device import pick_device
 from netspec.training.distributed import World, agreeing, joined, launched
+from netspec.training.loggers import check_loggers
 from netspec.training.losses import Objective
 from netspec.training.metrics import metric_names
 from netspec.training.optim import effective_lr, no_decay_kinds
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
 
     from netspec.backend.composed import Autoencoder
     from netspec.sources.tokenizers import Tokenizer
+    from netspec.training.loggers import Tracked
 
 _UNSET: Any = object()
 
@@ -177,6 +179,8 @@ def _train(
         spec, settings, dataset, target = setup.spec, setup.settings, setup.dataset, setup.target
         objective, model = setup.objective, setup.model
         check_shards(spec, settings, dataset, model, world)
+        if world.main:
+            check_loggers(spec, settings)
     check_same_data(spec, dataset, world)  # every process healthy: now compare
     with agreeing(world):
         if run is None and world.main:
@@ -189,6 +193,8 @@ def _train(
 
     from netspec.training.loop import Trainer
 
+    shown = (reporter or NullReporter()) if world.main else NullReporter()
+    tracked = _tracked(shown, setup, run.path) if world.main else None
     with agreeing(world):  # places the data on the device: may fail on one process only
         trainer = Trainer(
             train=settings,
@@ -197,17 +203,37 @@ def _train(
             model=model,
             device=target,
             run=run,
-            reporter=(reporter or NullReporter()) if world.main else NullReporter(),
+            reporter=tracked or shown,
             title=spec.name,
             description=dataset.describe(),
             world=world,
         )
-    result = trainer.fit(checkpoint)
+    try:
+        result = trainer.fit(checkpoint)
+    except BaseException as exc:
+        if tracked is not None:
+            tracked.close(exc)
+        raise
     if world.main and isinstance(setup.written, Networks) and objective.variational is not None:
         from netspec.training.autoencoders import write_prior_samples
 
         write_prior_samples(run, setup.written, cast("Autoencoder", model), setup)
     return result
+
+
+def _tracked(reporter: Reporter, setup: Setup, run_dir: Path) -> Tracked | None:
+    """The reporter with the trackers of ``train.loggers`` (None when it lists only csv)."""
+    if all(name == "csv" for name in setup.settings.loggers):
+        return None
+    from netspec.training.batches import take, to_device
+    from netspec.training.loggers import Tracked, open_trackers
+
+    x = as_inputs(setup.dataset.train.x)
+    example = to_device(take(x, slice(0, 2)), setup.target) if rows(x) else None
+    trackers = open_trackers(
+        setup.spec, setup.settings, run_dir, setup.model, example, setup.dataset.describe()
+    )
+    return Tracked(reporter, trackers)
 
 
 @dataclass(frozen=True)
