@@ -192,3 +192,56 @@ def test_default_is_csv_only(tmp_path: Path) -> None:
     result = train(spec, out=tmp_path / "run")
     assert not (result.run_dir / TENSORBOARD_DIR).exists()
     assert not (result.run_dir / MLFLOW_FILE).exists()
+
+
+def test_graph_runs_refuse_trackers(tmp_path: Path) -> None:
+    spec = load_spec(Path("specs/graph/gcn_karate.yaml"), ["train.loggers=[csv, tensorboard]"])
+    with pytest.raises(SpecError) as info:
+        train(spec, out=tmp_path / "run")
+    assert "unsupported" in info.value.render()
+    assert "metrics.csv only" in info.value.render()
+    assert not (tmp_path / "run").exists()
+
+
+def test_gan_refuses_trackers() -> None:
+    with pytest.raises(SpecError) as info:
+        load_spec(Path("specs/moons_gan.yaml"), ["train.loggers=[mlflow]"])
+    assert "metrics.csv only" in info.value.render()
+
+
+def test_mlflow_resume_continues_the_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("mlflow")
+    from mlflow.tracking import MlflowClient
+
+    from netspec.training import TrainingInterrupted
+
+    monkeypatch.chdir(tmp_path)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    spec = spec_with("train.loggers=[mlflow]", f"train.mlflow={{tracking_uri: '{uri}'}}")
+
+    class StopAfterOne:
+        def on_start(self, info: Any) -> None:
+            pass
+
+        def on_batch(self, step: int, loss: float) -> None:
+            pass
+
+        def on_epoch(self, epoch: int, row: Any) -> None:
+            raise KeyboardInterrupt
+
+        def on_end(self, result: Any) -> None:
+            pass
+
+    run = tmp_path / "run"
+    with pytest.raises(TrainingInterrupted):
+        train(spec, out=run, reporter=StopAfterOne())
+    run_id = json.loads((run / MLFLOW_FILE).read_text())["run_id"]
+    client = MlflowClient(tracking_uri=uri)
+    assert client.get_run(run_id).info.status == "KILLED"
+    train(resume=run)
+    assert json.loads((run / MLFLOW_FILE).read_text())["run_id"] == run_id
+    assert client.get_run(run_id).info.status == "FINISHED"
+    assert client.get_run(run_id).data.tags.get("mlflow.runName") == "run"
+    logged = client.get_metric_history(run_id, "train_loss")
+    assert [m.step for m in logged] == [1, 2]
+    assert len(client.search_runs([client.get_run(run_id).info.experiment_id])) == 1

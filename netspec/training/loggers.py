@@ -25,6 +25,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from netspec.backend.artifacts import write_atomic
 from netspec.errors import Diagnostic, SpecError
 
 if TYPE_CHECKING:
@@ -62,6 +63,22 @@ def check_loggers(spec: Spec, settings: TrainSpec) -> None:
                 hints=(f"pip install 'netspec[{extra}]', or drop {name} from train.loggers",),
             )
             raise SpecError([spec.source.attach(diag)]) from None
+
+
+def refuse_trackers(spec: Spec, what: str) -> None:
+    """A run that writes metrics.csv only (for now): ``train.loggers`` beyond csv is an
+    ``unsupported`` error at the first of them."""
+    settings = spec.train
+    listed = settings.loggers if settings is not None else ()
+    for index, name in enumerate(listed):
+        if name != "csv":
+            diag = Diagnostic(
+                "unsupported",
+                f"train.loggers {name}: {what} writes metrics.csv only (for now)",
+                path=("train", "loggers", index),
+                hints=("drop it from train.loggers",),
+            )
+            raise SpecError([spec.source.attach(diag)])
 
 
 class Tracker(Protocol):
@@ -309,7 +326,7 @@ class MlflowTracker:
             "experiment_id": experiment_id,
             "run_id": self.run_id,
         }
-        (self.run_dir / MLFLOW_FILE).write_text(json.dumps(record, indent=2) + "\n")
+        write_atomic(self.run_dir / MLFLOW_FILE, json.dumps(record, indent=2) + "\n")
         from mlflow.entities import Param
 
         client.log_batch(

@@ -21,7 +21,7 @@ from netspec.spec.sections import TrainSpec, monitored
 from netspec.training.batches import as_inputs, rows
 from netspec.training.device import pick_device
 from netspec.training.distributed import World, agreeing, joined, launched
-from netspec.training.loggers import check_loggers
+from netspec.training.loggers import check_loggers, refuse_trackers
 from netspec.training.losses import Objective
 from netspec.training.metrics import metric_names
 from netspec.training.optim import effective_lr, no_decay_kinds
@@ -110,6 +110,7 @@ def train(
                     "a graph model (node classification) trains in one process, full batch",
                     hints=("drop --devices (and torchrun)",),
                 )
+            refuse_trackers(cast("Spec", one), "a graph model (node classification)")
             return train_graph(
                 cast("Spec", one),
                 out=out,
