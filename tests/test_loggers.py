@@ -245,3 +245,27 @@ def test_mlflow_resume_continues_the_run(tmp_path: Path, monkeypatch: pytest.Mon
     logged = client.get_metric_history(run_id, "train_loss")
     assert [m.step for m in logged] == [1, 2]
     assert len(client.search_runs([client.get_run(run_id).info.experiment_id])) == 1
+
+
+def test_a_model_that_cannot_be_traced_is_noted_not_fatal(tmp_path: Path) -> None:
+    pytest.importorskip("tensorboard")
+    import torch
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from netspec.training.loggers import TensorBoardTracker
+    from netspec.training.outcome import StartInfo
+
+    class Branchy(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            raise RuntimeError("data-dependent control flow")
+
+    tracker = TensorBoardTracker(tmp_path, Branchy(), torch.zeros(2, 4), {"train.epochs": 1})
+    info = StartInfo(tmp_path, "cpu", "classification", 1, 0, 1, 0, 8, 0, 0, 0, "loss", "x", False)
+    tracker.on_start(info)
+    tracker.on_epoch(1, {"epoch": 1.0, "train_loss": 0.5})
+    tracker.close(None)
+    assert tracker.notes
+    assert "tracing failed" in tracker.notes[0]
+    events = EventAccumulator(str(tmp_path / TENSORBOARD_DIR))
+    events.Reload()
+    assert [e.value for e in events.Scalars("loss/train")] == [0.5]

@@ -242,6 +242,8 @@ class TensorBoardTracker:
     def _graph(self) -> None:
         """The model graph, traced on the example batch in eval mode without touching the
         run's random numbers; a model that cannot be traced is noted, not fatal."""
+        import warnings
+
         import torch
 
         if self.example is None:
@@ -249,7 +251,12 @@ class TensorBoardTracker:
         was_training = self.model.training
         self.model.eval()
         try:
-            with torch.random.fork_rng(devices=[]), torch.no_grad():
+            with (
+                torch.random.fork_rng(devices=[]),
+                torch.no_grad(),
+                warnings.catch_warnings(),
+            ):
+                warnings.simplefilter("ignore")  # torch.jit.trace's deprecation and tracer notes
                 self.writer.add_graph(self.model, self.example)
         except Exception as exc:  # tracing fails on some models (data-dependent control flow)
             note = f"model graph skipped: tracing failed ({type(exc).__name__}: {exc})"
