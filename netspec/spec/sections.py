@@ -551,14 +551,26 @@ class TrainSpec(Strict):
             raise ValueError(
                 f"train.kl applies to task autoencoder (a variational one), not {self.task}"
             )
-        if self.mlflow is not None and "mlflow" not in self.loggers:
-            raise ValueError("train.mlflow sets up the mlflow logger: add mlflow to train.loggers")
-        tracked = [name for name in self.loggers if name != "csv"]
-        if tracked and self.task == "gan":
+        return self
+
+    @field_validator("loggers")
+    @classmethod
+    def _loggers_fit_task(
+        cls, loggers: tuple[LoggerName, ...], info: ValidationInfo
+    ) -> tuple[LoggerName, ...]:
+        tracked = [name for name in loggers if name != "csv"]
+        if tracked and info.data.get("task") == "gan":
             raise ValueError(
                 f"train.loggers {', '.join(tracked)}: a GAN run writes metrics.csv only (for now)"
             )
-        return self
+        return loggers
+
+    @field_validator("mlflow")
+    @classmethod
+    def _mlflow_listed(cls, mlflow: MlflowSpec | None, info: ValidationInfo) -> MlflowSpec | None:
+        if mlflow is not None and "mlflow" not in info.data.get("loggers", ("mlflow",)):
+            raise ValueError("train.mlflow sets up the mlflow logger: add mlflow to train.loggers")
+        return mlflow
 
     @field_validator("loss")
     @classmethod
