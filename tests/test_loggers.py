@@ -194,19 +194,44 @@ def test_default_is_csv_only(tmp_path: Path) -> None:
     assert not (result.run_dir / MLFLOW_FILE).exists()
 
 
-def test_graph_runs_refuse_trackers(tmp_path: Path) -> None:
-    spec = load_spec(Path("specs/graph/gcn_karate.yaml"), ["train.loggers=[csv, tensorboard]"])
+@pytest.mark.parametrize(
+    ("path", "overrides"),
+    [
+        ("specs/graph/gcn_karate.yaml", ["train.epochs=2"]),
+        ("specs/moons_gan.yaml", ["train.epochs=2", "train.device=cpu"]),
+    ],
+    ids=["graph", "gan"],
+)
+def test_graph_and_gan_runs_log_to_tensorboard(
+    path: str, overrides: list[str], tmp_path: Path
+) -> None:
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from netspec.spec.networks import load_any
+
+    spec = load_any(Path(path), [*overrides, "train.loggers=[csv, tensorboard]"])
+    result = train(spec, out=tmp_path / "run")
+    rows = history(result.run_dir)
+    events = EventAccumulator(str(result.run_dir / TENSORBOARD_DIR))
+    events.Reload()
+    for key in set(rows[0]) - {"epoch"}:
+        logged = events.Scalars(tag(key))
+        assert [e.value for e in logged] == pytest.approx([r[key] for r in rows]), key
+    assert "_hparams_/experiment" in events.PluginTagToContent("hparams")
+
+
+def test_a_missing_extra_stops_a_gan_before_its_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from netspec.spec.networks import load_any
+
+    monkeypatch.setitem(sys.modules, "tensorboard", None)
+    spec = load_any(Path("specs/moons_gan.yaml"), ["train.loggers=tensorboard"])
     with pytest.raises(SpecError) as info:
         train(spec, out=tmp_path / "run")
-    assert "unsupported" in info.value.render()
-    assert "metrics.csv only" in info.value.render()
+    assert "pip install 'netspec[tensorboard]'" in info.value.render()
     assert not (tmp_path / "run").exists()
-
-
-def test_gan_refuses_trackers() -> None:
-    with pytest.raises(SpecError) as info:
-        load_spec(Path("specs/moons_gan.yaml"), ["train.loggers=[mlflow]"])
-    assert "metrics.csv only" in info.value.render()
 
 
 def test_mlflow_resume_continues_the_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -259,7 +284,7 @@ def test_a_model_that_cannot_be_traced_is_noted_not_fatal(tmp_path: Path) -> Non
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             raise RuntimeError("data-dependent control flow")
 
-    tracker = TensorBoardTracker(tmp_path, Branchy(), torch.zeros(2, 4), {"train.epochs": 1})
+    tracker = TensorBoardTracker(Branchy(), torch.zeros(2, 4), {"train.epochs": 1})
     info = StartInfo(tmp_path, "cpu", "classification", 1, 0, 1, 0, 8, 0, 0, 0, "loss", "x", False)
     tracker.on_start(info)
     tracker.on_epoch(1, {"epoch": 1.0, "train_loss": 0.5})

@@ -553,18 +553,6 @@ class TrainSpec(Strict):
             )
         return self
 
-    @field_validator("loggers")
-    @classmethod
-    def _loggers_fit_task(
-        cls, loggers: tuple[LoggerName, ...], info: ValidationInfo
-    ) -> tuple[LoggerName, ...]:
-        tracked = [name for name in loggers if name != "csv"]
-        if tracked and info.data.get("task") == "gan":
-            raise ValueError(
-                f"train.loggers {', '.join(tracked)}: a GAN run writes metrics.csv only (for now)"
-            )
-        return loggers
-
     @field_validator("mlflow")
     @classmethod
     def _mlflow_listed(cls, mlflow: MlflowSpec | None, info: ValidationInfo) -> MlflowSpec | None:

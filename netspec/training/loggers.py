@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     import torch
 
     from netspec.spec.load import Spec
+    from netspec.spec.networks import Networks
     from netspec.spec.sections import TrainSpec
     from netspec.training.outcome import RunResult, StartInfo
     from netspec.training.protocols import Reporter
@@ -46,7 +47,7 @@ _EXTRAS = {
 }
 
 
-def check_loggers(spec: Spec, settings: TrainSpec) -> None:
+def check_loggers(spec: Spec | Networks, settings: TrainSpec) -> None:
     """A listed logger whose package is missing: a ``missing-extra`` error at
     ``train.loggers``, naming the extra to install."""
     for index, name in enumerate(settings.loggers):
@@ -63,22 +64,6 @@ def check_loggers(spec: Spec, settings: TrainSpec) -> None:
                 hints=(f"pip install 'netspec[{extra}]', or drop {name} from train.loggers",),
             )
             raise SpecError([spec.source.attach(diag)]) from None
-
-
-def refuse_trackers(spec: Spec, what: str) -> None:
-    """A run that writes metrics.csv only (for now): ``train.loggers`` beyond csv is an
-    ``unsupported`` error at the first of them."""
-    settings = spec.train
-    listed = settings.loggers if settings is not None else ()
-    for index, name in enumerate(listed):
-        if name != "csv":
-            diag = Diagnostic(
-                "unsupported",
-                f"train.loggers {name}: {what} writes metrics.csv only (for now)",
-                path=("train", "loggers", index),
-                hints=("drop it from train.loggers",),
-            )
-            raise SpecError([spec.source.attach(diag)])
 
 
 class Tracker(Protocol):
@@ -126,25 +111,36 @@ class Tracked:
             tracker.close(failed)
 
 
-def open_trackers(
-    spec: Spec,
+def tracked(
+    reporter: Reporter,
+    spec: Spec | Networks,
     settings: TrainSpec,
-    run_dir: Path,
-    model: torch.nn.Module,
+    model: torch.nn.Module | None = None,
+    example: Any = None,
+) -> Tracked | None:
+    """``reporter`` with the trackers ``train.loggers`` lists (None when it lists only csv,
+    the run directory's own metrics.csv). ``example``: a small input batch for the model
+    graph (None: no graph). The trackers learn the run directory from ``on_start``."""
+    if all(name == "csv" for name in settings.loggers):
+        return None
+    return Tracked(reporter, open_trackers(spec, settings, model, example))
+
+
+def open_trackers(
+    spec: Spec | Networks,
+    settings: TrainSpec,
+    model: torch.nn.Module | None,
     example: Any,
-    data: str,
 ) -> list[Tracker]:
-    """The trackers ``train.loggers`` lists (csv is the run directory's own metrics.csv).
-    ``example``: a small input batch for the model graph; ``data``: the data's description."""
-    params = run_params(spec, settings, data)
+    """The trackers ``train.loggers`` lists, beyond csv."""
+    params = run_params(spec, settings)
     trackers: list[Tracker] = []
     if "tensorboard" in settings.loggers:
-        trackers.append(TensorBoardTracker(run_dir, model, example, params))
+        trackers.append(TensorBoardTracker(model, example, params))
     if "mlflow" in settings.loggers:
         options = settings.mlflow
         trackers.append(
             MlflowTracker(
-                run_dir,
                 params,
                 tracking_uri=options.tracking_uri if options else None,
                 experiment=(options.experiment if options else None) or spec.name,
@@ -153,14 +149,25 @@ def open_trackers(
     return trackers
 
 
-def run_params(spec: Spec, settings: TrainSpec, data: str) -> dict[str, str | int | float | bool]:
-    """The run's hyperparameters, flat: ``train.<setting>`` (nested settings dotted), the
-    data, the layer count (the parameter count is added when the run starts)."""
+def run_params(spec: Spec | Networks, settings: TrainSpec) -> dict[str, str | int | float | bool]:
+    """The run's hyperparameters, flat: ``train.<setting>`` (nested settings dotted) and the
+    layer count (of each network: ``layers.<network>``); the data's description and the
+    parameter count are added when the run starts."""
+    from netspec.spec.networks import Networks
+
     params = flatten(settings.model_dump(mode="json", exclude_none=True), "train")
     params.pop("train.loggers", None)
-    params["data"] = data
-    params["layers"] = len(spec.layers)
+    if isinstance(spec, Networks):
+        for name, net in spec.networks.items():
+            params[f"layers.{name}"] = len(net.layers)
+    else:
+        params["layers"] = len(spec.layers)
     return params
+
+
+def _started(params: dict[str, str | int | float | bool], info: StartInfo) -> None:
+    params["data"] = info.data
+    params["params"] = info.params
 
 
 def flatten(value: Any, prefix: str) -> dict[str, str | int | float | bool]:
@@ -217,12 +224,10 @@ class TensorBoardTracker:
 
     def __init__(
         self,
-        run_dir: Path,
-        model: torch.nn.Module,
+        model: torch.nn.Module | None,
         example: Any,
         params: Mapping[str, str | int | float | bool],
     ) -> None:
-        self.folder = run_dir / TENSORBOARD_DIR
         self.model = model
         self.example = example
         self.params = dict(params)
@@ -234,8 +239,9 @@ class TensorBoardTracker:
 
         # purge_step: a run resumed from an earlier checkpoint drops the epochs it redoes
         purge = info.start_epoch + 1 if info.resumed else None
-        self.writer = SummaryWriter(log_dir=str(self.folder), purge_step=purge)
-        self.params["params"] = info.params
+        folder = info.run_dir / TENSORBOARD_DIR
+        self.writer = SummaryWriter(log_dir=str(folder), purge_step=purge)
+        _started(self.params, info)
         if not info.resumed:
             self._graph()
 
@@ -246,7 +252,7 @@ class TensorBoardTracker:
 
         import torch
 
-        if self.example is None:
+        if self.model is None or self.example is None:
             return
         was_training = self.model.training
         self.model.eval()
@@ -297,13 +303,12 @@ class MlflowTracker:
 
     def __init__(
         self,
-        run_dir: Path,
         params: Mapping[str, str | int | float | bool],
         *,
         tracking_uri: str | None,
         experiment: str,
     ) -> None:
-        self.run_dir = run_dir
+        self.run_dir = Path()
         self.params = dict(params)
         self.tracking_uri = tracking_uri
         self.experiment = experiment
@@ -313,6 +318,7 @@ class MlflowTracker:
     def on_start(self, info: StartInfo) -> None:
         from mlflow.tracking import MlflowClient
 
+        self.run_dir = info.run_dir
         stored = self._stored() if info.resumed else None
         uri = stored.get("tracking_uri", self.tracking_uri) if stored else self.tracking_uri
         self.client = client = MlflowClient(tracking_uri=uri)
@@ -326,7 +332,7 @@ class MlflowTracker:
         )
         run = client.create_run(experiment_id, run_name=self.run_dir.name)
         self.run_id = run.info.run_id
-        self.params["params"] = info.params
+        _started(self.params, info)
         record = {
             "tracking_uri": client.tracking_uri,
             "experiment": self.experiment,
