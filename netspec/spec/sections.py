@@ -458,6 +458,20 @@ def monitored(train: TrainSpec, *, has_val: bool) -> tuple[str, Literal["min", "
     return monitor, "max" if name in MAXIMIZED else "min"
 
 
+LoggerName = Literal["csv", "tensorboard", "mlflow"]
+"""Experiment trackers: csv is metrics.csv (always written); tensorboard and mlflow are
+optional extras (netspec.training.loggers, docs/tracking.md)."""
+
+
+class MlflowSpec(Strict):
+    """Where an MLflow logger writes. `tracking_uri` (default: MLflow's own default, i.e.
+    the MLFLOW_TRACKING_URI environment variable or a local store in the current directory);
+    `experiment` (default: the spec's name)."""
+
+    tracking_uri: str | None = Field(None, min_length=1)
+    experiment: str | None = Field(None, min_length=1)
+
+
 class TrainSpec(Strict):
     @model_validator(mode="before")
     @classmethod
@@ -516,6 +530,11 @@ class TrainSpec(Strict):
     checkpoint_every_steps: int | None = Field(None, ge=1)
     gan: GanSpec | None = None
     kl: KLSpec | None = None
+    loggers: Annotated[
+        tuple[LoggerName, ...],
+        BeforeValidator(_one_or_many, json_schema_input_type=LoggerName | tuple[LoggerName, ...]),
+    ] = ("csv",)
+    mlflow: MlflowSpec | None = None
 
     def optimizer_for(self, network: str | None = None) -> OptimizerSpec:
         """The optimizer settings of one network (None: the spec's only network). A
@@ -533,6 +552,13 @@ class TrainSpec(Strict):
                 f"train.kl applies to task autoencoder (a variational one), not {self.task}"
             )
         return self
+
+    @field_validator("mlflow")
+    @classmethod
+    def _mlflow_listed(cls, mlflow: MlflowSpec | None, info: ValidationInfo) -> MlflowSpec | None:
+        if mlflow is not None and "mlflow" not in info.data.get("loggers", ("mlflow",)):
+            raise ValueError("train.mlflow sets up the mlflow logger: add mlflow to train.loggers")
+        return mlflow
 
     @field_validator("loss")
     @classmethod

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
@@ -21,6 +22,7 @@ from netspec.spec.sections import TrainSpec, monitored
 from netspec.training.batches import as_inputs, rows
 from netspec.training.device import pick_device
 from netspec.training.distributed import World, agreeing, joined, launched
+from netspec.training.loggers import check_loggers
 from netspec.training.losses import Objective
 from netspec.training.metrics import metric_names
 from netspec.training.optim import effective_lr, no_decay_kinds
@@ -41,6 +43,7 @@ if TYPE_CHECKING:
 
     from netspec.backend.composed import Autoencoder
     from netspec.sources.tokenizers import Tokenizer
+    from netspec.training.loggers import Tracked
 
 _UNSET: Any = object()
 
@@ -79,15 +82,21 @@ def train(
         from netspec.training.gan_session import train_gan
 
         budget: int | Literal["default"] | None = "default" if max_params is _UNSET else max_params
-        return train_gan(
+        gan = nets
+        return _tracking(
             nets,
-            given=spec,
-            out=out,
-            resume=resume,
-            device=device,
-            reporter=reporter,
-            data=data,
-            max_params=budget,
+            nets.train,
+            reporter,
+            lambda shown: train_gan(
+                gan,
+                given=spec,
+                out=out,
+                resume=resume,
+                device=device,
+                reporter=shown,
+                data=data,
+                max_params=budget,
+            ),
         )
     if nets is None:
         from netspec.training.graph_session import is_graph_spec, refuse_resume, train_graph
@@ -108,16 +117,43 @@ def train(
                     "a graph model (node classification) trains in one process, full batch",
                     hints=("drop --devices (and torchrun)",),
                 )
-            return train_graph(
-                cast("Spec", one),
-                out=out,
-                device=device,
-                reporter=reporter,
-                max_params="default" if max_params is _UNSET else max_params,
+            graph = cast("Spec", one)
+            return _tracking(
+                graph,
+                graph.train or TrainSpec(),
+                reporter,
+                lambda shown: train_graph(
+                    graph,
+                    out=out,
+                    device=device,
+                    reporter=shown,
+                    max_params="default" if max_params is _UNSET else max_params,
+                ),
             )
     world = launched()
     with joined(world):
         return _train(world, spec, out, resume, device, reporter, data, max_params)
+
+
+def _tracking(
+    spec: Spec | Networks,
+    settings: TrainSpec,
+    reporter: Reporter | None,
+    run: Callable[[Reporter | None], RunResult],
+) -> RunResult:
+    """A GAN's or a graph model's run (one process) with the trackers of ``train.loggers``
+    (their packages checked before the run directory is made), closed if it fails."""
+    from netspec.training.loggers import tracked
+
+    check_loggers(spec, settings)
+    shown = tracked(reporter or NullReporter(), spec, settings)
+    if shown is None:
+        return run(reporter)
+    try:
+        return run(shown)
+    except BaseException as exc:
+        shown.close(exc)
+        raise
 
 
 def networks_of(
@@ -177,6 +213,8 @@ def _train(
         spec, settings, dataset, target = setup.spec, setup.settings, setup.dataset, setup.target
         objective, model = setup.objective, setup.model
         check_shards(spec, settings, dataset, model, world)
+        if world.main:
+            check_loggers(spec, settings)
     check_same_data(spec, dataset, world)  # every process healthy: now compare
     with agreeing(world):
         if run is None and world.main:
@@ -189,6 +227,8 @@ def _train(
 
     from netspec.training.loop import Trainer
 
+    shown = (reporter or NullReporter()) if world.main else NullReporter()
+    tracked = _tracked(shown, setup) if world.main else None
     with agreeing(world):  # places the data on the device: may fail on one process only
         trainer = Trainer(
             train=settings,
@@ -197,17 +237,35 @@ def _train(
             model=model,
             device=target,
             run=run,
-            reporter=(reporter or NullReporter()) if world.main else NullReporter(),
+            reporter=tracked or shown,
             title=spec.name,
             description=dataset.describe(),
             world=world,
         )
-    result = trainer.fit(checkpoint)
+    try:
+        result = trainer.fit(checkpoint)
+    except BaseException as exc:
+        if tracked is not None:
+            tracked.close(exc)
+        raise
     if world.main and isinstance(setup.written, Networks) and objective.variational is not None:
         from netspec.training.autoencoders import write_prior_samples
 
         write_prior_samples(run, setup.written, cast("Autoencoder", model), setup)
     return result
+
+
+def _tracked(reporter: Reporter, setup: Setup) -> Tracked | None:
+    """The reporter with the trackers of ``train.loggers`` (None when it lists only csv);
+    two training samples are the example for the model graph."""
+    if all(name == "csv" for name in setup.settings.loggers):
+        return None
+    from netspec.training.batches import take, to_device
+    from netspec.training.loggers import tracked
+
+    x = as_inputs(setup.dataset.train.x)
+    example = to_device(take(x, slice(0, 2)), setup.target) if rows(x) else None
+    return tracked(reporter, setup.spec, setup.settings, setup.model, example)
 
 
 @dataclass(frozen=True)
