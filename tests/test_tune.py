@@ -241,3 +241,20 @@ def test_ctrl_c_then_resume_continues_the_study(tmp_path: Path) -> None:
     assert after[: len(before)] == before  # the same study, continued
     assert [n for n, _ in after] == list(range(total))
     assert result.best is not None
+
+
+def test_a_corner_with_a_bad_shape_is_reported_by_validate_too(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from netspec.cli import app
+
+    path = tmp_path / "shapes.yaml"
+    path.write_text(
+        "input: [4]\nlayers:\n  - dense: 16\n  - reshape: [4, 4]\n  - flatten\n  - dense: 3\n"
+        "tune:\n  space:\n    layers[0].units: {choice: [16, 15]}\n"
+    )
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2
+    assert "shapes.yaml:9:22" in result.stderr
+    assert "the value 15 makes the spec invalid" in result.stderr
+    assert "reshape cannot turn (N, 15) into (N, 4, 4)" in result.stderr

@@ -23,7 +23,7 @@ ends) by loading the spec with that value set, before any trial runs. Torch-free
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
@@ -32,6 +32,7 @@ from netspec.errors import Diagnostic, SpecError, YPath, did_you_mean, format_pa
 from netspec.spec.sections import MAXIMIZED, Strict, TrainSpec
 
 if TYPE_CHECKING:
+    from netspec.spec.load import Spec
     from netspec.spec.source import Document
 
 Number = float | int
@@ -180,9 +181,12 @@ def assignment(path: str, value: Any) -> str:
     return f"{path}={text}"
 
 
-def check_space(doc: Document, default_name: str, tune: TuneSpec) -> None:
-    """Every path of the space exists in the spec and every corner gives a valid spec;
-    raises a SpecError listing each problem at its space entry."""
+def check_space(
+    doc: Document, default_name: str, tune: TuneSpec, check: Callable[[Spec], object]
+) -> None:
+    """Every path of the space exists in the spec and every corner gives a valid spec (one
+    that ``check``, e.g. netspec.plan's ``plan``, accepts too); raises a SpecError listing
+    each problem at its space entry."""
     from netspec.spec.load import apply_to, validate_document
 
     diags: list[Diagnostic] = []
@@ -199,7 +203,7 @@ def check_space(doc: Document, default_name: str, tune: TuneSpec) -> None:
             problem = f"the spec has no var {path.removeprefix('vars.')!r}{hint}"
         for value in [] if problem else ends(rng):
             try:
-                validate_document(apply_to(doc, [assignment(path, value)]), default_name)
+                check(validate_document(apply_to(doc, [assignment(path, value)]), default_name))
             except SpecError as exc:
                 first = exc.diagnostics[0]
                 message = first.message.removeprefix(f"--set {assignment(path, value)}: ")
@@ -210,6 +214,25 @@ def check_space(doc: Document, default_name: str, tune: TuneSpec) -> None:
             diags.append(doc.source.attach(Diagnostic("invalid-value", problem, path=where)))
     if diags:
         raise SpecError(diags)
+
+
+def check_tune_of(
+    source: Any, check: Callable[[Spec], object], overrides: Sequence[str] = ()
+) -> None:
+    """The check of a spec's `tune:` space (:func:`check_space`) and objective."""
+    from netspec.spec.load import apply_to, read_document, validate_document
+
+    doc, default_name = read_document(source)
+    doc = apply_to(doc, overrides)
+    spec = validate_document(doc, default_name)
+    if spec.tune is not None:
+        check_space(doc, default_name, spec.tune, check)
+        problems = objective_problems(spec.tune, spec.train)
+        if problems:
+            where = ("tune", "objective")
+            raise SpecError(
+                [doc.source.attach(Diagnostic("invalid-value", p, path=where)) for p in problems]
+            )
 
 
 def objective_problems(tune: TuneSpec, train: TrainSpec | None) -> list[str]:

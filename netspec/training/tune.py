@@ -110,19 +110,20 @@ def optuna_module() -> Any:
     return optuna
 
 
-def load_tune_spec(source: str | os.PathLike[str]) -> tuple[Spec, Any, str, TuneSpec]:
-    """The spec, its parsed document and default name, and its checked `tune:` section (every
-    path and every corner of the space; SpecError before any trial)."""
-    from netspec.spec.load import read_document, validate_document
+def load_tune_spec(source: str | os.PathLike[str]) -> tuple[Spec, TuneSpec]:
+    """The spec and its checked `tune:` section (every path and every corner of the space;
+    SpecError before any trial)."""
+    from netspec.plan import plan
+    from netspec.spec.load import load_spec, read_document
     from netspec.spec.networks import has_networks
-    from netspec.spec.tune import check_space, objective_problems
+    from netspec.spec.tune import check_tune_of
 
-    doc, default_name = read_document(source)
+    doc, _ = read_document(source)
     if has_networks(doc):
         raise SpecError.single(
             "unsupported", "netspec tune searches specs of one network (not `networks:`) yet"
         )
-    spec = validate_document(doc, default_name)
+    spec = load_spec(source)
     if spec.tune is None:
         raise SpecError.single(
             "invalid-value",
@@ -132,18 +133,8 @@ def load_tune_spec(source: str | os.PathLike[str]) -> tuple[Spec, Any, str, Tune
                 "[1.0e-4, 1.0e-2]}}}",
             ),
         )
-    check_space(doc, default_name, spec.tune)
-    problems = objective_problems(spec.tune, spec.train)
-    if problems:
-        from netspec.errors import Diagnostic
-
-        raise SpecError(
-            [
-                spec.source.attach(Diagnostic("invalid-value", p, path=("tune", "objective")))
-                for p in problems
-            ]
-        )
-    return spec, doc, default_name, spec.tune
+    check_tune_of(source, plan)
+    return spec, spec.tune
 
 
 def _sampler(optuna: Any, tune: TuneSpec) -> Any:
@@ -219,7 +210,7 @@ def tune(
     already holds a study (default storage) is refused. ``on_trial`` is called as each trial
     ends. Raises SpecError for a mistake found before the first trial, KeyboardInterrupt
     (after recording what finished) on Ctrl-C."""
-    spec, _doc, _name, section = load_tune_spec(source)
+    spec, section = load_tune_spec(source)
     optuna = optuna_module()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     study_dir = Path(out) if out is not None else Path("runs") / f"{spec.name}-tune"
