@@ -258,3 +258,36 @@ def test_a_corner_with_a_bad_shape_is_reported_by_validate_too(tmp_path: Path) -
     assert "shapes.yaml:9:22" in result.stderr
     assert "the value 15 makes the spec invalid" in result.stderr
     assert "reshape cannot turn (N, 15) into (N, 4, 4)" in result.stderr
+
+
+@pytest.mark.parametrize("module", ["optuna", "cmaes"])
+def test_a_missing_package_names_the_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, module: str
+) -> None:
+    path = write(
+        tmp_path,
+        "sampler: cmaes\nspace:\n  train.optimizer.lr: {log_uniform: [1.0e-4, 1.0e-2]}\n",
+    )
+    monkeypatch.setitem(sys.modules, module, None)
+    with pytest.raises(SpecError, match=r"pip install 'netspec\[tune\]'") as info:
+        tune(path, out=tmp_path / "study")
+    assert info.value.diagnostics[0].code == "missing-extra"
+    assert not (tmp_path / "study" / "study.db").exists()
+
+
+def test_the_command_prints_each_trial_and_the_best(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from netspec.cli import app
+
+    path = write(
+        tmp_path,
+        "trials: 2\nseed: 0\nspace:\n  train.optimizer.lr: {log_uniform: [1.0e-3, 1.0e-1]}\n",
+        epochs=2,
+    )
+    result = CliRunner().invoke(app, ["tune", str(path), "--out", str(tmp_path / "s")])
+    assert result.exit_code == 0, result.stderr
+    assert "trial 0: complete" in result.stderr
+    assert "trial 1: complete" in result.stderr
+    assert "study tiny: 2 trials (2 complete)" in result.stdout
+    assert f"best spec: {tmp_path / 's' / 'best_spec.yaml'}" in result.stdout

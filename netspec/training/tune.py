@@ -147,6 +147,14 @@ def _sampler(optuna: Any, tune: TuneSpec) -> Any:
             {p: list(range(len(v))) for p, v in space.items()}, seed=tune.seed
         )
     if tune.sampler == "cmaes":
+        import importlib.util
+
+        if importlib.util.find_spec("cmaes") is None:  # Optuna imports it only in a trial
+            raise SpecError.single(
+                "missing-extra",
+                "sampler cmaes needs the cmaes package, which is not installed: "
+                "pip install 'netspec[tune]'",
+            )
         return samplers.CmaEsSampler(seed=tune.seed)
     return samplers.TPESampler(seed=tune.seed)
 
@@ -213,6 +221,7 @@ def tune(
     spec, section = load_tune_spec(source)
     optuna = optuna_module()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    sampler = _sampler(optuna, section)
     study_dir = Path(out) if out is not None else Path("runs") / f"{spec.name}-tune"
     study_dir.mkdir(parents=True, exist_ok=True)
     db = study_dir / STUDY_DB
@@ -229,7 +238,7 @@ def tune(
     study = optuna.create_study(
         study_name=name,
         storage=storage,
-        sampler=_sampler(optuna, section),
+        sampler=sampler,
         pruner=_pruner(optuna, section),
         direction="minimize" if minimize else "maximize",
         load_if_exists=True,
