@@ -136,6 +136,8 @@ def test_pruning_stops_bad_trials(tmp_path: Path) -> None:
     assert len(pruned) >= 1
     assert all(r.epochs is not None and r.epochs < 6 for r in pruned)
     assert result.count("COMPLETE") + len(pruned) == 6
+    # a pruned trial is a run directory like any other: its best weights so far
+    assert (tmp_path / "study" / f"trial-{pruned[0].number:04d}" / "model.safetensors").is_file()
 
 
 def test_a_failing_trial_is_recorded_and_the_study_goes_on(tmp_path: Path) -> None:
@@ -291,3 +293,15 @@ def test_the_command_prints_each_trial_and_the_best(tmp_path: Path) -> None:
     assert "trial 1: complete" in result.stderr
     assert "study tiny: 2 trials (2 complete)" in result.stdout
     assert f"best spec: {tmp_path / 's' / 'best_spec.yaml'}" in result.stdout
+
+
+def test_a_timeout_ends_the_study(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "timeout: 0.5\nspace:\n  train.optimizer.lr: {log_uniform: [1.0e-3, 1.0e-1]}\n",
+        epochs=2,
+    )
+    start = time.monotonic()
+    result = tune(path, out=tmp_path / "study")
+    assert 1 <= len(result.trials) < 20
+    assert time.monotonic() - start < 30
