@@ -161,7 +161,7 @@ def _sampler(optuna: Any, tune: TuneSpec) -> Any:
 
 def _pruner(optuna: Any, tune: TuneSpec) -> Any:
     if tune.pruner == "median":
-        return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
+        return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=2)
     if tune.pruner == "successive_halving":
         return optuna.pruners.SuccessiveHalvingPruner()
     return optuna.pruners.NopPruner()
