@@ -255,11 +255,13 @@ def tune(
     def objective(trial: Any) -> float:
         from netspec.training import train
         from netspec.training.outcome import TrainingDiverged, TrainingInterrupted
+        from netspec.training.signals import Received
 
         values = {p: _suggest(trial, p, rng, grid) for p, rng in section.space.items()}
         run_dir = study_dir / f"trial-{trial.number:04d}"
         trial.set_user_attr("run_dir", str(run_dir))
         reporter = PruningReporter(trial, metric)
+        signals_before = Received.count
         try:
             result = train(
                 _with_values(source, values),
@@ -277,6 +279,8 @@ def tune(
             trial.set_user_attr("reason", reason.splitlines()[0])
             raise _TrialFailed(reason) from None
         trial.set_user_attr("epochs", result.epochs_run)
+        if Received.count != signals_before:  # Ctrl-C after the last batch: the trial is done
+            stop.append(trial.number)
         seen = [row[metric] for row in result.history if metric in row]
         seen = [v for v in seen if math.isfinite(v)]
         if not seen:
@@ -285,9 +289,13 @@ def tune(
             raise _TrialFailed(reason)
         return float(min(seen) if minimize else max(seen))
 
+    stop: list[int] = []
+
     def callback(study: Any, frozen: Any) -> None:
         if on_trial is not None:
             on_trial(_row(frozen, section, grid))
+        if frozen.number in stop:
+            raise KeyboardInterrupt
 
     n_trials = trials if trials is not None else section.trials
     limit = timeout if timeout is not None else section.timeout
@@ -299,7 +307,7 @@ def tune(
         from optuna.trial import TrialState
 
         done = (TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
-        stop = MaxTrialsCallback(n_trials, states=(*done, TrialState.RUNNING))
+        enough = MaxTrialsCallback(n_trials, states=(*done, TrialState.RUNNING))
         finished = sum(t.state in done for t in study.get_trials(deepcopy=False))
         left = max(n_trials - finished, 0)
         if left:
@@ -308,7 +316,7 @@ def tune(
                 n_trials=left,
                 timeout=limit,
                 catch=(_TrialFailed,),
-                callbacks=[callback, stop],
+                callbacks=[callback, enough],
             )
     else:
         study.optimize(
