@@ -220,7 +220,7 @@ def tune(
     (after recording what finished) on Ctrl-C."""
     spec, section = load_tune_spec(source)
     optuna = optuna_module()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    optuna.logging.set_verbosity(optuna.logging.ERROR)  # the trials are ours to show
     sampler = _sampler(optuna, section)
     study_dir = Path(out) if out is not None else Path("runs") / f"{spec.name}-tune"
     study_dir.mkdir(parents=True, exist_ok=True)
