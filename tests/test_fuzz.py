@@ -171,6 +171,7 @@ BASE = {
     "layers": "[{dense: '${w}'}, b]",
     "data": "iris",
     "train": "{epochs: 1}",
+    "tune": "{space: {vars.w: {choice: [3, 4]}}}",
 }
 ODD_VALUES = [
     "",

@@ -8,6 +8,7 @@ from netspec.cli import (
     sample_command,
     spec_commands,
     train_commands,
+    tune_command,
 )
 from netspec.cli.app import app, main
 
@@ -20,6 +21,7 @@ for _command in (
     train_commands.train,
     train_commands.evaluate,
     train_commands.predict,
+    tune_command.tune,
     latent_commands.encode,
     sample_command.sample,
     generate_command.generate,

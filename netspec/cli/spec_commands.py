@@ -41,6 +41,10 @@ def validate(
                 return _validate_networks(spec, loaded, as_json)
             p = plan(loaded)
             check_budget(p, max_params, loaded.source.file)
+            if loaded.tune is not None and spec != "-":  # every corner of the search space
+                from netspec.spec.tune import check_tune_of
+
+                check_tune_of(spec, plan, overrides or ())
         except SpecError as exc:
             if not as_json:
                 raise

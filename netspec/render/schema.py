@@ -17,6 +17,7 @@ from netspec.sources import Source, all_sources
 from netspec.sources.graphs import GRAPH_SOURCES, GraphSource
 from netspec.spec.names import COMMON_FIELD_DOCS
 from netspec.spec.sections import DIM_SCHEMA, DataSpec, InputSpec, TrainSpec
+from netspec.spec.tune import TuneSpec
 
 SCHEMA_ID = "https://netspec.dev/schema/v1.json"
 _INTERPOLATED = {"type": "string", "pattern": r"\$\{[^{}]*\}"}
@@ -142,6 +143,7 @@ def spec_schema() -> dict[str, Any]:
             },
             "data": _data_schema(defs),
             "train": _model_schema(TrainSpec, defs),
+            "tune": _model_schema(TuneSpec, defs),
         },
         # One network (input or inputs, and layers) or several (networks), never both.
         "oneOf": [

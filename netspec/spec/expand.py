@@ -223,7 +223,7 @@ class _Expander:
             self.error("invalid-value", "description must be a string", ("description",))
             description = None
         sections: dict[str, Any] = {}
-        for key in ("input", "inputs", "data", "train"):
+        for key in ("input", "inputs", "data", "train", "tune"):
             before = len(self.diags)
             value = self.interpolate(self.data.get(key), (key,), self.vars)
             if key in self.data and len(self.diags) == before:  # else: don't report it twice

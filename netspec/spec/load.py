@@ -32,6 +32,7 @@ from netspec.spec.language_model import metric_problems
 from netspec.spec.names import INPUT_NAME
 from netspec.spec.sections import DataSpec, InputSpec, TrainSpec
 from netspec.spec.source import Document, SourceMap, parse, read_file
+from netspec.spec.tune import TuneSpec
 from netspec.spec.typewords import type_words, yaml_value
 
 SpecSource = Union[str, "os.PathLike[str]", Mapping[str, Any]]
@@ -81,6 +82,8 @@ class Spec(BaseModel):
     outputs: tuple[str, ...] = ()
     data: DataSpec | None = None
     train: TrainSpec | None = None
+    # The hyperparameter search of `netspec tune` (netspec.spec.tune; training ignores it).
+    tune: TuneSpec | None = None
     _source: SourceMap = PrivateAttr(default_factory=SourceMap)
 
     @property
@@ -167,7 +170,7 @@ def _validate_document(doc: Document, default_name: str) -> Spec:
         layer for entry in expanded.entries if (layer := _layer(entry, doc.source, diags, configs))
     ]
     sections: dict[str, Any] = {}
-    for key, model in (("data", DataSpec), ("train", TrainSpec)):
+    for key, model in (("data", DataSpec), ("train", TrainSpec), ("tune", TuneSpec)):
         if expanded.sections.get(key) is not None:
             found = _section(model, expanded.sections[key], (key,), doc.source, diags)
             if found is not None:

@@ -28,6 +28,7 @@ TOP_LEVEL = (
     "layers",
     "data",
     "train",
+    "tune",
 )
 INPUT_NAME = "input"
 

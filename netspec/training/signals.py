@@ -19,6 +19,14 @@ class Interrupt:
     requested = False
 
 
+class Received:
+    """How many signals the handlers took, over the process's life: one that arrives after a
+    run's last batch is never polled (the run ends normally), and ``netspec tune`` reads this
+    to stop its study anyway."""
+
+    count = 0
+
+
 @contextlib.contextmanager
 def deferred_sigint(*, escalate: bool = True) -> Iterator[Interrupt]:
     """The first Ctrl-C (SIGINT) or SIGTERM asks the loop to stop after the current batch and
@@ -33,6 +41,7 @@ def deferred_sigint(*, escalate: bool = True) -> Iterator[Interrupt]:
         return
 
     def handler(signum: int, frame: object) -> None:
+        Received.count += 1
         if flag.requested and escalate:
             raise KeyboardInterrupt
         flag.requested = True
