@@ -55,7 +55,7 @@ def fabricate_run(folder: pathlib.Path, source: str = LM, seed: int = 0) -> torc
     run.write_spec(spec)
     run.write_weights(model.state_dict(), spec.name, tied_keys(model))
     run.write_json(INFO, {"name": spec.name, "task": "language_model", "class_names": None})
-    tokenizers.save(tokenizers.CharTokenizer(ALPHABET), folder / tokenizers.FILE)
+    run.write_tokenizer(tokenizers.CharTokenizer(ALPHABET))
     return model.eval()
 
 
@@ -233,7 +233,7 @@ def test_ids_the_tokenizer_lacks_and_pad_are_never_generated(
     however large their logits."""
     model = fabricate_run(tmp_path / "run", WIDE)
     tokenizer = tokenizers.CharTokenizer(ALPHABET, pad=pad)
-    tokenizers.save(tokenizer, tmp_path / "run" / tokenizers.FILE)
+    RunDir(tmp_path / "run").write_tokenizer(tokenizer)
     unwanted = list(range(tokenizer.vocab_size, 20))
     if pad:
         unwanted.append(0)  # <pad>
@@ -252,9 +252,7 @@ def test_ids_the_tokenizer_lacks_and_pad_are_never_generated(
 
 def test_a_tokenizer_larger_than_the_head_is_refused(tmp_path: pathlib.Path) -> None:
     fabricate_run(tmp_path / "run")
-    tokenizers.save(
-        tokenizers.CharTokenizer("abcdefghijklmnopq"), tmp_path / "run" / "tokenizer.json"
-    )
+    RunDir(tmp_path / "run").write_tokenizer(tokenizers.CharTokenizer("abcdefghijklmnopq"))
     result = runner.invoke(app, ["generate", str(tmp_path / "run"), "-p", "ab", "-t", "0"])
     assert result.exit_code == 2, result.output
     assert "18 tokens, but the model predicts 12" in result.stderr

@@ -18,8 +18,6 @@ it is torch's ``cross_entropy`` default ``ignore_index``. Nothing here imports t
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -258,23 +256,23 @@ def from_json(data: Any) -> Tokenizer:
     return BPETokenizer(hf)
 
 
-def save(tokenizer: Tokenizer, path: str | Path) -> None:
-    """Write ``tokenizer`` as JSON, atomically (a reader never sees half a file)."""
-    target = Path(path)
-    text = json.dumps(tokenizer.to_json(), ensure_ascii=False, indent=1)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+def dumps(tokenizer: Tokenizer) -> str:
+    """The tokenizer as JSON text (a run directory writes it atomically: RunDir)."""
+    return json.dumps(tokenizer.to_json(), ensure_ascii=False, indent=1)
+
+
+def loads(text: str) -> Tokenizer:
+    """A tokenizer from ``dumps``'s text; TokenizerError for anything else."""
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise TokenizerError(f"not JSON: {exc}") from None
+    return from_json(data)
 
 
 def load(path: str | Path) -> Tokenizer:
     try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
         raise TokenizerError(f"cannot read the tokenizer {path}: {exc}") from None
-    return from_json(data)
+    return loads(text)

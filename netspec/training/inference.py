@@ -294,15 +294,7 @@ def _info(run: RunDir) -> dict[str, Any]:
 
 def _tokenizer(run: RunDir) -> Tokenizer | None:
     """A language model run's tokenizer (tokenizer.json), None for other runs."""
-    from netspec.sources.tokenizers import FILE, TokenizerError, load
-
-    path = run.path / FILE
-    if not path.is_file():
-        return None
-    try:
-        return load(path)
-    except TokenizerError as exc:
-        raise SpecError.single("data", f"the run's tokenizer cannot be read: {exc}") from None
+    return run.read_tokenizer()
 
 
 def _target_standardizer(run: RunDir) -> Any | None:

@@ -35,6 +35,8 @@ from typing import TYPE_CHECKING, Any
 
 from netspec.backend.artifacts import SPEC, WEIGHTS, write_atomic
 from netspec.errors import SpecError
+from netspec.sources import tokenizers
+from netspec.sources.tokenizers import Tokenizer
 from netspec.spec.load import Spec, load_spec
 from netspec.spec.networks import Networks, load_any
 
@@ -139,6 +141,26 @@ class RunDir:
 
     def write_text(self, name: str, text: str) -> None:
         write_atomic(self.path / name, text)
+
+    # -- a language model's tokenizer ---------------------------------------------------------
+
+    def write_tokenizer(self, tokenizer: Tokenizer) -> None:
+        write_atomic(self.path / tokenizers.FILE, tokenizers.dumps(tokenizer))
+
+    def read_tokenizer_text(self) -> str | None:
+        """tokenizer.json's text; None for a run without one (not a language model)."""
+        path = self.path / tokenizers.FILE
+        if not path.is_file():
+            return None
+        try:
+            return path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SpecError.single("data", f"cannot read {path}: {exc}") from None
+
+    def read_tokenizer(self) -> Tokenizer | None:
+        """The run's tokenizer; None for a run without one; a SpecError when it is broken."""
+        text = self.read_tokenizer_text()
+        return None if text is None else parse_tokenizer(text, self.path)
 
     def write_json(self, name: str, data: Mapping[str, Any]) -> None:
         text = json.dumps(_finite(data), indent=2, allow_nan=False)
@@ -277,3 +299,13 @@ def _finite(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_finite(v) for v in value]
     return value
+
+
+def parse_tokenizer(text: str, folder: Path) -> Tokenizer:
+    """A run's tokenizer from its tokenizer.json text (read there, or sent on by rank 0)."""
+    try:
+        return tokenizers.loads(text)
+    except tokenizers.TokenizerError as exc:
+        raise SpecError.single(
+            "data", f"the run's tokenizer {folder / tokenizers.FILE} cannot be read: {exc}"
+        ) from None

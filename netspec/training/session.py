@@ -35,7 +35,14 @@ from netspec.training.preflight import (
     check_shards,
 )
 from netspec.training.protocols import DatasetLike, NullReporter, Reporter
-from netspec.training.rundir import INFO, SUMMARY, TARGET_STANDARDIZER, MutedRunDir, RunDir
+from netspec.training.rundir import (
+    INFO,
+    SUMMARY,
+    TARGET_STANDARDIZER,
+    MutedRunDir,
+    RunDir,
+    parse_tokenizer,
+)
 from netspec.training.variational import check_kl_settings, with_kl
 
 if TYPE_CHECKING:
@@ -201,7 +208,8 @@ def _train(
                 )
             spec = stored
             checkpoint = run.parse_checkpoint(resumed[1])
-            tokenizer = _saved_tokenizer(resumed[2], run.path)
+            # the ids the weights were trained on, not a tokenizer rebuilt from changed text
+            tokenizer = parse_tokenizer(resumed[2].decode(), run.path) if resumed[2] else None
         loaded = load_any(spec)  # type: ignore[arg-type]  # not None: checked above
         budget = {} if max_params is _UNSET else {"max_params": max_params}
         if isinstance(loaded, Networks):  # an autoencoder's encoder and decoder, composed
@@ -322,39 +330,11 @@ def _read_resume(world: World, resume: str | os.PathLike[str]) -> tuple[str, byt
         if world.main:
             run = RunDir.existing(resume)
             text, blob = run.read_spec_text(), run.read_checkpoint_bytes()
-            saved = _read_tokenizer_bytes(run.path)
+            saved = (run.read_tokenizer_text() or "").encode()
     if not world.distributed:
         return text or "", blob or b"", saved or b""
     text = world.broadcast_bytes(text.encode() if text is not None else None).decode()
     return text, world.broadcast_bytes(blob), world.broadcast_bytes(saved)
-
-
-def _read_tokenizer_bytes(folder: Path) -> bytes:
-    from netspec.sources.tokenizers import FILE
-
-    path = folder / FILE
-    if not path.is_file():
-        return b""
-    try:
-        return path.read_bytes()
-    except OSError as exc:
-        raise SpecError.single("data", f"cannot read {path}: {exc.strerror or exc}") from None
-
-
-def _saved_tokenizer(saved: bytes, folder: Path) -> Tokenizer | None:
-    """The resumed run's tokenizer (None for a run without one): the text is read with the
-    ids the weights were trained on, not a tokenizer rebuilt from text that may have
-    changed."""
-    if not saved:
-        return None
-    from netspec.sources.tokenizers import TokenizerError, from_json
-
-    try:
-        return from_json(json.loads(saved.decode("utf-8")))
-    except (UnicodeDecodeError, json.JSONDecodeError, TokenizerError) as exc:
-        raise SpecError.single(
-            "data", f"the run's tokenizer {folder / 'tokenizer.json'} cannot be read: {exc}"
-        ) from None
 
 
 def place(device: torch.device, world: World, spec: Spec) -> torch.device:
@@ -417,9 +397,7 @@ def _write_start(run: RunDir, setup: Setup, world: World) -> None:
     run.write_text(INFO, json.dumps(info, indent=2) + "\n")
     tokenizer = getattr(data, "tokenizer", None)
     if tokenizer is not None:  # generate and evaluate read the text the way training did
-        from netspec.sources.tokenizers import FILE, save
-
-        save(tokenizer, run.path / FILE)
+        run.write_tokenizer(tokenizer)
     if data.standardizer is not None:
         run.write_standardizer(data.standardizer.to_tensors())
     target_standardizer = getattr(data, "target_standardizer", None)

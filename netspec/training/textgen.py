@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 
 from netspec.backend.artifacts import SPEC, load_model
-from netspec.errors import SpecError
+from netspec.errors import SpecError, netspec_bug
 from netspec.plan import plan
 from netspec.sources import tokenizers
 from netspec.spec.networks import Networks, load_any
@@ -146,7 +146,8 @@ def load_generator(
     run_dir: str | os.PathLike[str], *, cache: bool = True, device: str | None = None
 ) -> TextGenerator:
     """The language model of a run directory and its tokenizer."""
-    folder = RunDir.trained(run_dir).path
+    run = RunDir.trained(run_dir)
+    folder = run.path
     if not (folder / tokenizers.FILE).is_file():
         raise SpecError.single(
             "file-not-found",
@@ -167,10 +168,9 @@ def load_generator(
             f"{folder} is a run of task {task or 'classification'}, not a language model",
             hints=("netspec generate continues text with a run of `task: language_model`",),
         )
-    try:
-        tokenizer = tokenizers.load(folder / tokenizers.FILE)
-    except tokenizers.TokenizerError as exc:
-        raise SpecError.single("invalid-value", str(exc)) from None
+    tokenizer = run.read_tokenizer()
+    if tokenizer is None:  # checked above
+        raise netspec_bug(f"{folder / tokenizers.FILE} vanished")
     planned = plan(spec)
     heads = planned.output.shape[-1]
     if isinstance(heads, int) and heads < tokenizer.vocab_size:
