@@ -66,7 +66,7 @@ def _check_by_generate(netspec: Any, spec: Any, run: Path) -> tuple[int, int, in
     import torch
 
     from netspec.data import load_data
-    from netspec.sources.tokenizers import IGNORE, load
+    from netspec.sources.tokenizers import IGNORE, load, never_generated
     from netspec.training.exact_match import count_correct
 
     tokenizer = load(run / "tokenizer.json")
@@ -90,7 +90,7 @@ def _check_by_generate(netspec: Any, spec: Any, run: Path) -> tuple[int, int, in
             batch_size=1,
             device=cpu,
             vocab_size=tokenizer.vocab_size,
-            banned=(tokenizer.pad_id,) if tokenizer.pad_id is not None else (),
+            banned=never_generated(tokenizer),
         )
         right += got == answer
         agree += (got == answer) == bool(scored)

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 import netspec
 from netspec.cli.app import app
 from netspec.data import load_data
-from netspec.sources.tokenizers import IGNORE, load
+from netspec.sources.tokenizers import IGNORE, load, never_generated
 from netspec.training.exact_match import count_correct
 
 SPEC = """
@@ -94,7 +94,7 @@ def test_generate_answers_as_exact_match_scores(
             batch_size=1,
             device=torch.device("cpu"),
             vocab_size=tokenizer.vocab_size,
-            banned=(tokenizer.pad_id,) if tokenizer.pad_id is not None else (),
+            banned=never_generated(tokenizer),
         )
         assert (got == answer) == bool(scored), (prompt, got, answer)
         right += got == answer

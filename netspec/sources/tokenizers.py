@@ -221,6 +221,12 @@ class BPETokenizer:
         return {"kind": "bpe", "tokenizers": json.loads(self.hf.to_str())}
 
 
+def never_generated(tokenizer: Tokenizer) -> tuple[int, ...]:
+    """The special ids a model is never to produce (``<pad>`` only fills samples); with the
+    ids from ``vocab_size`` on, what generation and exact_match leave out."""
+    return () if tokenizer.pad_id is None else (tokenizer.pad_id,)
+
+
 def hf_tokenizers() -> Any:
     """Hugging Face's ``tokenizers`` package, or an error naming the extra to install."""
     try:

@@ -105,10 +105,10 @@ def check_fit(spec: Spec, settings: TrainSpec, data: DatasetLike) -> tuple[Plan,
     if objective.exact_match:
         check_problems(spec, settings, data)
     if tokenizer is not None:
-        pad = tokenizer.pad_id
-        objective = replace(
-            objective, vocab_size=tokenizer.vocab_size, banned=() if pad is None else (pad,)
-        )
+        from netspec.sources.tokenizers import never_generated
+
+        banned = never_generated(tokenizer)
+        objective = replace(objective, vocab_size=tokenizer.vocab_size, banned=banned)
     return p, objective
 
 

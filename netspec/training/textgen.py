@@ -89,7 +89,7 @@ class TextGenerator:
             seed=seed,
             eos_id=eos,
             vocab_size=self.tokenizer.vocab_size,
-            banned=() if self.tokenizer.pad_id is None else (self.tokenizer.pad_id,),
+            banned=tokenizers.never_generated(self.tokenizer),
         )
         for new in steps:
             token = int(new[0])
